@@ -1,0 +1,242 @@
+"""AutoICE conventions as data: charts, classes, fill values, metrics, egg-code lookups, variables.
+
+This module is the single source of truth for every constant of the challenge. It imports nothing
+heavy so that the scorer (which must run without torch) and the command line can use it cheaply.
+"""
+
+from __future__ import annotations
+
+import re
+
+# --------------------------------------------------------------------------------------------
+# Charts, classes and the mask
+# --------------------------------------------------------------------------------------------
+
+CHARTS: tuple[str, ...] = ("SIC", "SOD", "FLOE")
+
+#: Chart value meaning "no label" (land, no data, ambiguous polygon). Also the submission's
+#: "no prediction" value.
+MASK = 255
+
+#: Class names per chart, index = class value.
+CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "SIC": tuple(f"{10 * i}%" for i in range(11)),
+    "SOD": ("Open water", "New ice", "Young ice", "Thin first-year", "Thick first-year", "Old ice"),
+    "FLOE": ("Open water", "Cake ice", "Small floe", "Medium floe", "Big floe", "Vast floe", "Bergs"),
+}
+
+N_CLASSES: dict[str, int] = {chart: len(names) for chart, names in CLASS_NAMES.items()}
+
+#: Metric per chart: R2 on class values for SIC, support-weighted F1 for SOD and FLOE.
+METRICS: dict[str, str] = {"SIC": "r2", "SOD": "f1", "FLOE": "f1"}
+
+#: Weights of the combined score: (2*SIC + 2*SOD + 1*FLOE) / 5.
+CHART_WEIGHTS: dict[str, float] = {"SIC": 2.0, "SOD": 2.0, "FLOE": 1.0}
+
+#: Scores are reported in percent, and also rounded to this many decimals as the challenge did.
+SCORE_DECIMALS = 3
+
+
+def combined_score(chart_scores: dict[str, float]) -> float:
+    """Weighted mean of the per-chart scores with the challenge weights."""
+    total = sum(CHART_WEIGHTS.values())
+    return sum(CHART_WEIGHTS[c] * chart_scores[c] for c in CHARTS) / total
+
+
+# --------------------------------------------------------------------------------------------
+# Scene variables (ready-to-train netCDF)
+# --------------------------------------------------------------------------------------------
+
+#: Dimensions of the 80 m SAR grid and of the 2 km AMSR2/ERA5 grid.
+SAR_DIMS: tuple[str, str] = ("sar_lines", "sar_samples")
+GRID_2KM_DIMS: tuple[str, str] = ("2km_grid_lines", "2km_grid_samples")
+#: Dimensions of the coarse geolocation tie-point grid.
+GEO_GRID_DIMS: tuple[str, str] = ("sar_line_2dgrid_points", "sar_sample_2dgrid_points")
+LATITUDE = "sar_grid2d_latitude"
+LONGITUDE = "sar_grid2d_longitude"
+#: Tie-point positions (line and sample index on the 80 m grid) of the geolocation grid.
+GEO_LINE = "sar_grid2d_line"
+GEO_SAMPLE = "sar_grid2d_sample"
+
+#: Pixel spacing of the ready-to-train SAR grid (m), and SAR pixels per 2 km cell side.
+PIXEL_SPACING_M = 80
+PIXELS_PER_2KM = 25
+
+SAR_VARIABLES: tuple[str, ...] = ("nersc_sar_primary", "nersc_sar_secondary")
+GEO_VARIABLES: tuple[str, ...] = ("sar_incidenceangle", "distance_map")
+AMSR2_VARIABLES: tuple[str, ...] = tuple(
+    f"btemp_{freq}{pol}"
+    for freq in ("6_9", "7_3", "10_7", "18_7", "23_8", "36_5", "89_0")
+    for pol in ("h", "v")
+)
+ERA5_VARIABLES: tuple[str, ...] = (
+    "u10m_rotated",
+    "v10m_rotated",
+    "t2m",
+    "skt",
+    "tcwv",
+    "tclw",
+)
+#: The 24 input variables of a scene, grouped as in the challenge.
+VARIABLE_GROUPS: dict[str, tuple[str, ...]] = {
+    "sar": SAR_VARIABLES,
+    "geo": GEO_VARIABLES,
+    "amsr2": AMSR2_VARIABLES,
+    "era5": ERA5_VARIABLES,
+}
+SCENE_VARIABLES: tuple[str, ...] = SAR_VARIABLES + GEO_VARIABLES + AMSR2_VARIABLES + ERA5_VARIABLES
+#: Variables on the 80 m grid and on the 2 km grid.
+FULL_GRID_VARIABLES: tuple[str, ...] = SAR_VARIABLES + GEO_VARIABLES
+COARSE_GRID_VARIABLES: tuple[str, ...] = AMSR2_VARIABLES + ERA5_VARIABLES
+#: Derived spatial-temporal channels a loader can add (MMSeaIce).
+AUX_VARIABLES: tuple[str, ...] = ("aux_time", "aux_lat", "aux_lon")
+
+#: Units of each variable as stored in the files (physical units, not normalised).
+UNITS: dict[str, str] = {
+    "nersc_sar_primary": "dB",
+    "nersc_sar_secondary": "dB",
+    "sar_incidenceangle": "degree",
+    "distance_map": "km",
+    **{v: "K" for v in AMSR2_VARIABLES},
+    "u10m_rotated": "m s-1",
+    "v10m_rotated": "m s-1",
+    "t2m": "K",
+    "skt": "K",
+    "tcwv": "kg m-2",
+    "tclw": "kg m-2",
+}
+
+#: Fill conventions. SAR and other float inputs are NaN where there is no data (outside the
+#: swath); loaders replace them by the variable's mean (0 after normalisation) and the charts
+#: are MASK there. The `distance_map` is 0 on land.
+SAR_FILL_VALUE = float("nan")
+NORMALISED_FILL_VALUE = 0.0
+
+#: Scene attributes every ready-to-train file carries.
+SCENE_ATTRIBUTES: tuple[str, ...] = ("scene_id", "original_id", "ice_service", "pixel_spacing")
+ICE_SERVICES: tuple[str, ...] = ("cis", "dmi")
+
+#: Ready-to-train file names: `<YYYYmmddTHHMMSS>_<service>_prep.nc`, test charts in
+#: `<scene>_prep_reference.nc` (TorchGeo / Hugging Face layout).
+SCENE_ID_PATTERN = re.compile(r"(?P<time>\d{8}T\d{6})_(?P<service>cis|dmi)")
+PREP_SUFFIX = "_prep.nc"
+REFERENCE_SUFFIX = "_prep_reference.nc"
+
+#: Real dataset global mean/std per variable, in the variables' physical units.
+#: Origin: `global_meanstd.npy` of the official AutoICE starter kit (AI4Arctic Sea Ice
+#: Challenge Dataset, DTU / ESA 2022-2023), as found in ../shared/data/ai4arctic/.
+GLOBAL_MEAN_STD: dict[str, tuple[float, float]] = {
+    "nersc_sar_primary": (-14.5082551552228, 5.6597459193818676),
+    "nersc_sar_secondary": (-24.701205147144236, 4.746759305258515),
+    "sar_incidenceangle": (33.99801788456536, 8.322267212079046),
+    "distance_map": (23.627669500714102, 14.99018630794473),
+    "btemp_6_9h": (148.8469796145295, 61.64846862537627),
+    "btemp_6_9v": (203.51944545494723, 38.66643206594044),
+    "btemp_7_3h": (149.89896504342093, 61.67544463178433),
+    "btemp_7_3v": (204.20534015176978, 38.66622047733582),
+    "btemp_10_7h": (153.89169240998876, 60.875249835766844),
+    "btemp_10_7v": (208.90408657387925, 36.24495931413019),
+    "btemp_18_7h": (165.6802621430742, 52.617873035841676),
+    "btemp_18_7v": (218.5868342822609, 28.060389755926906),
+    "btemp_23_8h": (182.20893715257156, 42.88716195392868),
+    "btemp_23_8v": (226.39646658494573, 22.117582324875166),
+    "btemp_36_5h": (185.19472368457747, 38.6444384529263),
+    "btemp_36_5v": (228.20590185866286, 17.652645265307164),
+    "btemp_89_0h": (212.53745842027274, 22.584971395547413),
+    "btemp_89_0v": (241.25747874607808, 16.31096214404262),
+    "u10m_rotated": (0.6747986162545088, 4.749646758314658),
+    "v10m_rotated": (0.6075565949388854, 5.196104947581429),
+    "t2m": (268.6265490976146, 9.469170769562306),
+    "skt": (268.91015184833424, 10.305256438427369),
+    "tcwv": (7.747741728107202, 5.268575011079001),
+    "tclw": (0.041245511364735726, 0.07112806794202754),
+}
+
+# --------------------------------------------------------------------------------------------
+# SIGRID-3 egg codes -> AutoICE classes (raw release: `polygon_icechart` + `polygon_codes`)
+# --------------------------------------------------------------------------------------------
+
+#: Columns of the raw release's `polygon_codes` table, in order.
+POLYGON_CODE_COLUMNS: tuple[str, ...] = (
+    "id", "CT", "CA", "SA", "FA", "CB", "SB", "FB", "CC", "SC", "FC", "CN", "CD", "CF", "POLY_TYPE",
+)  # fmt: skip
+#: Partial concentration / stage / form columns of the three thickest ice types.
+PARTIAL_CONCENTRATION_COLUMNS: tuple[str, ...] = ("CA", "CB", "CC")
+STAGE_COLUMNS: tuple[str, ...] = ("SA", "SB", "SC")
+FORM_COLUMNS: tuple[str, ...] = ("FA", "FB", "FC")
+
+#: Egg-code value for "not filled" and "unknown" (both give MASK).
+EGG_NOT_FILLED = -9
+EGG_UNKNOWN = 99
+#: `POLY_TYPE` values: water and ice polygons (land and others give MASK).
+POLY_TYPE_WATER = "W"
+POLY_TYPE_ICE = "I"
+
+#: SIGRID-3 concentration code -> concentration in tenths (0-10). Exact codes first, then the
+#: range codes `LU` ("L/10 to U/10"), which map to the range's midpoint.
+CONCENTRATION_TENTHS: dict[int, float] = {
+    0: 0.0,  # ice free
+    1: 0.0,  # less than 1/10 (open water)
+    2: 0.0,  # bergy water
+    55: 0.0,  # ice free (SIGRID-3 alias)
+    **{10 * t: float(t) for t in range(1, 10)},  # 10 -> 1/10 ... 90 -> 9/10
+    91: 10.0,  # 9+/10
+    92: 10.0,  # 10/10, compact or fast ice
+    **{
+        10 * lo + hi: (lo + hi) / 2.0
+        for lo in range(1, 10)
+        for hi in range(lo + 1, 10)
+    },  # e.g. 12 -> 1.5, 79 -> 8.0, 89 -> 8.5
+    81: 9.0,  # 8/10 to 10/10 (range whose upper bound "10" is written as 1)
+}  # fmt: skip
+
+
+def sic_class(tenths: float) -> int:
+    """SIC class (0-10) of a concentration in tenths; halves round up (8.5 -> 9)."""
+    return int(min(10, max(0, int(tenths + 0.5))))
+
+
+#: SIGRID-3 stage of development code -> SOD class.
+STAGE_TO_SOD: dict[int, int] = {
+    55: 0,  # ice free
+    80: 0,  # no stage of development
+    81: 1, 82: 1,  # new ice, nilas / ice rind
+    83: 2, 84: 2, 85: 2,  # young ice, grey, grey-white
+    87: 3, 88: 3, 89: 3,  # thin first-year (and its two stages)
+    86: 4, 91: 4, 93: 4,  # first-year, medium and thick first-year
+    95: 5, 96: 5, 97: 5,  # old, second-year, multi-year
+}  # fmt: skip
+
+#: SIGRID-3 form of ice code -> FLOE class. Fast ice (08) and level/ridged codes carry no
+#: floe size and are not mapped (MASK).
+FORM_TO_FLOE: dict[int, int] = {
+    1: 1, 2: 1, 3: 1,  # pancake, brash / small cake, ice cake
+    4: 2,  # small floe
+    5: 3,  # medium floe
+    6: 4,  # big floe
+    7: 5, 8: 5,  # vast floe, giant floe
+    10: 6, 11: 6,  # growlers / floebergs, icebergs
+}  # fmt: skip
+
+#: SOD and FLOE take a class only where it holds at least this share of the polygon's ice.
+DOMINANCE_THRESHOLD = 0.65
+
+#: Class given to water polygons and to SIC-0 polygons in every chart.
+WATER_CLASS = 0
+
+
+# --------------------------------------------------------------------------------------------
+# Plotting
+# --------------------------------------------------------------------------------------------
+
+#: Colours per class for SOD and FLOE maps (SIC uses cmocean's `ice` colour map).
+CLASS_COLOURS: dict[str, tuple[str, ...]] = {
+    "SOD": ("#0b3d91", "#f0e442", "#e69f00", "#56b4e9", "#009e73", "#cc79a7"),
+    "FLOE": ("#0b3d91", "#f0e442", "#e69f00", "#56b4e9", "#009e73", "#cc79a7", "#d55e00"),
+}
+SIC_COLOUR_MAP = "ice"  # cmocean name
+
+
+def submission_variable(scene_id: str, chart: str) -> str:
+    """Name of a chart's variable in an AutoICE submission file, e.g. `20180124T194759_dmi_SIC`."""
+    return f"{scene_id}_{chart}"

@@ -1,0 +1,1 @@
+"""AutoICE data: scene I/O, dataset layouts, ice-chart conversion, synthetic data, manifest."""
