@@ -240,3 +240,20 @@ SIC_COLOUR_MAP = "ice"  # cmocean name
 def submission_variable(scene_id: str, chart: str) -> str:
     """Name of a chart's variable in an AutoICE submission file, e.g. `20180124T194759_dmi_SIC`."""
     return f"{scene_id}_{chart}"
+
+
+# --------------------------------------------------------------------------------------------
+# Where the shared reference data lives (never copied into the repository)
+# --------------------------------------------------------------------------------------------
+
+#: Environment variable that points at the shared data folder (the one holding `ai4arctic/` and
+#: `s1_pairs/`); by default `../shared/data` beside the repository checkout.
+SHARED_DATA_ENV = "AUTOICE_SHARED_DATA"
+
+
+def shared_data_dir() -> str:
+    """Path of the shared reference data folder (it may not exist; callers check and skip)."""
+    import os
+
+    default = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+    return os.path.abspath(os.environ.get(SHARED_DATA_ENV, default))
