@@ -1,0 +1,73 @@
+"""Find the scenes of a dataset folder, in either of the two published on-disk layouts.
+
+- DTU release: folders of `<scene>_prep.nc` (training scenes carry SIC/SOD/FLOE; test scenes may
+  carry them too). Any folder whose name contains "test" holds test scenes.
+- TorchGeo / Hugging Face mirror: `metadata.csv` + `train/` + `test/`, the test charts kept apart
+  in `test/<scene>_prep_reference.nc`.
+
+`discover(root)` returns one table for both, so the rest of the kit never cares which it is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from kit import charts
+from kit.data.scene import parse_scene_id
+from kit.errors import KitError
+
+#: Columns of the scene table returned by `discover`.
+SCENE_TABLE_COLUMNS = (
+    "scene_id", "split", "path", "reference_path", "ice_service", "acquisition", "layout",
+)  # fmt: skip
+
+LAYOUT_DTU = "dtu"
+LAYOUT_TORCHGEO = "torchgeo"
+METADATA_FILE = "metadata.csv"
+
+
+def detect_layout(root: str | os.PathLike) -> str:
+    """`torchgeo` if the folder has metadata.csv and train/ or test/, else `dtu`."""
+    root = Path(root)
+    has_split_dirs = (root / "train").is_dir() or (root / "test").is_dir()
+    return LAYOUT_TORCHGEO if (root / METADATA_FILE).is_file() and has_split_dirs else LAYOUT_DTU
+
+
+def discover(root: str | os.PathLike) -> pd.DataFrame:
+    """The scene table of a dataset folder (columns `SCENE_TABLE_COLUMNS`), sorted by split, id.
+
+    Raises KitError when the folder does not exist or holds no `_prep.nc` scene.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise KitError(f"{root}: no such data folder")
+    layout = detect_layout(root)
+    rows = [_row(path, root, layout) for path in sorted(root.rglob(f"*{charts.PREP_SUFFIX}"))]
+    if not rows:
+        raise KitError(f"{root}: no AutoICE scenes (*{charts.PREP_SUFFIX}) found")
+    table = pd.DataFrame(rows, columns=list(SCENE_TABLE_COLUMNS))
+    duplicated = table[table.duplicated(["scene_id", "split"], keep=False)]
+    if not duplicated.empty:
+        raise KitError(
+            f"{root}: scene(s) found twice in one split: {', '.join(sorted(set(duplicated.scene_id)))}"
+        )
+    return table.sort_values(["split", "scene_id"], ignore_index=True)
+
+
+def _row(path: Path, root: Path, layout: str) -> dict:
+    scene_id, service, when = parse_scene_id(path.name)
+    relative = path.relative_to(root).parts[:-1]
+    split = "test" if any("test" in part.lower() for part in relative) else "train"
+    reference = path.with_name(scene_id + charts.REFERENCE_SUFFIX)
+    return {
+        "scene_id": scene_id,
+        "split": split,
+        "path": str(path),
+        "reference_path": str(reference) if reference.is_file() else None,
+        "ice_service": service,
+        "acquisition": pd.Timestamp(when),
+        "layout": layout,
+    }

@@ -1,0 +1,171 @@
+"""Open and validate one ready-to-train AutoICE scene (`<YYYYmmddTHHMMSS>_<service>_prep.nc`).
+
+`open_scene` is lazy (xarray) and checks the file before anyone trains on it for hours: a file that
+is not netCDF, is truncated, lacks a variable or has inconsistent shapes gives one `KitError`
+that names the file and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from kit import charts
+from kit.errors import KitError
+
+#: First bytes of the two netCDF flavours: classic/64-bit (CDF) and netCDF-4 (HDF5).
+_NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    """What a scene is, read from its name and attributes (no pixel data)."""
+
+    scene_id: str
+    ice_service: str
+    acquisition: datetime
+    shape: tuple[int, int]
+    shape_2km: tuple[int, int]
+    has_charts: bool
+    path: str
+
+    @property
+    def month(self) -> int:
+        return self.acquisition.month
+
+
+def parse_scene_id(name: str) -> tuple[str, str, datetime]:
+    """(scene_id, ice_service, acquisition time) from a scene id or file name.
+
+    >>> parse_scene_id("20180124T194759_dmi_prep.nc")[0]
+    '20180124T194759_dmi'
+    """
+    match = charts.SCENE_ID_PATTERN.search(os.path.basename(str(name)))
+    if match is None:
+        raise KitError(f"{name}: not an AutoICE scene name (expected YYYYmmddTHHMMSS_cis|dmi)")
+    when = datetime.strptime(match["time"], "%Y%m%dT%H%M%S")
+    return f"{match['time']}_{match['service']}", match["service"], when
+
+
+def check_netcdf_file(path: str | os.PathLike) -> Path:
+    """The path, if it exists and starts like a netCDF file; else a KitError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise KitError(f"{path}: no such file")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not any(head.startswith(magic) for magic in _NETCDF_MAGIC):
+        raise KitError(f"{path}: not a netCDF file")
+    return path
+
+
+def open_netcdf(path: str | os.PathLike) -> xr.Dataset:
+    """Open a netCDF file lazily, turning library errors into a KitError naming the file."""
+    path = check_netcdf_file(path)
+    try:
+        return xr.open_dataset(path, mask_and_scale=True, cache=False)
+    except Exception as exc:  # netCDF4/HDF5 raise OSError, RuntimeError, ValueError ...
+        raise KitError(f"{path}: unreadable or truncated netCDF ({exc})") from exc
+
+
+def open_scene(
+    path: str | os.PathLike,
+    variables: Iterable[str] | None = None,
+    require_charts: bool = False,
+) -> xr.Dataset:
+    """Open a ready-to-train scene lazily and validate it.
+
+    `variables` are the input variables that must be present (default: all 24). Charts are
+    checked when present, and required with `require_charts`. Returns the xarray Dataset.
+    """
+    ds = open_netcdf(path)
+    try:
+        validate_scene(ds, path, charts.SCENE_VARIABLES if variables is None else variables)
+        if require_charts:
+            missing = [c for c in charts.CHARTS if c not in ds]
+            if missing:
+                raise KitError(f"{path}: no ice chart variable(s) {', '.join(missing)}")
+    except Exception:
+        ds.close()
+        raise
+    return ds
+
+
+def validate_scene(ds: xr.Dataset, path: str | os.PathLike, variables: Iterable[str]) -> None:
+    """Raise KitError if the scene lacks a variable, attribute or has inconsistent shapes."""
+    wanted = [v for v in variables if v not in charts.AUX_VARIABLES]
+    unknown = [v for v in wanted if v not in charts.SCENE_VARIABLES]
+    if unknown:
+        raise KitError(
+            f"unknown variable(s) {', '.join(unknown)}; known: scene variables of kit.charts"
+        )
+    required = list(dict.fromkeys(wanted + [charts.LATITUDE, charts.LONGITUDE]))
+    missing = [v for v in required if v not in ds]
+    if missing:
+        raise KitError(f"{path}: missing variable(s) {', '.join(missing)}")
+    lacking = [a for a in ("scene_id", "ice_service") if a not in ds.attrs]
+    if lacking:
+        raise KitError(f"{path}: missing global attribute(s) {', '.join(lacking)}")
+
+    full = [v for v in wanted if v in charts.FULL_GRID_VARIABLES] + [
+        c for c in charts.CHARTS if c in ds
+    ]
+    for name in full:
+        _expect_dims(ds, path, name, charts.SAR_DIMS)
+    for name in (v for v in wanted if v in charts.COARSE_GRID_VARIABLES):
+        _expect_dims(ds, path, name, charts.GRID_2KM_DIMS)
+    for name in (charts.LATITUDE, charts.LONGITUDE):
+        _expect_dims(ds, path, name, charts.GEO_GRID_DIMS)
+
+    if any(d in ds.sizes for d in charts.GRID_2KM_DIMS) and all(
+        d in ds.sizes for d in charts.SAR_DIMS
+    ):
+        _check_grid_ratio(ds, path)
+    sizes = [ds.sizes.get(d, 0) for d in charts.SAR_DIMS]
+    if full and min(sizes) == 0:
+        raise KitError(f"{path}: empty SAR grid {tuple(sizes)}")
+
+
+def _expect_dims(ds: xr.Dataset, path, name: str, dims: tuple[str, str]) -> None:
+    if tuple(ds[name].dims) != dims:
+        raise KitError(f"{path}: variable {name} has dims {tuple(ds[name].dims)}, expected {dims}")
+
+
+def _check_grid_ratio(ds: xr.Dataset, path) -> None:
+    """The 2 km grid must cover the 80 m grid: about one cell per 25 pixels on each axis."""
+    for sar_dim, km_dim in zip(charts.SAR_DIMS, charts.GRID_2KM_DIMS):
+        n_sar, n_km = ds.sizes[sar_dim], ds.sizes.get(km_dim, 0)
+        expected = n_sar / charts.PIXELS_PER_2KM
+        if abs(n_km - expected) > 1.0 + 0.02 * expected:
+            raise KitError(
+                f"{path}: inconsistent shapes: {sar_dim}={n_sar} needs {km_dim} of about "
+                f"{expected:.0f}, found {n_km}"
+            )
+
+
+def scene_info(path: str | os.PathLike) -> SceneInfo:
+    """Describe a scene file (validated lightly: only what the description needs)."""
+    ds = open_netcdf(path)
+    try:
+        scene_id, service, when = parse_scene_id(ds.attrs.get("scene_id", Path(path).name))
+        shape = tuple(int(ds.sizes.get(d, 0)) for d in charts.SAR_DIMS)
+        shape_2km = tuple(int(ds.sizes.get(d, 0)) for d in charts.GRID_2KM_DIMS)
+        has_charts = all(c in ds for c in charts.CHARTS)
+    finally:
+        ds.close()
+    return SceneInfo(scene_id, service, when, shape, shape_2km, has_charts, str(path))
+
+
+def read_variable(ds: xr.Dataset, name: str, path=None) -> np.ndarray:
+    """Load one variable into memory, naming the file if its data turns out to be unreadable."""
+    try:
+        return np.asarray(ds[name].values)
+    except Exception as exc:
+        where = path or ds.encoding.get("source", "scene")
+        raise KitError(f"{where}: cannot read variable {name} ({exc})") from exc
