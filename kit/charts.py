@@ -22,7 +22,15 @@ MASK = 255
 CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "SIC": tuple(f"{10 * i}%" for i in range(11)),
     "SOD": ("Open water", "New ice", "Young ice", "Thin first-year", "Thick first-year", "Old ice"),
-    "FLOE": ("Open water", "Cake ice", "Small floe", "Medium floe", "Big floe", "Vast floe", "Bergs"),
+    "FLOE": (
+        "Open water",
+        "Cake ice",
+        "Small floe",
+        "Medium floe",
+        "Big floe",
+        "Vast floe",
+        "Bergs",
+    ),
 }
 
 N_CLASSES: dict[str, int] = {chart: len(names) for chart, names in CLASS_NAMES.items()}
@@ -235,6 +243,11 @@ CLASS_COLOURS: dict[str, tuple[str, ...]] = {
     "FLOE": ("#0b3d91", "#f0e442", "#e69f00", "#56b4e9", "#009e73", "#cc79a7", "#d55e00"),
 }
 SIC_COLOUR_MAP = "ice"  # cmocean name
+
+
+#: File name of an AutoICE submission: one netCDF with a `<scene_id>_<chart>` variable per test
+#: scene and chart (2-D integer class values, MASK meaning "no prediction").
+SUBMISSION_FILE_NAME = "upload_package.nc"
 
 
 def submission_variable(scene_id: str, chart: str) -> str:
