@@ -131,7 +131,8 @@ def peak_memory_mb() -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # macOS: bytes; rough
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)  # bytes on macOS
 
 
 def worker(kind: str, submission: Path, reference: Path, out: Path) -> None:
