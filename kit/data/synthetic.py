@@ -33,7 +33,7 @@ from kit.data.synthetic_scene import REGIONS, SceneSpec, generate_scene
 from kit.errors import KitError
 
 #: Bump when the generator changes so cached demo sets are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 METADATA_FILE = "metadata.csv"
 CACHE_ENV = "AUTOICE_CACHE"
 METADATA_COLUMNS = (
