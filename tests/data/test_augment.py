@@ -42,8 +42,14 @@ def test_dihedral_moves_x_and_y_together():
 def test_affine_warp_is_the_same_for_inputs_and_charts():
     x, y = _coordinate_batch()
     theta = torch.from_numpy(
-        np.stack([affine_matrix(17, 1.1, (0.05, -0.1), 6), affine_matrix(-8, 0.9, (0, 0), -4),
-                  affine_matrix(0, 1.0), affine_matrix(90, 1.0)])  # fmt: skip
+        np.stack(
+            [
+                affine_matrix(17, 1.1, (0.05, -0.1), 6),
+                affine_matrix(-8, 0.9, (0, 0), -4),
+                affine_matrix(0, 1.0),
+                affine_matrix(90, 1.0),
+            ]
+        )  # fmt: skip
     ).float()
     x2, y2 = warp(x, y, theta)
     inside = y2[:, 0] != charts.MASK

@@ -77,7 +77,9 @@ def test_reuse_and_invalidation(tmp_path, train_paths, derive_scene):
     valid = np.asarray(again.valid)
     assert np.allclose(again.x[0][valid] - first.x[0][valid], shift, atol=1e-2)
     assert len(list(cache.entry_dir(path).iterdir())) == 4  # stale files gone
-    assert np.allclose(np.asarray(first.x[0]).mean(), np.asarray(first.x[0]).mean())  # old map readable
+    assert np.allclose(
+        np.asarray(first.x[0]).mean(), np.asarray(first.x[0]).mean()
+    )  # old map readable
 
     other = SceneCache(config(tmp_path, downscale=2))
     assert other.entry_dir(path) != cache.entry_dir(path)

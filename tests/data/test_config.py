@@ -113,7 +113,9 @@ class Outer:
 
 
 def test_generic_helper_handles_nested_dataclasses():
-    built = config_from_dict(Outer, {"rate": 1, "inner": {"kind": "b"}, "sizes": [3, 4, 5]}, "model")
+    built = config_from_dict(
+        Outer, {"rate": 1, "inner": {"kind": "b"}, "sizes": [3, 4, 5]}, "model"
+    )
     assert built == Outer(rate=1.0, inner=Inner(kind="b"), sizes=(3, 4, 5))
     with pytest.raises(KitError, match=r"model.inner.kind: invalid value 'c'; allowed: 'a', 'b'"):
         config_from_dict(Outer, {"inner": {"kind": "c"}}, "model")

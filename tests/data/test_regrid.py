@@ -48,7 +48,9 @@ def test_coarse_to_working_reproduces_cell_centres_and_linear_fields():
     assert full[37, 62] == pytest.approx(coarse[1, 2])
     # Bilinear is exact on a linear field between the first and last cell centres.
     r, c = 100, 80
-    assert full[r, c] == pytest.approx(3 * ((r + 0.5) / 25 - 0.5) + ((c + 0.5) / 25 - 0.5), abs=1e-4)
+    assert full[r, c] == pytest.approx(
+        3 * ((r + 0.5) / 25 - 0.5) + ((c + 0.5) / 25 - 0.5), abs=1e-4
+    )
     down = coarse_to_working(coarse, shape, 5, mode="nearest")
     assert down.shape == (40, 30) and set(np.unique(down)) <= set(np.unique(coarse))
 
