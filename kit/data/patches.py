@@ -70,9 +70,11 @@ def _new_tensor(shape, dtype) -> torch.Tensor:
     """An empty tensor; in a loader worker, directly in shared memory (saves a copy on send)."""
     if get_worker_info() is None:
         return torch.empty(shape, dtype=dtype)
-    numel = int(np.prod(shape))
-    storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(numel)
-    return torch.empty(0, dtype=dtype).new(storage).view(shape)
+    try:  # as torch's own default_collate does in workers
+        storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(int(np.prod(shape)))
+        return torch.empty(0, dtype=dtype).new(storage).view(shape)
+    except (AttributeError, RuntimeError):  # private API changed: torch copies on send instead
+        return torch.empty(shape, dtype=dtype)
 
 
 class PatchDataset(IterableDataset):
