@@ -22,7 +22,15 @@ MASK = 255
 CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "SIC": tuple(f"{10 * i}%" for i in range(11)),
     "SOD": ("Open water", "New ice", "Young ice", "Thin first-year", "Thick first-year", "Old ice"),
-    "FLOE": ("Open water", "Cake ice", "Small floe", "Medium floe", "Big floe", "Vast floe", "Bergs"),
+    "FLOE": (
+        "Open water",
+        "Cake ice",
+        "Small floe",
+        "Medium floe",
+        "Big floe",
+        "Vast floe",
+        "Bergs",
+    ),
 }
 
 N_CLASSES: dict[str, int] = {chart: len(names) for chart, names in CLASS_NAMES.items()}
