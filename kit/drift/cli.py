@@ -156,9 +156,10 @@ def run_drift_eval(args) -> int:
         raise KitError(f"drift-eval takes at most two images, got {len(args.images)}")
     rows = []
     if len(args.images) == 2:
-        one, two = (to_db(read_s1_geotiff(p).sigma0) for p in args.images)
+        one, two = (read_s1_geotiff(p) for p in args.images)
+        db1, db2 = to_db(one.sigma0), to_db(two.sigma0)
         for m in methods:
-            rows.append(forward_backward(one, two, m, **params).row())
+            rows.append(forward_backward(db1, db2, m, geo1=one.geo, geo2=two.geo, **params).row())
         print(format_table(rows, CONSISTENCY_COLUMNS))
     else:
         bases = [to_db(read_s1_geotiff(args.images[0]).sigma0)] if args.images else None

@@ -127,9 +127,12 @@ def filter_polynomial(x1, y1, x2, y2, order: int, max_residual: float, min_match
 
 
 def feature_track(
-    image1: np.ndarray, image2: np.ndarray, params: FeatureParams | None = None
+    image1: np.ndarray, image2: np.ndarray, params: FeatureParams | None = None, expected=None
 ) -> FeatureMatches:
-    """ORB matches between two normalised images (NaN = no data), filtered as described above."""
+    """ORB matches between two normalised images (NaN = no data), filtered as described above.
+
+    `expected(x, y) -> (u, v)` is the displacement without drift (e.g. from geolocation); the
+    maximum-drift filter applies to the difference from it (zero by default)."""
     params = params or FeatureParams()
     kp1, d1 = detect(to_uint8(image1), params)
     kp2, d2 = detect(to_uint8(image2), params)
@@ -143,7 +146,8 @@ def feature_track(
         return FeatureMatches(empty, empty, empty, empty, None)
     p1 = np.array([kp1[m.queryIdx].pt for m in good], dtype=np.float64)
     p2 = np.array([kp2[m.trainIdx].pt for m in good], dtype=np.float64)
-    near = np.hypot(*(p2 - p1).T) <= params.max_drift
+    base = np.zeros_like(p1) if expected is None else np.stack(expected(p1[:, 0], p1[:, 1]), 1)
+    near = np.hypot(*(p2 - p1 - base).T) <= params.max_drift
     p1, p2 = p1[near], p2[near]
     keep, fit = filter_polynomial(
         p1[:, 0],

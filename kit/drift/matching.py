@@ -33,7 +33,7 @@ class MatchParams:
     min_quality: float = 0.3
     min_sharpness: float = 0.08
     min_texture_std: float = 1e-3
-    batch: int = 256
+    batch: int = 128
     workers: int = 2
 
     def check(self) -> None:
@@ -76,15 +76,13 @@ def sample_patches(
     offs = np.arange(-half, half + 1, dtype=np.float64)
     integral = np.all(cx == np.round(cx)) and np.all(cy == np.round(cy))
     if angle_deg is None and integral:
-        padded = np.pad(image.astype(np.float32), half + 1, constant_values=np.nan)
-        rows = np.clip(cy.astype(np.int64) + half + 1, 0, padded.shape[0] - half - 1)
-        cols = np.clip(cx.astype(np.int64) + half + 1, 0, padded.shape[1] - half - 1)
-        outside = (rows != cy + half + 1) | (cols != cx + half + 1)
         idx = offs.astype(np.int64)
-        out = padded[
-            rows[:, None, None] + idx[None, :, None], cols[:, None, None] + idx[None, None, :]
-        ]
-        out[outside] = np.nan
+        rows = cy.astype(np.int64)[:, None, None] + idx[None, :, None]
+        cols = cx.astype(np.int64)[:, None, None] + idx[None, None, :]
+        inside = (rows >= 0) & (rows < image.shape[0]) & (cols >= 0) & (cols < image.shape[1])
+        out = image[np.clip(rows, 0, image.shape[0] - 1), np.clip(cols, 0, image.shape[1] - 1)]
+        out = out.astype(np.float32)
+        out[~inside] = np.nan
         return out
     oy, ox = np.meshgrid(offs, offs, indexing="ij")
     if angle_deg is None:
@@ -99,10 +97,12 @@ def sample_patches(
 
 
 def _box_sums(a: np.ndarray, t: int) -> np.ndarray:
-    """Sums of every t x t window of each (n, s, s) slice, shape (n, s-t+1, s-t+1)."""
-    ii = np.zeros((a.shape[0], a.shape[1] + 1, a.shape[2] + 1), dtype=np.float64)
-    ii[:, 1:, 1:] = a.cumsum(1, dtype=np.float64).cumsum(2)
-    return ii[:, t:, t:] - ii[:, :-t, t:] - ii[:, t:, :-t] + ii[:, :-t, :-t]
+    """Sums of every t x t window of each (n, s, s) slice, shape (n, s-t+1, s-t+1): running
+    sums along rows, then along columns (float64, exact for the window sizes used here)."""
+    c = np.cumsum(a, axis=1, dtype=np.float64)
+    rows = np.concatenate([c[:, t - 1 : t], c[:, t:] - c[:, :-t]], axis=1)
+    c = np.cumsum(rows, axis=2)
+    return np.concatenate([c[:, :, t - 1 : t], c[:, :, t:] - c[:, :, :-t]], axis=2)
 
 
 def ncc_surfaces(templates: np.ndarray, windows: np.ndarray, workers: int = 1) -> np.ndarray:
@@ -127,7 +127,10 @@ def ncc_surfaces(templates: np.ndarray, windows: np.ndarray, workers: int = 1) -
     local_sum = _box_sums(w, t)
     local_var = _box_sums(w * w, t) - local_sum**2 / area
     t_norm = np.sqrt((t0.astype(np.float64) ** 2).sum(axis=(1, 2)))[:, None, None]
-    touches_nan = _box_sums(nan.astype(np.float32), t) > 0.5
+    if nan.any():
+        touches_nan = _box_sums(nan.astype(np.float32), t) > 0.5
+    else:
+        touches_nan = np.zeros(local_sum.shape, bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         ncc = num / (t_norm * np.sqrt(local_var))
     ncc[touches_nan | (local_var <= 1e-9 * area) | ~np.isfinite(ncc)] = np.nan

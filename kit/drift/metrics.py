@@ -86,31 +86,38 @@ def footprint_on_data(image: np.ndarray, x, y, size: int) -> np.ndarray:
     return out
 
 
-def evaluate(
-    result: DriftResult,
-    truth: Callable,
-    image1: np.ndarray,
-    image2: np.ndarray,
-    template: int = 35,
-) -> Evaluation:
-    """Score a drift result against `truth(x, y) -> (u, v)`."""
+def scored_errors(
+    result: DriftResult, truth: Callable, image1: np.ndarray, image2: np.ndarray, template: int = 35
+) -> tuple[np.ndarray, np.ndarray]:
+    """End-point errors and validity of the matchable points (see the module docstring)."""
     tu, tv = truth(result.x, result.y)
     scored = footprint_on_data(image1, result.x, result.y, template) & footprint_on_data(
         image2, result.x + tu, result.y + tv, template
     )
-    epe = endpoint_error(result.u, result.v, tu, tv)[scored]
-    valid = result.valid[scored]
+    return endpoint_error(result.u, result.v, tu, tv)[scored], result.valid[scored]
+
+
+def summarise(method: str, seconds: float, epe: np.ndarray, valid: np.ndarray) -> Evaluation:
+    """Evaluation from the errors and validity of scored points (possibly pooled over pairs)."""
     wrong = ~(epe <= WRONG_PX)
     return Evaluation(
-        method=result.method,
-        seconds=result.seconds,
-        n_points=int(scored.sum()),
+        method=method,
+        seconds=seconds,
+        n_points=int(epe.size),
         fraction_valid=float(valid.mean()) if valid.size else np.nan,
         valid=EPEStats.of(epe[valid]),
         all=EPEStats.of(epe),
         invalid_that_are_wrong=float(wrong[~valid].mean()) if (~valid).any() else np.nan,
         valid_that_are_wrong=float(wrong[valid].mean()) if valid.any() else np.nan,
     )
+
+
+def evaluate(
+    result: DriftResult, truth: Callable, image1: np.ndarray, image2: np.ndarray, template: int = 35
+) -> Evaluation:
+    """Score a drift result against `truth(x, y) -> (u, v)`."""
+    epe, valid = scored_errors(result, truth, image1, image2, template)
+    return summarise(result.method, result.seconds, epe, valid)
 
 
 @dataclass
@@ -130,12 +137,16 @@ class Consistency:
         return asdict(self)
 
 
-def forward_backward(image1, image2, method: str = "ft+pm", points=None, **params) -> Consistency:
+def forward_backward(
+    image1, image2, method: str = "ft+pm", points=None, geo1=None, geo2=None, **params
+) -> Consistency:
     """Track forward, then backward from the forward end points; the round-trip miss distance
-    of points valid both ways measures consistency (zero for a perfectly consistent method)."""
-    fwd = track(image1, image2, method, points, **params)
+    of points valid both ways measures consistency (zero for a perfectly consistent method).
+    With both geolocations, `pm` starts from the no-motion guess they give."""
+    fwd = track(image1, image2, method, points, geo1=geo1, geo2=geo2, **params)
     ok = fwd.valid
-    bwd = track(image2, image1, method, (fwd.x[ok] + fwd.u[ok], fwd.y[ok] + fwd.v[ok]), **params)
+    end = (fwd.x[ok] + fwd.u[ok], fwd.y[ok] + fwd.v[ok])
+    bwd = track(image2, image1, method, end, geo1=geo2, geo2=geo1, **params)
     miss = np.hypot(fwd.u[ok] + bwd.u, fwd.v[ok] + bwd.v)[bwd.valid]
     med, p90 = np.percentile(miss, [50, 90]) if miss.size else (np.nan, np.nan)
     return Consistency(

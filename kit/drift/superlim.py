@@ -224,7 +224,7 @@ def _sample(maps: torch.Tensor, xy: torch.Tensor, size: tuple[int, int]) -> torc
     return F.grid_sample(maps, grid, align_corners=False)[:, :, 0]
 
 
-def sample_descriptors(desc: torch.Tensor, xy: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def sample_descriptors(desc: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
     """Unit descriptors (B, N, D) at pixel positions xy (B, N, 2) of 1/8-resolution maps."""
     h, w = desc.shape[-2:]
     cell_xy = (xy - (CELL - 1) / 2) / CELL  # position in cell units
@@ -249,7 +249,7 @@ def superlim_loss(
     warped = torch.einsum("bij,nj->bni", mats[:, :, :2], centres - c) + mats[:, None, :, 2] + c
     inside = ((warped >= CELL / 2) & (warped <= n - 1 - CELL / 2)).all(-1)  # (B, N)
     desc1 = d1.flatten(2).transpose(1, 2)  # (B, N, D)
-    positive = (desc1 * sample_descriptors(d2, warped, (n, n))).sum(-1)  # (B, N)
+    positive = (desc1 * sample_descriptors(d2, warped)).sum(-1)  # (B, N)
     cells2 = d2.flatten(2)  # (B, D, M)
     sim = torch.bmm(desc1, cells2)  # (B, N, M)
     dist = torch.cdist(warped, centres[None].expand(b, -1, -1))

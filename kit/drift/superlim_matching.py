@@ -28,15 +28,17 @@ def _model(path: str | None, device: str):
 
 
 @torch.no_grad()
-def descriptor_grid(model, image: np.ndarray, step: int = GRID_STEP) -> torch.Tensor:
-    """Unit descriptors (D, ny, nx) of an image on the pixel grid 0, step, 2*step, ..."""
+def descriptor_grid(
+    model, image: np.ndarray, step: int = GRID_STEP
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit descriptors (D, ny, nx) of an image on the pixel grid 0, step, 2*step, ..., and the
+    network's 1/8-resolution descriptor map they were sampled from."""
     device = next(model.parameters()).device
     _, desc = model(network_input(image).to(device))
     ys = torch.arange(0, image.shape[0], step, device=device, dtype=torch.float32)
     xs = torch.arange(0, image.shape[1], step, device=device, dtype=torch.float32)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    padded = (desc.shape[-2] * 8, desc.shape[-1] * 8)
-    out = sample_descriptors(desc, torch.stack([gx, gy], -1).reshape(1, -1, 2), padded)
+    out = sample_descriptors(desc, torch.stack([gx, gy], -1).reshape(1, -1, 2))
     return out[0].T.reshape(-1, len(ys), len(xs)), desc
 
 
@@ -95,21 +97,12 @@ def superlim_match(
     model = _model(None if weights is None else str(weights), str(pick_device(device)))
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    gu = (
-        np.zeros_like(x)
-        if guess_u is None
-        else np.nan_to_num(np.asarray(guess_u, dtype=np.float64))
-    )
-    gv = (
-        np.zeros_like(y)
-        if guess_v is None
-        else np.nan_to_num(np.asarray(guess_v, dtype=np.float64))
-    )
+    gu = np.zeros_like(x) if guess_u is None else np.nan_to_num(np.asarray(guess_u, float))
+    gv = np.zeros_like(y) if guess_v is None else np.nan_to_num(np.asarray(guess_v, float))
     grid1, desc1 = descriptor_grid(model, image1)
     grid2, desc2 = descriptor_grid(model, image2)
-    padded = (desc1.shape[-2] * 8, desc1.shape[-1] * 8)
     seeds = torch.from_numpy(np.stack([x, y], -1)).float().to(desc1.device)[None]
-    query = sample_descriptors(desc1, seeds, padded)[0]
+    query = sample_descriptors(desc1, seeds)[0]
     px, py, sim, border = _best_on_grid(
         query, grid2, _data_on_grid(image2, GRID_STEP), x + gu, y + gv, radius, GRID_STEP
     )
@@ -120,7 +113,7 @@ def superlim_match(
         .float()
         .to(desc1.device)[None]
     )
-    back = sample_descriptors(desc2, back_q, padded)[0]
+    back = sample_descriptors(desc2, back_q)[0]
     bx, by, _, _ = _best_on_grid(
         back, grid1, _data_on_grid(image1, GRID_STEP), x, y, radius, GRID_STEP
     )

@@ -153,9 +153,21 @@ def _inside_data(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def geometric_guess(geo1: GcpTransform, geo2: GcpTransform, x, y) -> tuple[np.ndarray, np.ndarray]:
     """(u, v) of a point that does not move: where its lon/lat falls in image 2."""
-    lon, lat = geo1.pixel_to_lonlat(np.asarray(x) + 0.5, np.asarray(y) + 0.5)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    lon, lat = geo1.pixel_to_lonlat(x + 0.5, y + 0.5)
     c2, r2 = geo2.lonlat_to_pixel(lon, lat)
     return c2 - 0.5 - x, r2 - 0.5 - y
+
+
+def geometric_rotation(geo1: GcpTransform, geo2: GcpTransform, x, y, h: float = 8.0) -> np.ndarray:
+    """Rotation (degrees) of image-2 content relative to image 1 for motionless ice: the angle
+    between the image grids where the two acquisitions overlap (different orbits)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    u0, v0 = geometric_guess(geo1, geo2, x - h, y)
+    u1, v1 = geometric_guess(geo1, geo2, x + h, y)
+    return np.degrees(np.arctan2(v1 - v0, 2 * h + u1 - u0))
 
 
 def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
@@ -218,11 +230,17 @@ def track(
             raise KitError(f"points: cols and rows differ in length ({x.size} vs {y.size})")
     quality = sharpness = np.full(x.size, np.nan)
     extra: dict = {}
-    base_u = base_v = None  # first guess without any matching: zero, or "no motion" by geolocation
+    # first guess without any matching: zero, or "no motion" by geolocation
+    base_u = base_v = base_angle = expected = None
     if geo1 is not None and geo2 is not None:
         base_u, base_v = geometric_guess(geo1, geo2, x, y)
+        base_angle = geometric_rotation(geo1, geo2, x, y)
+
+        def expected(px, py):
+            return geometric_guess(geo1, geo2, px, py)
+
     if method == "ft":
-        matches = feature_track(a, b, p.feature_params())
+        matches = feature_track(a, b, p.feature_params(), expected)
         u, v, _, valid = matches.first_guess(x, y)
         extra["n_matches"] = matches.count
     elif method == "superlim":
@@ -230,9 +248,9 @@ def track(
 
         u, v, quality, valid = superlim_track(a, b, x, y, p, base_u, base_v)
     else:
-        gu, gv, angle, search = base_u, base_v, None, p.search
+        gu, gv, angle, search = base_u, base_v, base_angle, p.search
         if method == "ft+pm":
-            matches = feature_track(a, b, p.feature_params())
+            matches = feature_track(a, b, p.feature_params(), expected)
             extra["n_matches"] = matches.count
             if matches.fit is not None:  # else no features (no texture, no overlap): plain PM
                 gu, gv, angle, _ = matches.first_guess(x, y)
