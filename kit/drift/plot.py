@@ -12,7 +12,8 @@ from kit.drift.track import DriftResult
 
 def quiver_plot(image_db: np.ndarray, result: DriftResult, path, title: str | None = None) -> Path:
     """Save valid vectors as arrows (coloured by displacement) over image 1; invalid points are
-    small red crosses. Arrows are drawn at true length in pixels."""
+    small red crosses. Without geolocation the arrows are the pixel displacement at true length;
+    with it, the ice motion (viewing geometry removed), scaled to be visible."""
     import cmocean
     import matplotlib
 
@@ -25,21 +26,24 @@ def quiver_plot(image_db: np.ndarray, result: DriftResult, path, title: str | No
     fig, ax = plt.subplots(figsize=(8, 8 * image_db.shape[0] / image_db.shape[1] + 0.5))
     ax.imshow(image_db, cmap="gray", vmin=lo, vmax=hi)
     v = result.valid
-    if result.displacement_km is not None:
+    if result.u_ice is not None:  # geolocated: ice motion, arrows scaled to be visible
+        du, dv = result.u_ice, result.v_ice
         magnitude, label = result.displacement_km, "displacement (km)"
-    else:
-        magnitude, label = np.hypot(result.u, result.v), "displacement (pixels)"
+        scaling = {"scale": None}
+    else:  # pixel displacement at true length
+        du, dv = result.u, result.v
+        magnitude, label = np.hypot(du, dv), "displacement (pixels)"
+        scaling = {"scale": 1, "scale_units": "xy"}
     arrows = ax.quiver(
         result.x[v],
         result.y[v],
-        result.u[v],
-        result.v[v],
+        du[v],
+        dv[v],
         magnitude[v],
         cmap=cmocean.cm.thermal,
         angles="xy",
-        scale_units="xy",
-        scale=1,
         width=0.003,
+        **scaling,
     )
     ax.plot(result.x[~v], result.y[~v], "x", color="red", markersize=3, label="invalid")
     fig.colorbar(arrows, ax=ax, shrink=0.8, label=label)

@@ -89,7 +89,9 @@ class DriftResult:
     """Drift vectors at points of image 1: (x, y) is the column and row of the point, (u, v) its
     position in image 2 minus its position in image 1 (pixels). `quality` is the peak
     correlation, `sharpness` the peak's margin over the best rival correlation (NaN where the
-    method has none). With geolocation: start/end lon/lat, displacement (km) and speed (m/s)."""
+    method has none). With geolocation: start/end lon/lat, displacement (km), speed (m/s) and
+    (u_ice, v_ice), the ice motion in image-1 pixel axes - (u, v) without the change of viewing
+    geometry between the two acquisitions."""
 
     x: np.ndarray
     y: np.ndarray
@@ -107,6 +109,8 @@ class DriftResult:
     lat2: np.ndarray | None = None
     displacement_km: np.ndarray | None = None
     speed_ms: np.ndarray | None = None
+    u_ice: np.ndarray | None = None
+    v_ice: np.ndarray | None = None
     dt_seconds: float | None = None
     extra: dict = field(default_factory=dict)
 
@@ -195,6 +199,9 @@ def geolocate(
     missing = ~np.isfinite(result.u)
     result.lon2, result.lat2 = np.where(missing, np.nan, lon2), np.where(missing, np.nan, lat2)
     result.displacement_km = haversine_km(result.lon, result.lat, result.lon2, result.lat2)
+    c1, r1 = geo1.lonlat_to_pixel(np.nan_to_num(result.lon2), np.nan_to_num(result.lat2))
+    result.u_ice = np.where(missing, np.nan, c1 - 0.5 - result.x)
+    result.v_ice = np.where(missing, np.nan, r1 - 0.5 - result.y)
     result.dt_seconds = dt_seconds
     if dt_seconds:
         result.speed_ms = result.displacement_km * 1000.0 / dt_seconds

@@ -65,6 +65,9 @@ def test_geolocated_result_gives_km_and_speed(moving_pair):
     np.testing.assert_allclose(result.displacement_km[v], expected_km, rtol=0.03)
     np.testing.assert_allclose(result.speed_ms[v], result.displacement_km[v] / 3.6, rtol=1e-9)
     assert np.all(result.lat > 80)
+    # same geometry for both images: the ice motion is the pixel displacement
+    np.testing.assert_allclose(result.u_ice[v], result.u[v], atol=1e-3)
+    np.testing.assert_allclose(result.v_ice[v], result.v[v], atol=1e-3)
 
 
 def test_haversine():
