@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from kit.drift.io import GcpTransform
+from kit.drift.track import METHODS, grid_points, haversine_km, track
+from kit.errors import KitError
+
+from .conftest import grid
+
+# median end-point error each method must reach on the 5-degree, (6.4, -4.2) px test pair
+MEDIAN_EPE = {"ft": 1.5, "pm": 0.4, "ft+pm": 0.3, "superlim": 4.0, "superlim+pm": 0.3}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_recovers_translation_and_rotation(moving_pair, method):
+    x, y = grid(moving_pair.image1.shape)
+    result = track(moving_pair.image1, moving_pair.image2, method, points=(x, y), search=24)
+    tu, tv = moving_pair.truth(x, y)
+    err = np.hypot(result.u - tu, result.v - tv)
+    assert result.valid.mean() > 0.7, method
+    assert np.median(err[result.valid]) < MEDIAN_EPE[method]
+    assert np.mean(err[result.valid] > 3) < 0.05
+    assert result.method == method and result.seconds > 0
+
+
+def test_default_grid_and_result_layout(moving_pair):
+    result = track(moving_pair.image1, moving_pair.image2, "ft+pm", grid_step=40)
+    assert result.grid_shape is not None
+    assert result.grid("u").shape == result.grid_shape
+    assert result.x.min() >= 17 and result.x.max() <= 320 - 17
+    with pytest.raises(KitError, match="not on a regular grid"):
+        track(moving_pair.image1, moving_pair.image2, "pm", points=grid((320, 320))).grid("u")
+
+
+def test_no_texture_and_no_data_pairs_give_no_valid_vectors():
+    flat = np.full((200, 200), -20.0, np.float32)
+    empty = np.full((200, 200), np.nan, np.float32)
+    for method in ("ft", "pm", "ft+pm", "superlim+pm"):
+        assert not track(flat, flat, method, grid_step=30).valid.any()
+        assert not track(empty, flat, method, grid_step=30).valid.any()
+
+
+def test_bad_arguments_are_named():
+    image = np.zeros((64, 64), np.float32)
+    with pytest.raises(KitError, match="method='nope'"):
+        track(image, image, "nope")
+    with pytest.raises(KitError, match="unknown drift parameter.*templte"):
+        track(image, image, "pm", templte=21)
+    with pytest.raises(KitError, match="img2: expected a 2-D image"):
+        track(image, np.zeros(10), "pm")
+    with pytest.raises(KitError, match="grid_step"):
+        grid_points((64, 64), 0)
+
+
+def test_geolocated_result_gives_km_and_speed(moving_pair):
+    rows, cols = np.mgrid[0:321:40, 0:321:40]
+    geo = GcpTransform.from_gcps(
+        cols.ravel(), rows.ravel(), 40.0 * cols.ravel(), -40.0 * rows.ravel(), "EPSG:3413"
+    )
+    result = track(
+        moving_pair.image1, moving_pair.image2, "ft+pm", geo1=geo, geo2=geo, dt_seconds=3600.0
+    )
+    v = result.valid
+    expected_km = 0.040 * np.hypot(result.u[v], result.v[v])  # 40 m pixels (stereographic scale ~1)
+    np.testing.assert_allclose(result.displacement_km[v], expected_km, rtol=0.03)
+    np.testing.assert_allclose(result.speed_ms[v], result.displacement_km[v] / 3.6, rtol=1e-9)
+    assert np.all(result.lat > 80)
+    # same geometry for both images: the ice motion is the pixel displacement
+    np.testing.assert_allclose(result.u_ice[v], result.u[v], atol=1e-3)
+    np.testing.assert_allclose(result.v_ice[v], result.v[v], atol=1e-3)
+
+
+def test_haversine():
+    assert haversine_km(0, 0, 0, 1) == pytest.approx(111.19, abs=0.01)
+    assert haversine_km(10, 89, 190, 89) == pytest.approx(2 * 111.19, abs=0.02)
