@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from torch import nn
 
+from kit.errors import KitError
 from kit.models.heads import CLASSIFICATION, HEAD_KINDS, REGRESSION, head_kinds
 from kit.models.multitask import MMSEAICE_FILTERS, ChartUNet, MultiTaskUNet
 from kit.models.smp_models import SmpMultiTask
@@ -37,36 +39,38 @@ TYPE_KEYS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """What network to build; the input channels and charts come from the data config."""
 
-    type: str = "multitask_unet"
+    type: Literal["unet", "multitask_unet", "smp"] = "multitask_unet"
+    #: Poolings of the plain U-Net (default 4 when `filters` is not given).
     levels: int | None = None
-    filters: list[int] | None = None
-    decoder_filters: list[int] | None = None
+    #: Channels per resolution, full resolution first (U-Net types).
+    filters: tuple[int, ...] | None = None
+    #: Decoder channels per resolution (default: the encoder's), multi-task U-Net only.
+    decoder_filters: tuple[int, ...] | None = None
     separate_decoders: bool = False
-    sic_head: str | None = None
+    #: SIC head; default classification for `unet`, regression for the others.
+    sic_head: Literal["classification", "regression"] | None = None
+    #: smp architecture (e.g. Unet, UnetPlusPlus, DeepLabV3Plus) and encoder (e.g. resnet34).
     arch: str | None = None
     encoder: str | None = None
     encoder_weights: str | None = None
-    extra: dict = field(default_factory=dict)
+    #: Further keyword arguments for `smp.create_model`.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.type not in MODEL_TYPES:
-            raise ValueError(f"model.type {self.type!r}: allowed {', '.join(MODEL_TYPES)}")
+            raise KitError(f"model.type {self.type!r}: allowed {', '.join(MODEL_TYPES)}")
         if self.sic_head is not None and self.sic_head not in HEAD_KINDS:
-            raise ValueError(f"model.sic_head {self.sic_head!r}: allowed {', '.join(HEAD_KINDS)}")
+            raise KitError(f"model.sic_head {self.sic_head!r}: allowed {', '.join(HEAD_KINDS)}")
         defaults = ModelConfig.__dataclass_fields__
         for key, types in TYPE_KEYS.items():
             if self.type not in types and getattr(self, key) != defaults[key].default:
-                raise ValueError(
-                    f"model.{key} applies to type {' or '.join(types)}, not {self.type}"
-                )
+                raise KitError(f"model.{key} applies to type {' or '.join(types)}, not {self.type}")
         if self.extra and self.type != "smp":
-            raise ValueError(
-                f"model.extra (smp keyword arguments) applies to type smp, not {self.type}"
-            )
+            raise KitError(f"model.extra (smp arguments) applies to type smp, not {self.type}")
 
     @property
     def resolved_sic_head(self) -> str:
@@ -79,7 +83,7 @@ def build_model(config: ModelConfig, in_channels: int, chart_names: Sequence[str
     Every model returns `{chart: [B, C, H, W]}` and has `.kinds` (chart -> head kind).
     """
     if in_channels < 1:
-        raise ValueError(f"a model needs at least one input channel, got {in_channels}")
+        raise KitError(f"a model needs at least one input channel, got {in_channels}")
     kinds = head_kinds(list(chart_names), config.resolved_sic_head)
     if config.type == "unet":
         levels = config.levels if config.levels is not None or config.filters else 4

@@ -15,47 +15,63 @@ loss:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from kit import charts
+from kit.errors import KitError
 from kit.models.heads import REGRESSION
 
 LOSS_TYPES = ("ce", "mse", "focal")
 CLASS_WEIGHTING = ("none", "median_frequency")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChartLossConfig:
     """The loss of one chart: its type, task weight, class weighting and focal gamma."""
 
-    type: str = "ce"
+    type: Literal["ce", "mse", "focal"] = "ce"
     weight: float = 1.0
-    class_weights: str = "none"
+    class_weights: Literal["none", "median_frequency"] = "none"
     gamma: float = 2.0
 
     def __post_init__(self) -> None:
         if self.type not in LOSS_TYPES:
-            raise ValueError(f"loss type {self.type!r}: allowed {', '.join(LOSS_TYPES)}")
+            raise KitError(f"loss type {self.type!r}: allowed {', '.join(LOSS_TYPES)}")
         if self.class_weights not in CLASS_WEIGHTING:
-            raise ValueError(
+            raise KitError(
                 f"loss class_weights {self.class_weights!r}: allowed {', '.join(CLASS_WEIGHTING)}"
             )
         if self.weight < 0 or self.gamma < 0:
-            raise ValueError(f"loss weight and gamma must be >= 0, got {self.weight}, {self.gamma}")
+            raise KitError(f"loss weight and gamma must be >= 0, got {self.weight}, {self.gamma}")
         if self.type == "mse" and self.class_weights != "none":
-            raise ValueError("loss class_weights apply to ce and focal, not mse")
+            raise KitError("loss class_weights apply to ce and focal, not mse")
 
 
-def default_losses(kinds: Mapping[str, str]) -> dict[str, ChartLossConfig]:
-    """MSE for a regression head, cross-entropy otherwise; challenge weights 2, 2, 1."""
-    return {
-        c: ChartLossConfig(type="mse" if k == REGRESSION else "ce", weight=charts.CHART_WEIGHTS[c])
-        for c, k in kinds.items()
-    }
+@dataclass(frozen=True)
+class LossConfig:
+    """The `loss:` section: one entry per chart; a chart left out gets `default_loss`."""
+
+    SIC: ChartLossConfig | None = None
+    SOD: ChartLossConfig | None = None
+    FLOE: ChartLossConfig | None = None
+
+    def for_charts(self, kinds: Mapping[str, str]) -> dict[str, ChartLossConfig]:
+        """The loss of each chart the model predicts (configured, or the default)."""
+        configured = {f.name: getattr(self, f.name) for f in fields(self)}
+        extra = [c for c, v in configured.items() if v is not None and c not in kinds]
+        if extra:
+            raise KitError(f"loss: chart(s) {', '.join(extra)} are not predicted by the model")
+        return {c: configured[c] or default_loss(c, k) for c, k in kinds.items()}
+
+
+def default_loss(chart: str, kind: str) -> ChartLossConfig:
+    """MSE for a regression head, cross-entropy otherwise, with the challenge's chart weight."""
+    return ChartLossConfig(type="mse" if kind == REGRESSION else "ce", weight=charts.CHART_WEIGHTS[chart])
 
 
 def masked_cross_entropy(
@@ -106,13 +122,13 @@ class MultiTaskLoss(nn.Module):
         self.configs = dict(configs)
         missing = [c for c in kinds if c not in self.configs]
         if missing:
-            raise ValueError(f"no loss configured for chart(s) {', '.join(missing)}")
+            raise KitError(f"no loss configured for chart(s) {', '.join(missing)}")
         for chart, config in self.configs.items():
             if chart not in kinds:
-                raise ValueError(f"loss.{chart}: the model has no {chart} head")
+                raise KitError(f"loss.{chart}: the model has no {chart} head")
             is_regression = kinds[chart] == REGRESSION
             if is_regression != (config.type == "mse"):
-                raise ValueError(
+                raise KitError(
                     f"loss.{chart}: type {config.type} does not fit a {kinds[chart]} head "
                     f"(use mse for regression, ce or focal for classification)"
                 )
@@ -120,10 +136,10 @@ class MultiTaskLoss(nn.Module):
             weights = None
             if config.class_weights == "median_frequency":
                 if not class_weights or chart not in class_weights:
-                    raise ValueError(f"loss.{chart}: median_frequency weights were not provided")
+                    raise KitError(f"loss.{chart}: median_frequency weights were not provided")
                 weights = torch.as_tensor(class_weights[chart], dtype=torch.float32)
                 if weights.numel() != charts.N_CLASSES[chart]:
-                    raise ValueError(
+                    raise KitError(
                         f"loss.{chart}: {weights.numel()} class weights for "
                         f"{charts.N_CLASSES[chart]} classes"
                     )
