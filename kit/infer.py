@@ -33,7 +33,6 @@ from kit.data.scene_dataset import SceneDataset
 from kit.errors import KitError
 from kit.experiment import config_differences
 from kit.models.heads import scores_to_classes, to_scores
-from kit.panels import save_scene_panel
 from kit.submission import SubmissionWriter
 
 #: Default tile side and overlap on the working grid.
@@ -261,6 +260,8 @@ def predict_dataset(
 
 
 def _save_panel(folder: Path, scene, maps, predictor: Predictor, reference) -> None:
+    from kit.panels import save_scene_panel  # matplotlib and cmocean only when asked for
+
     channel = charts.SAR_VARIABLES[0]
     index = predictor.channels.index(channel) if channel in predictor.channels else 0
     sar = np.where(np.asarray(scene.valid), np.asarray(scene.x[index], dtype=np.float32), np.nan)
