@@ -13,7 +13,7 @@ import os
 import sys
 
 #: Modules that add subcommands; each has `register(subparsers) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ("scoring.cli",)
+COMMAND_MODULES: tuple[str, ...] = ("kit.data.cli", "scoring.cli", "kit.train", "kit.infer")
 
 
 def build_parser() -> argparse.ArgumentParser:
