@@ -13,7 +13,14 @@ import os
 import sys
 
 #: Modules that add subcommands; each has `register(subparsers) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ("kit.data.cli", "scoring.cli", "kit.drift.cli", "kit.demo")
+COMMAND_MODULES: tuple[str, ...] = (
+    "kit.data.cli",
+    "kit.train",
+    "kit.infer",
+    "scoring.cli",
+    "kit.drift.cli",
+    "kit.demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
