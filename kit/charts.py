@@ -214,17 +214,22 @@ STAGE_TO_SOD: dict[int, int] = {
     86: 4, 91: 4, 93: 4,  # first-year, medium and thick first-year
     95: 5, 96: 5, 97: 5,  # old, second-year, multi-year
 }  # fmt: skip
+#: Stages of development with no AutoICE class: glacier ice (98) and unknown (99) give MASK.
 
-#: SIGRID-3 form of ice code -> FLOE class. Fast ice (08) and level/ridged codes carry no
-#: floe size and are not mapped (MASK).
+#: SIGRID-3 form of ice code -> FLOE class (AutoICE starter-kit table). Codes absent here give
+#: MASK; the forms in FORMS_WITHOUT_FLOE additionally mask the whole polygon's FLOE wherever
+#: they occur, because the chart then gives no floe size for part of its ice.
 FORM_TO_FLOE: dict[int, int] = {
-    1: 1, 2: 1, 3: 1,  # pancake, brash / small cake, ice cake
-    4: 2,  # small floe
-    5: 3,  # medium floe
-    6: 4,  # big floe
-    7: 5, 8: 5,  # vast floe, giant floe
-    10: 6, 11: 6,  # growlers / floebergs, icebergs
+    2: 1,  # ice cake
+    3: 2,  # small floe
+    4: 3,  # medium floe
+    5: 4,  # big floe
+    6: 5, 7: 5,  # vast floe, giant floe
+    9: 6, 10: 6,  # growlers / floebergs / floebits, icebergs
 }  # fmt: skip
+#: Forms that carry no floe size: shuga / small ice cake (1), fast ice (8), level ice (21),
+#: pancake ice (22).
+FORMS_WITHOUT_FLOE: tuple[int, ...] = (1, 8, 21, 22)
 
 #: SOD and FLOE take a class only where it holds at least this share of the polygon's ice.
 DOMINANCE_THRESHOLD = 0.65

@@ -1,0 +1,297 @@
+"""Synthetic AutoICE dataset in the real ready-to-train format (TorchGeo / Hugging Face layout).
+
+`write_dataset(out, SynthConfig(...))` writes
+
+    out/metadata.csv                        one row per scene (input_path, split, ...)
+    out/train/<scene>_prep.nc               24 inputs + lat/lon + SIC/SOD/FLOE
+    out/test/<scene>_prep.nc                24 inputs + lat/lon, no charts
+    out/test/<scene>_prep_reference.nc      SIC/SOD/FLOE only (scoring; never read as input)
+    out/raw/<original raw name>.nc          with --raw: inputs + polygon_icechart + polygon_codes
+
+Scenes are independent and each is determined by (seed, index), so a set is reproducible
+file for file. `demo_dataset()` generates the default demo set once into a cache folder and
+reuses it. The physics of a scene lives in `kit.data.synthetic_scene`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from tqdm.auto import tqdm
+
+from kit import charts
+from kit.data import icechart
+from kit.data.synthetic_scene import REGIONS, SceneSpec, generate_scene
+from kit.errors import KitError
+
+#: Bump when the generator changes so cached demo sets are regenerated.
+GENERATOR_VERSION = 1
+METADATA_FILE = "metadata.csv"
+CACHE_ENV = "AUTOICE_CACHE"
+METADATA_COLUMNS = (
+    "scene_id", "split", "input_path", "reference_path", "original_id", "ice_service",
+    "region", "acquisition", "latitude", "longitude", "height", "width",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What to generate: scene counts, SAR grid size (lines, samples), seed, raw files."""
+
+    n_train: int = 24
+    n_test: int = 6
+    size: tuple[int, int] = (1000, 1000)
+    seed: int = 0
+    raw: bool = False
+
+    def __post_init__(self) -> None:
+        if self.n_train < 0 or self.n_test < 0 or self.n_train + self.n_test == 0:
+            raise KitError(f"need at least one scene (train={self.n_train}, test={self.n_test})")
+        if min(self.size) < 50:
+            raise KitError(f"--size {self.size[0]} {self.size[1]}: scenes need >= 50 pixels a side")
+
+
+#: The demo set (notebooks, `autoice demo`) and a small quick one (tests, smoke runs).
+DEMO_CONFIG = SynthConfig()
+QUICK_CONFIG = SynthConfig(n_train=6, n_test=2, size=(400, 400))
+
+
+# ---------------------------------------------------------------------------------------------
+# Scene names
+# ---------------------------------------------------------------------------------------------
+
+
+def _orbit(platform: str, when: datetime) -> int:
+    """Approximate absolute orbit number (175 orbits per 12-day cycle since launch)."""
+    launch = datetime(2014, 4, 3) if platform == "S1A" else datetime(2016, 4, 25)
+    return int((when - launch).total_seconds() / 86400.0 * 175 / 12)
+
+
+def _original_id(
+    rng: np.random.Generator, service: str, region: str, start: datetime
+) -> tuple[str, str]:
+    """(raw file name, platform) in the style of the AI4Arctic raw release."""
+    platform = "S1A" if rng.random() < 0.5 else "S1B"
+    stop = start + timedelta(seconds=int(rng.integers(40, 62)))
+    fmt = "%Y%m%dT%H%M%S"
+    orbit = _orbit(platform, start)
+    datatake = int(rng.integers(0x010000, 0x04FFFF))
+    crc = int(rng.integers(0, 0xFFFF))
+    chart_time = start + timedelta(minutes=int(rng.integers(-40, 40)))
+    if service == "dmi":
+        chart = f"dmi_{chart_time:%Y%m%d%H%M}_{region}_RIC"
+    else:
+        chart = f"cis_{region}_{chart_time:%Y%m%dT%H%M}Z_pl_a"
+    name = (
+        f"{platform}_EW_GRDM_1SDH_{start.strftime(fmt)}_{stop.strftime(fmt)}_"
+        f"{orbit:06d}_{datatake:06X}_{crc:04X}_icechart_{chart}.nc"
+    )
+    return name, platform
+
+
+def plan_scenes(config: SynthConfig) -> list[tuple[str, SceneSpec]]:
+    """(split, spec) for every scene: unique plausible names, places and per-scene seeds."""
+    rng = np.random.default_rng([config.seed, GENERATOR_VERSION])
+    plans, used = [], set()
+    splits = ["train"] * config.n_train + ["test"] * config.n_test
+    for index, split in enumerate(splits):
+        while True:
+            start = datetime(2018, 1, 1) + timedelta(seconds=int(rng.integers(0, 4 * 365 * 86400)))
+            service = "dmi" if rng.random() < 0.5 else "cis"
+            scene_id = f"{start:%Y%m%dT%H%M%S}_{service}"
+            if scene_id not in used:
+                used.add(scene_id)
+                break
+        region = str(rng.choice(sorted(REGIONS[service])))
+        lat, lon = REGIONS[service][region]
+        original_id, _ = _original_id(rng, service, region, start)
+        spec = SceneSpec(
+            scene_id=scene_id,
+            original_id=original_id,
+            ice_service=service,
+            region=region,
+            acquisition=start,
+            latitude=float(np.clip(lat + rng.normal(0, 1.0), 45.0, 84.0)),
+            longitude=float(lon + rng.normal(0, 2.0)),
+            heading=float(rng.choice([-1, 1]) * rng.uniform(150, 200)),
+            seed=int(np.random.SeedSequence([config.seed, index]).generate_state(1)[0]),
+            shape=(int(config.size[0]), int(config.size[1])),
+        )
+        plans.append((split, spec))
+    return plans
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+
+def _encoding(ds: xr.Dataset) -> dict:
+    """zlib level 1 for every variable; charts stay plain uint8 (no _FillValue -> no float cast)."""
+    enc = {}
+    for name, var in ds.data_vars.items():
+        enc[name] = {"zlib": True, "complevel": 1}
+        if var.dtype.kind in "ui":
+            enc[name]["_FillValue"] = None
+        if var.dtype == object:
+            enc[name] = {"dtype": str}
+    return enc
+
+
+def write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
+    """Write under a temporary name in the same folder, then rename onto `path` (no half files)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(ds))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_scene(task: tuple[str, SceneSpec, str, bool]) -> dict:
+    """Generate and write one scene (runs in a worker process); returns its metadata row."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    split, spec, out, raw = task
+    out = Path(out)
+    scene = generate_scene(spec)
+    chart_attrs = {"mask_value": charts.MASK}
+    input_path = f"{split}/{spec.scene_id}{charts.PREP_SUFFIX}"
+    reference_path = ""
+    if split == "train":
+        ds = scene.inputs.merge(scene.charts)
+    else:
+        ds = scene.inputs
+        reference_path = f"{split}/{spec.scene_id}{charts.REFERENCE_SUFFIX}"
+        reference = scene.charts.assign_attrs(
+            scene_id=spec.scene_id, ice_service=spec.ice_service, **chart_attrs
+        )
+        write_netcdf_atomic(reference, out / reference_path)
+    write_netcdf_atomic(ds, out / input_path)
+    if raw:
+        raw_ds = scene.inputs.assign(
+            {
+                icechart.POLYGON_ICECHART: (charts.SAR_DIMS, scene.polygon_icechart),
+                icechart.POLYGON_CODES: (
+                    ("polygon_codes_rows",),
+                    np.array(scene.polygon_codes, dtype=object),
+                ),
+            }
+        )
+        write_netcdf_atomic(raw_ds, out / "raw" / spec.original_id)
+    return {
+        "scene_id": spec.scene_id,
+        "split": split,
+        "input_path": input_path,
+        "reference_path": reference_path,
+        "original_id": spec.original_id,
+        "ice_service": spec.ice_service,
+        "region": spec.region,
+        "acquisition": spec.acquisition.isoformat(),
+        "latitude": round(spec.latitude, 4),
+        "longitude": round(spec.longitude, 4),
+        "height": spec.shape[0],
+        "width": spec.shape[1],
+    }
+
+
+def write_dataset(
+    out: str | os.PathLike, config: SynthConfig, workers: int | None = None, progress: bool = True
+) -> pd.DataFrame:
+    """Generate the dataset described by `config` into `out`; returns the metadata table.
+
+    Scenes are written by `workers` processes (default: up to the CPU count); metadata.csv is
+    written last, so its presence means the set is complete.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = [(split, spec, str(out), config.raw) for split, spec in plan_scenes(config)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    bar = tqdm(total=len(tasks), desc="synthetic scenes", unit="scene", disable=not progress)
+    rows = []
+    if workers == 1:
+        for task in tasks:
+            rows.append(_write_scene(task))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            for row in pool.map(_write_scene, tasks):
+                rows.append(row)
+                bar.update()
+    bar.close()
+    table = pd.DataFrame(rows, columns=list(METADATA_COLUMNS))
+    tmp = out / f".{METADATA_FILE}.{os.getpid()}.tmp"
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, out / METADATA_FILE)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached demo set
+# ---------------------------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """Folder for generated datasets: $AUTOICE_CACHE, else ~/.cache/autoice."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autoice")
+
+
+def dataset_key(config: SynthConfig) -> str:
+    """Folder name that identifies a generated set by its parameters and generator version."""
+    raw = "-raw" if config.raw else ""
+    h, w = config.size
+    return (
+        f"synthetic-v{GENERATOR_VERSION}-s{config.seed}-train{config.n_train}"
+        f"-test{config.n_test}-{h}x{w}{raw}"
+    )
+
+
+def is_complete(root: str | os.PathLike) -> bool:
+    """True if `root` holds a metadata.csv whose every listed file exists."""
+    root = Path(root)
+    meta = root / METADATA_FILE
+    if not meta.is_file():
+        return False
+    table = pd.read_csv(meta, keep_default_na=False)
+    files = list(table["input_path"]) + [p for p in table["reference_path"] if p]
+    return all((root / f).is_file() for f in files)
+
+
+def ensure_dataset(config: SynthConfig, root: str | os.PathLike | None = None) -> Path:
+    """The folder of the set `config` under `root` (default cache), generated if not complete.
+
+    A lock file makes concurrent callers (parallel tests, notebooks) wait for one generator.
+    """
+    base = Path(root) if root is not None else cache_dir()
+    target = base / dataset_key(config)
+    if is_complete(target):
+        return target
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_complete(target):
+            write_dataset(target, config)
+    return target
+
+
+def demo_dataset(root: str | os.PathLike | None = None, quick: bool = False) -> Path:
+    """Path of the demo dataset (24 train + 6 test scenes of 1000x1000), generated once and
+    cached; `quick` gives the small set (6 + 2 scenes of 400x400) for tests and smoke runs."""
+    return ensure_dataset(QUICK_CONFIG if quick else DEMO_CONFIG, root)
+
+
+def config_summary(config: SynthConfig) -> dict:
+    """The config as plain values (for printing and benchmark records)."""
+    return asdict(config)

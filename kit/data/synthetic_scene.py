@@ -1,0 +1,619 @@
+"""One synthetic AutoICE scene: land, polygon ice chart with egg codes, and the physics of the inputs.
+
+The recipe, in the order it runs:
+
+1. Land and sea: a smooth random field thresholded into a coastline, cut by fjords, or no land
+   at all; `distance_map` (km) is the distance to it (0 on land).
+2. Ice chart: Voronoi polygons with wavy edges over the sea, one land polygon; each sea polygon
+   carries a SIGRID-3 egg code drawn for the season and its place in the ice pack. The charts
+   SIC/SOD/FLOE come from `convert_polygon_icechart`, so ambiguous polygons are masked exactly as
+   in the real data.
+3. The "true" surface behind the chart: per pixel, ice or water with the polygon's concentration,
+   the ice type drawn from its partial concentrations, and floes whose size follows the form.
+4. SAR HH/HV (dB): per-type backscatter with wind-roughened water (bright like ice) and smooth
+   new ice (dark like water), incidence-angle trend across range, sub-swath seams, thermal-noise
+   floor in HV, speckle, and NaN outside a slanted swath footprint (charts MASK there).
+5. AMSR2 brightness temperatures on the 2 km grid mixed from the surface fractions and blurred by
+   each channel's footprint; smooth ERA5 fields; lat/lon on a coarse tie-point grid.
+
+Everything is drawn from one `numpy.random.Generator`, so a scene is fully determined by its seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import cv2
+import numpy as np
+import xarray as xr
+from scipy import special
+
+from kit import charts
+from kit.data import icechart
+
+# ---------------------------------------------------------------------------------------------
+# Season and place
+# ---------------------------------------------------------------------------------------------
+
+WINTER, MELT, MINIMUM, FREEZE_UP = "winter", "melt", "minimum", "freeze-up"
+_SEASON_OF_MONTH = {
+    1: WINTER, 2: WINTER, 3: WINTER, 4: WINTER, 5: WINTER, 6: MELT, 7: MELT,
+    8: MINIMUM, 9: MINIMUM, 10: FREEZE_UP, 11: FREEZE_UP, 12: WINTER,
+}  # fmt: skip
+#: Share of sea polygons covered by ice, (low, high) per season.
+_ICE_COVER = {WINTER: (0.55, 1.0), MELT: (0.3, 0.85), MINIMUM: (0.0, 0.45), FREEZE_UP: (0.3, 0.9)}
+#: Weights of the dominant SOD class (1 new ... 5 old) per season.
+_STAGE_WEIGHTS = {
+    WINTER: (0.12, 0.16, 0.22, 0.38, 0.12),
+    MELT: (0.02, 0.05, 0.25, 0.48, 0.2),
+    MINIMUM: (0.05, 0.05, 0.1, 0.2, 0.6),
+    FREEZE_UP: (0.4, 0.35, 0.12, 0.05, 0.08),
+}
+#: SIGRID-3 stage codes that encode each SOD class, and form codes drawn for each SOD class.
+_STAGE_CODES = {1: (81, 82), 2: (83, 84, 85), 3: (87, 88, 89), 4: (91, 93, 86), 5: (95, 96, 97)}
+_FORM_CODES = {
+    1: ((22, 1, 2), (0.35, 0.15, 0.5)),
+    2: ((2, 3, 4), (0.35, 0.4, 0.25)),
+    3: ((3, 4, 5, 6), (0.2, 0.35, 0.3, 0.15)),
+    4: ((4, 5, 6, 7), (0.15, 0.3, 0.4, 0.15)),
+    5: ((4, 5, 6, 7), (0.15, 0.3, 0.35, 0.2)),
+}
+#: Hidden floe texture of forms that carry no FLOE class (pancake/shuga look like cake ice,
+#: fast and level ice like vast floes).
+_TEXTURE_OF_FORM = {22: 1, 1: 1, 8: 5, 21: 5}
+
+#: Scene centres per ice service and chart region (lat, lon), for plausible names and lat/lon.
+REGIONS: dict[str, dict[str, tuple[float, float]]] = {
+    "dmi": {
+        "CapeFarewell": (59.8, -44.0), "SouthEast": (63.5, -39.5), "CentralEast": (68.5, -28.0),
+        "NorthEast": (76.0, -16.0), "North": (81.5, -25.0), "Qaanaaq": (77.0, -70.0),
+        "NorthWest": (73.5, -58.0), "CentralWest": (68.5, -55.0), "SouthWest": (63.0, -51.5),
+    },
+    "cis": {
+        "SGRDIEA": (72.5, -68.0), "SGRDIWA": (72.0, -135.0), "SGRDIHA": (60.0, -85.0),
+        "SGRDIFOXE": (67.0, -79.0), "SGRDINFLD": (50.5, -53.0), "SGRDIMID": (71.0, -100.0),
+    },
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """Everything that names and places one synthetic scene; the pixels follow from `seed`."""
+
+    scene_id: str
+    original_id: str
+    ice_service: str
+    region: str
+    acquisition: datetime
+    latitude: float
+    longitude: float
+    heading: float  # degrees, azimuth of the line direction
+    seed: int
+    shape: tuple[int, int]
+
+    @property
+    def season(self) -> str:
+        return _SEASON_OF_MONTH[self.acquisition.month]
+
+
+@dataclass
+class SyntheticScene:
+    """A generated scene: inputs, charts, and the raw polygon chart behind them."""
+
+    inputs: xr.Dataset  # the 24 variables + lat/lon tie points, attributes
+    charts: xr.Dataset  # SIC, SOD, FLOE (uint8, MASK = 255)
+    polygon_icechart: np.ndarray  # polygon id per pixel
+    polygon_codes: list[str]  # header + one egg-code row per polygon
+
+
+# ---------------------------------------------------------------------------------------------
+# Random fields
+# ---------------------------------------------------------------------------------------------
+
+
+def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
+    """Gaussian random field (mean 0, std 1, float32) with correlation length ~`scale` pixels.
+
+    Drawn on a grid coarsened by about scale/2 and upsampled bilinearly, so large scales cost
+    little.
+    """
+    factor = max(1.0, scale / 2.0)
+    small = (math.ceil(shape[0] / factor) + 2, math.ceil(shape[1] / factor) + 2)
+    field = rng.standard_normal(small, dtype=np.float32)
+    sigma = scale / factor
+    field = cv2.GaussianBlur(field, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    if factor > 1:
+        field = cv2.resize(field, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    else:
+        field = field[: shape[0], : shape[1]]
+    field -= field.mean()
+    field /= field.std() + 1e-6
+    return field
+
+
+def _uniform(field: np.ndarray) -> np.ndarray:
+    """A standard normal field mapped to uniform [0, 1] (same spatial structure)."""
+    return special.ndtr(field).astype(np.float32)
+
+
+def _resize(image: np.ndarray, shape: tuple[int, int], area: bool = False) -> np.ndarray:
+    """Resample an image to `shape` (rows, cols): bilinear, or area mean for downsampling."""
+    method = cv2.INTER_AREA if area else cv2.INTER_LINEAR
+    return cv2.resize(image.astype(np.float32), (shape[1], shape[0]), interpolation=method)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Land, sea and distance to land
+# ---------------------------------------------------------------------------------------------
+
+
+def make_land(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(land mask, distance to land in km). One in four scenes is open sea with the coast
+    beyond the scene edge; the others have a coastline, often with fjords and islands."""
+    h, w = shape
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    along = (np.cos(angle) * rows + np.sin(angle) * cols) / max(h, w)  # ~[-1.4, 1.4]
+    km = charts.PIXEL_SPACING_M / 1000.0
+    if rng.random() < 0.25:
+        offset = rng.uniform(10.0, 50.0)
+        distance = offset + (along - along.min()) * max(h, w) * km
+        return np.zeros(shape, bool), distance.astype(np.float32)
+
+    size = max(h, w)
+    field = (
+        2.0 * along
+        + 0.5 * smooth_noise(rng, shape, size / 5)
+        + 0.2 * smooth_noise(rng, shape, size / 18)
+    )
+    land_share = rng.uniform(0.08, 0.35)
+    level = np.quantile(field[:: max(1, h // 100), :: max(1, w // 100)], 1 - land_share)
+    land = field > level
+    if rng.random() < 0.6:  # fjords: narrow winding channels cut into the land near the coast
+        channels = np.abs(smooth_noise(rng, shape, size / 12)) < 0.09
+        land &= ~(channels & (field < level + 0.6))
+    islands = (smooth_noise(rng, shape, size / 40) > 2.2) & (field > level - 0.5)
+    land |= islands
+    sea = (~land).astype(np.uint8)
+    distance = cv2.distanceTransform(sea, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) * km
+    return land, distance.astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Polygon ice chart with egg codes
+# ---------------------------------------------------------------------------------------------
+
+
+def make_polygons(
+    rng: np.random.Generator, shape: tuple[int, int], land: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Polygon index image (0..n-1 sea polygons, n = the land polygon) and n.
+
+    Voronoi cells of random seeds, computed on a 4x coarser grid with coordinates warped by a
+    smooth field so that edges wander like analysts' polygons."""
+    h, w = shape
+    n = int(np.clip(round(h * w / 260.0**2 * rng.uniform(0.8, 1.6)), 3, 60))
+    seeds = rng.uniform(0, 1, (n, 2)) * [h, w]
+    coarse = (max(1, h // 4), max(1, w // 4))
+    rr, cc = np.mgrid[0 : coarse[0], 0 : coarse[1]].astype(np.float32)
+    rr = rr * h / coarse[0] + 0.07 * h * smooth_noise(rng, coarse, coarse[0] / 4)
+    cc = cc * w / coarse[1] + 0.07 * w * smooth_noise(rng, coarse, coarse[1] / 4)
+    d2 = (rr[..., None] - seeds[:, 0]) ** 2 + (cc[..., None] - seeds[:, 1]) ** 2
+    labels = d2.argmin(axis=-1).astype(np.int32)
+    labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+    labels[land] = n
+    return labels, n
+
+
+@dataclass
+class EggCodes:
+    """Egg codes per polygon (one row each, columns as kit.charts.POLYGON_CODE_COLUMNS) and the
+    hidden truth behind them: ice fraction, partial fractions, true SOD class and floe texture."""
+
+    codes: np.ndarray  # (n, 14) int codes: id, CT, CA, SA, FA, CB, SB, FB, CC, SC, FC, CN, CD, CF
+    poly_type: list[str]
+    ice_fraction: np.ndarray  # (n,) 0..1
+    partial_fraction: np.ndarray  # (n, 3) fractions of the ice per type, sum 1 (or 0)
+    true_sod: np.ndarray  # (n, 3) SOD class 1..5 of each type (0 if absent)
+    texture: np.ndarray  # (n, 3) floe texture class 1..6 of each type
+    bergs: np.ndarray  # (n,) bool: polygon with icebergs
+
+
+def _concentration_code(tenths: int, rng: np.random.Generator) -> tuple[int, float]:
+    """SIGRID-3 code and concentration (tenths) for a concentration, sometimes as a range."""
+    if tenths >= 10:
+        return (92, 10.0) if rng.random() < 0.3 else (91, 10.0)
+    if 2 <= tenths <= 9 and rng.random() < 0.15:
+        return 10 * (tenths - 1) + tenths, tenths - 0.5  # e.g. 78: 7-8 tenths
+    return 10 * tenths, float(tenths)
+
+
+def _split_tenths(total: int, n_types: int, rng: np.random.Generator) -> list[int]:
+    """Split `total` tenths into n_types positive parts (total >= n_types)."""
+    if n_types == 1:
+        return [total]
+    weights = rng.dirichlet((3.0, 1.0, 0.6)[:n_types])  # usually one clearly dominant type
+    parts = np.maximum(1, np.round(weights * total)).astype(int)
+    while parts.sum() > total:
+        parts[parts.argmax()] -= 1
+    while parts.sum() < total:
+        parts[parts.argmin()] += 1
+    return [int(p) for p in parts]
+
+
+def make_egg_codes(
+    rng: np.random.Generator, spec: SceneSpec, labels: np.ndarray, n: int, land: np.ndarray
+) -> EggCodes:
+    """Draw an egg code per sea polygon: the ice pack sits on one side (with a marginal ice zone
+    of lower concentration at its edge); stages follow the season, forms the stages."""
+    h, w = labels.shape
+    counts = np.bincount(labels[::4, ::4].ravel(), minlength=n + 1)[:n]
+    rows, cols = np.mgrid[0:h:4, 0:w:4]
+    sub = labels[::4, ::4]
+    angle = rng.uniform(0, 2 * np.pi)
+    proj = np.cos(angle) * rows / h + np.sin(angle) * cols / w
+    pack = np.bincount(sub.ravel(), weights=proj.ravel(), minlength=n + 1)[:n] / np.maximum(
+        counts, 1
+    )
+    pack += rng.normal(0, 0.08, n)
+    touches_land = np.zeros(n, bool)
+    if land.any():
+        coast = cv2.dilate(land.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~land
+        touches_land[np.unique(labels[coast])] = True
+
+    lo, hi = _ICE_COVER[spec.season]
+    cover = rng.uniform(lo, hi)
+    order = np.argsort(-pack)  # most "pack" first
+    rank = np.empty(n, float)
+    rank[order] = np.arange(n) / max(n - 1, 1)  # 0 = deepest in the pack
+    is_ice = rank < cover - 1e-9 if cover < 1 else np.ones(n, bool)
+
+    codes = np.full((n + 1, 14), charts.EGG_NOT_FILLED, dtype=np.int64)
+    first_id = int(rng.integers(10, 400))
+    codes[:, 0] = first_id + np.arange(n + 1)
+    poly_type = ["W"] * n + ["L"]
+    ice_fraction = np.zeros(n + 1, np.float32)
+    partial = np.zeros((n + 1, 3), np.float32)
+    true_sod = np.zeros((n + 1, 3), np.int64)
+    texture = np.ones((n + 1, 3), np.int64)
+    bergs = np.zeros(n + 1, bool)
+    stage_weights = np.array(_STAGE_WEIGHTS[spec.season])
+
+    for i in range(n):
+        if not is_ice[i]:
+            if rng.random() < 0.2:  # "ice free" / "less than 1/10" coded on an ice polygon
+                poly_type[i] = "I"
+                codes[i, 1] = int(rng.choice([1, 2]))
+                ice_fraction[i] = 0.03
+                partial[i, 0], true_sod[i, 0], texture[i, 0] = 1.0, 1, 1
+            bergs[i] = spec.ice_service == "dmi" and rng.random() < 0.15
+            continue
+        poly_type[i] = "I"
+        depth = 1.0 - rank[i] / max(cover, 1e-3)  # 1 deep in the pack, 0 at its edge
+        fast = touches_land[i] and spec.season == WINTER and rng.random() < 0.35
+        tenths = 10 if fast else int(np.clip(round(2 + 9 * depth + rng.normal(0, 1.2)), 1, 10))
+        codes[i, 1], conc = _concentration_code(tenths, rng)
+        ice_fraction[i] = conc / 10.0
+        n_types = 1 if fast else int(rng.choice([1, 2, 3], p=[0.5, 0.33, 0.17]))
+        n_types = min(n_types, tenths)
+        classes = list(rng.choice(np.arange(1, 6), size=n_types, replace=False, p=stage_weights))
+        if fast:
+            classes = [4]
+        classes.sort(reverse=True)  # A is the thickest type
+        parts = _split_tenths(tenths, n_types, rng)
+        parts.sort(reverse=rng.random() < 0.6)
+        all_forms_missing = rng.random() < 0.08
+        for j, (sod, part) in enumerate(zip(classes, parts)):
+            col = 2 + 3 * j  # CA/SA/FA, CB/SB/FB, CC/SC/FC
+            if j > 0 or n_types > 1 or rng.random() < 0.35:
+                codes[i, col] = 10 * part if part < 10 else 91
+            stage = int(rng.choice(_STAGE_CODES[sod]))
+            if rng.random() < 0.03:
+                stage = int(rng.choice([charts.EGG_NOT_FILLED, charts.EGG_UNKNOWN]))
+            codes[i, col + 1] = stage
+            forms, weights = _FORM_CODES[sod]
+            form = 8 if fast else int(rng.choice(forms, p=weights))
+            texture[i, j] = _TEXTURE_OF_FORM.get(form, charts.FORM_TO_FLOE.get(form, 3))
+            if all_forms_missing or rng.random() < 0.03:
+                form = charts.EGG_NOT_FILLED
+            codes[i, col + 2] = form
+            true_sod[i, j] = sod
+            partial[i, j] = part
+        partial[i] /= partial[i].sum()
+    return EggCodes(codes, poly_type, ice_fraction, partial, true_sod, texture, bergs)
+
+
+def polygon_code_rows(eggs: EggCodes) -> list[str]:
+    """The `polygon_codes` table of the raw release: header row, then one row per polygon."""
+    header = ";".join(charts.POLYGON_CODE_COLUMNS)
+    rows = [
+        ";".join(str(int(v)) for v in row) + f";{kind}"
+        for row, kind in zip(eggs.codes, eggs.poly_type)
+    ]
+    return [header, *rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# 3.-4. The surface and the SAR image
+# ---------------------------------------------------------------------------------------------
+
+#: Backscatter per SOD class at 35 degrees: HH dB, HV dB, HH and HV slope (dB/degree), texture
+#: amplitude (dB). Index 0 is unused (water has its own wind model).
+_ICE_BACKSCATTER = np.array(
+    [
+        [0.0, 0.0, 0.0, 0.0, 0.0],
+        [-20.5, -29.0, -0.40, -0.20, 0.7],  # new ice: smooth, nearly as dark as calm water
+        [-13.0, -24.0, -0.28, -0.15, 1.6],  # young ice: bright, rafted
+        [-17.0, -26.2, -0.25, -0.12, 1.1],  # thin first-year ice
+        [-14.5, -23.2, -0.22, -0.10, 2.0],  # thick first-year ice: ridged
+        [-10.0, -19.0, -0.18, -0.08, 2.3],  # old ice: volume scattering, bright in HV
+    ],
+    dtype=np.float32,
+)
+#: Floe texture: correlation length (pixels) of the ice/water pattern per FLOE class 1..6.
+_FLOE_SCALE = {1: 1.2, 2: 3.0, 3: 7.0, 4: 16.0, 5: 40.0, 6: 2.0}
+#: Incidence angles (degrees) of the EW sub-swath boundaries.
+_SUBSWATH_EDGES = (26.5, 31.8, 36.6, 41.3)
+#: Equivalent number of looks of the 80 m product (speckle strength).
+_LOOKS = 8.0
+
+
+@dataclass
+class Surface:
+    """The true state per pixel: ice (bool), SOD class 0..5 (0 water), bergs (bool)."""
+
+    ice: np.ndarray
+    sod: np.ndarray
+    bergs: np.ndarray
+
+
+def make_surface(
+    rng: np.random.Generator, labels: np.ndarray, eggs: EggCodes, land: np.ndarray
+) -> Surface:
+    """Pixel-level ice and ice type behind the chart (vectorised through polygon lookups)."""
+    shape = labels.shape
+    cum = np.cumsum(eggs.partial_fraction, axis=1)[labels]  # (h, w, 3)
+    pick = _uniform(smooth_noise(rng, shape, 18.0))
+    kind = (pick[..., None] > cum[..., :2]).sum(axis=-1)  # type index 0..2
+    kind = np.minimum(kind, 2)
+    texture = np.take_along_axis(eggs.texture[labels], kind[..., None], axis=-1)[..., 0]
+    floe_field = np.empty(shape, np.float32)
+    for cls, scale in _FLOE_SCALE.items():
+        where = texture == cls
+        if where.any():
+            floe_field[where] = _uniform(smooth_noise(rng, shape, scale))[where]
+    ice = (floe_field < eggs.ice_fraction[labels]) & ~land
+    sod = np.take_along_axis(eggs.true_sod[labels], kind[..., None], axis=-1)[..., 0]
+    sod = np.where(ice, sod, 0).astype(np.int64)
+    bergs = eggs.bergs[labels] & (smooth_noise(rng, shape, 1.0) > 3.0)
+    return Surface(ice=ice, sod=sod, bergs=bergs)
+
+
+def incidence_angle(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Incidence angle (degrees) rising across range (samples), as in EW mode."""
+    near, far = rng.uniform(19.0, 27.0), rng.uniform(39.0, 46.5)
+    ramp = np.linspace(near, far, shape[1], dtype=np.float32)
+    tilt = np.linspace(-0.3, 0.3, shape[0], dtype=np.float32)[:, None]
+    return ramp[None, :] + tilt
+
+
+def swath_footprint(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Valid-data mask: a slanted strip (the swath edges cross the scene at an angle)."""
+    h, w = shape
+    rows = np.arange(h, dtype=np.float32)[:, None] / max(h - 1, 1)
+    cols = np.arange(w, dtype=np.float32)[None, :] / max(w - 1, 1)
+    left = rng.uniform(0.0, 0.08) + rng.uniform(-0.06, 0.06) * rows
+    right = 1.0 - rng.uniform(0.0, 0.08) + rng.uniform(-0.06, 0.06) * rows
+    valid = (cols >= left) & (cols <= right)
+    if rng.random() < 0.3:  # a clipped corner where the chart or the product ends
+        valid &= rows + cols > rng.uniform(0.1, 0.3)
+    return valid
+
+
+def make_sar(
+    rng: np.random.Generator,
+    surface: Surface,
+    land: np.ndarray,
+    theta: np.ndarray,
+    wind_speed: np.ndarray,
+    valid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """HH and HV (dB, float32, NaN outside the swath) from the surface, wind and geometry."""
+    shape = land.shape
+    dtheta = theta - 35.0
+    # Open water: brightness grows with wind speed (Bragg scattering); HV stays near the floor.
+    hh = -26.0 + 1.15 * wind_speed - 0.65 * dtheta
+    hv = -31.0 + 0.28 * wind_speed - 0.25 * dtheta
+    table = _ICE_BACKSCATTER[surface.sod]  # (h, w, 5)
+    ridges = smooth_noise(rng, shape, 2.5)
+    ice = surface.ice
+    hh = np.where(ice, table[..., 0] + table[..., 2] * dtheta + table[..., 4] * ridges, hh)
+    hv = np.where(ice, table[..., 1] + table[..., 3] * dtheta + 0.6 * table[..., 4] * ridges, hv)
+    hh = np.where(surface.bergs, -4.0, hh)
+    hv = np.where(surface.bergs, -13.0, hv)
+    relief = smooth_noise(rng, shape, 6.0)
+    hh = np.where(land, -8.5 + 3.0 * relief - 0.1 * dtheta, hh)
+    hv = np.where(land, -17.5 + 2.5 * relief, hv)
+
+    # Calibration offset, sub-swath seams and the HV thermal-noise floor (scalloped per swath).
+    swath = np.digitize(theta, _SUBSWATH_EDGES)
+    hh = hh + rng.normal(0, 0.5) + rng.normal(0, 0.25, 5).astype(np.float32)[swath]
+    edges = np.array((18.0, *_SUBSWATH_EDGES, 48.0), np.float32)
+    position = (theta - edges[swath]) / (edges[swath + 1] - edges[swath])
+    floor_db = -31.5 + 1.5 * np.cos(2 * np.pi * position)
+    floor_db += rng.normal(0, 0.6, 5).astype(np.float32)[swath]
+    hv = 10.0 * np.log10(10 ** (hv / 10) + 0.35 * 10 ** (floor_db / 10))
+
+    # Speckle: log of a gamma variable with `_LOOKS` looks, drawn in dB.
+    bias = 10 / np.log(10) * (special.digamma(_LOOKS) - np.log(_LOOKS))
+    spread = 10 / np.log(10) * math.sqrt(special.polygamma(1, _LOOKS))
+    for band in (hh, hv):
+        band += bias + spread * rng.standard_normal(shape, dtype=np.float32)
+    hh = np.where(valid, hh, np.nan).astype(np.float32)
+    hv = np.where(valid, hv, np.nan).astype(np.float32)
+    return hh, hv
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. AMSR2, ERA5, geolocation
+# ---------------------------------------------------------------------------------------------
+
+#: Brightness temperature (K) per surface (rows: water, SOD 1..5, land) and AMSR2 channel
+#: (columns in kit.charts.AMSR2_VARIABLES order: 6.9h, 6.9v, 7.3h, 7.3v, ... 89.0h, 89.0v).
+_TB = np.array(
+    [
+        [80, 155, 81, 156, 87, 162, 105, 185, 125, 200, 140, 210, 195, 240],  # water
+        [180, 225, 182, 226, 188, 230, 200, 235, 205, 236, 205, 235, 215, 232],  # new ice
+        [215, 240, 216, 240, 220, 243, 225, 245, 225, 244, 222, 241, 220, 235],  # young ice
+        [230, 248, 230, 248, 232, 249, 233, 249, 232, 248, 228, 245, 222, 236],  # thin FYI
+        [235, 252, 235, 252, 236, 252, 236, 251, 234, 249, 230, 246, 222, 236],  # thick FYI
+        [225, 245, 224, 244, 220, 240, 205, 228, 200, 222, 185, 208, 175, 195],  # old ice
+        [245, 258, 245, 258, 244, 257, 242, 255, 240, 252, 236, 248, 230, 244],  # land
+    ],
+    dtype=np.float32,
+)
+#: Footprint blur (2 km cells, Gaussian sigma) per frequency, one per channel pair.
+_FOOTPRINT = (5.0, 5.0, 3.5, 2.2, 2.0, 1.2, 0.6)
+
+
+def grid_2km_shape(shape: tuple[int, int]) -> tuple[int, int]:
+    """Shape of the 2 km grid covering a SAR grid: round(n / 25) cells per axis (at least 1)."""
+    return tuple(max(1, round(n / charts.PIXELS_PER_2KM)) for n in shape)
+
+
+def make_era5(
+    rng: np.random.Generator, spec: SceneSpec, shape2: tuple[int, int], ice_share: float
+) -> dict[str, np.ndarray]:
+    """Smooth ERA5 fields on the 2 km grid (plausible for the season, latitude and ice)."""
+    big = max(shape2) * 1.5
+
+    def smooth(amplitude: float) -> np.ndarray:
+        return amplitude * smooth_noise(rng, shape2, big)
+
+    u = rng.normal(0.7, 4.5) + smooth(1.5)
+    v = rng.normal(0.6, 5.0) + smooth(1.5)
+    base = {WINTER: 257.0, MELT: 273.0, MINIMUM: 274.0, FREEZE_UP: 264.0}[spec.season]
+    t2m = base - 0.35 * (spec.latitude - 70.0) - 5.0 * ice_share + rng.normal(0, 3.0) + smooth(1.2)
+    skt = t2m - 1.0 * ice_share + rng.normal(0, 1.0) + smooth(0.8)
+    tcwv = np.maximum(0.5, 2.0 + 0.4 * (t2m - 250.0) + rng.normal(0, 1.5) + smooth(0.8))
+    tclw = np.maximum(0.0, rng.gamma(1.0, 0.04) + smooth(0.02))
+    return {
+        "u10m_rotated": u, "v10m_rotated": v, "t2m": t2m, "skt": skt, "tcwv": tcwv, "tclw": tclw,
+    }  # fmt: skip
+
+
+def make_amsr2(
+    rng: np.random.Generator,
+    surface: Surface,
+    land: np.ndarray,
+    shape2: tuple[int, int],
+    era5: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """AMSR2 brightness temperatures on the 2 km grid, mixed from surface fractions."""
+    fractions = [_resize(~surface.ice & ~land, shape2, area=True)]
+    for cls in range(1, 6):
+        fractions.append(_resize(surface.ice & (surface.sod == cls), shape2, area=True))
+    fractions.append(_resize(land, shape2, area=True))
+    stack = np.stack(fractions, axis=-1)
+    stack /= np.maximum(stack.sum(axis=-1, keepdims=True), 1e-6)
+    tb = stack @ _TB  # (h2, w2, 14)
+    wind = np.hypot(era5["u10m_rotated"], era5["v10m_rotated"])
+    water = stack[..., 0]
+    out = {}
+    for k, name in enumerate(charts.AMSR2_VARIABLES):
+        freq = k // 2
+        band = tb[..., k].copy()
+        band += water * (0.9 if name.endswith("h") else 0.3) * wind * (freq >= 3)
+        if freq in (4, 6):  # 23.8 and 89 GHz see water vapour
+            band += (1.5 if freq == 4 else 1.0) * era5["tcwv"] * (0.3 + 0.7 * water)
+        band = cv2.GaussianBlur(band, (0, 0), _FOOTPRINT[freq], borderType=cv2.BORDER_REPLICATE)
+        band += rng.normal(0, 0.6, shape2).astype(np.float32)
+        out[name] = band
+    return out
+
+
+def geolocation(spec: SceneSpec, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Tie-point grid (11 lines x 21 samples): positions on the 80 m grid and lat/lon."""
+    h, w = shape
+    lines = np.rint(np.linspace(0, h - 1, 11)).astype(np.int32)
+    samples = np.rint(np.linspace(0, w - 1, 21)).astype(np.int32)
+    line2d, sample2d = np.meshgrid(lines, samples, indexing="ij")
+    km = charts.PIXEL_SPACING_M / 1000.0
+    y = (line2d - (h - 1) / 2) * km  # along track
+    x = (sample2d - (w - 1) / 2) * km  # across track
+    heading = math.radians(spec.heading)
+    north = y * math.cos(heading) - x * math.sin(heading)
+    east = y * math.sin(heading) + x * math.cos(heading)
+    lat = spec.latitude + north / 111.32
+    lon = spec.longitude + east / (111.32 * np.cos(np.radians(lat)))
+    return {
+        charts.LATITUDE: lat.astype(np.float64),
+        charts.LONGITUDE: lon.astype(np.float64),
+        charts.GEO_LINE: line2d,
+        charts.GEO_SAMPLE: sample2d,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole scene
+# ---------------------------------------------------------------------------------------------
+
+
+def generate_scene(spec: SceneSpec) -> SyntheticScene:
+    """Generate one scene from its spec (deterministic in `spec.seed`)."""
+    rng = np.random.default_rng(spec.seed)
+    shape = spec.shape
+    shape2 = grid_2km_shape(shape)
+    land, distance = make_land(rng, shape)
+    labels, n = make_polygons(rng, shape, land)
+    eggs = make_egg_codes(rng, spec, labels, n, land)
+    surface = make_surface(rng, labels, eggs, land)
+    sea = ~land
+    ice_share = float(surface.ice.sum() / max(sea.sum(), 1))
+    era5 = make_era5(rng, spec, shape2, ice_share)
+    wind = np.hypot(
+        _resize(era5["u10m_rotated"], shape), _resize(era5["v10m_rotated"], shape)
+    ) + 1.2 * smooth_noise(rng, shape, 60.0)
+    wind = np.clip(wind, 0.0, 25.0)
+    theta = incidence_angle(rng, shape)
+    valid = swath_footprint(rng, shape)
+    hh, hv = make_sar(rng, surface, land, theta, wind, valid)
+    amsr2 = make_amsr2(rng, surface, land, shape2, era5)
+
+    polygon_ids = eggs.codes[labels, 0].astype(np.int32)
+    code_rows = polygon_code_rows(eggs)
+    raw = xr.Dataset(
+        {
+            icechart.POLYGON_ICECHART: (charts.SAR_DIMS, polygon_ids),
+            icechart.POLYGON_CODES: (("polygon_codes_rows",), np.array(code_rows, dtype=object)),
+        }
+    )
+    chart_ds = icechart.convert_polygon_icechart(raw)[list(charts.CHARTS)]
+    for chart in charts.CHARTS:
+        chart_ds[chart].values[~valid] = charts.MASK
+
+    geo = geolocation(spec, shape)
+    data = {
+        "nersc_sar_primary": (charts.SAR_DIMS, hh),
+        "nersc_sar_secondary": (charts.SAR_DIMS, hv),
+        "sar_incidenceangle": (charts.SAR_DIMS, theta.astype(np.float32)),
+        "distance_map": (charts.SAR_DIMS, distance.astype(np.float32)),
+        **{k: (charts.GRID_2KM_DIMS, v.astype(np.float32)) for k, v in amsr2.items()},
+        **{k: (charts.GRID_2KM_DIMS, np.asarray(v, np.float32)) for k, v in era5.items()},
+        **{k: (charts.GEO_GRID_DIMS, v) for k, v in geo.items()},
+    }
+    inputs = xr.Dataset(data)
+    for name in charts.SCENE_VARIABLES:
+        inputs[name].attrs["units"] = charts.UNITS[name]
+    inputs.attrs = {
+        "scene_id": spec.scene_id,
+        "original_id": spec.original_id,
+        "ice_service": spec.ice_service,
+        "pixel_spacing": charts.PIXEL_SPACING_M,
+        "region": spec.region,
+        "acquisition_start": spec.acquisition.isoformat(),
+        "source": "AutoICE Kit synthetic scene (kit.data.synthetic), not real observations",
+    }
+    return SyntheticScene(inputs, chart_ds, polygon_ids, code_rows)
