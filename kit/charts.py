@@ -250,6 +250,11 @@ CLASS_COLOURS: dict[str, tuple[str, ...]] = {
 SIC_COLOUR_MAP = "ice"  # cmocean name
 
 
+#: File name of an AutoICE submission: one netCDF with a `<scene_id>_<chart>` variable per test
+#: scene and chart (2-D integer class values, MASK meaning "no prediction").
+SUBMISSION_FILE_NAME = "upload_package.nc"
+
+
 def submission_variable(scene_id: str, chart: str) -> str:
     """Name of a chart's variable in an AutoICE submission file, e.g. `20180124T194759_dmi_SIC`."""
     return f"{scene_id}_{chart}"

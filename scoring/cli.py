@@ -1,0 +1,156 @@
+"""`autoice score` and `autoice leaderboard submit|show|export|bundle`.
+
+Every bad input raises `ScoringError` (a ValueError): the `autoice` command prints it as one
+line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from scoring.atomic import write_atomic
+from scoring.splits import ALL, PRIVATE, PUBLIC
+
+SPLIT_CHOICES = (PUBLIC, PRIVATE, ALL)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `score` and `leaderboard` subcommands to the `autoice` parser."""
+    score = subparsers.add_parser(
+        "score", help="validate and score a submission netCDF against reference charts"
+    )
+    score.add_argument("submission", help="submission netCDF (upload_package.nc)")
+    _reference_arguments(score)
+    score.add_argument("--json", metavar="OUT", help="write the JSON report here ('-': stdout)")
+    score.add_argument("--split", choices=SPLIT_CHOICES, default=ALL, help="scenes to score")
+    score.add_argument("--progress", action="store_true", help="show a progress bar")
+    score.set_defaults(handler=run_score)
+
+    board = subparsers.add_parser("leaderboard", help="run a leaderboard in a SQLite file")
+    actions = board.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    submit = actions.add_parser("submit", help="score a submission and record it for a team")
+    submit.add_argument("submission", help="submission netCDF")
+    submit.add_argument("--team", required=True, help="team name (1-64 printable characters)")
+    _reference_arguments(submit)
+    _db_argument(submit)
+    submit.add_argument("--daily-limit", type=int, default=None, help="scored submissions per team per UTC day (default 5)")  # fmt: skip
+    submit.set_defaults(handler=run_submit)
+
+    show = actions.add_parser("show", help="print the ranking")
+    _db_argument(show)
+    show.add_argument("--split", choices=SPLIT_CHOICES, default=PUBLIC)
+    show.set_defaults(handler=run_show)
+
+    export = actions.add_parser("export", help="write the ranking as md, csv, html or json")
+    _db_argument(export)
+    export.add_argument("--format", choices=("md", "csv", "html", "json"), default="md")
+    export.add_argument("--split", choices=SPLIT_CHOICES, default=PUBLIC)
+    export.add_argument("--out", help="output file (default: stdout)")
+    export.add_argument("--title", default="AutoICE leaderboard")
+    export.set_defaults(handler=run_export)
+
+    bundle = actions.add_parser("bundle", help="zip a Codabench competition bundle")
+    _reference_arguments(bundle)
+    bundle.add_argument("--out", required=True, help="bundle zip to write")
+    bundle.add_argument("--title", default="AutoICE sea-ice charting")
+    bundle.add_argument("--docker-image", default=None, help="image running the scoring program")
+    bundle.add_argument("--daily-limit", type=int, default=None)
+    bundle.set_defaults(handler=run_bundle)
+
+
+def _reference_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reference", required=True, help="reference charts: scene folder or netCDF file"
+    )
+    parser.add_argument(
+        "--split-file", help="public/private split (CSV scene_id,split or YAML); default seeded"
+    )
+
+
+def _db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default="leaderboard.sqlite", help="SQLite leaderboard file")
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from scoring.scorer import score_submission
+
+    report = score_submission(
+        args.submission,
+        args.reference,
+        split=args.split,
+        split_file=args.split_file,
+        progress=args.progress,
+    )
+    table_out = sys.stderr if args.json == "-" else sys.stdout
+    print(report.table(), file=table_out)
+    if args.json == "-":
+        print(report.to_json())
+    elif args.json:
+        write_atomic(args.json, report.to_json() + "\n")
+    return 0
+
+
+def _leaderboard(args: argparse.Namespace):
+    from scoring.leaderboard import DEFAULT_DAILY_LIMIT, Leaderboard
+
+    limit = getattr(args, "daily_limit", None)
+    return Leaderboard(args.db, daily_limit=DEFAULT_DAILY_LIMIT if limit is None else limit)
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    result = _leaderboard(args).submit(
+        args.submission, args.team, args.reference, split_file=args.split_file
+    )
+    if result.status == "duplicate":
+        print(
+            f"submission {result.submission_id} of team {result.team!r} is a duplicate of "
+            f"submission {result.duplicate_of}; not scored again"
+        )
+        return 0
+    public = result.scores[PUBLIC]
+    print(
+        f"submission {result.submission_id} of team {result.team!r} scored: "
+        + ", ".join(f"{k} {_fmt(v)}" for k, v in public.items())
+        + " (public split)"
+    )
+    return 0
+
+
+def _fmt(score: float | None) -> str:
+    return "undefined" if score is None else f"{score:.3f}"
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from scoring.export import to_markdown
+
+    print(to_markdown(_leaderboard(args).standings(args.split), args.split), end="")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from scoring.export import export
+
+    text = export(_leaderboard(args).standings(args.split), args.format, args.split, args.title)
+    if args.out:
+        write_atomic(args.out, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def run_bundle(args: argparse.Namespace) -> int:
+    from scoring.bundle import DEFAULT_DOCKER_IMAGE, build_bundle
+    from scoring.leaderboard import DEFAULT_DAILY_LIMIT
+
+    path = build_bundle(
+        args.reference,
+        args.out,
+        split_file=args.split_file,
+        title=args.title,
+        docker_image=args.docker_image or DEFAULT_DOCKER_IMAGE,
+        daily_limit=args.daily_limit or DEFAULT_DAILY_LIMIT,
+    )
+    print(f"wrote Codabench bundle {path}")
+    return 0

@@ -1,0 +1,385 @@
+"""An embedded leaderboard: teams, submissions and scores in one SQLite file (WAL mode).
+
+`Leaderboard(db).submit(path, team, reference)` hashes the file, scores it outside any database
+lock, then records it in one short `BEGIN IMMEDIATE` transaction that re-checks the duplicate
+and the daily limit, so concurrent submitters never double-count and a crash leaves either the
+whole record or nothing. Rules:
+
+- A team's second upload of a byte-identical file is recorded as a duplicate of the first
+  scored one and not scored again.
+- At most `daily_limit` scored submissions per team per UTC day; duplicates and failed
+  submissions do not count.
+- A submission that fails validation is recorded as failed with the reason, without scores,
+  and the `ScoringError` is raised again for the caller.
+- Ranking: each team's best submission by combined score rounded to `SCORE_DECIMALS`; on equal
+  rounded scores the earlier submission wins (then the lower submission id).
+- The public/private split of the test scenes is stored on first use (from a split file or
+  the default seeded split) and every later submission must be scored on the same scenes.
+
+All SQL is parameterised; team names are checked by `check_team_name`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kit.charts import CHARTS, SCORE_DECIMALS
+from scoring.errors import ScoringError
+from scoring.reference import Reference, find_reference
+from scoring.report import Report
+from scoring.scorer import score_all_scenes
+from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
+
+DEFAULT_DAILY_LIMIT = 5
+TEAM_NAME_MAX = 64
+#: Score columns stored per split: the charts and the combined score.
+SCORE_KEYS: tuple[str, ...] = (*CHARTS, "combined")
+#: Splits whose scores are stored for every submission.
+STORED_SPLITS: tuple[str, ...] = (*SPLITS, ALL)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS teams (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scenes (
+    scene_id TEXT PRIMARY KEY,
+    split TEXT NOT NULL CHECK (split IN ('public', 'private'))
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    team_id INTEGER NOT NULL REFERENCES teams(id),
+    file_name TEXT NOT NULL,
+    file_hash TEXT NOT NULL,
+    file_size INTEGER NOT NULL,
+    submitted_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('scored', 'failed', 'duplicate')),
+    reason TEXT,
+    duplicate_of INTEGER REFERENCES submissions(id),
+    report_json TEXT
+);
+CREATE INDEX IF NOT EXISTS submissions_by_team ON submissions (team_id, status, submitted_at);
+CREATE TABLE IF NOT EXISTS scores (
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    split TEXT NOT NULL,
+    chart TEXT NOT NULL,
+    score REAL,
+    PRIMARY KEY (submission_id, split, chart)
+);
+"""
+
+
+@dataclass
+class SubmissionResult:
+    """What happened to one submission: its id, status and (if scored) scores per split."""
+
+    submission_id: int
+    team: str
+    status: str
+    file_name: str
+    submitted_at: str
+    scores: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    duplicate_of: int | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Standing:
+    """One row of the leaderboard: a team's best submission on a split."""
+
+    rank: int
+    team: str
+    submission_id: int
+    file_name: str
+    submitted_at: str
+    scores: dict[str, float | None]
+    submissions: int
+
+
+def check_team_name(name: str) -> str:
+    """The team name if valid: 1-64 printable characters without surrounding spaces."""
+    if not isinstance(name, str) or not name or name != name.strip():
+        raise ScoringError(f"team name {name!r}: must be non-empty, without surrounding spaces")
+    if len(name) > TEAM_NAME_MAX or not name.isprintable():
+        raise ScoringError(
+            f"team name {name!r}: must be at most {TEAM_NAME_MAX} printable characters"
+        )
+    return name
+
+
+def file_digest(path: str | os.PathLike) -> tuple[str, int]:
+    """SHA-256 hex digest and size of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "rb") as f:
+            while piece := f.read(1 << 20):
+                digest.update(piece)
+                size += len(piece)
+    except OSError as exc:
+        raise ScoringError(f"submission {path}: cannot be read ({exc.strerror})") from None
+    return digest.hexdigest(), size
+
+
+class Leaderboard:
+    """A leaderboard stored in the SQLite file `db` (created on first submission)."""
+
+    def __init__(
+        self, db: str | os.PathLike, *, daily_limit: int = DEFAULT_DAILY_LIMIT, timeout: float = 60
+    ):
+        if daily_limit < 1:
+            raise ScoringError(f"daily limit {daily_limit}: must be at least 1")
+        self.db = Path(db)
+        self.daily_limit = daily_limit
+        self.timeout = timeout
+
+    # ---------------------------------------------------------------- connections
+
+    @contextmanager
+    def _connect(self, create: bool = False) -> Iterator[sqlite3.Connection]:
+        if not create and not self.db.is_file():
+            raise ScoringError(f"leaderboard database {self.db}: no such file")
+        try:
+            conn = sqlite3.connect(self.db, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ScoringError(f"leaderboard database {self.db}: cannot open ({exc})") from None
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            if create:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript(SCHEMA)
+            yield conn
+        except sqlite3.DatabaseError as exc:
+            raise ScoringError(f"leaderboard database {self.db}: {exc}") from None
+        finally:
+            conn.close()
+
+    @staticmethod
+    @contextmanager
+    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+        """A write transaction: it takes the write lock at once and commits all or nothing."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # ---------------------------------------------------------------- submitting
+
+    def submit(
+        self,
+        submission: str | os.PathLike,
+        team: str,
+        reference: str | os.PathLike | Reference,
+        *,
+        split_file: str | os.PathLike | None = None,
+        now: datetime | None = None,
+        progress: bool = False,
+    ) -> SubmissionResult:
+        """Score `submission` for `team` and record it (see the module docstring for rules)."""
+        team = check_team_name(team)
+        now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        file_hash, file_size = file_digest(submission)
+        if not isinstance(reference, Reference):
+            reference = find_reference(reference)
+        entry = {
+            "file_name": os.path.basename(os.fspath(submission)),
+            "file_hash": file_hash,
+            "file_size": file_size,
+            "submitted_at": now.isoformat(timespec="microseconds"),
+        }
+        with self._connect(create=True) as conn:
+            with self._transaction(conn):
+                split = self._ensure_split(conn, reference.scene_ids, split_file)
+                duplicate = self._precheck(conn, team, file_hash, now)
+            if duplicate is None:
+                try:
+                    scored = score_all_scenes(submission, reference, progress=progress)
+                except ScoringError as exc:
+                    with self._transaction(conn):
+                        team_id = self._team_id(conn, team, entry["submitted_at"])
+                        self._insert(conn, team_id, entry, "failed", reason=str(exc))
+                    raise
+                reports = {
+                    name: scored.report(scenes_of(split, name), name) for name in STORED_SPLITS
+                }
+            with self._transaction(conn):
+                team_id = self._team_id(conn, team, entry["submitted_at"])
+                original = self._scored_with_hash(conn, team_id, file_hash)
+                if original is not None:
+                    sid = self._insert(conn, team_id, entry, "duplicate", duplicate_of=original)
+                    return SubmissionResult(
+                        sid, team, "duplicate", entry["file_name"], entry["submitted_at"],
+                        duplicate_of=original,
+                    )  # fmt: skip
+                self._check_daily_limit(conn, team_id, team, now)
+                sid = self._insert(
+                    conn, team_id, entry, "scored", report=reports[ALL].to_json(indent=None)
+                )
+                self._insert_scores(conn, sid, reports)
+        scores = {name: _score_row(report) for name, report in reports.items()}
+        return SubmissionResult(
+            sid, team, "scored", entry["file_name"], entry["submitted_at"], scores=scores
+        )
+
+    def _ensure_split(
+        self, conn: sqlite3.Connection, scene_ids: list[str], split_file
+    ) -> dict[str, str]:
+        stored = dict(conn.execute("SELECT scene_id, split FROM scenes").fetchall())
+        if not stored:
+            split = resolve_split(scene_ids, split_file)
+            conn.executemany("INSERT INTO scenes (scene_id, split) VALUES (?, ?)", split.items())
+            return split
+        if set(stored) != set(scene_ids):
+            raise ScoringError(
+                f"reference scenes differ from the {len(stored)} test scenes this leaderboard "
+                f"{self.db} was created with"
+            )
+        if split_file is not None and resolve_split(scene_ids, split_file) != stored:
+            raise ScoringError(
+                f"split file {split_file}: differs from the split stored in {self.db}"
+            )
+        return stored
+
+    def _precheck(self, conn, team: str, file_hash: str, now: datetime) -> int | None:
+        """Before scoring: the original id if this is a duplicate; raise if over the limit."""
+        row = conn.execute("SELECT id FROM teams WHERE name = ?", (team,)).fetchone()
+        if row is None:
+            return None
+        original = self._scored_with_hash(conn, row[0], file_hash)
+        if original is None:
+            self._check_daily_limit(conn, row[0], team, now)
+        return original
+
+    @staticmethod
+    def _team_id(conn: sqlite3.Connection, team: str, created_at: str) -> int:
+        conn.execute(
+            "INSERT OR IGNORE INTO teams (name, created_at) VALUES (?, ?)", (team, created_at)
+        )
+        return conn.execute("SELECT id FROM teams WHERE name = ?", (team,)).fetchone()[0]
+
+    @staticmethod
+    def _scored_with_hash(conn: sqlite3.Connection, team_id: int, file_hash: str) -> int | None:
+        row = conn.execute(
+            "SELECT id FROM submissions WHERE team_id = ? AND file_hash = ? AND status = 'scored' "
+            "ORDER BY id LIMIT 1",
+            (team_id, file_hash),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def _check_daily_limit(self, conn, team_id: int, team: str, now: datetime) -> None:
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        (count,) = conn.execute(
+            "SELECT COUNT(*) FROM submissions WHERE team_id = ? AND status = 'scored' "
+            "AND submitted_at >= ?",
+            (team_id, day_start.isoformat(timespec="microseconds")),
+        ).fetchone()
+        if count >= self.daily_limit:
+            raise ScoringError(
+                f"team {team!r} has reached the daily limit of {self.daily_limit} scored "
+                f"submissions (UTC day {day_start.date()})"
+            )
+
+    @staticmethod
+    def _insert(conn, team_id: int, entry: dict, status: str, *, reason=None, duplicate_of=None,
+                report=None) -> int:  # fmt: skip
+        cursor = conn.execute(
+            "INSERT INTO submissions (team_id, file_name, file_hash, file_size, submitted_at, "
+            "status, reason, duplicate_of, report_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                team_id,
+                entry["file_name"],
+                entry["file_hash"],
+                entry["file_size"],
+                entry["submitted_at"],
+                status,
+                reason,
+                duplicate_of,
+                report,
+            ),
+        )
+        return cursor.lastrowid
+
+    @staticmethod
+    def _insert_scores(conn, submission_id: int, reports: dict[str, Report]) -> None:
+        conn.executemany(
+            "INSERT INTO scores (submission_id, split, chart, score) VALUES (?, ?, ?, ?)",
+            [
+                (submission_id, name, key, value)
+                for name, report in reports.items()
+                for key, value in _score_row(report).items()
+            ],
+        )
+
+    # ---------------------------------------------------------------- reading
+
+    def standings(self, split: str = "public") -> list[Standing]:
+        """Ranked best submission of every team on `split` ("public", "private" or "all")."""
+        if split not in STORED_SPLITS:
+            raise ScoringError(f"unknown split {split!r}; expected public, private or all")
+        with self._connect() as conn:
+            rows = conn.execute(
+                """
+                SELECT id, name, file_name, submitted_at, n FROM (
+                    SELECT s.id, t.name, s.file_name, s.submitted_at, sc.score,
+                           COUNT(*) OVER (PARTITION BY s.team_id) AS n,
+                           ROW_NUMBER() OVER (
+                               PARTITION BY s.team_id
+                               ORDER BY ROUND(sc.score, ?) DESC, s.submitted_at, s.id
+                           ) AS k
+                    FROM submissions s
+                    JOIN teams t ON t.id = s.team_id
+                    JOIN scores sc ON sc.submission_id = s.id
+                    WHERE s.status = 'scored' AND sc.split = ? AND sc.chart = 'combined'
+                )
+                WHERE k = 1
+                ORDER BY ROUND(score, ?) DESC, submitted_at, id
+                """,
+                (SCORE_DECIMALS, split, SCORE_DECIMALS),
+            ).fetchall()
+            standings = []
+            for rank, (sid, team, file_name, submitted_at, n) in enumerate(rows, start=1):
+                scores = dict(
+                    conn.execute(
+                        "SELECT chart, score FROM scores WHERE submission_id = ? AND split = ?",
+                        (sid, split),
+                    ).fetchall()
+                )
+                ordered = {key: scores.get(key) for key in SCORE_KEYS}
+                standings.append(Standing(rank, team, sid, file_name, submitted_at, ordered, n))
+        return standings
+
+    def submissions(self) -> list[dict]:
+        """Every recorded submission (all statuses), oldest first, without scores."""
+        with self._connect() as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute(
+                "SELECT s.id, t.name AS team, s.file_name, s.file_hash, s.file_size, "
+                "s.submitted_at, s.status, s.reason, s.duplicate_of "
+                "FROM submissions s JOIN teams t ON t.id = s.team_id ORDER BY s.id"
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def report(self, submission_id: int) -> dict | None:
+        """The stored JSON report (all scenes) of a scored submission, or None."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT report_json FROM submissions WHERE id = ?", (submission_id,)
+            ).fetchone()
+        return None if row is None or row[0] is None else json.loads(row[0])
+
+
+def _score_row(report: Report) -> dict[str, float | None]:
+    values = {**report.charts, "combined": report.combined}
+    return {key: (None if values[key] != values[key] else values[key]) for key in SCORE_KEYS}

@@ -1,0 +1,147 @@
+"""Finding the reference charts a submission is scored against.
+
+Three forms are recognised (`find_reference`):
+
+- a folder of ready-to-train scenes whose files carry the 2-D uint8 chart variables SIC, SOD,
+  FLOE on (`sar_lines`, `sar_samples`): `<scene_id>_prep.nc` (DTU release) or
+  `<scene_id>_prep_reference.nc` (TorchGeo / Hugging Face layout, `metadata.csv` + `train/` +
+  `test/`). When the folder has a `test/` subfolder with charts, the reference scenes are those
+  test scenes; otherwise the scenes in the folder itself, otherwise those in `train/`. A scene's
+  `_prep_reference.nc` is preferred over its `_prep.nc`; a `_prep.nc` without charts (a test
+  input) is not a reference scene.
+- one netCDF file holding `<scene_id>_<chart>` variables, like a submission (or a folder whose
+  only netCDF file is such a file, as in a Codabench reference bundle);
+- one scene file (`<scene_id>_prep.nc` or `_prep_reference.nc`) with SIC/SOD/FLOE variables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.charts import CHARTS, PREP_SUFFIX, REFERENCE_SUFFIX, submission_variable
+from scoring.chart_reader import open_netcdf
+from scoring.errors import ScoringError
+
+#: Folders searched for reference scenes, in order of preference, relative to the given folder.
+SCENE_FOLDERS: tuple[str, ...] = ("test", ".", "train")
+
+
+@dataclass(frozen=True)
+class ReferenceScene:
+    """Where one scene's reference charts are: file, variable per chart, and the chart shape."""
+
+    scene_id: str
+    path: str
+    variables: dict[str, str]
+    shape: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference scenes (scene id -> `ReferenceScene`) found at `source`."""
+
+    source: str
+    scenes: dict[str, ReferenceScene]
+
+    @property
+    def scene_ids(self) -> list[str]:
+        return sorted(self.scenes)
+
+
+def find_reference(path: str | os.PathLike) -> Reference:
+    """Locate the reference charts at `path` (folder or file); ScoringError if there are none."""
+    path = Path(path)
+    if path.is_file():
+        scenes = _scenes_in_file(path)
+    elif path.is_dir():
+        scenes = _scenes_in_folder_tree(path)
+    else:
+        raise ScoringError(f"reference {path}: no such file or folder")
+    if not scenes:
+        raise ScoringError(
+            f"reference {path}: no reference charts found (expected *{REFERENCE_SUFFIX} or "
+            f"*{PREP_SUFFIX} files with {'/'.join(CHARTS)}, or one netCDF of <scene>_<chart> variables)"
+        )
+    return Reference(source=str(path), scenes=scenes)
+
+
+def _scenes_in_folder_tree(root: Path) -> dict[str, ReferenceScene]:
+    for name in SCENE_FOLDERS:
+        folder = root / name
+        if folder.is_dir():
+            scenes = _scenes_in_folder(folder)
+            if scenes:
+                return scenes
+    others = sorted(p for p in root.glob("*.nc") if not _scene_file_id(p))
+    if len(others) == 1:
+        return _scenes_in_file(others[0])
+    return {}
+
+
+def _scenes_in_folder(folder: Path) -> dict[str, ReferenceScene]:
+    files: dict[str, list[Path]] = {}
+    for suffix in (REFERENCE_SUFFIX, PREP_SUFFIX):  # preferred first
+        for file in sorted(folder.glob(f"*{suffix}")):
+            scene_id = _scene_file_id(file)
+            if scene_id:
+                files.setdefault(scene_id, []).append(file)
+    scenes = {}
+    for scene_id, candidates in files.items():
+        for file in candidates:
+            scene = _scene_from_scene_file(file, scene_id, require=False)
+            if scene:
+                scenes[scene_id] = scene
+                break
+    return scenes
+
+
+def _scene_file_id(file: Path) -> str | None:
+    for suffix in (REFERENCE_SUFFIX, PREP_SUFFIX):
+        if file.name.endswith(suffix) and len(file.name) > len(suffix):
+            return file.name[: -len(suffix)]
+    return None
+
+
+def _scenes_in_file(file: Path) -> dict[str, ReferenceScene]:
+    scene_id = _scene_file_id(file)
+    if scene_id:
+        return {scene_id: _scene_from_scene_file(file, scene_id, require=True)}
+    with open_netcdf(file, "reference") as dataset:
+        names = set(dataset.variables)
+        scene_ids = sorted(
+            {name.rsplit("_", 1)[0] for name in names if name.rsplit("_", 1)[-1] in CHARTS}
+        )
+        scenes = {}
+        for sid in scene_ids:
+            variables = {chart: submission_variable(sid, chart) for chart in CHARTS}
+            missing = [v for v in variables.values() if v not in names]
+            if missing:
+                raise ScoringError(f"reference {file}: missing variables {', '.join(missing)}")
+            shape = _chart_shape(dataset, file, variables)
+            scenes[sid] = ReferenceScene(sid, str(file), variables, shape)
+    return scenes
+
+
+def _scene_from_scene_file(file: Path, scene_id: str, require: bool) -> ReferenceScene | None:
+    with open_netcdf(file, "reference") as dataset:
+        present = [chart for chart in CHARTS if chart in dataset.variables]
+        if not present and not require:
+            return None  # a test input without charts
+        missing = [chart for chart in CHARTS if chart not in present]
+        if missing:
+            raise ScoringError(f"reference {file}: missing chart variables {', '.join(missing)}")
+        variables = {chart: chart for chart in CHARTS}
+        shape = _chart_shape(dataset, file, variables)
+    return ReferenceScene(scene_id, str(file), variables, shape)
+
+
+def _chart_shape(dataset, file: Path, variables: dict[str, str]) -> tuple[int, int]:
+    shapes = {tuple(dataset.variables[v].shape) for v in variables.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ScoringError(
+            f"reference {file}: chart variables {', '.join(variables.values())} must be 2-D "
+            f"with one shape, found {sorted(shapes)}"
+        )
+    return next(iter(shapes))

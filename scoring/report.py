@@ -1,0 +1,112 @@
+"""The result of scoring: per-chart and combined scores with their breakdowns, as plain data.
+
+A `Report` is what `scoring.score_submission` and `ScoreAccumulator.report` return. Scores are in
+percent (x100), unrounded, with copies rounded to `SCORE_DECIMALS` as the challenge published
+them. An undefined score (no valid reference pixel, or fewer than two for R2) is NaN in Python
+and `null` in JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+from kit.charts import CHARTS, SCORE_DECIMALS
+
+
+def rounded(score: float) -> float:
+    """A score rounded to the challenge's published precision (NaN stays NaN)."""
+    return score if math.isnan(score) else round(score, SCORE_DECIMALS)
+
+
+@dataclass
+class ClassScore:
+    """Precision, recall and F1 of one class, with its reference and predicted pixel counts.
+
+    A ratio is None when it is undefined (0/0): a class absent from the reference has no recall,
+    a class never predicted has no precision.
+    """
+
+    value: int
+    name: str
+    support: int
+    predicted: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+
+
+@dataclass
+class ChartResult:
+    """Score and breakdown of one chart over the scored scenes.
+
+    `confusion[i][j]` counts the valid reference pixels of class i predicted as
+    `confusion_columns[j]`; the last column is the "no prediction" value 255.
+    """
+
+    chart: str
+    metric: str
+    score: float
+    score_rounded: float
+    n_pixels: int
+    no_prediction: int
+    classes: list[ClassScore]
+    confusion: list[list[int]]
+    confusion_columns: list[str]
+
+
+@dataclass
+class Report:
+    """Scores of a submission (or of validation predictions) against reference charts.
+
+    - `combined`: (2 SIC + 2 SOD + 1 FLOE) / 5 in percent, unrounded; `combined_rounded` too.
+    - `charts`: chart name -> score in percent, unrounded; `charts_rounded` likewise.
+    - `per_scene`: scene id -> {chart: score, "combined": score}, each scene scored alone.
+    - `details`: chart name -> `ChartResult` (per-class scores and confusion matrix).
+    - `warnings`: what was accepted but is worth knowing (extra variables, no-prediction pixels).
+    - `scenes`: the scene ids the scores cover; `split`: the split name when one was chosen.
+    """
+
+    combined: float
+    combined_rounded: float
+    charts: dict[str, float]
+    charts_rounded: dict[str, float]
+    per_scene: dict[str, dict[str, float]]
+    details: dict[str, ChartResult]
+    warnings: list[str] = field(default_factory=list)
+    scenes: list[str] = field(default_factory=list)
+    split: str | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary; NaN scores become None."""
+        return _nan_to_none(asdict(self))
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The report as JSON text (strict JSON: no NaN)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def table(self) -> str:
+        """Per-chart and combined scores as a small text table, warnings below."""
+        title = f"Scores ({self.split} split" if self.split else "Scores (all scenes"
+        lines = [f"{title}, {len(self.scenes)} scenes)", f"{'chart':<10}{'metric':<8}{'score':>10}"]
+        for chart in CHARTS:
+            result = self.details[chart]
+            lines.append(f"{chart:<10}{result.metric:<8}{_fmt(result.score_rounded):>10}")
+        lines.append(f"{'combined':<10}{'':<8}{_fmt(self.combined_rounded):>10}")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _fmt(score: float) -> str:
+    return "undefined" if math.isnan(score) else f"{score:.{SCORE_DECIMALS}f}"
+
+
+def _nan_to_none(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return value

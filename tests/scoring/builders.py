@@ -1,0 +1,109 @@
+"""Small netCDF reference scenes and submissions for the scorer's tests (seeded, tiny)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+
+from kit.charts import CHARTS, MASK, N_CLASSES, PREP_SUFFIX, REFERENCE_SUFFIX, SAR_DIMS
+from kit.charts import submission_variable as var_name
+
+SCENES = ("20180124T194759_dmi", "20190430T101830_cis", "20210506T075557_dmi")
+
+
+def random_charts(rng: np.random.Generator, shape=(12, 9), mask_share=0.2) -> dict[str, np.ndarray]:
+    """Random valid charts (uint8 classes, about `mask_share` of pixels MASK)."""
+    charts = {}
+    for chart in CHARTS:
+        values = rng.integers(0, N_CLASSES[chart], size=shape).astype(np.uint8)
+        values[rng.random(shape) < mask_share] = MASK
+        charts[chart] = values
+    return charts
+
+
+def noisy_prediction(rng: np.random.Generator, charts: dict[str, np.ndarray], flip=0.3):
+    """A prediction equal to the reference except a `flip` share of random classes."""
+    pred = {}
+    for chart, ref in charts.items():
+        values = np.where(ref == MASK, 0, ref).astype(np.uint8)
+        flips = rng.random(ref.shape) < flip
+        values[flips] = rng.integers(0, N_CLASSES[chart], size=int(flips.sum()))
+        pred[chart] = values
+    return pred
+
+
+def write_scene(path: Path, charts: dict[str, np.ndarray], with_input: bool = True) -> Path:
+    """A ready-to-train-like scene file: SIC/SOD/FLOE on (sar_lines, sar_samples)."""
+    shape = next(iter(charts.values())).shape
+    with netCDF4.Dataset(path, "w") as ds:
+        for dim, size in zip(SAR_DIMS, shape, strict=True):
+            ds.createDimension(dim, size)
+        if with_input:
+            sar = ds.createVariable("nersc_sar_primary", "f4", SAR_DIMS)
+            sar[:] = np.zeros(shape, dtype=np.float32)
+        for chart, values in charts.items():
+            v = ds.createVariable(chart, "u1", SAR_DIMS, zlib=True, fill_value=MASK)
+            v[:] = values
+    return path
+
+
+def write_submission(path: Path, variables: dict[str, np.ndarray], chunk_rows=None) -> Path:
+    """A submission netCDF with one 2-D variable per name (dtype kept)."""
+    with netCDF4.Dataset(path, "w") as ds:
+        for name, values in variables.items():
+            dims = (f"{name}_y", f"{name}_x")[: values.ndim]
+            for dim, size in zip(dims, values.shape, strict=True):
+                ds.createDimension(dim, size)
+            chunks = (
+                None if chunk_rows is None else [min(chunk_rows, values.shape[0]), values.shape[1]]
+            )
+            v = ds.createVariable(name, values.dtype, dims, zlib=True, chunksizes=chunks)
+            v[:] = values
+    return path
+
+
+def make_dataset(root: Path, layout: str = "torchgeo", n_scenes: int = 3, seed: int = 0,
+                 shape=(12, 9)) -> tuple[dict, dict]:  # fmt: skip
+    """Reference scenes in `layout` ("torchgeo", "dtu", "flat") under `root`.
+
+    Returns (reference charts, prediction charts): scene id -> chart -> array.
+    """
+    rng = np.random.default_rng(seed)
+    refs, preds = {}, {}
+    root.mkdir(parents=True, exist_ok=True)
+    for scene in SCENES[:n_scenes]:
+        refs[scene] = random_charts(rng, shape)
+        preds[scene] = noisy_prediction(rng, refs[scene])
+    if layout == "torchgeo":
+        (root / "train").mkdir(exist_ok=True)
+        (root / "test").mkdir(exist_ok=True)
+        (root / "metadata.csv").write_text("scene_id,split\n")
+        train = random_charts(rng, shape)
+        write_scene(root / "train" / f"20200101T000000_dmi{PREP_SUFFIX}", train)
+        for scene, charts in refs.items():
+            _write_input_only(root / "test" / f"{scene}{PREP_SUFFIX}", shape)
+            write_scene(root / "test" / f"{scene}{REFERENCE_SUFFIX}", charts, with_input=False)
+    elif layout == "dtu":
+        (root / "test").mkdir(exist_ok=True)
+        for scene, charts in refs.items():
+            write_scene(root / "test" / f"{scene}{PREP_SUFFIX}", charts)
+    elif layout == "flat":
+        for scene, charts in refs.items():
+            write_scene(root / f"{scene}{PREP_SUFFIX}", charts)
+    else:
+        raise ValueError(layout)
+    return refs, preds
+
+
+def _write_input_only(path: Path, shape) -> None:
+    with netCDF4.Dataset(path, "w") as ds:
+        for dim, size in zip(SAR_DIMS, shape, strict=True):
+            ds.createDimension(dim, size)
+        ds.createVariable("nersc_sar_primary", "f4", SAR_DIMS)[:] = np.zeros(shape, np.float32)
+
+
+def submission_arrays(preds: dict) -> dict[str, np.ndarray]:
+    """Scene -> chart -> array as submission variables."""
+    return {var_name(s, c): a for s, charts in preds.items() for c, a in charts.items()}

@@ -1,0 +1,195 @@
+"""The streaming metric equals scikit-learn's pooled computation (the challenge's definition)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import f1_score, r2_score
+
+from kit.charts import CHARTS, MASK, N_CLASSES, combined_score
+from scoring.metrics import ScoreAccumulator, as_chart_values, joint_histogram
+
+TOL = 1e-9
+
+
+def pooled_sklearn(scenes: list[tuple[np.ndarray, np.ndarray]], chart: str) -> float:
+    """The challenge's computation: drop reference 255, concatenate all scenes, score."""
+    ref = np.concatenate([r.ravel() for r, _ in scenes]).astype(np.int64)
+    pred = np.concatenate([p.ravel() for _, p in scenes]).astype(np.int64)
+    valid = ref != MASK
+    ref, pred = ref[valid], pred[valid]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if chart == "SIC":
+            return r2_score(ref, pred) if ref.size >= 2 else math.nan
+        return f1_score(ref, pred, average="weighted") if ref.size else math.nan
+
+
+def streamed(scenes: list[tuple[np.ndarray, np.ndarray]], chart: str) -> float:
+    acc = ScoreAccumulator()
+    for i, (ref, pred) in enumerate(scenes):
+        acc.update(f"scene{i}", chart, pred, ref)
+    return acc.report().charts[chart] / 100.0
+
+
+def assert_same(ours: float, theirs: float) -> None:
+    if math.isnan(theirs):
+        assert math.isnan(ours)
+    else:
+        assert ours == pytest.approx(theirs, rel=TOL, abs=TOL)
+
+
+@st.composite
+def scene_sets(draw):
+    """1-4 small scenes of one chart; class subsets make classes missing on either side."""
+    chart = draw(st.sampled_from(CHARTS))
+    n = N_CLASSES[chart]
+    classes = list(range(n))
+    ref_classes = draw(st.lists(st.sampled_from(classes), min_size=1, max_size=n, unique=True))
+    pred_values = classes + [MASK]
+    pred_classes = draw(st.lists(st.sampled_from(pred_values), min_size=1, max_size=n + 1, unique=True))  # fmt: skip
+    mask_share = draw(st.sampled_from([0.0, 0.3, 1.0, 0.95]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    scenes = []
+    for _ in range(draw(st.integers(1, 4))):
+        shape = (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
+        ref = rng.choice(np.array(ref_classes, dtype=np.uint8), size=shape)
+        scene_mask = draw(st.sampled_from([mask_share, 1.0, 0.0]))  # all-masked scenes too
+        ref[rng.random(shape) < scene_mask] = MASK
+        pred = rng.choice(np.array(pred_classes, dtype=np.uint8), size=shape)
+        if draw(st.booleans()):
+            pred = np.where(ref == MASK, pred, ref).astype(np.uint8)  # perfect where valid
+        scenes.append((ref, pred))
+    return chart, scenes
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scene_sets())
+def test_streamed_score_equals_pooled_sklearn(case):
+    chart, scenes = case
+    assert_same(streamed(scenes, chart), pooled_sklearn(scenes, chart))
+
+
+def _scene(values_ref, values_pred):
+    return np.array(values_ref, dtype=np.uint8)[None, :], np.array(values_pred, dtype=np.uint8)[None, :]  # fmt: skip
+
+
+ADVERSARIAL = {
+    "class never predicted": ("SOD", [_scene([0, 1, 2, 2], [0, 0, 2, 2])]),
+    "class only predicted": ("FLOE", [_scene([0, 0, 1, 1], [0, 6, 1, 1])]),
+    "single class": ("SOD", [_scene([3, 3, 3], [3, 3, 3])]),
+    "single class, wrong": ("SOD", [_scene([3, 3, 3], [1, 3, 2])]),
+    "all-masked scene": ("FLOE", [_scene([255, 255], [1, 2]), _scene([1, 2, 2], [1, 2, 0])]),
+    "constant reference, perfect": ("SIC", [_scene([10, 10, 10], [10, 10, 10])]),
+    "constant reference, imperfect": ("SIC", [_scene([10, 10, 10], [10, 9, 10])]),
+    "constant reference across scenes": ("SIC", [_scene([4, 4], [4, 5]), _scene([4], [3])]),
+    "no prediction (255) on valid pixels": ("SIC", [_scene([0, 5, 10, 3], [0, 255, 10, 3])]),
+    "255 predicted in F1 chart": ("SOD", [_scene([0, 5, 4, 3], [0, 255, 4, 255])]),
+    "negative R2": ("SIC", [_scene([0, 10, 0, 10], [10, 0, 10, 0])]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_adversarial_cases_match_sklearn(name):
+    chart, scenes = ADVERSARIAL[name]
+    assert_same(streamed(scenes, chart), pooled_sklearn(scenes, chart))
+
+
+def test_constant_reference_follows_sklearn_convention():
+    assert streamed(ADVERSARIAL["constant reference, perfect"][1], "SIC") == 1.0
+    assert streamed(ADVERSARIAL["constant reference, imperfect"][1], "SIC") == 0.0
+
+
+def test_undefined_scores_are_nan_with_warning():
+    acc = ScoreAccumulator()
+    acc.update("a", "SIC", np.array([[1]]), np.array([[2]]))  # one pixel: R2 undefined
+    acc.update("a", "SOD", np.array([[1]]), np.array([[MASK]]))  # no valid pixel
+    acc.update("a", "FLOE", np.array([[1]]), np.array([[1]]))
+    report = acc.report()
+    assert math.isnan(report.charts["SIC"]) and math.isnan(report.charts["SOD"])
+    assert report.charts["FLOE"] == 100.0
+    assert math.isnan(report.combined)
+    assert any("SIC score is undefined" in w for w in report.warnings)
+    assert report.to_dict()["charts"]["SIC"] is None  # strict JSON
+    assert '"SIC": null' in report.to_json()
+
+
+def test_report_combines_charts_and_breaks_down_per_scene_and_class():
+    rng = np.random.default_rng(1)
+    acc = ScoreAccumulator()
+    data = {}
+    for scene in ("s1", "s2"):
+        for chart in CHARTS:
+            ref = rng.integers(0, N_CLASSES[chart], (20, 20)).astype(np.uint8)
+            pred = np.where(rng.random((20, 20)) < 0.7, ref, 0)
+            data[scene, chart] = (ref, pred)
+            acc.update(scene, chart, pred.astype(np.int64), ref)
+    report = acc.report()
+    assert report.combined == pytest.approx(combined_score(report.charts), abs=0)
+    assert report.combined_rounded == round(report.combined, 3)
+    for scene in ("s1", "s2"):
+        for chart in CHARTS:
+            expected = 100 * pooled_sklearn([data[scene, chart]], chart)
+            assert report.per_scene[scene][chart] == pytest.approx(expected, rel=TOL)
+    sod = report.details["SOD"]
+    ref = np.concatenate([data[s, "SOD"][0].ravel() for s in ("s1", "s2")])
+    pred = np.concatenate([data[s, "SOD"][1].ravel() for s in ("s1", "s2")])
+    per_class = f1_score(ref, pred, average=None, labels=range(6))
+    for cls, expected in zip(sod.classes, per_class, strict=True):
+        assert cls.f1 == pytest.approx(expected, rel=TOL)
+        assert cls.support == int((ref == cls.value).sum())
+    assert np.array(sod.confusion).sum() == ref.size == sod.n_pixels
+    assert sod.confusion_columns[-1].startswith("255")
+
+
+def test_tiles_of_one_scene_add_up_to_the_whole_scene():
+    rng = np.random.default_rng(2)
+    ref = rng.integers(0, 11, (30, 17)).astype(np.uint8)
+    ref[rng.random(ref.shape) < 0.3] = MASK
+    pred = rng.integers(0, 11, (30, 17)).astype(np.uint8)
+    whole, tiled = ScoreAccumulator(), ScoreAccumulator()
+    whole.update("s", "SIC", pred, ref)
+    for rows in (slice(0, 7), slice(7, 30)):
+        tiled.update("s", "SIC", pred[rows], ref[rows])
+    assert np.array_equal(whole.confusion("SIC"), tiled.confusion("SIC"))
+
+
+@pytest.mark.parametrize(
+    ("pred", "message"),
+    [
+        (np.array([[1.0, np.nan]]), "NaN"),
+        (np.array([[1.5, 2.0]]), "non-integer"),
+        (np.array([[-1, 2]]), "outside 0-255: -1"),
+        (np.array([[6, 2]]), "outside the SOD classes 0-5 (or 255): 6"),
+        (np.array([["a", "b"]]), "non-numeric"),
+    ],
+)
+def test_update_rejects_values_that_are_not_classes(pred, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ScoreAccumulator().update("s", "SOD", pred, np.array([[1, 2]], dtype=np.uint8))
+
+
+def test_update_rejects_bad_reference_shape_and_chart():
+    acc = ScoreAccumulator()
+    with pytest.raises(ValueError, match="reference has values outside the FLOE classes"):
+        acc.update("s", "FLOE", np.array([[1]]), np.array([[7]]))
+    with pytest.raises(ValueError, match="shape"):
+        acc.update("s", "SIC", np.zeros((2, 2)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="unknown chart"):
+        acc.update("s", "SIT", np.zeros((2, 2)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="no predictions were added"):
+        acc.report(["missing"])
+
+
+def test_joint_histogram_counts_pairs():
+    ref = np.array([0, 0, 255, 3], dtype=np.uint8)
+    pred = np.array([0, 1, 7, 3], dtype=np.uint8)
+    hist = joint_histogram(ref, pred)
+    assert hist.sum() == 4 and hist[0, 0] == hist[0, 1] == hist[255, 7] == hist[3, 3] == 1
+    assert as_chart_values(np.array([3.0])).dtype == np.uint8

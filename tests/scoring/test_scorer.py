@@ -1,0 +1,220 @@
+"""Scoring submission files: reference layouts, streaming, and every validation case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kit.charts import CHARTS, MASK
+from kit.charts import submission_variable as var
+from scoring import ScoreAccumulator, ScoringError, chart_reader, find_reference, score_submission
+from scoring.splits import default_split
+from tests.scoring.builders import make_dataset, submission_arrays, write_submission
+
+
+def expected_report(refs, preds, scenes=None):
+    acc = ScoreAccumulator()
+    for scene in scenes or sorted(refs):
+        for chart in CHARTS:
+            acc.update(scene, chart, preds[scene][chart], refs[scene][chart])
+    return acc.report()
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    refs, preds = make_dataset(tmp_path / "data", "torchgeo")
+    sub = write_submission(tmp_path / "upload_package.nc", submission_arrays(preds))
+    return tmp_path / "data", sub, refs, preds
+
+
+@pytest.mark.parametrize("layout", ["torchgeo", "dtu", "flat"])
+def test_scores_each_reference_layout(tmp_path, layout):
+    refs, preds = make_dataset(tmp_path / "data", layout)
+    sub = write_submission(tmp_path / "sub.nc", submission_arrays(preds))
+    report = score_submission(sub, tmp_path / "data")
+    expected = expected_report(refs, preds)
+    assert report.charts == expected.charts
+    assert report.combined == expected.combined
+    assert sorted(report.per_scene) == sorted(refs)
+    assert report.warnings == []
+
+
+def test_torchgeo_layout_uses_test_reference_files_not_training_scenes(dataset):
+    root, _, refs, _ = dataset
+    reference = find_reference(root)
+    assert reference.scene_ids == sorted(refs)
+    assert all(s.path.endswith("_prep_reference.nc") for s in reference.scenes.values())
+
+
+def test_single_netcdf_reference(tmp_path, dataset):
+    _, sub, refs, preds = dataset
+    ref_file = write_submission(
+        tmp_path / "reference.nc", submission_arrays(refs)
+    )  # same <scene>_<chart> form
+    report = score_submission(sub, ref_file)
+    assert report.charts == expected_report(refs, preds).charts
+
+
+def test_row_blocks_stream_to_the_same_scores(monkeypatch, tmp_path, dataset):
+    root, _, refs, preds = dataset
+    sub = write_submission(tmp_path / "chunked.nc", submission_arrays(preds), chunk_rows=2)
+    whole = score_submission(sub, root)
+    monkeypatch.setattr(chart_reader, "BLOCK_PIXELS", 20)  # about 2 rows per block
+    calls = []
+    original = chart_reader.read_rows
+    monkeypatch.setattr(
+        "scoring.scorer.read_rows", lambda v, rows, w: calls.append(rows) or original(v, rows, w)
+    )
+    monkeypatch.setattr(
+        "scoring.scorer.row_blocks", lambda v: chart_reader.row_blocks(v, block_pixels=20)
+    )
+    blocked = score_submission(sub, root)
+    assert blocked.charts == whole.charts
+    assert max(r.stop - r.start for r in calls) == 2 and len(calls) > 2 * 3 * 3 * 2
+
+
+def test_integer_dtypes_other_than_uint8_are_accepted(tmp_path, dataset):
+    root, _, refs, preds = dataset
+    arrays = {k: v.astype(np.int64) for k, v in submission_arrays(preds).items()}
+    sub = write_submission(tmp_path / "int64.nc", arrays)
+    assert score_submission(sub, root).charts == expected_report(refs, preds).charts
+
+
+def test_split_scores_cover_only_that_split(dataset):
+    root, sub, refs, preds = dataset
+    split = default_split(sorted(refs))
+    public = sorted(s for s, n in split.items() if n == "public")
+    report = score_submission(sub, root, split="public")
+    assert report.split == "public" and report.scenes == public
+    assert report.charts == expected_report(refs, preds, public).charts
+
+
+# ------------------------------------------------------------------ validation
+
+
+def _invalid(sub, root) -> str:
+    with pytest.raises(ScoringError) as info:
+        score_submission(sub, root)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_not_netcdf(tmp_path, dataset):
+    root = dataset[0]
+    bad = tmp_path / "upload_package.nc"
+    bad.write_text("scene,SIC\n1,2\n")
+    assert "not a readable netCDF/HDF5 file" in _invalid(bad, root)
+
+
+def test_truncated_file(tmp_path, dataset):
+    root, sub, _, _ = dataset
+    data = sub.read_bytes()
+    truncated = tmp_path / "truncated.nc"
+    truncated.write_bytes(data[: len(data) // 2])
+    message = _invalid(truncated, root)
+    assert "truncated" in message
+
+
+def test_missing_variables_are_all_listed(tmp_path, dataset):
+    root, _, _, preds = dataset
+    arrays = submission_arrays(preds)
+    scenes = sorted(preds)
+    removed = [var(scenes[0], "SIC"), var(scenes[1], "FLOE"), var(scenes[2], "SOD")]
+    for name in removed:
+        del arrays[name]
+    message = _invalid(write_submission(tmp_path / "sub.nc", arrays), root)
+    assert "missing 3 variables" in message
+    assert all(name in message for name in removed)
+
+
+def test_wrong_shape_and_dimensions(tmp_path, dataset):
+    root, _, _, preds = dataset
+    arrays = submission_arrays(preds)
+    scenes = sorted(preds)
+    arrays[var(scenes[0], "SIC")] = arrays[var(scenes[0], "SIC")][:-1]
+    arrays[var(scenes[1], "SOD")] = arrays[var(scenes[1], "SOD")].ravel()
+    message = _invalid(write_submission(tmp_path / "sub.nc", arrays), root)
+    assert f"{var(scenes[0], 'SIC')} has shape (11, 9), expected (12, 9)" in message
+    assert f"{var(scenes[1], 'SOD')} has 1 dimensions, expected 2" in message
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        (np.full((12, 9), 1.5, dtype=np.float32), "contains non-integer values"),
+        (np.where(np.eye(12, 9) > 0, np.nan, 1.0), "contains NaN or infinite values"),
+        (np.full((12, 9), 11, dtype=np.uint8), "has values outside the SIC classes 0-10 (or 255): 11"),
+        (np.full((12, 9), -3, dtype=np.int16), "has values outside 0-255: -3"),
+        (np.full((12, 9), 300, dtype=np.int32), "has values outside 0-255: 300"),
+    ],
+)  # fmt: skip
+def test_bad_values_are_named_with_variable(tmp_path, dataset, values, problem):
+    root, _, _, preds = dataset
+    arrays = submission_arrays(preds)
+    name = var(sorted(preds)[1], "SIC")
+    arrays[name] = values
+    message = _invalid(write_submission(tmp_path / "sub.nc", arrays), root)
+    assert f"{name} {problem}" in message
+
+
+def test_problems_in_several_variables_are_all_reported(tmp_path, dataset):
+    root, _, _, preds = dataset
+    arrays = submission_arrays(preds)
+    a, b = var(sorted(preds)[0], "SOD"), var(sorted(preds)[2], "FLOE")
+    arrays[a] = np.full((12, 9), 9, dtype=np.uint8)
+    arrays[b] = np.full((12, 9), 7, dtype=np.uint8)
+    message = _invalid(write_submission(tmp_path / "sub.nc", arrays), root)
+    assert a in message and b in message
+
+
+def test_whole_float_values_are_accepted(tmp_path, dataset):
+    root, _, refs, preds = dataset
+    arrays = {k: v.astype(np.float32) for k, v in submission_arrays(preds).items()}
+    report = score_submission(write_submission(tmp_path / "f.nc", arrays), root)
+    assert report.charts == expected_report(refs, preds).charts
+
+
+def test_no_prediction_pixels_score_as_wrong_with_a_warning(tmp_path, dataset):
+    root, _, refs, preds = dataset
+    scene = sorted(preds)[0]
+    sod = preds[scene]["SOD"].copy()
+    valid = refs[scene]["SOD"] != MASK
+    sod[valid] = MASK
+    preds = {**preds, scene: {**preds[scene], "SOD": sod}}
+    report = score_submission(write_submission(tmp_path / "s.nc", submission_arrays(preds)), root)
+    assert report.charts == expected_report(refs, preds).charts
+    assert report.details["SOD"].no_prediction == int(valid.sum())
+    assert any(f"SOD: {int(valid.sum())} pixels" in w and "no prediction" in w for w in report.warnings)  # fmt: skip
+
+
+def test_extra_variables_warn_and_are_ignored(tmp_path, dataset):
+    root, _, refs, preds = dataset
+    arrays = submission_arrays(preds)
+    arrays["20990101T000000_dmi_SIC"] = np.zeros((3, 3), dtype=np.uint8)
+    report = score_submission(write_submission(tmp_path / "x.nc", arrays), root)
+    assert report.charts == expected_report(refs, preds).charts
+    assert any("1 extra variables are ignored: 20990101T000000_dmi_SIC" in w for w in report.warnings)  # fmt: skip
+
+
+def test_reference_problems_are_named(tmp_path, dataset):
+    _, sub, _, _ = dataset
+    with pytest.raises(ScoringError, match="no such file or folder"):
+        score_submission(sub, tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ScoringError, match="no reference charts found"):
+        score_submission(sub, tmp_path / "empty")
+    with pytest.raises(ScoringError, match="submission .*missing.nc: no such file"):
+        score_submission(tmp_path / "missing.nc", dataset[0])
+
+
+def test_reference_with_invalid_classes_is_rejected(tmp_path):
+    refs, preds = make_dataset(tmp_path / "data", "flat", n_scenes=1)
+    scene = next(iter(refs))
+    bad = {**refs[scene], "FLOE": np.full((12, 9), 9, dtype=np.uint8)}
+    from tests.scoring.builders import write_scene
+
+    write_scene(tmp_path / "data" / f"{scene}_prep.nc", bad)
+    sub = write_submission(tmp_path / "s.nc", submission_arrays(preds))
+    with pytest.raises(ScoringError, match=r"reference .* variable FLOE has values outside"):
+        score_submission(sub, tmp_path / "data")
