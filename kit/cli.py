@@ -13,7 +13,13 @@ import os
 import sys
 
 #: Modules that add subcommands; each has `register(subparsers) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ("kit.data.cli", "scoring.cli", "kit.batch")
+COMMAND_MODULES: tuple[str, ...] = (
+    "kit.data.cli",
+    "scoring.cli",
+    "kit.train",
+    "kit.infer",
+    "kit.batch",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,24 @@
+"""Chart models (U-Net baseline, MMSeaIce multi-task U-Net, smp backbones), heads and losses."""
+
+from kit.models.factory import MODEL_TYPES, ModelConfig, build_model
+from kit.models.heads import predict_classes, scores_to_classes, to_scores
+from kit.models.losses import ChartLossConfig, MultiTaskLoss
+from kit.models.multitask import ChartUNet, MultiTaskUNet
+from kit.models.smp_models import SmpMultiTask
+from kit.models.unet import UNet, receptive_field
+
+__all__ = [
+    "MODEL_TYPES",
+    "ChartLossConfig",
+    "ChartUNet",
+    "ModelConfig",
+    "MultiTaskLoss",
+    "MultiTaskUNet",
+    "SmpMultiTask",
+    "UNet",
+    "build_model",
+    "predict_classes",
+    "receptive_field",
+    "scores_to_classes",
+    "to_scores",
+]

@@ -1,0 +1,286 @@
+"""On-disk scene cache: each scene converted once into memory-mappable arrays for random crops.
+
+For one scene and one set of data settings (variables, charts, downscale factor, regridding,
+normalisation, month encoding) the cache holds, on the working grid:
+
+- `x`: float16 [C, h, w], normalised, NaN (no data) replaced by 0 (the normalised mean);
+  SAR and geo variables area-averaged over the downscale blocks ignoring NaN, AMSR2/ERA5
+  regridded from 2 km, lat/lon/month channels added (see `kit.data.spatiotemporal`);
+- `charts`: uint8 [K, h, w], MASK where there is no label (rule: `kit.data.regrid`);
+- `valid`: bool [h, w], where the SAR has data.
+
+Entries live in `<cache_dir>/<scene_id>-<path hash>/<settings hash>/` and their file names start
+with a hash of the source files' size and modification time: a changed scene gets new files and
+the stale ones are removed. Files are written under a temporary name and renamed into place,
+the metadata file last, so that concurrent workers never see half an entry (they may build the
+same entry twice; the result is identical). Arrays are opened with `np.load(mmap_mode='r')`,
+so datasets larger than the memory work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kit import charts
+from kit.data.config import DataConfig
+from kit.data.regrid import block_any, block_chart, block_mean, coarse_to_working, working_shape
+from kit.data.scene import open_netcdf, open_scene, parse_scene_id, read_variable
+from kit.data.spatiotemporal import encode_month, lat_lon_channels, month_channels
+from kit.errors import KitError
+
+#: Bump when the cached content or layout changes, so that old entries are rebuilt.
+CACHE_FORMAT = 1
+#: Settings of `DataConfig` that change the cached arrays.
+CACHE_SETTINGS = (
+    "variables", "charts", "downscale", "upsampling", "chart_downscale", "normalisation",
+    "month_encoding",
+)  # fmt: skip
+#: `minmax` normalisation maps [mean - K std, mean + K std] onto [-1, 1].
+MINMAX_STD_SPAN = 3.0
+
+
+@dataclass(frozen=True)
+class CachedScene:
+    """One scene on the working grid, its arrays memory-mapped read-only from the cache."""
+
+    scene_id: str
+    path: str
+    x: np.ndarray  # float16 [C, h, w]
+    charts: np.ndarray  # uint8 [K, h, w]
+    valid: np.ndarray  # bool [h, w]
+    shape: tuple[int, int]  # 80 m grid
+    channels: tuple[str, ...]
+    chart_names: tuple[str, ...]
+    valid_label_pixels: int
+    entry: str  # cache files' common stem: <folder>/<prefix>
+
+    def __reduce__(self):  # pickle (spawned loader workers) by reopening, not copying, arrays
+        return (load_entry, (self.entry, self.path))
+
+    @property
+    def working_shape(self) -> tuple[int, int]:
+        return tuple(self.valid.shape)
+
+
+def channel_names(config: DataConfig) -> tuple[str, ...]:
+    """Ordered input channel names for a config (`aux_time` may expand to two channels)."""
+    names: list[str] = []
+    for variable in config.variables:
+        if variable == "aux_time":
+            names.extend(month_channels(config.month_encoding))
+        else:
+            names.append(variable)
+    return tuple(names)
+
+
+def settings_key(config: DataConfig) -> str:
+    """Short hash of the settings that determine the cached arrays."""
+    settings = {name: getattr(config, name) for name in CACHE_SETTINGS}
+    settings["format"] = CACHE_FORMAT
+    settings["mean_std"] = {v: charts.GLOBAL_MEAN_STD[v] for v in config.variables if v in charts.GLOBAL_MEAN_STD}  # fmt: skip
+    return _hash(settings)
+
+
+def _hash(value) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_entry(entry: str, path: str) -> CachedScene:
+    """Open a complete cache entry (its files share the stem `entry`) memory-mapped."""
+    meta = json.loads(Path(f"{entry}.json").read_text())
+    arrays = {n: np.load(f"{entry}.{n}.npy", mmap_mode="r") for n in ("x", "charts", "valid")}
+    return CachedScene(
+        scene_id=meta["scene_id"],
+        path=path,
+        x=arrays["x"],
+        charts=arrays["charts"],
+        valid=arrays["valid"],
+        shape=tuple(meta["shape"]),
+        channels=tuple(meta["channels"]),
+        chart_names=tuple(meta["chart_names"]),
+        valid_label_pixels=int(meta["valid_label_pixels"]),
+        entry=entry,
+    )
+
+
+def _file_identity(path: str | None) -> list | None:
+    if path is None:
+        return None
+    stat = os.stat(path)
+    return [os.path.realpath(path), stat.st_size, stat.st_mtime_ns]
+
+
+def normalise(values: np.ndarray, variable: str, method: str) -> np.ndarray:
+    """Normalise a variable with the global statistics of `kit.charts.GLOBAL_MEAN_STD`."""
+    mean, std = charts.GLOBAL_MEAN_STD[variable]
+    if method == "meanstd":
+        return (values - mean) / std
+    if method == "minmax":
+        span = MINMAX_STD_SPAN * std
+        return np.clip((values - mean) / span, -1.0, 1.0)
+    raise ValueError(f"unknown normalisation {method!r}; allowed: 'meanstd', 'minmax'")
+
+
+class SceneCache:
+    """Converts scenes on first use and returns memory-mapped `CachedScene`s afterwards."""
+
+    def __init__(self, config: DataConfig, cache_dir: str | os.PathLike | None = None):
+        self.config = config
+        self.root = Path(cache_dir) if cache_dir else config.resolved_cache_dir()
+        self.key = settings_key(config)
+        self.channels = channel_names(config)
+
+    def entry_dir(self, path: str | os.PathLike) -> Path:
+        scene_id = parse_scene_id(Path(path).name)[0]
+        where = _hash(os.path.realpath(path))[:8]
+        return self.root / f"{scene_id}-{where}" / self.key
+
+    def get(self, path: str | os.PathLike, reference_path: str | None = None) -> CachedScene:
+        """The cached scene, built (or rebuilt, if the source files changed) when needed."""
+        path = str(path)
+        if not os.path.isfile(path):
+            raise KitError(f"{path}: no such file")
+        identity = {"scene": _file_identity(path), "reference": _file_identity(reference_path)}
+        folder = self.entry_dir(path)
+        prefix = _hash(identity)
+        meta_path = folder / f"{prefix}.json"
+        if not meta_path.is_file():
+            self._build(path, reference_path, folder, prefix, identity)
+        return load_entry(str(folder / prefix), path)
+
+    def _build(self, path, reference_path, folder: Path, prefix: str, identity) -> None:
+        config = self.config
+        scene_vars = [v for v in config.variables if v not in charts.AUX_VARIABLES]
+        folder.mkdir(parents=True, exist_ok=True)
+        ds = open_scene(path, variables=scene_vars)
+        try:
+            scene_id = parse_scene_id(ds.attrs.get("scene_id", Path(path).name))[0]
+            shape = (ds.sizes[charts.SAR_DIMS[0]], ds.sizes[charts.SAR_DIMS[1]])
+            grid = working_shape(shape, config.downscale)
+            tag = f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            written = []
+
+            x_tmp = folder / f"{prefix}.x.npy{tag}"
+            x = np.lib.format.open_memmap(
+                x_tmp, mode="w+", dtype=np.float16, shape=(len(self.channels), *grid)
+            )
+            for index, values in enumerate(self._channels(ds, path, shape, scene_id)):
+                x[index] = values
+            x.flush()
+            del x
+            written.append((x_tmp, folder / f"{prefix}.x.npy"))
+
+            valid = self._valid(ds, path, shape)
+            chart_arrays, chart_names = self._charts(ds, path, reference_path)
+            labelled = (
+                (chart_arrays != charts.MASK).any(axis=0)
+                if len(chart_names)
+                else np.zeros(grid, dtype=bool)
+            )
+            for name, array in (("valid", valid), ("charts", chart_arrays)):
+                tmp = folder / f"{prefix}.{name}.npy{tag}"
+                with open(tmp, "wb") as fh:
+                    np.save(fh, array)
+                written.append((tmp, folder / f"{prefix}.{name}.npy"))
+        finally:
+            ds.close()
+        meta = {
+            "scene_id": scene_id,
+            "shape": list(shape),
+            "channels": list(self.channels),
+            "chart_names": list(chart_names),
+            "valid_label_pixels": int(labelled.sum()),
+            "identity": identity,
+            "settings": {name: getattr(config, name) for name in CACHE_SETTINGS},
+        }
+        meta_tmp = folder / f"{prefix}.json{tag}"
+        meta_tmp.write_text(json.dumps(meta, indent=1))
+        written.append((meta_tmp, folder / f"{prefix}.json"))
+        for tmp, final in written:  # metadata last: an entry is complete once it exists
+            os.replace(tmp, final)
+        _remove_stale(folder, prefix)
+
+    def _channels(self, ds, path, shape, scene_id):
+        """Yield each input channel on the working grid, normalised, float32, no NaN."""
+        config, factor = self.config, self.config.downscale
+        lat_lon = None
+        for variable in config.variables:
+            if variable == "aux_time":
+                grid = working_shape(shape, factor)
+                for value in encode_month(parse_scene_id(scene_id)[2].month, config.month_encoding):
+                    yield np.full(grid, value, dtype=np.float32)
+                continue
+            if variable in ("aux_lat", "aux_lon"):
+                if lat_lon is None:
+                    lat_lon = lat_lon_channels(ds, factor, path)
+                yield lat_lon[0 if variable == "aux_lat" else 1]
+                continue
+            values = read_variable(ds, variable, path).astype(np.float32)
+            values = normalise(values, variable, config.normalisation)
+            if variable in charts.COARSE_GRID_VARIABLES:
+                values = np.nan_to_num(values, nan=charts.NORMALISED_FILL_VALUE)
+                values = coarse_to_working(values, shape, factor, config.upsampling)
+            else:
+                values = block_mean(values, factor)  # NaN (no data) ignored by the average
+            yield np.nan_to_num(values, nan=charts.NORMALISED_FILL_VALUE)
+
+    def _valid(self, ds, path, shape) -> np.ndarray:
+        name = charts.SAR_VARIABLES[0]
+        if name not in ds:
+            return np.ones(working_shape(shape, self.config.downscale), dtype=bool)
+        return block_any(np.isfinite(read_variable(ds, name, path)), self.config.downscale)
+
+    def _charts(self, ds, path, reference_path) -> tuple[np.ndarray, tuple[str, ...]]:
+        """The configured charts present in the scene (or its reference file), downscaled."""
+        shape = (ds.sizes[charts.SAR_DIMS[0]], ds.sizes[charts.SAR_DIMS[1]])
+        found = read_charts(ds, path, reference_path, self.config.charts, shape)
+        grid = working_shape(shape, self.config.downscale)
+        names = tuple(c for c in self.config.charts if c in found)
+        stack = np.empty((len(names), *grid), dtype=np.uint8)
+        for i, name in enumerate(names):
+            stack[i] = block_chart(found[name], self.config.downscale, self.config.chart_downscale)
+        return stack, names
+
+
+def read_charts(ds, path, reference_path, wanted, shape) -> dict[str, np.ndarray]:
+    """Charts {name: uint8 [H, W]} from the scene, or else from its `_prep_reference.nc`."""
+    found = {c: _chart_values(ds, c, path) for c in wanted if c in ds}
+    missing = [c for c in wanted if c not in found]
+    if missing and reference_path:
+        ref = open_netcdf(reference_path)
+        try:
+            for name in (c for c in missing if c in ref):
+                values = _chart_values(ref, name, reference_path)
+                if values.shape != tuple(shape):
+                    raise KitError(
+                        f"{reference_path}: chart {name} has shape {values.shape}, "
+                        f"scene {path} has {tuple(shape)}"
+                    )
+                found[name] = values
+        finally:
+            ref.close()
+    return found
+
+
+def _chart_values(ds, name: str, path) -> np.ndarray:
+    values = read_variable(ds, name, path)
+    if np.issubdtype(values.dtype, np.floating):  # masked fill decoded as NaN
+        values = np.where(np.isfinite(values), values, charts.MASK)
+    return values.astype(np.uint8)
+
+
+def _remove_stale(folder: Path, keep_prefix: str) -> None:
+    """Delete entries of older versions of the source files (open memmaps stay readable)."""
+    for entry in folder.iterdir():
+        if not entry.name.startswith(keep_prefix) and ".tmp-" not in entry.name:
+            try:
+                entry.unlink()
+            except OSError:
+                pass

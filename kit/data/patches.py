@@ -1,0 +1,211 @@
+"""Training patches: random crops from cached scenes, yielded as whole batches.
+
+`PatchDataset(config, scenes)` is a torch `IterableDataset`; each item is one batch
+`(x float32 [B, C, P, P], {chart: int64 [B, P, P]})` with MASK (255) where a chart has no label.
+Use it with `batch_size=None` (see `PatchDataset.loader`).
+
+Sampling follows AI4SeaIce (eq. 5): a scene is drawn with probability proportional to its number
+of labelled pixels (working grid, any configured chart), then a uniformly random crop; crops
+without a labelled pixel, or with a labelled share below `min_valid_fraction`, are redrawn.
+Scenes smaller than the patch are placed at a random offset inside it and padded (inputs 0,
+charts MASK). Batch `i` of epoch `e` on rank `r` is drawn from its own random stream seeded by
+(seed, e, r, i), so the batches are the same whatever the number of workers; call
+`set_epoch(e)` every epoch (as with `DistributedSampler`) to get new batches.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from kit import charts
+from kit.data.augment import Augmenter
+from kit.data.cache import CachedScene, SceneCache
+from kit.data.config import DataConfig
+from kit.data.scene import open_netcdf
+from kit.errors import KitError
+
+#: Crops tried for one patch before giving up (only reachable with a high min_valid_fraction).
+MAX_ATTEMPTS = 1000
+
+
+def scene_sources(scenes) -> list[tuple[str, str | None]]:
+    """(path, reference_path or None) of each scene from paths or a `discover()` table."""
+    if isinstance(scenes, pd.DataFrame):
+        if "path" not in scenes.columns:
+            raise KitError("scene table has no 'path' column (use kit.data.discover)")
+        refs = scenes["reference_path"] if "reference_path" in scenes.columns else None
+        return [
+            (str(p), None if refs is None or pd.isna(refs.iloc[i]) else str(refs.iloc[i]))
+            for i, p in enumerate(scenes["path"])
+        ]
+    if isinstance(scenes, (str, os.PathLike)):
+        scenes = [scenes]
+    sources = [(str(p), None) for p in scenes]
+    if not sources:
+        raise KitError("no scenes given")
+    return sources
+
+
+def check_variables(sources: list[tuple[str, str | None]], variables: Iterable[str]) -> None:
+    """Fail before any work if a scene lacks one of `variables` (all such scenes are named)."""
+    wanted = [v for v in variables if v not in charts.AUX_VARIABLES]
+    if any(v in ("aux_lat", "aux_lon") for v in variables):
+        wanted += [charts.LATITUDE, charts.LONGITUDE]
+    problems = []
+    for path, _ in sources:
+        ds = open_netcdf(path)
+        try:
+            missing = [v for v in wanted if v not in ds]
+        finally:
+            ds.close()
+        if missing:
+            problems.append(f"{path}: missing variable(s) {', '.join(missing)}")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")  # fmt: skip
+        raise KitError(f"{len(problems)} scene(s) lack configured variables: {shown}")
+
+
+def load_scenes(
+    config: DataConfig, sources: list[tuple[str, str | None]], cache: SceneCache
+) -> list[CachedScene]:
+    """Cached scenes (built on first use, with a progress bar when there are several)."""
+    from tqdm.auto import tqdm
+
+    check_variables(sources, config.variables)
+    bar = tqdm(sources, desc="scene cache", unit="scene", disable=len(sources) < 4, leave=False)
+    return [cache.get(path, ref) for path, ref in bar]
+
+
+def crop(array: np.ndarray, top: int, left: int, size: int, fill, out: np.ndarray) -> None:
+    """Copy the [size, size] window at (top, left) of `array` [..., h, w] into `out`, padding
+    what lies outside the array with `fill` (top/left may be negative)."""
+    h, w = array.shape[-2:]
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + size, h), min(left + size, w)
+    if (r0, c0, r1, c1) != (top, left, top + size, left + size):
+        out[...] = fill
+    out[..., r0 - top : r1 - top, c0 - left : c1 - left] = array[..., r0:r1, c0:c1]
+
+
+def _offset(rng: np.random.Generator, n: int, size: int) -> int:
+    """Random start of a window of `size` on an axis of `n` (negative: the scene is smaller)."""
+    low, high = min(0, n - size), max(0, n - size)
+    return int(rng.integers(low, high + 1))
+
+
+def _new_tensor(shape, dtype) -> torch.Tensor:
+    """An empty tensor; in a loader worker, directly in shared memory (saves a copy on send)."""
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=dtype)
+    numel = int(np.prod(shape))
+    storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(numel)
+    return torch.empty(0, dtype=dtype).new(storage).view(shape)
+
+
+class PatchDataset(IterableDataset):
+    """Endless-style random patch batches for training (`epoch_len` batches per epoch and rank)."""
+
+    def __init__(
+        self,
+        config: DataConfig,
+        scenes,
+        rank: int | None = None,
+        world_size: int | None = None,
+        cache_dir: str | os.PathLike | None = None,
+    ):
+        self.config = config
+        self.rank, self.world_size = _distributed(rank, world_size)
+        self.epoch = 0
+        cache = SceneCache(config, cache_dir)
+        self.channels: tuple[str, ...] = cache.channels
+        self.scenes = [
+            s for s in load_scenes(config, scene_sources(scenes), cache) if self._usable(s)
+        ]
+        if not self.scenes:
+            raise KitError("no scene with labelled pixels to train on")
+        counts = np.array([s.valid_label_pixels for s in self.scenes], dtype=np.float64)
+        self.probabilities = counts / counts.sum()
+        self.augment = Augmenter(config.augment)
+
+    def _usable(self, scene: CachedScene) -> bool:
+        missing = [c for c in self.config.charts if c not in scene.chart_names]
+        if missing:
+            raise KitError(f"{scene.path}: no chart {', '.join(missing)} to train on")
+        if scene.valid_label_pixels == 0:
+            warnings.warn(f"{scene.path}: no labelled pixel; scene skipped", stacklevel=3)
+            return False
+        return True
+
+    @property
+    def in_channels(self) -> int:
+        return len(self.channels)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose batches to draw (call before iterating each epoch)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.config.epoch_len
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        info = get_worker_info()
+        worker, n_workers = (0, 1) if info is None else (info.id, info.num_workers)
+        for index in range(worker, self.config.epoch_len, n_workers):
+            yield self.batch(index)
+
+    def batch(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Batch `index` of the current epoch on this rank (deterministic)."""
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, self.epoch, self.rank, index])
+        size, n = cfg.patch_size, cfg.batch_size
+        x = _new_tensor((n, self.in_channels, size, size), torch.float32)
+        y = np.empty((n, len(cfg.charts), size, size), dtype=np.uint8)
+        x_np = x.numpy()
+        for i in range(n):
+            scene, top, left = self._draw(rng, y[i])
+            crop(scene.x, top, left, size, charts.NORMALISED_FILL_VALUE, x_np[i])
+        y_t = torch.from_numpy(y)
+        if self.augment.active:
+            x, y_t = self.augment(x, y_t, rng)
+        return x, {chart: y_t[:, k].long() for k, chart in enumerate(cfg.charts)}
+
+    def _draw(self, rng: np.random.Generator, y_out: np.ndarray) -> tuple[CachedScene, int, int]:
+        """Pick a scene and a crop with enough labelled pixels; its charts go into y_out."""
+        size, need = self.config.patch_size, self.config.min_valid_fraction
+        for _ in range(MAX_ATTEMPTS):
+            scene = self.scenes[rng.choice(len(self.scenes), p=self.probabilities)]
+            h, w = scene.working_shape
+            top, left = _offset(rng, h, size), _offset(rng, w, size)
+            crop(scene.charts, top, left, size, charts.MASK, y_out)
+            labelled = (y_out != charts.MASK).any(axis=0)
+            if labelled.any() and labelled.mean() >= need:
+                return scene, top, left
+        raise KitError(
+            f"no patch with a labelled share >= min_valid_fraction={need} found in "
+            f"{MAX_ATTEMPTS} draws; lower min_valid_fraction or the patch size"
+        )
+
+    def loader(self, **kwargs) -> DataLoader:
+        """A DataLoader over this dataset with `config.num_workers` workers."""
+        workers = kwargs.pop("num_workers", self.config.num_workers)
+        return DataLoader(self, batch_size=None, num_workers=workers, **kwargs)
+
+
+def _distributed(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """(rank, world size): as given, else from torch.distributed when it is initialised."""
+    dist = torch.distributed
+    ready = dist.is_available() and dist.is_initialized()
+    if rank is None:
+        rank = dist.get_rank() if ready else 0
+    if world_size is None:
+        world_size = dist.get_world_size() if ready else 1
+    if not 0 <= rank < world_size:
+        raise KitError(f"rank {rank} is not in 0..{world_size - 1}")
+    return rank, world_size

@@ -1,0 +1,164 @@
+"""Moving arrays between the 80 m SAR grid, the working grid and the 2 km AMSR2/ERA5 grid.
+
+The working grid of downscale factor `f` tiles the 80 m grid with `f` x `f` blocks starting at
+the top-left corner; the last row/column of blocks may be partial. Working pixel `j` therefore
+has its centre at 80 m coordinate `(j + 0.5) * f - 0.5`, and 2 km cell `i` at
+`(i + 0.5) * 25 - 0.5` (one cell per 25 pixels, as in the ready-to-train files).
+
+Charts are downscaled by the most frequent valid class of each block ("mode"; ties go to the
+lower class; a block with no valid pixel is MASK) or by the block's centre pixel ("nearest").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kit import charts
+
+
+def working_shape(shape: tuple[int, int], factor: int) -> tuple[int, int]:
+    """Shape of the working grid for an 80 m grid of `shape` (partial edge blocks count)."""
+    return (math.ceil(shape[0] / factor), math.ceil(shape[1] / factor))
+
+
+def _blocks(array: np.ndarray, factor: int, fill) -> np.ndarray:
+    """View `array` [H, W] as [h, f, w, f] blocks, padding the partial edges with `fill`."""
+    h, w = working_shape(array.shape, factor)
+    pad = ((0, h * factor - array.shape[0]), (0, w * factor - array.shape[1]))
+    if any(p[1] for p in pad):
+        array = np.pad(array, pad, constant_values=fill)
+    return array.reshape(h, factor, w, factor)
+
+
+def block_mean(array: np.ndarray, factor: int) -> np.ndarray:
+    """Area average of each block ignoring NaN (float32); NaN where a block has no data."""
+    array = np.asarray(array, dtype=np.float32)
+    if factor == 1:
+        return array
+    blocks = _blocks(array, factor, np.nan)
+    finite = np.isfinite(blocks)
+    total = np.where(finite, blocks, 0.0).sum(axis=(1, 3), dtype=np.float64)
+    count = finite.sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
+
+
+def block_any(mask: np.ndarray, factor: int) -> np.ndarray:
+    """True where any pixel of the block is True."""
+    if factor == 1:
+        return np.asarray(mask, dtype=bool)
+    return _blocks(np.asarray(mask, dtype=bool), factor, False).any(axis=(1, 3))
+
+
+def block_chart(chart: np.ndarray, factor: int, rule: str = "mode") -> np.ndarray:
+    """Downscale a uint8 chart (MASK = no label) by the block's mode or its centre pixel."""
+    chart = np.asarray(chart, dtype=np.uint8)
+    if factor == 1:
+        return chart
+    if rule == "nearest":
+        h, w = working_shape(chart.shape, factor)
+        rows = np.minimum(np.arange(h) * factor + factor // 2, chart.shape[0] - 1)
+        cols = np.minimum(np.arange(w) * factor + factor // 2, chart.shape[1] - 1)
+        return chart[np.ix_(rows, cols)]
+    if rule != "mode":
+        raise ValueError(f"unknown chart downscale rule {rule!r}; allowed: 'mode', 'nearest'")
+    blocks = _blocks(chart, factor, charts.MASK)
+    classes = np.unique(chart)
+    classes = classes[classes != charts.MASK]
+    best = np.full(blocks.shape[::2], charts.MASK, dtype=np.uint8)
+    best_count = np.zeros(blocks.shape[::2], dtype=np.int32)
+    for value in classes:  # ascending, so ties keep the lower class
+        count = (blocks == value).sum(axis=(1, 3), dtype=np.int32)
+        better = count > best_count
+        best[better] = value
+        best_count[better] = count[better]
+    return best
+
+
+def axis_weights(
+    positions: np.ndarray, n_in: int, mode: str = "bilinear", extrapolate: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices (i0, i1) and weight t to interpolate at fractional `positions` of an axis of n_in.
+
+    value = a[i0] * (1 - t) + a[i1] * t. Outside [0, n_in - 1] the edge value is kept, or the
+    edge segment's line is continued with `extrapolate` (used for geolocation).
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    if n_in == 1:
+        zeros = np.zeros(positions.shape, dtype=np.int64)
+        return zeros, zeros, np.zeros(positions.shape)
+    if mode == "nearest":
+        index = np.clip(np.rint(positions), 0, n_in - 1).astype(np.int64)
+        return index, index, np.zeros(positions.shape)
+    if not extrapolate:
+        positions = np.clip(positions, 0, n_in - 1)
+    i0 = np.clip(np.floor(positions), 0, n_in - 2).astype(np.int64)
+    return i0, i0 + 1, positions - i0
+
+
+def interpolate_separable(
+    array: np.ndarray,
+    row_positions: np.ndarray,
+    col_positions: np.ndarray,
+    mode: str = "bilinear",
+    extrapolate: bool = False,
+) -> np.ndarray:
+    """Bilinear (or nearest) interpolation of a 2-D array at a rectilinear set of positions."""
+    array = np.asarray(array, dtype=np.float64)
+    r0, r1, rt = axis_weights(row_positions, array.shape[0], mode, extrapolate)
+    rows = array[r0] * (1 - rt)[:, None] + array[r1] * rt[:, None]
+    c0, c1, ct = axis_weights(col_positions, array.shape[1], mode, extrapolate)
+    return (rows[:, c0] * (1 - ct) + rows[:, c1] * ct).astype(np.float32)
+
+
+def working_centres(n_working: int, factor: int) -> np.ndarray:
+    """80 m pixel coordinates of the working grid's pixel centres along one axis."""
+    return (np.arange(n_working) + 0.5) * factor - 0.5
+
+
+def coarse_to_working(
+    coarse: np.ndarray, shape: tuple[int, int], factor: int, mode: str = "bilinear"
+) -> np.ndarray:
+    """Regrid a 2 km array onto the working grid of an 80 m grid of `shape`."""
+    h, w = working_shape(shape, factor)
+    scale = charts.PIXELS_PER_2KM
+    rows = (working_centres(h, factor) + 0.5) / scale - 0.5
+    cols = (working_centres(w, factor) + 0.5) / scale - 0.5
+    return interpolate_separable(coarse, rows, cols, mode)
+
+
+def to_original_grid(array, shape: tuple[int, int], factor: int, mode: str = "nearest"):
+    """Bring a working-grid array [..., h, w] back exactly onto the 80 m grid [..., H, W].
+
+    'nearest' repeats each working pixel over its block (class ids, masks, probabilities);
+    'bilinear' interpolates between block centres (probabilities or logits, as MMSeaIce did).
+    Accepts a NumPy array or a torch tensor and returns the same kind.
+    """
+    import torch
+
+    height, width = shape
+    h, w = working_shape(shape, factor)
+    if tuple(array.shape[-2:]) != (h, w):
+        raise ValueError(
+            f"array of shape {tuple(array.shape)} is not on the working grid {(h, w)} of an "
+            f"80 m grid {shape} with downscale {factor}"
+        )
+    if factor == 1:
+        return array
+    if mode == "nearest":
+        if isinstance(array, torch.Tensor):
+            full = array.repeat_interleave(factor, -2).repeat_interleave(factor, -1)
+        else:
+            full = np.repeat(np.repeat(array, factor, axis=-2), factor, axis=-1)
+        return full[..., :height, :width]
+    if mode != "bilinear":
+        raise ValueError(f"unknown mode {mode!r}; allowed: 'nearest', 'bilinear'")
+    tensor = torch.as_tensor(array)
+    lead = tensor.shape[:-2]
+    flat = tensor.reshape(1, -1, h, w).float()
+    full = torch.nn.functional.interpolate(
+        flat, size=(h * factor, w * factor), mode="bilinear", align_corners=False
+    )[..., :height, :width].reshape(*lead, height, width)
+    return full if isinstance(array, torch.Tensor) else full.numpy()

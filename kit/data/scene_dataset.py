@@ -1,0 +1,75 @@
+"""Whole scenes on the working grid, for validation and inference.
+
+Each item of `SceneDataset(config, scenes)` is a dict:
+
+- `scene_id`, `path`;
+- `x`: float32 tensor [C, h, w], the scene's inputs on the working grid (from the scene cache);
+- `valid`: bool tensor [h, w], where the SAR has data;
+- `shape`: (H, W) of the 80 m grid;
+- `charts`: {chart: uint8 array [H, W]} at 80 m when the scene (or its `_prep_reference.nc`)
+  has them, else {}.
+
+A working-grid prediction goes back onto the 80 m grid with `to_original_grid(pred, shape,
+config.downscale)`, exactly (same shape as the charts).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from kit.data.cache import SceneCache, read_charts
+from kit.data.config import DataConfig
+from kit.data.patches import check_variables, scene_sources
+from kit.data.regrid import to_original_grid
+from kit.data.scene import open_netcdf
+
+__all__ = ["SceneDataset", "to_original_grid"]
+
+
+class SceneDataset(Dataset):
+    """Validation/inference scenes; each item is a dict (see the module docstring)."""
+
+    def __init__(self, config: DataConfig, scenes, cache_dir: str | os.PathLike | None = None):
+        self.config = config
+        self.sources = scene_sources(scenes)
+        check_variables(self.sources, config.variables)
+        self.cache = SceneCache(config, cache_dir)
+        self.channels: tuple[str, ...] = self.cache.channels
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, index: int) -> dict:
+        path, reference = self.sources[index]
+        scene = self.cache.get(path, reference)
+        return {
+            "scene_id": scene.scene_id,
+            "path": path,
+            "x": torch.from_numpy(np.asarray(scene.x, dtype=np.float32)),
+            "valid": torch.from_numpy(np.array(scene.valid, dtype=bool)),
+            "shape": scene.shape,
+            "charts": self._charts(path, reference, scene.shape),
+        }
+
+    def _charts(self, path: str, reference: str | None, shape) -> dict[str, np.ndarray]:
+        ds = open_netcdf(path)
+        try:
+            return read_charts(ds, path, reference, self.config.charts, shape)
+        finally:
+            ds.close()
+
+    def loader(self, **kwargs) -> DataLoader:
+        """A DataLoader yielding one scene dict at a time, with `config.num_workers` workers."""
+        workers = kwargs.pop("num_workers", self.config.num_workers)
+        return DataLoader(
+            self, batch_size=None, num_workers=workers, collate_fn=_keep_item, **kwargs
+        )
+
+
+def _keep_item(item: dict) -> dict:
+    """Collate function that leaves a scene dict as it is (NumPy charts stay NumPy)."""
+    return item

@@ -1,0 +1,153 @@
+"""An experiment's whole configuration, read from one YAML file and stored in every checkpoint.
+
+```yaml
+data:  {...}    # kit.data.config.DataConfig: variables, charts, patch size, downscale ...
+model: {...}    # kit.models.factory.ModelConfig: type, filters, heads
+loss:  {...}    # kit.models.losses.LossConfig: per-chart loss type, task weight, class weights
+train: {...}    # TrainConfig below: data folder, optimiser, schedule, epochs, output folder
+```
+
+Every section is checked strictly by `kit.data.config.config_from_dict`: an unknown key or value
+is an error naming it and the allowed ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kit.data.config import DataConfig, config_from_dict, load_yaml
+from kit.errors import KitError
+from kit.models.factory import ModelConfig
+from kit.models.losses import LossConfig
+
+SECTIONS = ("data", "model", "loss", "train")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: where the data is, optimiser, schedule, length, validation, outputs."""
+
+    #: Dataset folder (either layout); its training split is used, minus the validation scenes.
+    data_dir: str = "data/demo"
+    #: Folder for checkpoints (`last.pt`, `best.pt`), `metrics.csv` and TensorBoard logs.
+    out_dir: str = "runs/experiment"
+    epochs: int = 10
+    optimizer: Literal["adam", "adamw", "sgd"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    #: Learning-rate schedule, stepped every batch: constant, cosine annealing over all epochs,
+    #: or cosine with warm restarts every `restart_epochs` (times `restart_mult` after each).
+    scheduler: Literal["constant", "cosine", "cosine_warm_restarts"] = "cosine"
+    restart_epochs: int = 5
+    restart_mult: int = 1
+    min_lr: float = 0.0
+    #: Mixed precision (only used on CUDA).
+    amp: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = 0
+    #: Validation scenes: these ids, or else a seeded `val_fraction` of the training scenes.
+    val_scenes: tuple[str, ...] = ()
+    val_fraction: float = 0.1
+    #: Validate every this many epochs (and after the last one).
+    val_every: int = 1
+    #: Side of the working-grid tiles used to predict whole scenes, and their overlap.
+    tile_size: int = 1024
+    tile_overlap: int = 64
+    #: Stop training after this many seconds (whole epochs are still validated); none if null.
+    time_budget_s: float | None = None
+    #: Threads for CPU training (torch.set_num_threads); 0 leaves torch's default.
+    cpu_threads: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "restart_epochs", "restart_mult", "val_every", "tile_size"):
+            if getattr(self, name) < 1:
+                raise KitError(f"train: {name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.min_lr < 0 or self.weight_decay < 0:
+            raise KitError("train: lr must be > 0, min_lr and weight_decay >= 0")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise KitError(f"train: val_fraction must be in [0, 1), got {self.val_fraction}")
+        if not 0 <= self.tile_overlap < self.tile_size // 2:
+            raise KitError(
+                f"train: tile_overlap must be in [0, tile_size / 2), got {self.tile_overlap}"
+            )
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise KitError(f"train: time_budget_s must be > 0, got {self.time_budget_s}")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """The four sections of an experiment config."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any], source: str = "config") -> ExperimentConfig:
+        if not isinstance(mapping, Mapping):
+            raise KitError(f"{source}: expected a mapping with sections {', '.join(SECTIONS)}")
+        unknown = [k for k in mapping if k not in SECTIONS]
+        if unknown:
+            raise KitError(
+                f"{source}: unknown section(s) {', '.join(map(str, unknown))}; "
+                f"allowed: {', '.join(SECTIONS)}"
+            )
+        kinds = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "train": TrainConfig}
+        return cls(**{s: config_from_dict(kinds[s], mapping.get(s), s) for s in SECTIONS})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (lists, not tuples): what checkpoints store and YAML shows."""
+        return _plain(dataclasses.asdict(self))
+
+    def replace(self, section: str, **changes) -> ExperimentConfig:
+        """A copy with some settings of one section changed (validated again)."""
+        return dataclasses.replace(
+            self, **{section: dataclasses.replace(getattr(self, section), **changes)}
+        )
+
+
+def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
+    """Read and validate an experiment YAML file; errors name the file and the setting."""
+    try:
+        return ExperimentConfig.from_dict(load_yaml(path), source=str(path))
+    except KitError as exc:
+        message = str(exc)
+        raise KitError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+
+
+def config_differences(
+    stored: Mapping[str, Any], current: Mapping[str, Any], sections: tuple[str, ...]
+) -> list[str]:
+    """`section.key: stored -> current` for every setting that differs in `sections`."""
+    flat_stored, flat_current = _flatten(stored), _flatten(current)
+    keys = sorted(k for k in set(flat_stored) | set(flat_current) if k.split(".")[0] in sections)
+    return [
+        f"{k}: {flat_stored.get(k, '(absent)')!r} -> {flat_current.get(k, '(absent)')!r}"
+        for k in keys
+        if flat_stored.get(k, "(absent)") != flat_current.get(k, "(absent)")
+    ]
+
+
+def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = _plain(value)
+    return flat
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,327 @@
+"""Whole-scene inference and the `autoice predict` command that writes a submission.
+
+A `Predictor` holds one or more trained models (an ensemble) that share their input pipeline.
+It predicts a scene on the working grid tile by tile (tiles overlap and are blended with weights
+that fall off towards tile edges, so scenes of any size fit in memory), optionally averages the 8
+dihedral transforms (test-time augmentation), turns the averaged scores into classes, brings them
+back onto the scene's exact 80 m grid and sets MASK where the SAR has no data.
+
+    autoice predict --checkpoint runs/demo/best.pt --data data/demo/test --out upload_package.nc
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from kit import charts
+from kit.checkpoint import IGNORED_SETTINGS, load_checkpoint, model_from_checkpoint
+from kit.data.config import DataConfig
+from kit.data.layouts import discover
+from kit.data.regrid import to_original_grid
+from kit.data.scene import open_netcdf, read_variable
+from kit.data.scene_dataset import SceneDataset
+from kit.errors import KitError
+from kit.experiment import config_differences
+from kit.models.heads import scores_to_classes, to_scores
+from kit.submission import SubmissionWriter
+
+#: Default tile side and overlap on the working grid.
+TILE_SIZE = 1024
+TILE_OVERLAP = 64
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """`cuda` if asked for or available (`auto`/None), else `cpu`; a clear error if absent."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise KitError("--device cuda: no CUDA device is available")
+    if name not in ("cpu", "cuda"):
+        raise KitError(f"device {name!r}: allowed auto, cpu, cuda")
+    return torch.device(name)
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of side `tile` covering `length` with at least `overlap` shared."""
+    if length <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step))
+    return starts + [length - tile]
+
+
+def blend_window(height: int, width: int, overlap: int) -> torch.Tensor:
+    """Tile weights [h, w]: 1 inside, ramping down linearly over `overlap` pixels at the edges."""
+
+    def ramp(n: int) -> torch.Tensor:
+        distance = torch.minimum(torch.arange(n), torch.arange(n).flip(0)) + 1.0
+        return (distance / (overlap + 1.0)).clamp(max=1.0)
+
+    return ramp(height)[:, None] * ramp(width)[None, :]
+
+
+def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
+    """The k-th of the 8 dihedral transforms (k % 4 quarter turns, flipped if k >= 4)."""
+    turns = k % 4
+    if not inverse:
+        x = x.flip(-1) if k >= 4 else x
+        return torch.rot90(x, turns, dims=(-2, -1))
+    x = torch.rot90(x, -turns, dims=(-2, -1))
+    return x.flip(-1) if k >= 4 else x
+
+
+class Predictor:
+    """Averaged scores, classes and 80 m charts from an ensemble of models with one pipeline."""
+
+    def __init__(
+        self,
+        models: Sequence[nn.Module],
+        data: DataConfig,
+        channels: Sequence[str],
+        device: str | torch.device | None = None,
+        tta: bool = False,
+        tile_size: int = TILE_SIZE,
+        tile_overlap: int = TILE_OVERLAP,
+    ):
+        if not models:
+            raise KitError("no model to predict with")
+        kinds = [dict(m.kinds) for m in models]
+        if any(k != kinds[0] for k in kinds):
+            raise KitError(f"ensemble models predict different charts or heads: {kinds}")
+        if not 0 <= tile_overlap < tile_size // 2:
+            raise KitError(f"tile overlap {tile_overlap} must be in [0, tile size / 2)")
+        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        self.models = [m.to(self.device).eval() for m in models]
+        self.kinds = kinds[0]
+        self.data = data
+        self.channels = tuple(channels)
+        self.tta = tta
+        self.tile_size, self.tile_overlap = tile_size, tile_overlap
+
+    @classmethod
+    def from_checkpoints(
+        cls, paths: Sequence[str | os.PathLike], cache_dir: str | None = None, **options
+    ) -> Predictor:
+        """Load checkpoints (one, or an ensemble trained on the same inputs)."""
+        if not paths:
+            raise KitError("--checkpoint: at least one checkpoint is needed")
+        models, first = [], None
+        for path in paths:
+            state = load_checkpoint(path)
+            model, config = model_from_checkpoint(state, path)
+            if first is None:
+                first = (path, state, config)
+            else:
+                _check_same_inputs(first[0], first[1], path, state)
+            models.append(model)
+        _, state, config = first
+        data = config.data if cache_dir is None else dataclasses.replace(config.data, cache_dir=cache_dir)
+        return cls(models, data, state["channels"], **options)
+
+    # ---------------------------------------------------------------- working grid
+
+    @torch.inference_mode()
+    def scores(self, x) -> dict[str, torch.Tensor]:
+        """Averaged scores `{chart: [K, h, w]}` (CPU) for inputs `x` [C, h, w] (array or tensor).
+
+        `x` may be a memory-mapped array: only one tile at a time is converted to float32.
+        """
+        n_channels, height, width = x.shape
+        if n_channels != len(self.channels):
+            raise KitError(f"inputs have {n_channels} channels, the model takes {len(self.channels)}")
+        sums: dict[str, torch.Tensor] = {}
+        total = torch.zeros(height, width)
+        for top in tile_starts(height, self.tile_size, self.tile_overlap):
+            for left in tile_starts(width, self.tile_size, self.tile_overlap):
+                rows = slice(top, min(top + self.tile_size, height))
+                cols = slice(left, min(left + self.tile_size, width))
+                tile = torch.as_tensor(np.asarray(x[:, rows, cols], dtype=np.float32))
+                tile_scores = self._tile_scores(torch.nan_to_num(tile, nan=0.0))
+                weight = blend_window(tile.shape[-2], tile.shape[-1], self.tile_overlap)
+                for chart, score in tile_scores.items():
+                    if chart not in sums:
+                        sums[chart] = torch.zeros(score.shape[0], height, width)
+                    sums[chart][:, rows, cols] += score * weight
+                total[rows, cols] += weight
+        return {chart: s / total for chart, s in sums.items()}
+
+    def _tile_scores(self, tile: torch.Tensor) -> dict[str, torch.Tensor]:
+        batch = tile.unsqueeze(0).to(self.device)
+        transforms = range(8) if self.tta else range(1)
+        summed: dict[str, torch.Tensor] = {}
+        for model in self.models:
+            for k in transforms:
+                with torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
+                    outputs = model(dihedral(batch, k))
+                for chart, score in to_scores(outputs, self.kinds).items():
+                    score = dihedral(score, k, inverse=True)[0].float()
+                    summed[chart] = summed[chart] + score if chart in summed else score
+        count = len(self.models) * len(transforms)
+        return {c: torch.nan_to_num(s / count, nan=0.0).cpu() for c, s in summed.items()}
+
+    def classes(self, x) -> dict[str, np.ndarray]:
+        """Class maps `{chart: uint8 [h, w]}` on the working grid."""
+        scores = {c: s.unsqueeze(0) for c, s in self.scores(x).items()}
+        return {c: v[0].numpy() for c, v in scores_to_classes(scores, self.kinds).items()}
+
+    # ---------------------------------------------------------------- 80 m grid
+
+    def predict_scene(
+        self, x, valid, shape: tuple[int, int], path: str | os.PathLike | None = None
+    ) -> dict[str, np.ndarray]:
+        """Charts `{chart: uint8 [H, W]}` on the 80 m grid, MASK where the SAR has no data.
+
+        `valid` is the working-grid data mask; with a downscale factor > 1 and the scene `path`
+        given, the exact 80 m mask is read from the scene's SAR instead.
+        """
+        factor = self.data.downscale
+        invalid = ~self._valid_80m(valid, shape, factor, path)
+        result = {}
+        for chart, values in self.classes(x).items():
+            full = np.ascontiguousarray(to_original_grid(values, shape, factor))
+            full[invalid] = charts.MASK
+            result[chart] = full
+        return result
+
+    @staticmethod
+    def _valid_80m(valid, shape, factor: int, path) -> np.ndarray:
+        valid = np.asarray(valid, dtype=bool)
+        if factor > 1 and path is not None:
+            ds = open_netcdf(path)
+            try:
+                if charts.SAR_VARIABLES[0] in ds:
+                    return np.isfinite(read_variable(ds, charts.SAR_VARIABLES[0], path))
+            finally:
+                ds.close()
+        return to_original_grid(valid, shape, factor)
+
+
+def _check_same_inputs(first_path, first_state, path, state) -> None:
+    differences = [
+        d
+        for d in config_differences(first_state["config"], state["config"], ("data",))
+        if d.split(":")[0] not in IGNORED_SETTINGS
+    ]
+    if differences:
+        raise KitError(
+            f"{path}: cannot ensemble with {first_path}, their inputs differ "
+            f"({first_path} -> {path}): {'; '.join(differences)}"
+        )
+
+
+# -------------------------------------------------------------------- scenes -> submission
+
+
+def prediction_scenes(data_dir: str | os.PathLike):
+    """The scenes to predict in a folder: its test split if it has one, else all scenes."""
+    table = discover(data_dir)
+    test = table[table["split"] == "test"]
+    return (test if len(test) else table).reset_index(drop=True)
+
+
+def predict_dataset(
+    predictor: Predictor,
+    data_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    png_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Path:
+    """Predict every scene of `data_dir` and write the submission file `out`; returns its path.
+
+    Charts the model does not predict are written as MASK (no prediction), with a warning.
+    """
+    table = prediction_scenes(data_dir)
+    dataset = SceneDataset(predictor.data, table)
+    absent = [c for c in charts.CHARTS if c not in predictor.kinds]
+    if absent:
+        warnings.warn(f"the model predicts no {', '.join(absent)}: written as MASK", stacklevel=2)
+    if png_dir is not None:
+        Path(png_dir).mkdir(parents=True, exist_ok=True)
+    with SubmissionWriter(out) as writer:
+        for path, reference in tqdm(dataset.sources, desc="predict", unit="scene", disable=not progress):
+            scene = dataset.cache.get(path, reference)
+            maps = predictor.predict_scene(scene.x, scene.valid, scene.shape, path)
+            for chart in absent:
+                maps[chart] = np.full(scene.shape, charts.MASK, dtype=np.uint8)
+            writer.add_scene(scene.scene_id, maps)
+            if png_dir is not None:
+                _save_panel(Path(png_dir), scene, maps, predictor, reference)
+    return Path(out)
+
+
+def _save_panel(folder: Path, scene, maps, predictor: Predictor, reference) -> None:
+    from kit.panels import save_scene_panel  # matplotlib and cmocean only when asked for
+
+    channel = charts.SAR_VARIABLES[0]
+    index = predictor.channels.index(channel) if channel in predictor.channels else 0
+    sar = np.where(np.asarray(scene.valid), np.asarray(scene.x[index], dtype=np.float32), np.nan)
+    truth = _reference_charts(scene.path, reference, scene.shape)
+    save_scene_panel(folder / f"{scene.scene_id}.png", scene.scene_id, sar, maps, truth or None)
+
+
+def _reference_charts(path, reference, shape) -> dict[str, np.ndarray]:
+    from kit.data.cache import read_charts
+
+    ds = open_netcdf(path)
+    try:
+        found = read_charts(ds, path, reference, charts.CHARTS, shape)
+    finally:
+        ds.close()
+    return found if len(found) == len(charts.CHARTS) else {}
+
+
+# -------------------------------------------------------------------- command line
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="predict test scenes with trained checkpoints and write a submission file",
+        description="Predict every scene of a dataset folder (its test split, if any) and write "
+        "an AutoICE submission (upload_package.nc).",
+    )
+    parser.add_argument("--checkpoint", action="append", required=True, metavar="CKPT",
+                        help="trained checkpoint; repeat for an ensemble")  # fmt: skip
+    parser.add_argument("--data", required=True, help="dataset folder with the scenes to predict")
+    parser.add_argument("--out", default="upload_package.nc", help="submission file to write")
+    parser.add_argument("--png", metavar="DIR", help="also save a PNG panel per scene here")
+    parser.add_argument("--tta", action="store_true", help="average the 8 dihedral transforms")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--tile-size", type=int, default=TILE_SIZE, help="working-grid tile side")
+    parser.add_argument("--tile-overlap", type=int, default=TILE_OVERLAP)
+    parser.add_argument("--cache-dir", help="scene cache folder (default: the checkpoint's)")
+    parser.set_defaults(handler=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    predictor = Predictor.from_checkpoints(
+        args.checkpoint,
+        cache_dir=args.cache_dir,
+        device=args.device,
+        tta=args.tta,
+        tile_size=args.tile_size,
+        tile_overlap=args.tile_overlap,
+    )
+    out = predict_dataset(predictor, args.data, args.out, args.png)
+    print(f"wrote {out}")
+    return 0
+
+
+def predictions_for(
+    predictor: Predictor, items: Sequence[Mapping]
+) -> dict[str, dict[str, np.ndarray]]:
+    """80 m chart maps for `SceneDataset` items (used by validation during training)."""
+    return {
+        item["scene_id"]: predictor.predict_scene(item["x"], item["valid"], item["shape"], item["path"])
+        for item in items
+    }

@@ -1,0 +1,106 @@
+"""Build a chart model from the `model:` section of a config.
+
+```yaml
+model:
+  type: multitask_unet        # unet | multitask_unet | smp
+  filters: [32, 32, 64, 64]   # channels per resolution (unet, multitask_unet)
+  sic_head: regression        # regression | classification (default per type)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from torch import nn
+
+from kit.errors import KitError
+from kit.models.heads import CLASSIFICATION, HEAD_KINDS, REGRESSION, head_kinds
+from kit.models.multitask import MMSEAICE_FILTERS, ChartUNet, MultiTaskUNet
+from kit.models.smp_models import SmpMultiTask
+
+MODEL_TYPES = ("unet", "multitask_unet", "smp")
+
+#: SIC head when the config does not say: the starter's classification for the plain U-Net,
+#: MMSeaIce's regression for the multi-task models.
+DEFAULT_SIC_HEAD = {"unet": CLASSIFICATION, "multitask_unet": REGRESSION, "smp": REGRESSION}
+
+#: Keys that only make sense for some model types.
+TYPE_KEYS = {
+    "levels": ("unet",),
+    "filters": ("unet", "multitask_unet"),
+    "decoder_filters": ("multitask_unet",),
+    "separate_decoders": ("multitask_unet",),
+    "arch": ("smp",),
+    "encoder": ("smp",),
+    "encoder_weights": ("smp",),
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What network to build; the input channels and charts come from the data config."""
+
+    type: Literal["unet", "multitask_unet", "smp"] = "multitask_unet"
+    #: Poolings of the plain U-Net (default 4 when `filters` is not given).
+    levels: int | None = None
+    #: Channels per resolution, full resolution first (U-Net types).
+    filters: tuple[int, ...] | None = None
+    #: Decoder channels per resolution (default: the encoder's), multi-task U-Net only.
+    decoder_filters: tuple[int, ...] | None = None
+    separate_decoders: bool = False
+    #: SIC head; default classification for `unet`, regression for the others.
+    sic_head: Literal["classification", "regression"] | None = None
+    #: smp architecture (e.g. Unet, UnetPlusPlus, DeepLabV3Plus) and encoder (e.g. resnet34).
+    arch: str | None = None
+    encoder: str | None = None
+    encoder_weights: str | None = None
+    #: Further keyword arguments for `smp.create_model`.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.type not in MODEL_TYPES:
+            raise KitError(f"model.type {self.type!r}: allowed {', '.join(MODEL_TYPES)}")
+        if self.sic_head is not None and self.sic_head not in HEAD_KINDS:
+            raise KitError(f"model.sic_head {self.sic_head!r}: allowed {', '.join(HEAD_KINDS)}")
+        defaults = ModelConfig.__dataclass_fields__
+        for key, types in TYPE_KEYS.items():
+            if self.type not in types and getattr(self, key) != defaults[key].default:
+                raise KitError(f"model.{key} applies to type {' or '.join(types)}, not {self.type}")
+        if self.extra and self.type != "smp":
+            raise KitError(f"model.extra (smp arguments) applies to type smp, not {self.type}")
+
+    @property
+    def resolved_sic_head(self) -> str:
+        return self.sic_head or DEFAULT_SIC_HEAD[self.type]
+
+
+def build_model(config: ModelConfig, in_channels: int, chart_names: Sequence[str]) -> nn.Module:
+    """The network for `config` with `in_channels` inputs and a head per chart.
+
+    Every model returns `{chart: [B, C, H, W]}` and has `.kinds` (chart -> head kind).
+    """
+    if in_channels < 1:
+        raise KitError(f"a model needs at least one input channel, got {in_channels}")
+    kinds = head_kinds(list(chart_names), config.resolved_sic_head)
+    if config.type == "unet":
+        levels = config.levels if config.levels is not None or config.filters else 4
+        return ChartUNet(in_channels, kinds, levels=levels, filters=config.filters)
+    if config.type == "multitask_unet":
+        return MultiTaskUNet(
+            in_channels,
+            kinds,
+            filters=config.filters or MMSEAICE_FILTERS,
+            decoder_filters=config.decoder_filters,
+            separate_decoders=config.separate_decoders,
+        )
+    return SmpMultiTask(
+        in_channels,
+        kinds,
+        arch=config.arch or "Unet",
+        encoder=config.encoder or "resnet34",
+        encoder_weights=config.encoder_weights,
+        **config.extra,
+    )

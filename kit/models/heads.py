@@ -1,0 +1,86 @@
+"""Per-chart output heads and how their outputs become chart classes.
+
+Every model of the kit returns `{chart: tensor [B, C, H, W]}`. A chart's head is either a
+classification head (C = number of classes, logits) or, for SIC only, a regression head (C = 1,
+concentration in tenths). Ensembles and test-time augmentation average *scores* (class
+probabilities, or the regressed value) before taking classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from kit import charts
+
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+HEAD_KINDS = (CLASSIFICATION, REGRESSION)
+
+
+def head_kinds(chart_names: Sequence[str], sic_head: str = CLASSIFICATION) -> dict[str, str]:
+    """The head kind of each chart: SIC as `sic_head`, SOD and FLOE always classification."""
+    if sic_head not in HEAD_KINDS:
+        raise ValueError(f"sic_head {sic_head!r}: allowed {', '.join(HEAD_KINDS)}")
+    unknown = [c for c in chart_names if c not in charts.CHARTS]
+    if unknown or not chart_names:
+        raise ValueError(f"charts {list(chart_names)}: choose from {', '.join(charts.CHARTS)}")
+    return {c: (sic_head if c == "SIC" else CLASSIFICATION) for c in chart_names}
+
+
+def head_channels(kinds: Mapping[str, str]) -> dict[str, int]:
+    """Output channels per chart: 1 for regression, the class count for classification."""
+    return {c: 1 if k == REGRESSION else charts.N_CLASSES[c] for c, k in kinds.items()}
+
+
+class ChartHeads(nn.Module):
+    """One 1x1 convolution per chart on shared (or per-chart) features."""
+
+    def __init__(self, in_channels: int | Mapping[str, int], kinds: Mapping[str, str]):
+        super().__init__()
+        self.kinds = dict(kinds)
+        sizes = head_channels(self.kinds)
+        width = (
+            in_channels if isinstance(in_channels, Mapping) else dict.fromkeys(sizes, in_channels)
+        )
+        self.convs = nn.ModuleDict({c: nn.Conv2d(width[c], n, 1) for c, n in sizes.items()})
+
+    def forward(
+        self, features: torch.Tensor | Mapping[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        pick = features.__getitem__ if isinstance(features, Mapping) else lambda _: features
+        return {c: conv(pick(c)) for c, conv in self.convs.items()}
+
+
+def to_scores(
+    outputs: Mapping[str, torch.Tensor], kinds: Mapping[str, str]
+) -> dict[str, torch.Tensor]:
+    """Averageable scores: softmax probabilities for classification, the value for regression."""
+    return {
+        c: out.float() if kinds[c] == REGRESSION else torch.softmax(out.float(), dim=1)
+        for c, out in outputs.items()
+    }
+
+
+def scores_to_classes(
+    scores: Mapping[str, torch.Tensor], kinds: Mapping[str, str]
+) -> dict[str, torch.Tensor]:
+    """Class maps `[B, H, W]` (uint8): argmax, or the regressed SIC clamped to 0-10 and rounded."""
+    classes = {}
+    for chart, score in scores.items():
+        if kinds[chart] == REGRESSION:
+            top = charts.N_CLASSES[chart] - 1
+            value = torch.nan_to_num(score[:, 0], nan=0.0).clamp(0, top).round()
+        else:
+            value = score.argmax(dim=1)
+        classes[chart] = value.to(torch.uint8)
+    return classes
+
+
+def predict_classes(
+    outputs: Mapping[str, torch.Tensor], kinds: Mapping[str, str]
+) -> dict[str, torch.Tensor]:
+    """Class maps straight from raw model outputs (one model, no averaging)."""
+    return scores_to_classes(to_scores(outputs, kinds), kinds)

@@ -1,0 +1,162 @@
+"""Training losses per chart, summed with task weights; every one ignores MASK (255) pixels.
+
+- `ce`: cross-entropy, optionally weighted per class by median frequency (AI4SeaIce eq. 3-4).
+- `mse`: mean squared error of a SIC regression head against the class value (MMSeaIce).
+- `focal`: focal loss (Lin et al. 2017), optionally with the same class weights.
+
+```yaml
+loss:
+  SIC: {type: mse, weight: 2.0}
+  SOD: {type: ce, weight: 2.0, class_weights: median_frequency}
+  FLOE: {type: focal, weight: 1.0, gamma: 2.0}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kit import charts
+from kit.errors import KitError
+from kit.models.heads import REGRESSION
+
+LOSS_TYPES = ("ce", "mse", "focal")
+CLASS_WEIGHTING = ("none", "median_frequency")
+
+
+@dataclass(frozen=True)
+class ChartLossConfig:
+    """The loss of one chart: its type, task weight, class weighting and focal gamma."""
+
+    type: Literal["ce", "mse", "focal"] = "ce"
+    weight: float = 1.0
+    class_weights: Literal["none", "median_frequency"] = "none"
+    gamma: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.type not in LOSS_TYPES:
+            raise KitError(f"loss type {self.type!r}: allowed {', '.join(LOSS_TYPES)}")
+        if self.class_weights not in CLASS_WEIGHTING:
+            raise KitError(
+                f"loss class_weights {self.class_weights!r}: allowed {', '.join(CLASS_WEIGHTING)}"
+            )
+        if self.weight < 0 or self.gamma < 0:
+            raise KitError(f"loss weight and gamma must be >= 0, got {self.weight}, {self.gamma}")
+        if self.type == "mse" and self.class_weights != "none":
+            raise KitError("loss class_weights apply to ce and focal, not mse")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """The `loss:` section: one entry per chart; a chart left out gets `default_loss`."""
+
+    SIC: ChartLossConfig | None = None
+    SOD: ChartLossConfig | None = None
+    FLOE: ChartLossConfig | None = None
+
+    def for_charts(self, kinds: Mapping[str, str]) -> dict[str, ChartLossConfig]:
+        """The loss of each chart the model predicts (configured, or the default)."""
+        configured = {f.name: getattr(self, f.name) for f in fields(self)}
+        extra = [c for c, v in configured.items() if v is not None and c not in kinds]
+        if extra:
+            raise KitError(f"loss: chart(s) {', '.join(extra)} are not predicted by the model")
+        return {c: configured[c] or default_loss(c, k) for c, k in kinds.items()}
+
+
+def default_loss(chart: str, kind: str) -> ChartLossConfig:
+    """MSE for a regression head, cross-entropy otherwise, with the challenge's chart weight."""
+    return ChartLossConfig(type="mse" if kind == REGRESSION else "ce", weight=charts.CHART_WEIGHTS[chart])
+
+
+def masked_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, class_weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross-entropy over pixels whose target is not MASK (weighted mean over valid pixels)."""
+    if not (target != charts.MASK).any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits.float(), target, weight=class_weights, ignore_index=charts.MASK)
+
+
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between a `[B, 1, H, W]` regression and class values, MASK ignored."""
+    valid = target != charts.MASK
+    if not valid.any():
+        return prediction.sum() * 0.0
+    return F.mse_loss(prediction[:, 0].float()[valid], target[valid].float())
+
+
+def focal_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    gamma: float = 2.0,
+    class_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Focal loss -w_t (1 - p_t)^gamma log p_t, averaged like weighted CE, MASK ignored."""
+    valid = target != charts.MASK
+    if not valid.any():
+        return logits.sum() * 0.0
+    log_p = F.log_softmax(logits.float(), dim=1)
+    index = torch.where(valid, target, torch.zeros_like(target)).unsqueeze(1)
+    log_pt = log_p.gather(1, index).squeeze(1)[valid]
+    weight = class_weights[target[valid]] if class_weights is not None else torch.ones_like(log_pt)
+    loss = -weight * (1.0 - log_pt.exp()).pow(gamma) * log_pt
+    return loss.sum() / weight.sum().clamp_min(1e-12)
+
+
+class MultiTaskLoss(nn.Module):
+    """Weighted sum of the charts' losses; `forward` returns (total, {chart: loss})."""
+
+    def __init__(
+        self,
+        configs: Mapping[str, ChartLossConfig],
+        kinds: Mapping[str, str],
+        class_weights: Mapping[str, Sequence[float]] | None = None,
+    ):
+        super().__init__()
+        self.configs = dict(configs)
+        missing = [c for c in kinds if c not in self.configs]
+        if missing:
+            raise KitError(f"no loss configured for chart(s) {', '.join(missing)}")
+        for chart, config in self.configs.items():
+            if chart not in kinds:
+                raise KitError(f"loss.{chart}: the model has no {chart} head")
+            is_regression = kinds[chart] == REGRESSION
+            if is_regression != (config.type == "mse"):
+                raise KitError(
+                    f"loss.{chart}: type {config.type} does not fit a {kinds[chart]} head "
+                    f"(use mse for regression, ce or focal for classification)"
+                )
+        for chart, config in self.configs.items():
+            weights = None
+            if config.class_weights == "median_frequency":
+                if not class_weights or chart not in class_weights:
+                    raise KitError(f"loss.{chart}: median_frequency weights were not provided")
+                weights = torch.as_tensor(class_weights[chart], dtype=torch.float32)
+                if weights.numel() != charts.N_CLASSES[chart]:
+                    raise KitError(
+                        f"loss.{chart}: {weights.numel()} class weights for "
+                        f"{charts.N_CLASSES[chart]} classes"
+                    )
+            self.register_buffer(f"class_weights_{chart}", weights)
+
+    def chart_loss(self, chart: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        config = self.configs[chart]
+        weights = getattr(self, f"class_weights_{chart}")
+        if config.type == "mse":
+            return masked_mse(output, target)
+        if config.type == "focal":
+            return focal_loss(output, target, config.gamma, weights)
+        return masked_cross_entropy(output, target, weights)
+
+    def forward(
+        self, outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        parts = {c: self.chart_loss(c, outputs[c], targets[c]) for c in self.configs}
+        total = sum(self.configs[c].weight * loss for c, loss in parts.items())
+        return total, parts

@@ -1,0 +1,98 @@
+"""Write an AutoICE submission file (`upload_package.nc`), one scene at a time.
+
+The format of the challenge: one netCDF-4 file with, for each test scene and chart, a 2-D uint8
+variable `<scene_id>_<chart>` (dimensions `<name>_dim0`, `<name>_dim1`) on the scene's 80 m grid,
+zlib-compressed, MASK (255) where nothing is predicted. No `_FillValue` is set, so no reader
+masks the 255s away. The file is written under a temporary name
+in the destination folder and renamed at the end, so a crash never leaves a half-written package
+under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+
+from kit import charts
+from kit.errors import KitError
+
+#: zlib level: 1 is what the starter kit used; higher levels gain little on class maps.
+COMPRESSION_LEVEL = 1
+
+
+class SubmissionWriter:
+    """Context manager adding scenes to a submission; renamed onto `path` on a clean exit.
+
+    >>> with SubmissionWriter("upload_package.nc") as out:   # doctest: +SKIP
+    ...     out.add_scene("20180124T194759_dmi", {"SIC": sic, "SOD": sod, "FLOE": floe})
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise KitError(f"{self.path}: output folder {self.path.parent} does not exist")
+        self.scene_ids: list[str] = []
+        self._dataset: netCDF4.Dataset | None = None
+        self._temporary: Path | None = None
+
+    def __enter__(self) -> SubmissionWriter:
+        handle, name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
+        )
+        os.close(handle)
+        self._temporary = Path(name)
+        self._dataset = netCDF4.Dataset(name, "w", format="NETCDF4")
+        self._dataset.setncattr("title", "AutoICE submission")
+        return self
+
+    def add_scene(self, scene_id: str, chart_maps: Mapping[str, np.ndarray]) -> None:
+        """Add one scene's class maps (all three charts, same 80 m shape, values 0-N or 255)."""
+        if self._dataset is None:
+            raise RuntimeError("SubmissionWriter.add_scene outside of its `with` block")
+        if scene_id in self.scene_ids:
+            raise KitError(f"{self.path}: scene {scene_id} added twice")
+        missing = [c for c in charts.CHARTS if c not in chart_maps]
+        if missing:
+            raise KitError(f"scene {scene_id}: no prediction for chart(s) {', '.join(missing)}")
+        shapes = {np.shape(chart_maps[c]) for c in charts.CHARTS}
+        if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+            raise KitError(f"scene {scene_id}: chart maps must be 2-D with one shape, got {shapes}")
+        for chart in charts.CHARTS:
+            self._write(charts.submission_variable(scene_id, chart), chart, chart_maps[chart])
+        self.scene_ids.append(scene_id)
+
+    def _write(self, name: str, chart: str, values: np.ndarray) -> None:
+        values = np.asarray(values)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise KitError(f"{name}: NaN or infinite values cannot go into a submission")
+        bad = (values != charts.MASK) & ((values < 0) | (values >= charts.N_CLASSES[chart]))
+        if bad.any():
+            raise KitError(f"{name}: {int(bad.sum())} values outside the {chart} classes")
+        dims = (f"{name}_dim0", f"{name}_dim1")
+        for dim, size in zip(dims, values.shape):
+            self._dataset.createDimension(dim, size)
+        variable = self._dataset.createVariable(
+            name, "u1", dims, zlib=True, complevel=COMPRESSION_LEVEL, fill_value=False
+        )
+        variable[:] = values.astype(np.uint8)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._dataset.close()
+        self._dataset = None
+        if exc_type is None:
+            os.replace(self._temporary, self.path)
+        else:
+            self._temporary.unlink(missing_ok=True)
+
+
+def write_submission(path: str | os.PathLike, scenes: Mapping[str, Mapping[str, np.ndarray]]) -> Path:
+    """Write `{scene_id: {chart: uint8 map}}` as a submission file; returns its path."""
+    with SubmissionWriter(path) as writer:
+        for scene_id, chart_maps in scenes.items():
+            writer.add_scene(scene_id, chart_maps)
+    return writer.path
