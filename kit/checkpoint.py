@@ -58,7 +58,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return state
 
 
-def checkpoint_config(state: dict[str, Any], path: str | os.PathLike = "checkpoint") -> ExperimentConfig:
+def checkpoint_config(
+    state: dict[str, Any], path: str | os.PathLike = "checkpoint"
+) -> ExperimentConfig:
     """The experiment config stored in a checkpoint."""
     try:
         return ExperimentConfig.from_dict(state["config"], source=f"{path} (stored config)")

@@ -125,7 +125,11 @@ class Predictor:
                 _check_same_inputs(first[0], first[1], path, state)
             models.append(model)
         _, state, config = first
-        data = config.data if cache_dir is None else dataclasses.replace(config.data, cache_dir=cache_dir)
+        data = (
+            config.data
+            if cache_dir is None
+            else dataclasses.replace(config.data, cache_dir=cache_dir)
+        )
         return cls(models, data, state["channels"], **options)
 
     # ---------------------------------------------------------------- working grid
@@ -138,7 +142,9 @@ class Predictor:
         """
         n_channels, height, width = x.shape
         if n_channels != len(self.channels):
-            raise KitError(f"inputs have {n_channels} channels, the model takes {len(self.channels)}")
+            raise KitError(
+                f"inputs have {n_channels} channels, the model takes {len(self.channels)}"
+            )
         sums: dict[str, torch.Tensor] = {}
         total = torch.zeros(height, width)
         for top in tile_starts(height, self.tile_size, self.tile_overlap):
@@ -248,7 +254,9 @@ def predict_dataset(
     if png_dir is not None:
         Path(png_dir).mkdir(parents=True, exist_ok=True)
     with SubmissionWriter(out) as writer:
-        for path, reference in tqdm(dataset.sources, desc="predict", unit="scene", disable=not progress):
+        for path, reference in tqdm(
+            dataset.sources, desc="predict", unit="scene", disable=not progress
+        ):
             scene = dataset.cache.get(path, reference)
             maps = predictor.predict_scene(scene.x, scene.valid, scene.shape, path)
             for chart in absent:
@@ -322,6 +330,8 @@ def predictions_for(
 ) -> dict[str, dict[str, np.ndarray]]:
     """80 m chart maps for `SceneDataset` items (used by validation during training)."""
     return {
-        item["scene_id"]: predictor.predict_scene(item["x"], item["valid"], item["shape"], item["path"])
+        item["scene_id"]: predictor.predict_scene(
+            item["x"], item["valid"], item["shape"], item["path"]
+        )
         for item in items
     }

@@ -35,8 +35,7 @@ def chart_colour_map(chart: str) -> tuple[ListedColormap, BoundaryNorm]:
         colours = base(np.linspace(0.0, 1.0, n))
     else:
         colours = list(charts.CLASS_COLOURS[chart])
-    cmap = ListedColormap(colours, name=f"autoice_{chart}")
-    cmap.set_bad(MASKED_COLOUR)
+    cmap = ListedColormap(colours, name=f"autoice_{chart}").with_extremes(bad=MASKED_COLOUR)
     return cmap, BoundaryNorm(np.arange(n + 1) - 0.5, n)
 
 
@@ -59,7 +58,8 @@ def _draw_sar(ax, sar: np.ndarray) -> None:
     sar = _thin(np.asarray(sar, dtype=np.float32))
     finite = sar[np.isfinite(sar)]
     low, high = np.percentile(finite, (2, 98)) if finite.size else (0.0, 1.0)
-    ax.imshow(np.ma.masked_invalid(sar), cmap="gray", vmin=low, vmax=high)
+    cmap = plt.get_cmap("gray").with_extremes(bad=MASKED_COLOUR)
+    ax.imshow(np.ma.masked_invalid(sar), cmap=cmap, vmin=low, vmax=high)
     ax.set_title("SAR (HH)")
 
 
@@ -74,7 +74,10 @@ def save_scene_panel(
     chart_names = [c for c in charts.CHARTS if c in predicted]
     rows = 2 if reference else 1
     fig, axes = plt.subplots(
-        rows, 1 + len(chart_names), figsize=(4.2 * (1 + len(chart_names)), 3.8 * rows), squeeze=False
+        rows,
+        1 + len(chart_names),
+        figsize=(4.2 * (1 + len(chart_names)), 3.8 * rows),
+        squeeze=False,
     )
     _draw_sar(axes[0, 0], sar)
     for col, chart in enumerate(chart_names, start=1):

@@ -90,7 +90,9 @@ class SubmissionWriter:
             self._temporary.unlink(missing_ok=True)
 
 
-def write_submission(path: str | os.PathLike, scenes: Mapping[str, Mapping[str, np.ndarray]]) -> Path:
+def write_submission(
+    path: str | os.PathLike, scenes: Mapping[str, Mapping[str, np.ndarray]]
+) -> Path:
     """Write `{scene_id: {chart: uint8 map}}` as a submission file; returns its path."""
     with SubmissionWriter(path) as writer:
         for scene_id, chart_maps in scenes.items():

@@ -144,10 +144,15 @@ def make_scheduler(optimizer, train: TrainConfig, epoch_len: int):
     """Per-batch schedule: constant, cosine over the run, or cosine with warm restarts."""
     sched = torch.optim.lr_scheduler
     if train.scheduler == "cosine":
-        return sched.CosineAnnealingLR(optimizer, T_max=train.epochs * epoch_len, eta_min=train.min_lr)
+        return sched.CosineAnnealingLR(
+            optimizer, T_max=train.epochs * epoch_len, eta_min=train.min_lr
+        )
     if train.scheduler == "cosine_warm_restarts":
         return sched.CosineAnnealingWarmRestarts(
-            optimizer, T_0=train.restart_epochs * epoch_len, T_mult=train.restart_mult, eta_min=train.min_lr
+            optimizer,
+            T_0=train.restart_epochs * epoch_len,
+            T_mult=train.restart_mult,
+            eta_min=train.min_lr,
         )
     return sched.LambdaLR(optimizer, lambda _: 1.0)
 
@@ -155,7 +160,9 @@ def make_scheduler(optimizer, train: TrainConfig, epoch_len: int):
 def loss_class_weights(config: ExperimentConfig, kinds, scenes: pd.DataFrame) -> dict:
     """Median-frequency class weights for the charts whose loss asks for them."""
     wanted = [
-        c for c, loss in config.loss.for_charts(kinds).items() if loss.class_weights == "median_frequency"
+        c
+        for c, loss in config.loss.for_charts(kinds).items()
+        if loss.class_weights == "median_frequency"
     ]
     return class_weights(count_classes(scenes, wanted)) if wanted else {}
 
@@ -252,6 +259,7 @@ def train(
             label=f"epoch {epoch + 1}/{tc.epochs}", progress=progress,
         )  # fmt: skip
         stop = losses.pop("stopped")
+        _average_buffers(model, proc)
         row = {"epoch": epoch + 1, "seconds": time.perf_counter() - started, **losses}
         row["lr"] = optimizer.param_groups[0]["lr"]
         last_epoch = stop or epoch + 1 == tc.epochs
@@ -260,7 +268,9 @@ def train(
         history.append(row)
         if proc.is_main:
             score = row.get("val_combined")
-            improved = score is not None and not math.isnan(score) and (best is None or score > best)
+            improved = (
+                score is not None and not math.isnan(score) and (best is None or score > best)
+            )
             best = score if improved else best
             checkpoint = {
                 "config": config.to_dict(),
@@ -337,7 +347,9 @@ def _train_epoch(
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
-        sums += torch.tensor([total.item(), *(p.item() for p in parts.values())], dtype=torch.float64)
+        sums += torch.tensor(
+            [total.item(), *(p.item() for p in parts.values())], dtype=torch.float64
+        )
         steps += 1
         bar.set_postfix(loss=f"{total.item():.3f}")
         if budget_end is not None and _any_process(time.perf_counter() >= budget_end, proc):
@@ -351,6 +363,20 @@ def _train_epoch(
     means = (sums / counts.clamp(min=1)).tolist()
     names = ["loss"] + [f"loss_{c}" for c in loss_fn.configs]
     return {**dict(zip(names, means)), "steps": int(counts.item()), "stopped": stopped}
+
+
+def _average_buffers(model: nn.Module, proc: Process) -> None:
+    """Average batch-norm statistics over processes, so every copy of the model is the same.
+
+    DDP keeps the weights equal, but each process updates its running statistics on its own
+    batches after DDP's broadcast at the start of a forward pass.
+    """
+    if not proc.distributed:
+        return
+    for buffer in model.buffers():
+        if buffer.is_floating_point():
+            dist.all_reduce(buffer)
+            buffer /= proc.world_size
 
 
 def _any_process(flag: bool, proc: Process) -> bool:

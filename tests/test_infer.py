@@ -88,3 +88,117 @@ def test_scene_prediction_is_exact_80m_masked_and_never_nan():
 def test_input_channel_mismatch_is_an_error():
     with pytest.raises(KitError, match="inputs have 2 channels, the model takes 3"):
         _predictor(Pointwise()).scores(torch.zeros(2, 8, 8))
+
+
+# ---------------------------------------------------------------- bad input, end to end
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny trained checkpoint and its dataset."""
+    from kit.train import train
+    from tests.tiny_runs import tiny_config, tiny_dataset
+
+    root = tmp_path_factory.mktemp("infer")
+    data = tiny_dataset(root / "data", n_train=2, n_test=1)
+    config = tiny_config(data, root / "run", root / "cache",
+                         train={"epochs": 1, "val_fraction": 0.0}, data={"epoch_len": 1})  # fmt: skip
+    torch.set_num_threads(1)
+    return train(config, progress=False).best_checkpoint, data
+
+
+def _rewrite_scene(source, target, change):
+    import xarray as xr
+
+    with xr.open_dataset(source) as ds:
+        ds = change(ds.load())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ds.to_netcdf(target)
+    return target
+
+
+def test_nan_inputs_are_masked_and_never_reach_the_output(trained, tmp_path):
+    import netCDF4
+
+    from kit.infer import predict_dataset
+
+    checkpoint, data = trained
+    source = next((data / "test").glob("*_prep.nc"))
+
+    def add_nans(ds):
+        ds["nersc_sar_primary"][:20, :] = np.nan
+        ds["nersc_sar_secondary"][:, :10] = np.nan
+        ds["btemp_36_5h"][0, 0] = np.nan
+        return ds
+
+    _rewrite_scene(source, tmp_path / "scenes" / source.name, add_nans)
+    predictor = Predictor.from_checkpoints(
+        [checkpoint], device="cpu", cache_dir=str(tmp_path / "c")
+    )
+    out = predict_dataset(predictor, tmp_path / "scenes", tmp_path / "sub.nc", progress=False)
+    scene_id = source.name.replace("_prep.nc", "")
+    with netCDF4.Dataset(out) as ds:
+        for chart in ("SIC", "SOD", "FLOE"):
+            values = np.asarray(ds[f"{scene_id}_{chart}"][:])
+            assert (values[:20] == MASK).all()
+            assert (values[20:] != MASK).any() and values.shape == (96, 96)
+
+
+def test_scenes_lacking_trained_variables_are_named(trained, tmp_path):
+    from kit.infer import predict_dataset
+
+    checkpoint, data = trained
+    source = next((data / "test").glob("*_prep.nc"))
+    _rewrite_scene(
+        source, tmp_path / "scenes" / source.name, lambda ds: ds.drop_vars("btemp_36_5h")
+    )
+    predictor = Predictor.from_checkpoints(
+        [checkpoint], device="cpu", cache_dir=str(tmp_path / "c")
+    )
+    with pytest.raises(KitError, match=f"{source.name}: missing variable.*btemp_36_5h"):
+        predict_dataset(predictor, tmp_path / "scenes", tmp_path / "sub.nc", progress=False)
+    assert not (tmp_path / "sub.nc").exists()
+
+
+def test_folder_without_scenes_is_an_error(trained, tmp_path, capsys):
+    from kit.cli import main
+
+    checkpoint, _ = trained
+    (tmp_path / "empty").mkdir()
+    args = ["predict", "--checkpoint", str(checkpoint), "--data", str(tmp_path / "empty"),
+            "--out", str(tmp_path / "sub.nc")]  # fmt: skip
+    assert main(args) == 2
+    assert "no AutoICE scenes" in capsys.readouterr().err
+
+
+def test_not_a_checkpoint_and_mismatched_ensembles(trained, tmp_path):
+    checkpoint, _ = trained
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"not a checkpoint")
+    with pytest.raises(KitError, match="bogus.pt: not a readable checkpoint"):
+        Predictor.from_checkpoints([bogus])
+    state = torch.load(checkpoint, weights_only=False)
+    state["config"]["data"]["downscale"] = 4
+    other = tmp_path / "other.pt"
+    torch.save(state, other)
+    with pytest.raises(KitError, match=r"cannot ensemble.*data\.downscale: 2 -> 4"):
+        Predictor.from_checkpoints([checkpoint, other])
+    state["config"]["model"]["filters"] = [4, 4, 4]
+    torch.save(state, other)
+    with pytest.raises(KitError, match="weights do not fit the stored model config"):
+        Predictor.from_checkpoints([other])
+
+
+def test_large_scenes_are_predicted_in_tiles(trained, tmp_path):
+    from kit.checkpoint import load_checkpoint, model_from_checkpoint
+
+    checkpoint, _ = trained
+    model, config = model_from_checkpoint(load_checkpoint(checkpoint))
+    channels = load_checkpoint(checkpoint)["channels"]
+    x = np.random.default_rng(0).normal(size=(len(channels), 300, 260)).astype(np.float16)
+    seen = []
+    model.register_forward_hook(lambda m, inputs, out: seen.append(tuple(inputs[0].shape[-2:])))
+    predictor = Predictor([model], config.data, channels, "cpu", tile_size=128, tile_overlap=16)
+    maps = predictor.predict_scene(x, np.ones((300, 260), bool), (600, 520))
+    assert max(seen) == (128, 128) and len(seen) == 9
+    assert maps["SOD"].shape == (600, 520) and (maps["SOD"] != MASK).all()

@@ -71,7 +71,9 @@ class LossConfig:
 
 def default_loss(chart: str, kind: str) -> ChartLossConfig:
     """MSE for a regression head, cross-entropy otherwise, with the challenge's chart weight."""
-    return ChartLossConfig(type="mse" if kind == REGRESSION else "ce", weight=charts.CHART_WEIGHTS[chart])
+    return ChartLossConfig(
+        type="mse" if kind == REGRESSION else "ce", weight=charts.CHART_WEIGHTS[chart]
+    )
 
 
 def masked_cross_entropy(
