@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scoring.cli",
     "kit.train",
     "kit.infer",
+    "kit.demo",
     "kit.batch",
 )
 

@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--raw", action="store_true", help="also write raw-format polygon charts")
     synth.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
     synth.set_defaults(handler=run_synth)
+    register_manifest(subparsers)
+    register_inspect(subparsers)
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -37,4 +39,56 @@ def run_synth(args: argparse.Namespace) -> int:
         f"wrote {len(table)} scenes to {args.out} (train {counts.get('train', 0)}, "
         f"test {counts.get('test', 0)}, {args.size[0]}x{args.size[1]}, seed {args.seed})"
     )
+    return 0
+
+
+def register_manifest(subparsers: argparse._SubParsersAction) -> None:
+    manifest = subparsers.add_parser("manifest", help="build or check the real-data manifest")
+    actions = manifest.add_subparsers(dest="action", metavar="ACTION", required=True)
+    build = actions.add_parser("build", help="build data_manifest.csv from the ai4arctic lists")
+    build.add_argument("--source", default=None, help="ai4arctic folder (default: shared data)")
+    build.add_argument("--out", default=None, help="output CSV (default: repo data_manifest.csv)")
+    build.set_defaults(handler=run_manifest_build)
+    check = actions.add_parser("check", help="which manifest scenes a data folder holds")
+    check.add_argument("data_root", help="dataset folder (DTU or TorchGeo layout)")
+    check.add_argument("--manifest", default=None, help="manifest CSV (default: the repo's)")
+    check.set_defaults(handler=run_manifest_check)
+
+
+def run_manifest_build(args: argparse.Namespace) -> int:
+    from kit.data import manifest
+
+    source = args.source or manifest.default_source()
+    table = manifest.build_manifest(source)
+    path = manifest.write_manifest(table, args.out or manifest.default_manifest_path())
+    counts = table.split.value_counts().to_dict()
+    noted = int((table.notes != "").sum())
+    print(f"wrote {path}: {len(table)} rows {counts}, {noted} with notes")
+    return 0
+
+
+def run_manifest_check(args: argparse.Namespace) -> int:
+    from kit.data import manifest
+
+    table = manifest.load_manifest(args.manifest)
+    report = manifest.check_data(args.data_root, table)
+    listed = int(table.split.isin(manifest.SPLIT_LISTS).sum())
+    print(f"{args.data_root} ({report['layout'][0]} layout) against {listed} manifest scenes:")
+    for key in ("present", "missing", "unexpected", "wrong_split"):
+        ids = report[key]
+        shown = ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
+        print(f"  {key:<11} {len(ids):4d}  {shown}")
+    return 0
+
+
+def register_inspect(subparsers: argparse._SubParsersAction) -> None:
+    inspect = subparsers.add_parser("inspect", help="one-screen summary of a scene file")
+    inspect.add_argument("scene", help="a *_prep.nc (or *_prep_reference.nc) file")
+    inspect.set_defaults(handler=run_inspect)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from kit.data.inspect import summarise_scene
+
+    print(summarise_scene(args.scene))
     return 0

@@ -28,7 +28,7 @@ from datetime import datetime
 import cv2
 import numpy as np
 import xarray as xr
-from scipy import special
+from scipy import ndimage, special
 
 from kit import charts
 from kit.data import icechart
@@ -174,10 +174,10 @@ def make_land(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndar
     if rng.random() < 0.6:  # fjords: narrow winding channels cut into the land near the coast
         channels = np.abs(smooth_noise(rng, shape, size / 12)) < 0.09
         land &= ~(channels & (field < level + 0.6))
-    islands = (smooth_noise(rng, shape, size / 40) > 2.2) & (field > level - 0.5)
+    islands = (smooth_noise(rng, shape, size / 40) > 2.8) & (field > level - 0.5)
     land |= islands
-    sea = (~land).astype(np.uint8)
-    distance = cv2.distanceTransform(sea, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) * km
+    # Exact Euclidean distance (scipy; OpenCV's threaded version is not bit-reproducible).
+    distance = ndimage.distance_transform_edt(~land) * km
     return land, distance.astype(np.float32)
 
 

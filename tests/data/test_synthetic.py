@@ -1,0 +1,138 @@
+"""Synthetic scenes: format validity, determinism, physics the models rely on, cache reuse."""
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from kit import charts
+from kit.data import discover, open_scene
+from kit.data.icechart import convert_polygon_icechart
+from kit.data.synthetic import (
+    SynthConfig,
+    dataset_key,
+    ensure_dataset,
+    is_complete,
+    plan_scenes,
+    write_dataset,
+)
+from kit.data.synthetic_scene import generate_scene, grid_2km_shape
+
+
+def _scene(seed=0, size=(100, 150), index=0):
+    return generate_scene(plan_scenes(SynthConfig(2, 0, size, seed))[index][1])
+
+
+def test_written_scenes_round_trip_through_open_scene(tiny_dataset):
+    table = discover(tiny_dataset)
+    assert set(table.layout) == {"torchgeo"}
+    assert table.split.value_counts().to_dict() == {"train": 2, "test": 1}
+    for row in table.itertuples():
+        ds = open_scene(row.path, require_charts=row.split == "train")
+        assert ds.sizes["sar_lines"] == 100 and ds.sizes["sar_samples"] == 150
+        assert (ds.sizes["2km_grid_lines"], ds.sizes["2km_grid_samples"]) == (4, 6)
+        assert ds.attrs["pixel_spacing"] == 80
+        assert ds.attrs["scene_id"] == row.scene_id
+        assert ds.attrs["original_id"].startswith(("S1A_EW_GRDM_1SDH_", "S1B_EW_GRDM_1SDH_"))
+        assert row.scene_id.split("_")[0] in ds.attrs["original_id"]
+        assert ds[charts.GEO_LINE].dims == charts.GEO_GRID_DIMS
+        if row.split == "test":
+            assert not any(c in ds for c in charts.CHARTS)  # no label leak into inputs
+            ref = xr.open_dataset(row.reference_path)
+            assert set(ref.data_vars) == set(charts.CHARTS)
+            assert ref.SIC.dims == charts.SAR_DIMS and ref.SIC.dtype == np.uint8
+        else:
+            assert ds.SIC.dtype == np.uint8
+        ds.close()
+    meta = pd.read_csv(tiny_dataset / "metadata.csv", keep_default_na=False)
+    assert {"input_path", "split"} <= set(meta.columns)  # what TorchGeo's dataset reads
+    assert all((tiny_dataset / p).is_file() for p in meta.input_path)
+    assert not list(tiny_dataset.rglob("*.tmp"))  # no temporary leftovers
+
+
+def test_raw_files_convert_to_the_written_charts(tiny_dataset):
+    meta = pd.read_csv(tiny_dataset / "metadata.csv", keep_default_na=False)
+    row = meta[meta.split == "train"].iloc[0]
+    raw = xr.open_dataset(tiny_dataset / "raw" / row.original_id)
+    prep = xr.open_dataset(tiny_dataset / row.input_path)
+    converted = convert_polygon_icechart(raw)
+    valid = np.isfinite(prep.nersc_sar_primary.values)
+    for chart in charts.CHARTS:
+        assert np.array_equal(converted[chart].values[valid], prep[chart].values[valid])
+        assert (prep[chart].values[~valid] == charts.MASK).all()
+
+
+def test_same_seed_same_arrays_and_different_seed_differs():
+    a, b, c = _scene(seed=5), _scene(seed=5), _scene(seed=6)
+    for name in ("nersc_sar_primary", "btemp_18_7h", "distance_map", "t2m"):
+        np.testing.assert_array_equal(a.inputs[name].values, b.inputs[name].values)
+    np.testing.assert_array_equal(a.charts.SOD.values, b.charts.SOD.values)
+    assert a.inputs.attrs == b.inputs.attrs
+    assert a.inputs.attrs["scene_id"] != c.inputs.attrs["scene_id"]
+    assert not np.allclose(
+        np.nan_to_num(a.inputs.nersc_sar_primary.values),
+        np.nan_to_num(c.inputs.nersc_sar_primary.values),
+    )
+
+
+def test_written_files_are_identical_for_the_same_seed(tmp_path):
+    config = SynthConfig(1, 1, (60, 80), seed=11)
+    one = write_dataset(tmp_path / "a", config, workers=1, progress=False)
+    two = write_dataset(tmp_path / "b", config, workers=2, progress=False)
+    pd.testing.assert_frame_equal(one, two)
+    for path in one.input_path:
+        x, y = xr.open_dataset(tmp_path / "a" / path), xr.open_dataset(tmp_path / "b" / path)
+        xr.testing.assert_identical(x.load(), y.load())
+
+
+def test_physics_land_distance_nodata_and_scales():
+    scenes = [_scene(seed=s, size=(300, 300)) for s in range(4)]
+    for s in scenes:
+        ds, ch = s.inputs, s.charts
+        land = ds.distance_map.values == 0
+        assert (ch.SIC.values[land] == charts.MASK).all()  # land masked in every chart
+        assert (ds.distance_map.values >= 0).all()
+        nodata = np.isnan(ds.nersc_sar_primary.values)
+        assert nodata.any() and (ch.SIC.values[nodata] == charts.MASK).all()
+        assert np.array_equal(nodata, np.isnan(ds.nersc_sar_secondary.values))
+        theta = ds.sar_incidenceangle.values
+        assert (np.diff(theta.mean(axis=0)) > 0).all()  # rises across range
+        assert ds.btemp_6_9h.shape == grid_2km_shape((300, 300)) == (12, 12)
+        lat = ds[charts.LATITUDE].values
+        assert 45 < lat.mean() < 85 and np.ptp(lat) > 0.05
+    # Mixed over scenes, the inputs sit on the real dataset's scale.
+    for name in ("nersc_sar_primary", "nersc_sar_secondary", "btemp_36_5v", "t2m"):
+        values = np.concatenate([s.inputs[name].values.ravel() for s in scenes])
+        mean, std = charts.GLOBAL_MEAN_STD[name]
+        assert abs(np.nanmean(values) - mean) < 1.5 * std
+
+
+def test_sar_and_amsr2_separate_water_from_ice():
+    hv_water, hv_ice, tb, sic_cells = [], [], [], []
+    for seed in range(6):
+        s = _scene(seed=seed, size=(300, 300))
+        sic = s.charts.SIC.values
+        hv = s.inputs.nersc_sar_secondary.values
+        hv_water.append(hv[sic == 0])
+        hv_ice.append(hv[sic == 10])
+        cells = sic.reshape(12, 25, 12, 25).transpose(0, 2, 1, 3).reshape(12, 12, -1)
+        full = (cells != charts.MASK).all(axis=-1)  # cells with no land and no masked pixel
+        tb.append(s.inputs.btemp_36_5h.values[full])
+        sic_cells.append(cells[full].mean(axis=-1))
+    hv_water, hv_ice = np.concatenate(hv_water), np.concatenate(hv_ice)
+    assert hv_water.size > 1000 and hv_ice.size > 1000
+    assert np.nanmean(hv_ice) > np.nanmean(hv_water) + 2.0  # HV: ice brighter than water
+    tb, sic_cells = np.concatenate(tb), np.concatenate(sic_cells)
+    assert np.corrcoef(tb, sic_cells)[0, 1] > 0.7  # AMSR2 follows concentration
+
+
+def test_ensure_dataset_reuses_a_complete_set(tmp_path):
+    config = SynthConfig(1, 1, (60, 80), seed=1)
+    first = ensure_dataset(config, tmp_path)
+    assert first.name == dataset_key(config) and is_complete(first)
+    stamp = (first / "metadata.csv").stat().st_mtime_ns
+    assert ensure_dataset(config, tmp_path) == first
+    assert (first / "metadata.csv").stat().st_mtime_ns == stamp  # not regenerated
+    next(first.glob("train/*_prep.nc")).unlink()
+    assert not is_complete(first)
+    ensure_dataset(config, tmp_path)
+    assert is_complete(first)
