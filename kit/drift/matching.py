@@ -1,0 +1,251 @@
+"""Pattern matching (PM): maximum normalised cross-correlation between image patches.
+
+For each point, a template around it in image 1 is compared with every position of a search
+window around its first guess in image 2. All points of a batch are correlated at once with FFTs
+(numerator) and integral images (local means and variances), so the cost per vector is a few
+small FFTs rather than a Python-level call. NaN (no data) is handled exactly: a template with any
+NaN is invalid and search positions whose window touches NaN are excluded.
+
+Validity of a vector: enough peak correlation (`quality`), a peak that stands out from the rest of
+the correlation surface (`sharpness`: its margin over the best rival position), a template with
+texture, and a peak that is not on the border of the searched area - a border peak means the true match is probably
+outside the window, so the vector would be wrong however high its correlation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft as sfft
+from scipy import ndimage
+
+from kit.errors import KitError
+
+
+@dataclass
+class MatchParams:
+    """Pattern-matching settings (sizes in pixels, angles in degrees)."""
+
+    template: int = 35
+    search: int = 16
+    angles: tuple[float, ...] = (0.0,)
+    min_quality: float = 0.3
+    min_sharpness: float = 0.08
+    min_texture_std: float = 1e-3
+    batch: int = 256
+    workers: int = 2
+
+    def check(self) -> None:
+        if self.template < 5 or self.template % 2 == 0:
+            raise KitError(f"template={self.template}: must be an odd number of pixels >= 5")
+        if self.search < 1:
+            raise KitError(f"search={self.search}: must be a positive number of pixels")
+        if not self.angles:
+            raise KitError("angles: give at least one template rotation, e.g. (0,)")
+
+
+@dataclass
+class MatchResult:
+    """Per-point outcome of pattern matching; (u, v) are NaN where nothing could be matched."""
+
+    u: np.ndarray
+    v: np.ndarray
+    quality: np.ndarray
+    sharpness: np.ndarray
+    valid: np.ndarray
+    angle: np.ndarray
+
+
+def sample_patches(
+    image: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    size: int,
+    angle_deg: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, size, size) patches centred on (cx, cy), optionally rotated by `angle_deg` per point.
+
+    A patch rotated by a means image content rotated by a about the centre; patches reaching
+    outside the image or touching NaN contain NaN. Integer centres without rotation are cut out
+    directly; anything else is bilinearly interpolated.
+    """
+    half = size // 2
+    cx = np.asarray(cx, dtype=np.float64)
+    cy = np.asarray(cy, dtype=np.float64)
+    offs = np.arange(-half, half + 1, dtype=np.float64)
+    integral = np.all(cx == np.round(cx)) and np.all(cy == np.round(cy))
+    if angle_deg is None and integral:
+        padded = np.pad(image.astype(np.float32), half + 1, constant_values=np.nan)
+        rows = np.clip(cy.astype(np.int64) + half + 1, 0, padded.shape[0] - half - 1)
+        cols = np.clip(cx.astype(np.int64) + half + 1, 0, padded.shape[1] - half - 1)
+        outside = (rows != cy + half + 1) | (cols != cx + half + 1)
+        idx = offs.astype(np.int64)
+        out = padded[
+            rows[:, None, None] + idx[None, :, None], cols[:, None, None] + idx[None, None, :]
+        ]
+        out[outside] = np.nan
+        return out
+    oy, ox = np.meshgrid(offs, offs, indexing="ij")
+    if angle_deg is None:
+        dx, dy = ox[None], oy[None]
+    else:
+        a = np.radians(np.asarray(angle_deg, dtype=np.float64))[:, None, None]
+        # content of image 2 rotated by a: image-1 offset = R(-a) @ image-2 offset
+        dx = np.cos(a) * ox + np.sin(a) * oy
+        dy = -np.sin(a) * ox + np.cos(a) * oy
+    coords = np.stack([cy[:, None, None] + dy, cx[:, None, None] + dx])
+    return ndimage.map_coordinates(image.astype(np.float32), coords, order=1, cval=np.nan)
+
+
+def _box_sums(a: np.ndarray, t: int) -> np.ndarray:
+    """Sums of every t x t window of each (n, s, s) slice, shape (n, s-t+1, s-t+1)."""
+    ii = np.zeros((a.shape[0], a.shape[1] + 1, a.shape[2] + 1), dtype=np.float64)
+    ii[:, 1:, 1:] = a.cumsum(1, dtype=np.float64).cumsum(2)
+    return ii[:, t:, t:] - ii[:, :-t, t:] - ii[:, t:, :-t] + ii[:, :-t, :-t]
+
+
+def ncc_surfaces(templates: np.ndarray, windows: np.ndarray, workers: int = 1) -> np.ndarray:
+    """Normalised cross-correlation of each template at every position of its search window.
+
+    templates (n, t, t) must be NaN-free; windows (n, s, s) may hold NaN. Returns (n, s-t+1,
+    s-t+1) with NaN where the window position touches NaN or has no variance.
+    """
+    n, t, _ = templates.shape
+    s = windows.shape[1]
+    nan = np.isnan(windows)
+    w = np.where(nan, 0.0, windows).astype(np.float32)
+    valid_count = np.maximum((~nan).sum(axis=(1, 2)), 1)
+    w -= (w.sum(axis=(1, 2)) / valid_count).astype(np.float32)[:, None, None]
+    w[nan] = 0.0
+    t0 = templates - templates.mean(axis=(1, 2), keepdims=True)
+    size = sfft.next_fast_len(s, real=True)
+    spec = sfft.rfft2(w, s=(size, size), workers=workers)
+    spec *= sfft.rfft2(t0[:, ::-1, ::-1], s=(size, size), workers=workers)
+    num = sfft.irfft2(spec, s=(size, size), workers=workers)[:, t - 1 : s, t - 1 : s]
+    area = t * t
+    local_sum = _box_sums(w, t)
+    local_var = _box_sums(w * w, t) - local_sum**2 / area
+    t_norm = np.sqrt((t0.astype(np.float64) ** 2).sum(axis=(1, 2)))[:, None, None]
+    touches_nan = _box_sums(nan.astype(np.float32), t) > 0.5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ncc = num / (t_norm * np.sqrt(local_var))
+    ncc[touches_nan | (local_var <= 1e-9 * area) | ~np.isfinite(ncc)] = np.nan
+    return ncc.astype(np.float32)
+
+
+@dataclass
+class Peak:
+    """Sub-pixel peak of correlation surfaces: offset from the surface centre and its measures."""
+
+    dx: np.ndarray
+    dy: np.ndarray
+    quality: np.ndarray
+    sharpness: np.ndarray
+    on_border: np.ndarray
+
+
+def find_peaks(surfaces: np.ndarray, exclusion: int = 3) -> Peak:
+    """Maximum of each surface, refined by a parabola through its neighbours along x and y.
+
+    A peak on the surface border, or next to an excluded (NaN) position, is flagged `on_border`:
+    the correlation may still rise beyond it. `sharpness` is the peak minus the highest correlation
+    more than `exclusion` px away from it.
+    """
+    n, h, w = surfaces.shape
+    flat = np.where(np.isnan(surfaces), -np.inf, surfaces).reshape(n, -1)
+    idx = flat.argmax(axis=1)
+    quality = flat[np.arange(n), idx]
+    py, px = np.divmod(idx, w)
+    padded = np.pad(surfaces, ((0, 0), (1, 1), (1, 1)), constant_values=np.nan)
+    r = np.arange(n)
+    c0 = padded[r, py + 1, px + 1]
+    left, right = padded[r, py + 1, px], padded[r, py + 1, px + 2]
+    up, down = padded[r, py, px + 1], padded[r, py + 2, px + 1]
+    on_border = (
+        ~np.isfinite(quality) | np.isnan(left) | np.isnan(right) | np.isnan(up) | np.isnan(down)
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sx = (left - right) / (2 * (left - 2 * c0 + right))
+        sy = (up - down) / (2 * (up - 2 * c0 + down))
+    sx = np.where(np.isfinite(sx), np.clip(sx, -0.5, 0.5), 0.0)
+    sy = np.where(np.isfinite(sy), np.clip(sy, -0.5, 0.5), 0.0)
+    # sharpness: how far the peak stands above the best correlation away from it (an ambiguous or
+    # flat surface has a rival peak of nearly the same height)
+    yy, xx = np.ogrid[0:h, 0:w]
+    near = (np.abs(yy[None] - py[:, None, None]) <= exclusion) & (
+        np.abs(xx[None] - px[:, None, None]) <= exclusion
+    )
+    rival = np.where(near.reshape(n, -1), -np.inf, flat).max(axis=1)
+    with np.errstate(invalid="ignore"):
+        sharpness = np.where(np.isfinite(rival), quality - rival, np.nan)
+    quality = np.where(np.isfinite(quality), quality, np.nan)
+    return Peak(px + sx - (w - 1) / 2, py + sy - (h - 1) / 2, quality, sharpness, on_border)
+
+
+def pattern_match(
+    image1: np.ndarray,
+    image2: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    guess_u: np.ndarray | None = None,
+    guess_v: np.ndarray | None = None,
+    guess_angle: np.ndarray | None = None,
+    params: MatchParams | None = None,
+) -> MatchResult:
+    """Match templates of image 1 around (x, y) inside windows of image 2 around the first guess.
+
+    Images are normalised float arrays (NaN = no data). `guess_angle` (deg) rotates the templates
+    before matching; `params.angles` are tried on top of it and the best peak is kept.
+    """
+    params = params or MatchParams()
+    params.check()
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    n = x.size
+    gu = np.zeros(n) if guess_u is None else np.asarray(guess_u, dtype=np.float64).ravel()
+    gv = np.zeros(n) if guess_v is None else np.asarray(guess_v, dtype=np.float64).ravel()
+    base_angle = None if guess_angle is None else np.asarray(guess_angle, dtype=np.float64).ravel()
+    unknown = ~(np.isfinite(gu) & np.isfinite(gv))
+    gu, gv = np.where(unknown, 0.0, gu), np.where(unknown, 0.0, gv)
+    out = MatchResult(*(np.full(n, np.nan) for _ in range(4)), np.zeros(n, bool), np.zeros(n))
+    best = np.full(n, -np.inf)
+    border = np.ones(n, bool)
+    textured = np.zeros(n, bool)
+    t, s = params.template, params.template + 2 * params.search
+    wx, wy = np.round(x + gu), np.round(y + gv)  # window centres in image 2 (integer)
+    for angle in params.angles:
+        rotation = None
+        if angle != 0.0 or base_angle is not None:
+            rotation = np.full(n, angle) + (0.0 if base_angle is None else base_angle)
+        for start in range(0, n, params.batch):
+            sl = slice(start, min(start + params.batch, n))
+            rot = None if rotation is None else rotation[sl]
+            tmpl = sample_patches(image1, x[sl], y[sl], t, rot)
+            ok = ~np.isnan(tmpl).any(axis=(1, 2))
+            ok &= (
+                np.nanstd(np.where(ok[:, None, None], tmpl, 0.0), axis=(1, 2))
+                > params.min_texture_std
+            )
+            textured[sl] |= ok
+            if not ok.any():
+                continue
+            idx = np.flatnonzero(ok) + start
+            win = sample_patches(image2, wx[idx], wy[idx], s)
+            peak = find_peaks(ncc_surfaces(tmpl[ok], win, params.workers))
+            better = np.nan_to_num(peak.quality, nan=-np.inf) > best[idx]
+            i = idx[better]
+            best[i] = peak.quality[better]
+            out.u[i] = wx[i] + peak.dx[better] - x[i]
+            out.v[i] = wy[i] + peak.dy[better] - y[i]
+            out.quality[i] = peak.quality[better]
+            out.sharpness[i] = peak.sharpness[better]
+            out.angle[i] = angle + (0.0 if base_angle is None else base_angle[i])
+            border[i] = peak.on_border[better]
+    out.valid = (
+        textured
+        & ~border
+        & (np.nan_to_num(out.quality, nan=-1) >= params.min_quality)
+        & (np.nan_to_num(out.sharpness, nan=-1) >= params.min_sharpness)
+    )
+    return out
