@@ -55,3 +55,9 @@ def test_notebook_runs_in_quick_mode(path, tmp_path):
     log = (tmp_path / path.stem / batch.LOG_FILE).read_text()
     assert outcome.status == "ok", f"{path.name}: {outcome.error}\n--- log tail ---\n{log[-3000:]}"
     assert outcome.results, f"{path.name}: results.json is empty"
+
+
+@pytest.mark.parametrize("plan", sorted((NOTEBOOK_DIR / "plans").glob("*.yaml")), ids=str)
+def test_example_plans_are_valid(plan, tmp_path):
+    runs = batch.expand_plan(batch.load_plan(plan), tmp_path)
+    assert runs and all(r.parameters["output_dir"].startswith(str(tmp_path)) for r in runs)
