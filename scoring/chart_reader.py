@@ -17,6 +17,8 @@ from scoring.errors import ScoringError
 
 #: Target number of pixels per block read (a 2500-wide scene: about 800 rows).
 BLOCK_PIXELS = 1 << 21
+#: Per-variable HDF5 chunk cache (bytes) while streaming.
+CHUNK_CACHE_BYTES = 1 << 10
 
 
 def open_netcdf(path: str | os.PathLike, role: str) -> netCDF4.Dataset:
@@ -35,7 +37,14 @@ def open_netcdf(path: str | os.PathLike, role: str) -> netCDF4.Dataset:
 
 
 def row_blocks(variable: netCDF4.Variable, block_pixels: int = BLOCK_PIXELS) -> Iterator[slice]:
-    """Row slices covering a 2-D variable, about `block_pixels` each, aligned to its chunks."""
+    """Row slices covering a 2-D variable, about `block_pixels` each, aligned to its chunks.
+
+    A chunk taller than `block_pixels` allows gives blocks of whole chunk rows (at most one
+    chunk row of the variable in memory).
+    """
+    # Blocks cover whole chunks, so HDF5 needs no chunk cache; the default one would keep every
+    # variable's last chunks in memory while the file is open (memory growing with scenes).
+    variable.set_var_chunk_cache(size=CHUNK_CACHE_BYTES, nelems=1, preemption=1.0)
     rows, cols = variable.shape
     chunking = variable.chunking()
     chunk_rows = 1 if chunking == "contiguous" else max(1, chunking[0])

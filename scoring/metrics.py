@@ -31,6 +31,8 @@ from scoring.report import ChartResult, ClassScore, Report, rounded
 
 #: Side of the joint histogram of two uint8 values.
 HIST_SIDE = 256
+#: Pixels per `np.bincount` call in `joint_histogram`.
+HIST_STEP = 1 << 16
 
 
 class ChartValueError(ValueError):
@@ -63,11 +65,21 @@ def as_chart_values(values: np.ndarray) -> np.ndarray:
 
 
 def joint_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Counts of every (reference, prediction) uint8 pair, as a 256 x 256 int64 matrix."""
-    index = ref.astype(np.uint16).ravel()
-    index <<= 8
-    index |= pred.ravel()
-    return np.bincount(index, minlength=HIST_SIDE * HIST_SIDE).reshape(HIST_SIDE, HIST_SIDE)
+    """Counts of every (reference, prediction) uint8 pair, as a 256 x 256 int64 matrix.
+
+    One `np.bincount` of `pred << 8 | ref` per slice of `HIST_STEP` pixels: slices keep the
+    temporaries in the CPU cache (about twice as fast as one call on a whole scene), and with the
+    prediction in the high byte the counts array stays short unless 255 is predicted.
+    """
+    ref, pred = ref.ravel(), pred.ravel()
+    counts = np.zeros(HIST_SIDE * HIST_SIDE, dtype=np.int64)
+    for start in range(0, ref.size, HIST_STEP):
+        index = pred[start : start + HIST_STEP].astype(np.uint16)
+        index <<= 8
+        index |= ref[start : start + HIST_STEP]
+        part = np.bincount(index)
+        counts[: part.size] += part
+    return counts.reshape(HIST_SIDE, HIST_SIDE).T
 
 
 def invalid_values(value_counts: np.ndarray, chart: str) -> list[int]:

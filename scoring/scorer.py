@@ -10,7 +10,6 @@ the values on the way (NaN, fractions, values that are not classes). Any problem
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import netCDF4
@@ -80,23 +79,20 @@ def score_all_scenes(
         reference = find_reference(reference)
     accumulator = ScoreAccumulator()
     notes: list[str] = []
-    with ExitStack() as stack:
-        dataset = stack.enter_context(open_netcdf(submission, "submission"))
+    with open_netcdf(submission, "submission") as dataset:
         problems = structural_problems(dataset, reference)
         if problems:
             raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
         extra = extra_variables_warning(dataset, reference)
         if extra:
             notes.append(extra)
-        references: dict[str, netCDF4.Dataset] = {}
         for scene_id in _progress(reference.scene_ids, progress):
             scene = reference.scenes[scene_id]
-            if scene.path not in references:
-                references[scene.path] = stack.enter_context(open_netcdf(scene.path, "reference"))
-            for chart in CHARTS:
-                problem = _score_chart(dataset, references[scene.path], scene, chart, accumulator)
-                if problem:
-                    problems.append(problem)
+            with open_netcdf(scene.path, "reference") as reference_file:  # one open at a time
+                for chart in CHARTS:
+                    problem = _score_chart(dataset, reference_file, scene, chart, accumulator)
+                    if problem:
+                        problems.append(problem)
     if problems:
         raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
     return ScoredSubmission(accumulator, reference, notes)

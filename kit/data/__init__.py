@@ -1,6 +1,55 @@
-"""AutoICE data: scene I/O, dataset layouts, ice-chart conversion, synthetic data, manifest."""
+"""AutoICE data: scene I/O, dataset layouts, ice-chart conversion, synthetic data, manifest,
+and the training data pipeline (config, scene cache, patches, augmentations, class weights).
 
+The torch-based names (`PatchDataset`, `SceneDataset`, `Augmenter`, `to_original_grid`) are
+imported on first use, so that `import kit.data` stays light.
+"""
+
+from kit.data.cache import CachedScene, SceneCache, channel_names
+from kit.data.class_weights import (
+    AI4SEAICE_SIC_WEIGHTS,
+    class_weights,
+    count_classes,
+    manifest_counts,
+    median_frequency_weights,
+)
+from kit.data.config import AugmentConfig, DataConfig, config_from_dict, load_yaml
 from kit.data.layouts import discover
 from kit.data.scene import SceneInfo, open_scene, parse_scene_id, scene_info
 
-__all__ = ["SceneInfo", "discover", "open_scene", "parse_scene_id", "scene_info"]
+_LAZY = {
+    "PatchDataset": "kit.data.patches",
+    "SceneDataset": "kit.data.scene_dataset",
+    "Augmenter": "kit.data.augment",
+    "to_original_grid": "kit.data.regrid",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kit.data' has no attribute {name!r}")
+
+
+__all__ = [
+    "AI4SEAICE_SIC_WEIGHTS",
+    "AugmentConfig",
+    "CachedScene",
+    "DataConfig",
+    "SceneCache",
+    "SceneInfo",
+    "channel_names",
+    "class_weights",
+    "config_from_dict",
+    "count_classes",
+    "discover",
+    "load_yaml",
+    "manifest_counts",
+    "median_frequency_weights",
+    "open_scene",
+    "parse_scene_id",
+    "scene_info",
+    *_LAZY,
+]

@@ -95,7 +95,8 @@ def _hash(value) -> str:
 def load_entry(entry: str, path: str) -> CachedScene:
     """Open a complete cache entry (its files share the stem `entry`) memory-mapped."""
     meta = json.loads(Path(f"{entry}.json").read_text())
-    arrays = {n: np.load(f"{entry}.{n}.npy", mmap_mode="r") for n in ("x", "charts", "valid")}
+    # Copy-on-write maps: read-only on disk, yet writable arrays that torch can wrap.
+    arrays = {n: np.load(f"{entry}.{n}.npy", mmap_mode="c") for n in ("x", "charts", "valid")}
     return CachedScene(
         scene_id=meta["scene_id"],
         path=path,

@@ -16,8 +16,8 @@ import pandas as pd
 
 from kit import charts
 from kit.data.cache import read_charts
-from kit.data.patches import scene_sources
 from kit.data.scene import open_netcdf
+from kit.data.sources import scene_sources
 from kit.errors import KitError
 
 #: AI4SeaIce's published SIC weights for classes 0-10 (its own data release), for comparison.

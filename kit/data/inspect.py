@@ -14,9 +14,7 @@ def _histogram(values: np.ndarray, chart: str) -> str:
     counts = np.bincount(values.ravel(), minlength=256)
     total = max(int(counts.sum()), 1)
     parts = [
-        f"{k}:{100 * counts[k] / total:.1f}%"
-        for k in range(charts.N_CLASSES[chart])
-        if counts[k]
+        f"{k}:{100 * counts[k] / total:.1f}%" for k in range(charts.N_CLASSES[chart]) if counts[k]
     ]
     other = total - int(counts[: charts.N_CLASSES[chart]].sum()) - int(counts[charts.MASK])
     parts.append(f"mask:{100 * counts[charts.MASK] / total:.1f}%")

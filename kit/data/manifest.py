@@ -146,9 +146,7 @@ def build_manifest(source: str | os.PathLike) -> pd.DataFrame:
     if not source.is_dir():
         raise KitError(f"{source}: no such folder (expected the ai4arctic data folder)")
     bins_dir = source / BINS_DIR
-    bins_files = {
-        p.name[: -len(BINS_SUFFIX)]: p for p in sorted(bins_dir.glob(f"*{BINS_SUFFIX}"))
-    }
+    bins_files = {p.name[: -len(BINS_SUFFIX)]: p for p in sorted(bins_dir.glob(f"*{BINS_SUFFIX}"))}
     rows, first_raw = [], {}
     for split, list_name in SPLIT_LISTS.items():
         for name in sorted(_read_list(source / list_name)):

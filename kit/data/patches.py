@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
@@ -28,48 +27,11 @@ from kit import charts
 from kit.data.augment import Augmenter
 from kit.data.cache import CachedScene, SceneCache
 from kit.data.config import DataConfig
-from kit.data.scene import open_netcdf
+from kit.data.sources import check_variables, scene_sources
 from kit.errors import KitError
 
 #: Crops tried for one patch before giving up (only reachable with a high min_valid_fraction).
 MAX_ATTEMPTS = 1000
-
-
-def scene_sources(scenes) -> list[tuple[str, str | None]]:
-    """(path, reference_path or None) of each scene from paths or a `discover()` table."""
-    if isinstance(scenes, pd.DataFrame):
-        if "path" not in scenes.columns:
-            raise KitError("scene table has no 'path' column (use kit.data.discover)")
-        refs = scenes["reference_path"] if "reference_path" in scenes.columns else None
-        return [
-            (str(p), None if refs is None or pd.isna(refs.iloc[i]) else str(refs.iloc[i]))
-            for i, p in enumerate(scenes["path"])
-        ]
-    if isinstance(scenes, (str, os.PathLike)):
-        scenes = [scenes]
-    sources = [(str(p), None) for p in scenes]
-    if not sources:
-        raise KitError("no scenes given")
-    return sources
-
-
-def check_variables(sources: list[tuple[str, str | None]], variables: Iterable[str]) -> None:
-    """Fail before any work if a scene lacks one of `variables` (all such scenes are named)."""
-    wanted = [v for v in variables if v not in charts.AUX_VARIABLES]
-    if any(v in ("aux_lat", "aux_lon") for v in variables):
-        wanted += [charts.LATITUDE, charts.LONGITUDE]
-    problems = []
-    for path, _ in sources:
-        ds = open_netcdf(path)
-        try:
-            missing = [v for v in wanted if v not in ds]
-        finally:
-            ds.close()
-        if missing:
-            problems.append(f"{path}: missing variable(s) {', '.join(missing)}")
-    if problems:
-        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")  # fmt: skip
-        raise KitError(f"{len(problems)} scene(s) lack configured variables: {shown}")
 
 
 def load_scenes(
@@ -83,15 +45,19 @@ def load_scenes(
     return [cache.get(path, ref) for path, ref in bar]
 
 
-def crop(array: np.ndarray, top: int, left: int, size: int, fill, out: np.ndarray) -> None:
-    """Copy the [size, size] window at (top, left) of `array` [..., h, w] into `out`, padding
-    what lies outside the array with `fill` (top/left may be negative)."""
+def crop(array, top: int, left: int, size: int, fill, out) -> None:
+    """Copy the [size, size] window at (top, left) of `array` [..., h, w] into `out` (NumPy or
+    torch, converting the dtype), padding what lies outside the array with `fill`."""
     h, w = array.shape[-2:]
     r0, c0 = max(top, 0), max(left, 0)
     r1, c1 = min(top + size, h), min(left + size, w)
-    if (r0, c0, r1, c1) != (top, left, top + size, left + size):
-        out[...] = fill
-    out[..., r0 - top : r1 - top, c0 - left : c1 - left] = array[..., r0:r1, c0:c1]
+    rows, cols = slice(r0 - top, r1 - top), slice(c0 - left, c1 - left)
+    if (r0, c0, r1, c1) != (top, left, top + size, left + size):  # pad only the margins
+        out[..., : rows.start, :] = fill
+        out[..., rows.stop :, :] = fill
+        out[..., rows, : cols.start] = fill
+        out[..., rows, cols.stop :] = fill
+    out[..., rows, cols] = array[..., r0:r1, c0:c1]
 
 
 def _offset(rng: np.random.Generator, n: int, size: int) -> int:
@@ -104,9 +70,11 @@ def _new_tensor(shape, dtype) -> torch.Tensor:
     """An empty tensor; in a loader worker, directly in shared memory (saves a copy on send)."""
     if get_worker_info() is None:
         return torch.empty(shape, dtype=dtype)
-    numel = int(np.prod(shape))
-    storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(numel)
-    return torch.empty(0, dtype=dtype).new(storage).view(shape)
+    try:  # as torch's own default_collate does in workers
+        storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(int(np.prod(shape)))
+        return torch.empty(0, dtype=dtype).new(storage).view(shape)
+    except (AttributeError, RuntimeError):  # private API changed: torch copies on send instead
+        return torch.empty(shape, dtype=dtype)
 
 
 class PatchDataset(IterableDataset):
@@ -133,6 +101,10 @@ class PatchDataset(IterableDataset):
         counts = np.array([s.valid_label_pixels for s in self.scenes], dtype=np.float64)
         self.probabilities = counts / counts.sum()
         self.augment = Augmenter(config.augment)
+        self._tensors: dict[str, torch.Tensor] = {}  # per process, filled lazily
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_tensors": {}}
 
     def _usable(self, scene: CachedScene) -> bool:
         missing = [c for c in self.config.charts if c not in scene.chart_names]
@@ -166,15 +138,25 @@ class PatchDataset(IterableDataset):
         rng = np.random.default_rng([cfg.seed, self.epoch, self.rank, index])
         size, n = cfg.patch_size, cfg.batch_size
         x = _new_tensor((n, self.in_channels, size, size), torch.float32)
-        y = np.empty((n, len(cfg.charts), size, size), dtype=np.uint8)
-        x_np = x.numpy()
+        y = np.empty((len(cfg.charts), n, size, size), dtype=np.uint8)  # charts contiguous
         for i in range(n):
-            scene, top, left = self._draw(rng, y[i])
-            crop(scene.x, top, left, size, charts.NORMALISED_FILL_VALUE, x_np[i])
+            scene, top, left = self._draw(rng, y[:, i])
+            crop(self._inputs(scene), top, left, size, charts.NORMALISED_FILL_VALUE, x[i])
         y_t = torch.from_numpy(y)
         if self.augment.active:
-            x, y_t = self.augment(x, y_t, rng)
-        return x, {chart: y_t[:, k].long() for k, chart in enumerate(cfg.charts)}
+            x, swapped = self.augment(x, y_t.transpose(0, 1), rng)
+            y_t = swapped.transpose(0, 1)
+        labels = {}
+        for k, chart in enumerate(cfg.charts):
+            labels[chart] = _new_tensor((n, size, size), torch.int64)
+            labels[chart].copy_(y_t[k])
+        return x, labels
+
+    def _inputs(self, scene: CachedScene) -> torch.Tensor:
+        """The scene's cached inputs as a (zero-copy) float16 tensor."""
+        if scene.entry not in self._tensors:
+            self._tensors[scene.entry] = torch.from_numpy(scene.x)
+        return self._tensors[scene.entry]
 
     def _draw(self, rng: np.random.Generator, y_out: np.ndarray) -> tuple[CachedScene, int, int]:
         """Pick a scene and a crop with enough labelled pixels; its charts go into y_out."""

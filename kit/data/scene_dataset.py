@@ -23,9 +23,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from kit.data.cache import SceneCache, read_charts
 from kit.data.config import DataConfig
-from kit.data.patches import check_variables, scene_sources
 from kit.data.regrid import to_original_grid
 from kit.data.scene import open_netcdf
+from kit.data.sources import check_variables, scene_sources
 
 __all__ = ["SceneDataset", "to_original_grid"]
 

@@ -7,8 +7,9 @@
   interpolated through its sine and cosine so that the date line does not tear it. Scaled to
   about [-1, 1] as latitude / 90 and longitude / 180.
 - `aux_time`: the month of the scene id. 'mmseaice' gives one channel, month 1..12 mapped
-  linearly onto -1..1 (MMSeaIce's encoding); 'cyclic' gives `aux_time_sin` and `aux_time_cos`
-  of the angle 2 pi (month - 1) / 12, so that December and January are neighbours.
+  linearly onto -1..1 (our reading of MMSeaIce's encoding); 'cyclic' gives `aux_time_sin` and
+  `aux_time_cos` of the angle 2 pi (month - 1) / 12, so that December and January are
+  neighbours.
 """
 
 from __future__ import annotations

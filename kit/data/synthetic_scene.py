@@ -133,11 +133,6 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float)
     return field
 
 
-def _uniform(field: np.ndarray) -> np.ndarray:
-    """A standard normal field mapped to uniform [0, 1] (same spatial structure)."""
-    return special.ndtr(field).astype(np.float32)
-
-
 def _resize(image: np.ndarray, shape: tuple[int, int], area: bool = False) -> np.ndarray:
     """Resample an image to `shape` (rows, cols): bilinear, or area mean for downsampling."""
     method = cv2.INTER_AREA if area else cv2.INTER_LINEAR
@@ -372,21 +367,26 @@ class Surface:
 def make_surface(
     rng: np.random.Generator, labels: np.ndarray, eggs: EggCodes, land: np.ndarray
 ) -> Surface:
-    """Pixel-level ice and ice type behind the chart (vectorised through polygon lookups)."""
+    """Pixel-level ice and ice type behind the chart (vectorised through polygon lookups).
+
+    A pixel is ice where a Gaussian field lies below the normal quantile of its polygon's
+    concentration (so the ice share matches it), with the field's correlation length set by
+    the floe size; the ice type is picked the same way from the partial concentrations.
+    """
     shape = labels.shape
-    cum = np.cumsum(eggs.partial_fraction, axis=1)[labels]  # (h, w, 3)
-    pick = _uniform(smooth_noise(rng, shape, 18.0))
-    kind = (pick[..., None] > cum[..., :2]).sum(axis=-1)  # type index 0..2
-    kind = np.minimum(kind, 2)
-    texture = np.take_along_axis(eggs.texture[labels], kind[..., None], axis=-1)[..., 0]
+    with np.errstate(divide="ignore"):
+        type_edges = special.ndtri(np.cumsum(eggs.partial_fraction, axis=1)[:, :2])
+        ice_edge = special.ndtri(eggs.ice_fraction).astype(np.float32)
+    pick = smooth_noise(rng, shape, 18.0)
+    kind = (pick > type_edges[labels, 0]).astype(np.int64) + (pick > type_edges[labels, 1])
+    texture = eggs.texture[labels, kind]
     floe_field = np.empty(shape, np.float32)
     for cls, scale in _FLOE_SCALE.items():
         where = texture == cls
         if where.any():
-            floe_field[where] = _uniform(smooth_noise(rng, shape, scale))[where]
-    ice = (floe_field < eggs.ice_fraction[labels]) & ~land
-    sod = np.take_along_axis(eggs.true_sod[labels], kind[..., None], axis=-1)[..., 0]
-    sod = np.where(ice, sod, 0).astype(np.int64)
+            floe_field[where] = smooth_noise(rng, shape, scale)[where]
+    ice = (floe_field < ice_edge[labels]) & ~land
+    sod = np.where(ice, eggs.true_sod[labels, kind], 0)
     bergs = eggs.bergs[labels] & (smooth_noise(rng, shape, 1.0) > 3.0)
     return Surface(ice=ice, sod=sod, bergs=bergs)
 

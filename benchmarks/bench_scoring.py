@@ -1,0 +1,214 @@
+"""Benchmark: `autoice score` against the pooled scikit-learn computation of the starter notebooks.
+
+Builds a synthetic 20-scene reference folder and submission (default 2500 x 2500 per scene,
+blocky "ice chart" regions with a land mask, a prediction with region-level and pixel-level
+errors, zlib-compressed like the challenge files), then in one run, each in a fresh process:
+
+  (a) baseline: read every scene's charts, drop reference 255, concatenate all pixels per
+      chart, score with scikit-learn (`r2_score`, `f1_score(average="weighted")`);
+  (b) `autoice score SUBMISSION --reference REF --json OUT`;
+  (b') the same on only a quarter of the scenes, to show (b)'s peak memory does not grow with
+      the number of scenes.
+
+Prints both times and their ratio, the peak resident memory of each process (VmHWM) and the
+largest score difference. Usage:
+
+    python benchmarks/bench_scoring.py                 # 20 scenes of 2500 x 2500
+    python benchmarks/bench_scoring.py --size 5000     # 20 scenes of 5000 x 5000
+    python benchmarks/bench_scoring.py --scenes 4 --size 1000
+    python benchmarks/bench_scoring.py --complevel 0  # uncompressed files: reading is free
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kit.charts import CHARTS, MASK, N_CLASSES, SAR_DIMS, submission_variable  # noqa: E402
+
+#: Side of the homogeneous "polygons" of the synthetic charts, in pixels.
+REGION = 50
+
+
+def synthetic_scene(rng: np.random.Generator, size: int) -> tuple[dict, dict]:
+    """Reference and predicted charts of one scene: blocky regions, land masked, some errors."""
+    cells = -(-size // REGION)
+    land = np.kron(rng.random((cells, cells)) < 0.25, np.ones((REGION, REGION), bool))[:size, :size]
+    ref, pred = {}, {}
+    for chart in CHARTS:
+        n = N_CLASSES[chart]
+        regions = rng.integers(0, n, (cells, cells)).astype(np.uint8)
+        wrong = rng.random((cells, cells)) < 0.3
+        guessed = np.where(wrong, rng.integers(0, n, (cells, cells)), regions).astype(np.uint8)
+        up = np.ones((REGION, REGION), np.uint8)
+        r = np.kron(regions, up)[:size, :size]
+        p = np.kron(guessed, up)[:size, :size]
+        noise = rng.random((size, size)) < 0.05
+        p[noise] = rng.integers(0, n, int(noise.sum()))
+        r[land] = MASK
+        ref[chart], pred[chart] = r, p
+    return ref, pred
+
+
+def build(
+    folder: Path, size: int, n_scenes: int, seed: int, complevel: int = 4
+) -> tuple[Path, Path]:
+    """Write `ref/test/<scene>_prep.nc` files and `upload_package.nc`; return their paths."""
+    import netCDF4
+
+    rng = np.random.default_rng(seed)
+    compression = {"zlib": True, "complevel": complevel} if complevel else {"contiguous": True}
+    ref_dir = folder / "ref" / "test"
+    ref_dir.mkdir(parents=True)
+    sub_path = folder / "upload_package.nc"
+    with netCDF4.Dataset(sub_path, "w") as sub:
+        for i in range(n_scenes):
+            scene_id = f"2021{1 + i // 28:02d}{1 + i % 28:02d}T120000_dmi"
+            ref, pred = synthetic_scene(rng, size)
+            with netCDF4.Dataset(ref_dir / f"{scene_id}_prep.nc", "w") as ds:
+                for dim in SAR_DIMS:
+                    ds.createDimension(dim, size)
+                for chart in CHARTS:
+                    ds.createVariable(chart, "u1", SAR_DIMS, **compression)[:] = ref[chart]
+            dims = (f"{scene_id}_lines", f"{scene_id}_samples")
+            for dim in dims:
+                sub.createDimension(dim, size)
+            for chart in CHARTS:
+                name = submission_variable(scene_id, chart)
+                sub.createVariable(name, "u1", dims, **compression)[:] = pred[chart]
+            print(f"  built scene {i + 1}/{n_scenes}", end="\r", flush=True)
+    print()
+    return folder / "ref", sub_path
+
+
+def pooled_sklearn(submission: Path, reference: Path) -> dict[str, float]:
+    """The starter notebooks' computation: concatenate every valid pixel, then scikit-learn."""
+    import netCDF4
+    from sklearn.metrics import f1_score, r2_score
+
+    refs = {c: [] for c in CHARTS}
+    preds = {c: [] for c in CHARTS}
+    with netCDF4.Dataset(submission) as sub:
+        for path in sorted((reference / "test").glob("*_prep.nc")):
+            scene_id = path.name[: -len("_prep.nc")]
+            with netCDF4.Dataset(path) as ds:
+                for chart in CHARTS:
+                    ref = np.asarray(ds[chart][:]).ravel()
+                    pred = np.asarray(sub[submission_variable(scene_id, chart)][:]).ravel()
+                    valid = ref != MASK
+                    refs[chart].append(ref[valid])
+                    preds[chart].append(pred[valid])
+    scores = {}
+    for chart in CHARTS:
+        ref, pred = np.concatenate(refs[chart]), np.concatenate(preds[chart])
+        refs[chart] = preds[chart] = None
+        if chart == "SIC":
+            scores[chart] = 100 * r2_score(ref, pred)
+        else:
+            scores[chart] = 100 * f1_score(ref, pred, average="weighted")
+    return scores
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process (MB): VmHWM, which, unlike ru_maxrss, does not
+    carry over the parent's peak across fork and exec."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)  # bytes on macOS
+
+
+def worker(kind: str, submission: Path, reference: Path, out: Path) -> None:
+    """Run one side in this process and print time, scores and peak memory as JSON."""
+    if kind == "sklearn":
+        start = time.perf_counter()
+        scores = pooled_sklearn(submission, reference)
+        seconds = time.perf_counter() - start
+    else:
+        from kit.cli import main
+
+        start = time.perf_counter()
+        code = main(["score", str(submission), "--reference", str(reference), "--json", str(out)])
+        seconds = time.perf_counter() - start
+        assert code == 0, "autoice score failed"
+        scores = json.loads(out.read_text())["charts"]
+    print(json.dumps({"seconds": seconds, "scores": scores, "peak_mb": peak_memory_mb()}))
+
+
+def run_worker(kind: str, submission: Path, reference: Path, folder: Path) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, __file__, "--worker", kind, "--submission", str(submission),
+               "--reference", str(reference), "--out", str(folder / f"{kind}.json")]  # fmt: skip
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise SystemExit(f"{kind} worker failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def subset_reference(reference: Path, folder: Path, n: int) -> Path:
+    """A reference folder with links to the first `n` scenes (same submission file)."""
+    sub_ref = folder / f"ref_{n}" / "test"
+    sub_ref.mkdir(parents=True)
+    for path in sorted((reference / "test").glob("*_prep.nc"))[:n]:
+        (sub_ref / path.name).symlink_to(path)
+    return sub_ref.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=2500, help="scene side in pixels")
+    parser.add_argument("--scenes", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--complevel", type=int, default=4, help="zlib level of the files (0: uncompressed)"
+    )
+    parser.add_argument("--worker", choices=("sklearn", "kit"), help=argparse.SUPPRESS)
+    parser.add_argument("--submission", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.submission, args.reference, args.out)
+        return
+    with tempfile.TemporaryDirectory(prefix="bench_scoring_") as tmp:
+        folder = Path(tmp)
+        print(f"building {args.scenes} scenes of {args.size} x {args.size} in {folder}")
+        start = time.perf_counter()
+        reference, submission = build(folder, args.size, args.scenes, args.seed, args.complevel)
+        print(f"built in {time.perf_counter() - start:.1f} s; "
+              f"submission {submission.stat().st_size / 1e6:.1f} MB")  # fmt: skip
+        kit = run_worker("kit", submission, reference, folder)
+        few = max(1, args.scenes // 4)
+        kit_few = run_worker("kit", submission, subset_reference(reference, folder, few), folder)
+        base = run_worker("sklearn", submission, reference, folder)
+    diff = max(abs(kit["scores"][c] - base["scores"][c]) for c in CHARTS)
+    print(f"(a) pooled scikit-learn: {base['seconds']:8.2f} s   peak {base['peak_mb']:8.0f} MB")
+    print(f"(b) autoice score:       {kit['seconds']:8.2f} s   peak {kit['peak_mb']:8.0f} MB")
+    print(
+        f"(b) on {few} scenes:       {kit_few['seconds']:8.2f} s   peak {kit_few['peak_mb']:8.0f} MB"
+    )
+    print(f"speed-up (a)/(b): {base['seconds'] / kit['seconds']:.1f}x")
+    print(f"largest score difference (percent points): {diff:.3g}")
+    for c in CHARTS:
+        print(f"  {c}: sklearn {base['scores'][c]:.12f}  kit {kit['scores'][c]:.12f}")
+
+
+if __name__ == "__main__":
+    main()
