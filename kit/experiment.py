@@ -17,6 +17,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from kit.data.config import DataConfig, config_from_dict, load_yaml
@@ -32,7 +33,8 @@ class TrainConfig:
     """How to train: where the data is, optimiser, schedule, length, validation, outputs."""
 
     #: Dataset folder (either layout); its training split is used, minus the validation scenes.
-    data_dir: str = "data/demo"
+    #: `demo` and `demo-quick` name the synthetic demo datasets (generated on first use).
+    data_dir: str = "demo"
     #: Folder for checkpoints (`last.pt`, `best.pt`), `metrics.csv` and TensorBoard logs.
     out_dir: str = "runs/experiment"
     epochs: int = 10
@@ -112,8 +114,32 @@ class ExperimentConfig:
         )
 
 
+#: Folder of the configs shipped with the kit (`autoice train demo` finds `demo.yaml` there).
+PACKAGED_CONFIGS = Path(__file__).parent / "configs"
+
+
+def packaged_configs() -> list[str]:
+    """Names of the configs shipped with the kit."""
+    return sorted(p.stem for p in PACKAGED_CONFIGS.glob("*.yaml"))
+
+
+def resolve_config_path(name: str | os.PathLike) -> Path:
+    """A config file path, or the packaged config of that name (e.g. `demo`)."""
+    path = Path(name)
+    packaged = PACKAGED_CONFIGS / f"{path.stem}.yaml"
+    if not path.is_file() and path.parent == Path(".") and packaged.is_file():
+        return packaged
+    if not path.is_file():
+        raise KitError(
+            f"{name}: no such config file (packaged configs: {', '.join(packaged_configs())})"
+        )
+    return path
+
+
 def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
-    """Read and validate an experiment YAML file; errors name the file and the setting."""
+    """Read and validate an experiment YAML file (or packaged config name); errors name both
+    the file and the setting."""
+    path = resolve_config_path(path)
     try:
         return ExperimentConfig.from_dict(load_yaml(path), source=str(path))
     except KitError as exc:

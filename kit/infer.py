@@ -15,7 +15,7 @@ import argparse
 import dataclasses
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -323,15 +323,3 @@ def _run_predict(args: argparse.Namespace) -> int:
     out = predict_dataset(predictor, args.data, args.out, args.png)
     print(f"wrote {out}")
     return 0
-
-
-def predictions_for(
-    predictor: Predictor, items: Sequence[Mapping]
-) -> dict[str, dict[str, np.ndarray]]:
-    """80 m chart maps for `SceneDataset` items (used by validation during training)."""
-    return {
-        item["scene_id"]: predictor.predict_scene(
-            item["x"], item["valid"], item["shape"], item["path"]
-        )
-        for item in items
-    }

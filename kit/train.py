@@ -108,9 +108,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+#: `train.data_dir` values that name the synthetic demo datasets (generated on first use).
+DEMO_DATA = {"demo": False, "demo-quick": True}
+
+
+def resolve_data_dir(data_dir: str) -> Path:
+    """The dataset folder; `demo` / `demo-quick` give the synthetic demo sets."""
+    if data_dir in DEMO_DATA and not Path(data_dir).exists():
+        from kit.data.synthetic import demo_dataset
+
+        return demo_dataset(quick=DEMO_DATA[data_dir])
+    return Path(data_dir)
+
+
 def split_scenes(data_dir: str, train: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(training scenes, validation scenes) from the dataset's training split."""
-    table = discover(data_dir)
+    table = discover(resolve_data_dir(data_dir))
     table = table[table["split"] == "train"].reset_index(drop=True)
     if table.empty:
         raise KitError(f"{data_dir}: no training scenes (only a test split was found)")

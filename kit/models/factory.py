@@ -69,6 +69,8 @@ class ModelConfig:
         for key, types in TYPE_KEYS.items():
             if self.type not in types and getattr(self, key) != defaults[key].default:
                 raise KitError(f"model.{key} applies to type {' or '.join(types)}, not {self.type}")
+        if not isinstance(self.extra, dict):
+            raise KitError(f"model.extra: expected a mapping of smp arguments, got {self.extra!r}")
         if self.extra and self.type != "smp":
             raise KitError(f"model.extra (smp arguments) applies to type smp, not {self.type}")
 
