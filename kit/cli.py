@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kit.infer",
     "kit.demo",
     "kit.batch",
+    "kit.drift.cli",
 )
 
 

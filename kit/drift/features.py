@@ -24,7 +24,7 @@ from kit.drift.preprocess import to_uint8
 class FeatureParams:
     """ORB and filtering settings (distances in pixels)."""
 
-    n_features: int = 20000
+    n_features: int = 6000
     patch_size: int = 34
     scale_factor: float = 1.2
     n_levels: int = 8

@@ -37,14 +37,20 @@ class Polynomial2D:
 
     @classmethod
     def fit(cls, src: np.ndarray, dst: np.ndarray, order: int) -> Polynomial2D:
-        """Fit dst ~ P(src) for (n, 2) arrays of matching points."""
+        """Fit dst ~ P(src) for (n, 2) arrays of matching points.
+
+        The order is lowered until the points determine every term (e.g. GCPs on only three
+        rows cannot fix a cubic in the row direction), so the map never wiggles between them."""
         src = np.asarray(src, dtype=np.float64)
         dst = np.asarray(dst, dtype=np.float64)
         centre = src.mean(axis=0)
         scale = np.maximum(src.std(axis=0), 1e-12)
-        a = polynomial_terms(*((src - centre) / scale).T, order)
+        for k in range(order, 0, -1):
+            a = polynomial_terms(*((src - centre) / scale).T, k)
+            if np.linalg.matrix_rank(a) == a.shape[1]:
+                break
         coeffs, *_ = np.linalg.lstsq(a, dst, rcond=None)
-        return cls(order, centre, scale, coeffs)
+        return cls(k, centre, scale, coeffs)
 
     def __call__(self, p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = (np.asarray(p, dtype=np.float64) - self.centre[0]) / self.scale[0]

@@ -216,35 +216,33 @@ def track(
         y = np.asarray(points[1], dtype=np.float64).ravel()
         if x.shape != y.shape:
             raise KitError(f"points: cols and rows differ in length ({x.size} vs {y.size})")
-    n = x.size
-    nan = np.full(n, np.nan)
-    quality, sharpness = nan.copy(), nan.copy()
+    quality = sharpness = np.full(x.size, np.nan)
     extra: dict = {}
+    base_u = base_v = None  # first guess without any matching: zero, or "no motion" by geolocation
+    if geo1 is not None and geo2 is not None:
+        base_u, base_v = geometric_guess(geo1, geo2, x, y)
     if method == "ft":
         matches = feature_track(a, b, p.feature_params())
         u, v, _, valid = matches.first_guess(x, y)
         extra["n_matches"] = matches.count
     elif method == "superlim":
-        from kit.drift.superlim import superlim_track
+        from kit.drift.superlim_matching import superlim_track
 
-        u, v, quality, valid = superlim_track(a, b, x, y, p)
+        u, v, quality, valid = superlim_track(a, b, x, y, p, base_u, base_v)
     else:
-        if method == "pm":
-            gu, gv, angle, search = None, None, None, p.search
-            if geo1 is not None and geo2 is not None:
-                gu, gv = geometric_guess(geo1, geo2, x, y)
-        elif method == "ft+pm":
+        gu, gv, angle, search = base_u, base_v, None, p.search
+        if method == "ft+pm":
             matches = feature_track(a, b, p.feature_params())
             extra["n_matches"] = matches.count
-            gu, gv, angle, _ = matches.first_guess(x, y)
-            search = p.refine_search
-            if matches.fit is None:  # no features (no texture, or no overlap): plain PM
-                gu, gv, angle, search = None, None, None, p.search
-        else:  # superlim+pm
-            from kit.drift.superlim import superlim_track
+            if matches.fit is not None:  # else no features (no texture, no overlap): plain PM
+                gu, gv, angle, _ = matches.first_guess(x, y)
+                search = p.refine_search
+        elif method == "superlim+pm":
+            from kit.drift.superlim_matching import superlim_first_guess
 
-            gu, gv, _, _ = superlim_track(a, b, x, y, p)
-            angle, search = None, p.superlim_search
+            guess = superlim_first_guess(a, b, x, y, p, base_u, base_v)
+            if guess is not None:
+                (gu, gv, angle), search = guess, p.superlim_search
         m = pattern_match(a, b, x, y, gu, gv, angle, p.match_params(search))
         u, v, quality, sharpness, valid = m.u, m.v, m.quality, m.sharpness, m.valid
     valid = np.asarray(valid, bool) & _inside_data(a, x, y) & _inside_data(b, x + u, y + v)

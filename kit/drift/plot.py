@@ -1,0 +1,55 @@
+"""Quiver plot of drift vectors over the first SAR image (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from kit.drift.track import DriftResult
+
+
+def quiver_plot(image_db: np.ndarray, result: DriftResult, path, title: str | None = None) -> Path:
+    """Save valid vectors as arrows (coloured by displacement) over image 1; invalid points are
+    small red crosses. Arrows are drawn at true length in pixels."""
+    import cmocean
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    ok = np.isfinite(image_db)
+    lo, hi = np.percentile(image_db[ok], [1, 99]) if ok.any() else (0, 1)
+    fig, ax = plt.subplots(figsize=(8, 8 * image_db.shape[0] / image_db.shape[1] + 0.5))
+    ax.imshow(image_db, cmap="gray", vmin=lo, vmax=hi)
+    v = result.valid
+    if result.displacement_km is not None:
+        magnitude, label = result.displacement_km, "displacement (km)"
+    else:
+        magnitude, label = np.hypot(result.u, result.v), "displacement (pixels)"
+    arrows = ax.quiver(
+        result.x[v],
+        result.y[v],
+        result.u[v],
+        result.v[v],
+        magnitude[v],
+        cmap=cmocean.cm.thermal,
+        angles="xy",
+        scale_units="xy",
+        scale=1,
+        width=0.003,
+    )
+    ax.plot(result.x[~v], result.y[~v], "x", color="red", markersize=3, label="invalid")
+    fig.colorbar(arrows, ax=ax, shrink=0.8, label=label)
+    ax.set_title(title or f"Sea-ice drift ({result.method}): {v.sum()} of {v.size} vectors valid")
+    ax.set_xlabel("column (pixel)")
+    ax.set_ylabel("row (pixel)")
+    if (~v).any():
+        ax.legend(loc="lower right")
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

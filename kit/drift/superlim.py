@@ -1,0 +1,379 @@
+"""SuperLIM: a small SuperPoint-style network for SAR ice drift, trained self-supervised.
+
+The fully convolutional network maps an image to two outputs at 1/8 resolution:
+- a keypoint score map: 65 channels per 8 x 8 cell (64 pixel positions plus a "no keypoint"
+  dustbin), turned into a full-resolution score map by a softmax and depth-to-space;
+- dense, L2-normalised descriptors.
+
+Training needs no labels (homographic/affine adaptation): a SAR patch and a randomly warped copy
+of it, each with its own speckle, form a pair whose correspondence is known exactly. Descriptors
+learn by a contrastive loss (each cell's descriptor must be most similar to the descriptor at
+its true position in the warped patch, against all other cells more than a cell away); the score
+map learns where descriptor matching is reliable, and to be consistent under the warp.
+
+Run `python -m kit.drift.superlim --help` to train a checkpoint (see the README, "Sea-ice drift").
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+from torch import nn
+
+from kit.drift.preprocess import normalise, to_db
+from kit.drift.synthetic import synthetic_texture
+from kit.errors import KitError
+
+CELL = 8
+DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "superlim.pt"
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """The given device, else CUDA when available, else the CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class SuperLIM(nn.Module):
+    """Shared VGG-style encoder (three 2x poolings) with a keypoint head and a descriptor head."""
+
+    def __init__(
+        self,
+        channels: tuple[int, ...] = (16, 32, 64, 96),
+        convs: tuple[int, ...] = (1, 1, 2, 2),
+        head: int = 64,
+        descriptor_dim: int = 64,
+    ):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 1
+        for i, (c, n) in enumerate(zip(channels, convs, strict=True)):
+            layers += [_block(c_in if k == 0 else c, c) for k in range(n)]
+            if i < len(channels) - 1:
+                layers.append(nn.MaxPool2d(2))
+            c_in = c
+        self.encoder = nn.Sequential(*layers)
+        self.keypoint_head = nn.Sequential(_block(c_in, head), nn.Conv2d(head, CELL * CELL + 1, 1))
+        self.descriptor_head = nn.Sequential(_block(c_in, head), nn.Conv2d(head, descriptor_dim, 1))
+        self.config = {
+            "channels": list(channels),
+            "convs": list(convs),
+            "head": head,
+            "descriptor_dim": descriptor_dim,
+        }
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """image (B, 1, H, W) with H, W multiples of 8 -> keypoint logits (B, 65, H/8, W/8) and
+        unit descriptors (B, D, H/8, W/8)."""
+        features = self.encoder(image)
+        logits = self.keypoint_head(features)
+        descriptors = F.normalize(self.descriptor_head(features), dim=1)
+        return logits, descriptors
+
+
+def keypoint_map(logits: torch.Tensor) -> torch.Tensor:
+    """Full-resolution keypoint scores (B, 1, H, W) from cell logits (softmax, drop dustbin)."""
+    return F.pixel_shuffle(logits.softmax(dim=1)[:, :-1], CELL)
+
+
+def cell_reliability(logits: torch.Tensor) -> torch.Tensor:
+    """Per-cell probability of holding a keypoint, 1 - P(dustbin), shape (B, H/8, W/8)."""
+    return 1.0 - logits.softmax(dim=1)[:, -1]
+
+
+def network_input(image: np.ndarray) -> torch.Tensor:
+    """(1, 1, H8, W8) tensor: the image standardised over its valid pixels, NaN -> 0, padded to
+    multiples of 8 at the bottom and right."""
+    image = np.asarray(image, dtype=np.float32)
+    ok = np.isfinite(image)
+    out = np.zeros(image.shape, np.float32)
+    if ok.any():
+        std = float(image[ok].std()) or 1.0
+        out[ok] = (image[ok] - image[ok].mean()) / std
+    ny, nx = image.shape
+    out = np.pad(out, ((0, -ny % CELL), (0, -nx % CELL)))
+    return torch.from_numpy(out)[None, None]
+
+
+# ------------------------------------------------------------------------------------------
+# Self-supervised training
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainConfig:
+    """Training settings; the defaults made the committed checkpoint."""
+
+    steps: int = 500
+    batch: int = 8
+    patch: int = 96
+    lr: float = 2e-3
+    max_rotation_deg: float = 15.0
+    max_shift: float = 12.0
+    max_scale: float = 0.08
+    max_shear: float = 0.05
+    looks: float = 8.0
+    temperature: float = 0.1
+    negative_radius: float = 8.0
+    consistency_weight: float = 10.0
+    seed: int = 0
+    device: str | None = None
+
+
+def training_sources(
+    paths: list[str] | None = None, synthetic: int = 4, seed: int = 0
+) -> list[np.ndarray]:
+    """Normalised dB images to cut training patches from: the given GeoTIFFs (the shared S1
+    images by default, when present), or `synthetic` synthetic textures when there are none."""
+    from kit.charts import shared_data_dir
+    from kit.drift.io import read_s1_geotiff
+
+    if paths is None:
+        paths = sorted(glob.glob(os.path.join(shared_data_dir(), "s1_pairs", "*.tif")))
+    sources = [normalise(to_db(read_s1_geotiff(p).sigma0)) for p in paths]
+    if not sources:
+        sources = [
+            normalise(synthetic_texture((512, 512), seed=seed + i)) for i in range(synthetic)
+        ]
+    return sources
+
+
+def random_affine(rng: np.random.Generator, cfg: TrainConfig) -> np.ndarray:
+    """2 x 3 matrix mapping patch-1 offsets from the centre to patch-2 offsets."""
+    a = np.radians(rng.uniform(-cfg.max_rotation_deg, cfg.max_rotation_deg))
+    s = 1 + rng.uniform(-cfg.max_scale, cfg.max_scale)
+    shear = rng.uniform(-cfg.max_shear, cfg.max_shear)
+    lin = (
+        s
+        * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        @ np.array([[1, shear], [0, 1]])
+    )
+    return np.hstack([lin, rng.uniform(-cfg.max_shift, cfg.max_shift, size=(2, 1))])
+
+
+def _augment(patch: np.ndarray, rng: np.random.Generator, looks: float) -> np.ndarray:
+    """Independent speckle (additive in dB) and a random gain, standardised, NaN -> 0."""
+    noisy = patch + 10 * np.log10(rng.gamma(looks, 1 / looks, size=patch.shape)) * rng.uniform(
+        0.3, 1.0
+    )
+    noisy *= rng.uniform(0.8, 1.25)
+    ok = np.isfinite(noisy)
+    out = np.zeros(patch.shape, np.float32)
+    if ok.sum() > 1:
+        out[ok] = (noisy[ok] - noisy[ok].mean()) / (noisy[ok].std() + 1e-6)
+    return out
+
+
+def sample_batch(sources: list[np.ndarray], rng: np.random.Generator, cfg: TrainConfig):
+    """A batch of (patch1, patch2, affine) with patch2(A p) = patch1(p) (offsets from centres)."""
+    n = cfg.patch
+    c = (n - 1) / 2
+    oy, ox = np.mgrid[0:n, 0:n].astype(np.float64) - c
+    p1, p2, mats = [], [], []
+    margin = int(np.ceil(n * 0.8 + cfg.max_shift)) + 2
+    for _ in range(cfg.batch):
+        src = sources[rng.integers(len(sources))]
+        cy = rng.uniform(margin, src.shape[0] - margin)
+        cx = rng.uniform(margin, src.shape[1] - margin)
+        a = random_affine(rng, cfg)
+        inv = np.linalg.inv(a[:, :2])
+        # patch-2 pixel q shows the source at centre + A^-1 (q - t)
+        qx, qy = ox - a[0, 2], oy - a[1, 2]
+        sx = inv[0, 0] * qx + inv[0, 1] * qy
+        sy = inv[1, 0] * qx + inv[1, 1] * qy
+        filled = np.nan_to_num(src)
+        one = ndimage.map_coordinates(filled, [cy + oy, cx + ox], order=1)
+        two = ndimage.map_coordinates(filled, [cy + sy, cx + sx], order=1)
+        p1.append(_augment(one, rng, cfg.looks))
+        p2.append(_augment(two, rng, cfg.looks))
+        mats.append(a)
+    to = torch.from_numpy
+    return to(np.stack(p1))[:, None], to(np.stack(p2))[:, None], to(np.stack(mats)).float()
+
+
+def _cell_centres(h: int, w: int, device) -> torch.Tensor:
+    """(h*w, 2) pixel (x, y) of the centres of 8 x 8 cells."""
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij"
+    )
+    return torch.stack([xs, ys], -1).reshape(-1, 2).float() * CELL + (CELL - 1) / 2
+
+
+def _sample(maps: torch.Tensor, xy: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear samples (B, C, N) of full-resolution maps at pixel positions xy (B, N, 2)."""
+    h, w = size
+    grid = torch.stack([(2 * xy[..., 0] + 1) / w - 1, (2 * xy[..., 1] + 1) / h - 1], -1)[:, None]
+    return F.grid_sample(maps, grid, align_corners=False)[:, :, 0]
+
+
+def sample_descriptors(desc: torch.Tensor, xy: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Unit descriptors (B, N, D) at pixel positions xy (B, N, 2) of 1/8-resolution maps."""
+    h, w = desc.shape[-2:]
+    cell_xy = (xy - (CELL - 1) / 2) / CELL  # position in cell units
+    grid = torch.stack([(2 * cell_xy[..., 0] + 1) / w - 1, (2 * cell_xy[..., 1] + 1) / h - 1], -1)[
+        :, None
+    ]
+    out = F.grid_sample(desc, grid, align_corners=False, padding_mode="border")[:, :, 0]
+    return F.normalize(out, dim=1).transpose(1, 2)
+
+
+def superlim_loss(
+    model: SuperLIM, p1: torch.Tensor, p2: torch.Tensor, mats: torch.Tensor, cfg: TrainConfig
+):
+    """Contrastive descriptor loss + keypoint reliability loss + warp consistency of the scores."""
+    b, _, n, _ = p1.shape
+    logits, desc = model(torch.cat([p1, p2]))
+    l1, l2 = logits[:b], logits[b:]
+    d1, d2 = desc[:b], desc[b:]
+    hc, wc = d1.shape[-2:]
+    centres = _cell_centres(hc, wc, p1.device)  # (N, 2)
+    c = (n - 1) / 2
+    warped = torch.einsum("bij,nj->bni", mats[:, :, :2], centres - c) + mats[:, None, :, 2] + c
+    inside = ((warped >= CELL / 2) & (warped <= n - 1 - CELL / 2)).all(-1)  # (B, N)
+    desc1 = d1.flatten(2).transpose(1, 2)  # (B, N, D)
+    positive = (desc1 * sample_descriptors(d2, warped, (n, n))).sum(-1)  # (B, N)
+    cells2 = d2.flatten(2)  # (B, D, M)
+    sim = torch.bmm(desc1, cells2)  # (B, N, M)
+    dist = torch.cdist(warped, centres[None].expand(b, -1, -1))
+    negatives = sim.masked_fill(dist < cfg.negative_radius, float("-inf"))
+    logits_nce = torch.cat([positive[..., None], negatives], -1) / cfg.temperature
+    nce = F.cross_entropy(
+        logits_nce[inside], torch.zeros(int(inside.sum()), dtype=torch.long, device=p1.device)
+    )
+    with torch.no_grad():  # a cell is reliable when its best image-2 cell is the right one
+        best = sim.argmax(-1)
+        correct = (dist.gather(-1, best[..., None])[..., 0] < cfg.negative_radius).float()
+    reliability = cell_reliability(l1).flatten(1).clamp(1e-4, 1 - 1e-4)
+    det = F.binary_cross_entropy(reliability[inside], correct[inside])
+    # scores of patch 1 must move with the image: compare with patch 2's scores at warped pixels
+    k1, k2 = keypoint_map(l1), keypoint_map(l2)
+    ys, xs = torch.meshgrid(
+        torch.arange(n, device=p1.device), torch.arange(n, device=p1.device), indexing="ij"
+    )
+    pix = torch.stack([xs, ys], -1).reshape(-1, 2).float()
+    wpix = torch.einsum("bij,nj->bni", mats[:, :, :2], pix - c) + mats[:, None, :, 2] + c
+    pin = ((wpix >= 0) & (wpix <= n - 1)).all(-1)
+    k2w = _sample(k2, wpix, (n, n))[:, 0]
+    consistency = ((k1.flatten(1) - k2w) ** 2)[pin].mean() * cfg.consistency_weight
+    parts = {
+        "descriptor": nce,
+        "keypoint": det,
+        "consistency": consistency,
+        "match_accuracy": correct[inside].mean(),
+    }
+    return nce + det + consistency, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def train_superlim(
+    cfg: TrainConfig | None = None, sources: list[np.ndarray] | None = None, progress: bool = True
+) -> tuple[SuperLIM, list[dict]]:
+    """Train a SuperLIM network on synthetic warps of `sources` (see `training_sources`)."""
+    from tqdm import tqdm
+
+    cfg = cfg or TrainConfig()
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    sources = sources if sources is not None else training_sources(seed=cfg.seed)
+    device = pick_device(cfg.device)
+    model = SuperLIM().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(cfg.steps, 1))
+    history = []
+    model.train()
+    bar = tqdm(range(cfg.steps), desc="SuperLIM training", disable=not progress)
+    for step in bar:
+        p1, p2, mats = (t.to(device) for t in sample_batch(sources, rng, cfg))
+        loss, parts = superlim_loss(model, p1, p2, mats, cfg)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        history.append({"step": step, "loss": float(loss), **parts})
+        bar.set_postfix(loss=f"{float(loss):.3f}", acc=f"{parts['match_accuracy']:.2f}")
+    model.eval()
+    return model, history
+
+
+def save_superlim(model: SuperLIM, path, cfg: TrainConfig | None = None, half: bool = True) -> None:
+    """Save weights (float16 by default, to stay small) and the network config; atomic write."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).cpu()
+        for k, v in model.state_dict().items()
+    }
+    payload = {"config": model.config, "state_dict": state, "train": asdict(cfg) if cfg else None}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_superlim(path=None, device: str | None = None) -> SuperLIM:
+    """Load a checkpoint saved by `save_superlim` (default: the committed weights)."""
+    path = Path(path) if path else DEFAULT_WEIGHTS
+    if not path.is_file():
+        raise KitError(
+            f"{path}: no SuperLIM checkpoint; train one with `python -m kit.drift.superlim --out {path}`"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        config = payload["config"]
+        model = SuperLIM(
+            tuple(config["channels"]),
+            tuple(config["convs"]),
+            config["head"],
+            config["descriptor_dim"],
+        )
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+        )
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise KitError(f"{path}: not a SuperLIM checkpoint ({exc})") from None
+    return model.to(pick_device(device)).eval()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train a SuperLIM checkpoint (self-supervised).")
+    parser.add_argument("--out", default=str(DEFAULT_WEIGHTS), help="checkpoint path")
+    parser.add_argument(
+        "--images", nargs="*", help="GeoTIFFs to train on (default: shared S1 images)"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    for name, value in asdict(TrainConfig()).items():
+        if name != "device":
+            parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cfg = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig())})
+    start = time.perf_counter()
+    model, history = train_superlim(cfg, training_sources(args.images, seed=cfg.seed))
+    save_superlim(model, args.out, cfg)
+    last = history[-20:]
+    acc = np.mean([h["match_accuracy"] for h in last])
+    print(
+        f"saved {args.out} after {cfg.steps} steps in {time.perf_counter() - start:.0f} s; final cell match accuracy {acc:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
