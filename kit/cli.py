@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kit.infer",
     "scoring.cli",
     "kit.drift.cli",
+    "kit.batch",
     "kit.demo",
 )
 

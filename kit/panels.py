@@ -11,16 +11,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
+import cmocean
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import cmocean  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
-
-from kit import charts  # noqa: E402
+from kit import charts
 
 #: Longest side, in pixels, of what is drawn for each panel.
 MAX_DRAWN_SIDE = 800
@@ -44,23 +41,26 @@ def _thin(image: np.ndarray) -> np.ndarray:
     return image[::step, ::step]
 
 
-def _draw_chart(ax, fig, chart: str, values: np.ndarray, title: str) -> None:
+def draw_chart(ax, chart: str, values: np.ndarray, title: str | None = None) -> None:
+    """Draw a chart's class map on `ax` with a colour bar labelled with the class names."""
+    fig = ax.figure
     cmap, norm = chart_colour_map(chart)
     values = _thin(np.asarray(values))
     shown = np.ma.masked_where(values == charts.MASK, values)
     image = ax.imshow(shown, cmap=cmap, norm=norm, interpolation="nearest")
     bar = fig.colorbar(image, ax=ax, ticks=np.arange(charts.N_CLASSES[chart]), shrink=0.8)
     bar.ax.set_yticklabels(charts.CLASS_NAMES[chart], fontsize=7)
-    ax.set_title(title)
+    ax.set_title(chart if title is None else title)
 
 
-def _draw_sar(ax, sar: np.ndarray) -> None:
+def draw_sar(ax, sar: np.ndarray, title: str = "SAR (HH)") -> None:
+    """Draw a SAR image (dB) in grey with a 2-98 % percentile stretch; no-data light grey."""
     sar = _thin(np.asarray(sar, dtype=np.float32))
     finite = sar[np.isfinite(sar)]
     low, high = np.percentile(finite, (2, 98)) if finite.size else (0.0, 1.0)
-    cmap = plt.get_cmap("gray").with_extremes(bad=MASKED_COLOUR)
+    cmap = colormaps["gray"].with_extremes(bad=MASKED_COLOUR)
     ax.imshow(np.ma.masked_invalid(sar), cmap=cmap, vmin=low, vmax=high)
-    ax.set_title("SAR (HH)")
+    ax.set_title(title)
 
 
 def save_scene_panel(
@@ -73,17 +73,14 @@ def save_scene_panel(
     """Save a PNG: SAR and each predicted chart; a second row with the reference if given."""
     chart_names = [c for c in charts.CHARTS if c in predicted]
     rows = 2 if reference else 1
-    fig, axes = plt.subplots(
-        rows,
-        1 + len(chart_names),
-        figsize=(4.2 * (1 + len(chart_names)), 3.8 * rows),
-        squeeze=False,
-    )
-    _draw_sar(axes[0, 0], sar)
+    # A bare Figure draws with Agg without switching pyplot's backend (notebooks keep theirs).
+    fig = Figure(figsize=(4.2 * (1 + len(chart_names)), 3.8 * rows))
+    axes = fig.subplots(rows, 1 + len(chart_names), squeeze=False)
+    draw_sar(axes[0, 0], sar)
     for col, chart in enumerate(chart_names, start=1):
-        _draw_chart(axes[0, col], fig, chart, predicted[chart], f"{chart} predicted")
+        draw_chart(axes[0, col], chart, predicted[chart], f"{chart} predicted")
         if reference:
-            _draw_chart(axes[1, col], fig, chart, reference[chart], f"{chart} reference")
+            draw_chart(axes[1, col], chart, reference[chart], f"{chart} reference")
     if reference:
         axes[1, 0].axis("off")
     for ax in axes.flat:
@@ -94,6 +91,5 @@ def save_scene_panel(
     path = Path(path)
     temporary = path.with_name(f".{path.name}.part")
     fig.savefig(temporary, dpi=90, format="png")
-    plt.close(fig)
     os.replace(temporary, path)
     return path

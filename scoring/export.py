@@ -131,18 +131,17 @@ img {{ max-width: 100%; }}
 
 def bar_chart_png(standings: list[Standing], split: str) -> str:
     """Grouped bars of each team's chart and combined scores, as base64 PNG text."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure  # draws with Agg, leaves pyplot's backend alone
 
     keys = (*CHARTS, "combined")
     teams = [s.team.replace("$", r"\$") for s in standings]  # no mathtext from team names
     x = np.arange(len(standings))
     width = 0.8 / len(keys)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(standings) + 2), 4), dpi=100)
-    colours = plt.get_cmap("tab10").colors
+    fig = Figure(figsize=(max(6.0, 1.2 * len(standings) + 2), 4), dpi=100)
+    ax = fig.subplots()
+    colours = colormaps["tab10"].colors
     for i, key in enumerate(keys):
         values = [np.nan if s.scores[key] is None else s.scores[key] for s in standings]
         ax.bar(x + (i - (len(keys) - 1) / 2) * width, values, width, label=key, color=colours[i])
@@ -153,5 +152,4 @@ def bar_chart_png(standings: list[Standing], split: str) -> str:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")

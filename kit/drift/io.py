@@ -201,3 +201,45 @@ def read_s1_geotiff(path, band: int = 1, order: int = 3) -> S1Image:
             cols, rows, [g.x for g in gcps], [g.y for g in gcps], gcp_crs, order
         )
     return S1Image(path, image, geo, _start_time(tags, path))
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """Two images of a drift pair, in time order, and the hours between their start times."""
+
+    first: Path
+    second: Path
+    hours: float
+
+
+def image_start_time(path) -> datetime | None:
+    """An image's acquisition start: its `time_coverage_start` tag, else a `_YYYYMMDDTHHMMSS`
+    stamp in its file name (None when neither is there); reads no pixels."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    path = Path(path)
+    try:
+        with rasterio.open(path) as ds:
+            tags = ds.tags()
+    except RasterioIOError:
+        tags = {}
+    return _start_time(tags, path)
+
+
+def find_pairs(folder, max_hours: float = 72.0, pattern: str = "*.tif") -> list[ImagePair]:
+    """Drift pairs in a folder of images: each image with the next one in time, when they start
+    at most `max_hours` apart. Images without a known start time are left out."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise KitError(f"{folder}: no such folder of images")
+    if max_hours <= 0:
+        raise KitError(f"max_hours={max_hours}: must be a positive number of hours")
+    timed = [(t, p) for p in sorted(folder.glob(pattern)) if (t := image_start_time(p))]
+    timed.sort()
+    pairs = []
+    for (t1, p1), (t2, p2) in zip(timed, timed[1:]):
+        hours = (t2 - t1).total_seconds() / 3600.0
+        if 0 < hours <= max_hours:
+            pairs.append(ImagePair(p1, p2, hours))
+    return pairs

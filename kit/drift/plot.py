@@ -1,4 +1,5 @@
-"""Quiver plot of drift vectors over the first SAR image (matplotlib, Agg backend)."""
+"""Quiver plot of drift vectors over the first SAR image (a bare matplotlib Figure, so a
+notebook's backend is left alone)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,13 @@ def quiver_plot(image_db: np.ndarray, result: DriftResult, path, title: str | No
     small red crosses. Without geolocation the arrows are the pixel displacement at true length;
     with it, the ice motion (viewing geometry removed), scaled to be visible."""
     import cmocean
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # a bare Figure leaves the caller's backend alone
 
     path = Path(path)
     ok = np.isfinite(image_db)
     lo, hi = np.percentile(image_db[ok], [1, 99]) if ok.any() else (0, 1)
-    fig, ax = plt.subplots(figsize=(8, 8 * image_db.shape[0] / image_db.shape[1] + 0.5))
+    fig = Figure(figsize=(8, 8 * image_db.shape[0] / image_db.shape[1] + 0.5))
+    ax = fig.subplots()
     ax.imshow(image_db, cmap="gray", vmin=lo, vmax=hi)
     v = result.valid
     if result.u_ice is not None:  # geolocated: ice motion, arrows scaled to be visible
@@ -54,6 +53,5 @@ def quiver_plot(image_db: np.ndarray, result: DriftResult, path, title: str | No
         ax.legend(loc="lower right")
     tmp = path.with_name(f".{path.name}.tmp")
     fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
     os.replace(tmp, path)
     return path

@@ -1,0 +1,553 @@
+"""Batch reruns of the tutorial notebooks: a grid of notebooks x parameter sets run with papermill.
+
+A plan is a small YAML file (examples in `notebooks/plans/`)::
+
+    name: ablations                 # optional; default: the plan file's name
+    notebooks: [03_multitask_mmseaice.ipynb]   # relative to the plan file
+    parameters: {quick: true}       # the same for every run
+    sets:                           # optional explicit parameter sets (`label` names a set)
+      - {label: baseline}
+      - {label: no-amsr2, use_amsr2: false}
+    grid: {seed: [0, 1, 2]}         # optional cartesian product, crossed with `sets`
+    kernel: python3                 # optional Jupyter kernel name
+    cell_timeout: 1800              # optional seconds per cell
+
+Every run gets its own folder under the output folder holding the executed notebook, its log
+(`run.log`), the `results.json` the notebook writes into its `output_dir` (set to that folder)
+and a `status.json`. A failed run is recorded with its failing cell and does not stop the
+others; `--resume` skips runs whose status is ok. At the end the runs are tabulated into
+`results.csv` and `results.md`. Notebooks report their results with `write_results`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import hashlib
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import re
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kit.errors import KitError
+
+#: Keys a plan file may have.
+PLAN_KEYS = ("name", "notebooks", "parameters", "sets", "grid", "kernel", "cell_timeout")
+#: The file a notebook writes its key results into (inside its `output_dir`).
+RESULTS_FILE = "results.json"
+STATUS_FILE = "status.json"
+NOTEBOOK_FILE = "notebook.ipynb"
+LOG_FILE = "run.log"
+#: Set by the batch runner for every run, so a plan may not set it.
+OUTPUT_PARAMETER = "output_dir"
+#: In `sets`, names the set (used in the run id and the tables; not passed to the notebook).
+LABEL_KEY = "label"
+
+
+@dataclass
+class BatchPlan:
+    """A validated plan: which notebooks to run with which parameter sets."""
+
+    path: Path
+    name: str
+    notebooks: list[Path]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    sets: list[dict[str, Any]] = field(default_factory=list)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    kernel: str | None = None
+    cell_timeout: int | None = None
+
+
+@dataclass
+class RunSpec:
+    """One notebook run: its id (the folder name), notebook, label and parameters."""
+
+    run_id: str
+    notebook: Path
+    label: str | None
+    parameters: dict[str, Any]
+
+
+@dataclass
+class RunOutcome:
+    """What one run produced. `status` is "ok" or "failed"; `results` is its results.json."""
+
+    run_id: str
+    notebook: str
+    label: str | None
+    parameters: dict[str, Any]
+    status: str
+    duration_s: float
+    error: str | None = None
+    failing_cell: int | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+    resumed: bool = False
+
+
+@dataclass
+class BatchReport:
+    """All runs of a batch plus where the combined tables were written."""
+
+    outcomes: list[RunOutcome]
+    csv_path: Path
+    markdown_path: Path
+
+    @property
+    def failed(self) -> list[RunOutcome]:
+        return [o for o in self.outcomes if o.status != "ok"]
+
+
+# --------------------------------------------------------------------------- results files
+
+
+def write_results(output_dir: str | os.PathLike, results: Mapping[str, Any]) -> Path:
+    """Write a notebook's key results to `output_dir/results.json` (atomically).
+
+    Values may be numbers, strings, booleans, None, lists or nested dicts; numpy scalars and
+    arrays are converted. This is the file `autoice batch` tabulates.
+    """
+    path = Path(output_dir) / RESULTS_FILE
+    _write_json_atomic(path, _to_jsonable(dict(results)))
+    return path
+
+
+def read_results(output_dir: str | os.PathLike) -> dict[str, Any]:
+    """Read `output_dir/results.json` as written by `write_results`."""
+    path = Path(output_dir) / RESULTS_FILE
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise KitError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(data, dict):
+        raise KitError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def _to_jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_jsonable(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "tolist"):  # numpy scalars and arrays, torch tensors
+        return _to_jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else str(value)
+    return value
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    _write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def load_plan(path: str | os.PathLike) -> BatchPlan:
+    """Read and validate a plan file; every problem is a `KitError` naming the file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise KitError(f"{path}: plan file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise KitError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise KitError(f"{path}: a plan must be a mapping with keys {', '.join(PLAN_KEYS)}")
+    unknown = sorted(set(raw) - set(PLAN_KEYS))
+    if unknown:
+        raise KitError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(PLAN_KEYS)}"
+        )
+    plan = BatchPlan(
+        path=path,
+        name=str(raw.get("name") or path.stem),
+        notebooks=_plan_notebooks(path, raw.get("notebooks")),
+        parameters=_plan_mapping(path, "parameters", raw.get("parameters")),
+        sets=_plan_sets(path, raw.get("sets")),
+        grid=_plan_grid(path, raw.get("grid")),
+        kernel=_plan_optional(path, "kernel", raw.get("kernel"), str),
+        cell_timeout=_plan_optional(path, "cell_timeout", raw.get("cell_timeout"), int),
+    )
+    _check_parameter_names(plan)
+    return plan
+
+
+def _plan_notebooks(path: Path, value: Any) -> list[Path]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise KitError(f"{path}: 'notebooks' must be a non-empty list of notebook files")
+    notebooks = []
+    for entry in value:
+        nb = (path.parent / str(entry)).resolve()
+        if nb.suffix != ".ipynb":
+            raise KitError(f"{path}: notebooks: {entry} is not an .ipynb file")
+        if not nb.is_file():
+            raise KitError(f"{path}: notebooks: {entry} not found (looked at {nb})")
+        notebooks.append(nb)
+    if len(set(notebooks)) != len(notebooks):
+        raise KitError(f"{path}: notebooks: a notebook is listed twice")
+    return notebooks
+
+
+def _plan_mapping(path: Path, key: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise KitError(f"{path}: '{key}' must be a mapping of parameter name to value")
+    for name in value:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise KitError(f"{path}: {key}: {name!r} is not a valid parameter name")
+    if OUTPUT_PARAMETER in value:
+        raise KitError(f"{path}: {key}: '{OUTPUT_PARAMETER}' is set per run by autoice batch")
+    return dict(value)
+
+
+def _plan_sets(path: Path, value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not value:
+        raise KitError(f"{path}: 'sets' must be a non-empty list of parameter mappings")
+    sets = [_plan_mapping(path, f"sets[{i}]", entry) for i, entry in enumerate(value)]
+    labels = [s[LABEL_KEY] for s in sets if LABEL_KEY in s]
+    if len(set(map(str, labels))) != len(labels):
+        raise KitError(f"{path}: sets: labels must be unique")
+    return sets
+
+
+def _plan_grid(path: Path, value: Any) -> dict[str, list[Any]]:
+    grid = _plan_mapping(path, "grid", value)
+    for name, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise KitError(f"{path}: grid: '{name}' must be a non-empty list of values")
+    if LABEL_KEY in grid:
+        raise KitError(f"{path}: grid: '{LABEL_KEY}' belongs in 'sets', not in the grid")
+    return grid
+
+
+def _plan_optional(path: Path, key: str, value: Any, kind: type) -> Any:
+    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    raise KitError(f"{path}: '{key}' must be a {kind.__name__}, got {value!r}")
+
+
+def _check_parameter_names(plan: BatchPlan) -> None:
+    """Every parameter must exist in every notebook's `parameters` cell (catches typos early)."""
+    import papermill
+
+    names = set(plan.parameters) | set(plan.grid)
+    for s in plan.sets:
+        names |= set(s) - {LABEL_KEY}
+    overlap = set(plan.grid) & {n for s in plan.sets for n in s}
+    if overlap:
+        raise KitError(f"{plan.path}: {', '.join(sorted(overlap))} in both 'sets' and 'grid'")
+    for nb in plan.notebooks:
+        declared = set(papermill.inspect_notebook(str(nb)))
+        if not declared:
+            raise KitError(f"{nb}: no cell tagged 'parameters', so it cannot be parameterised")
+        unknown = sorted(names - declared)
+        if unknown:
+            raise KitError(
+                f"{plan.path}: parameter(s) {', '.join(unknown)} not in {nb.name}; "
+                f"it declares: {', '.join(sorted(declared))}"
+            )
+
+
+def expand_plan(plan: BatchPlan, out_dir: str | os.PathLike) -> list[RunSpec]:
+    """The runs of a plan: notebooks x sets x grid, each with its own `output_dir`."""
+    out_dir = Path(out_dir).resolve()
+    grid_names = list(plan.grid)
+    combos = [dict(zip(grid_names, vals)) for vals in itertools.product(*plan.grid.values())]
+    runs: list[RunSpec] = []
+    for nb in plan.notebooks:
+        for pset in plan.sets or [{}]:
+            label = str(pset[LABEL_KEY]) if LABEL_KEY in pset else None
+            varying = {k: v for k, v in pset.items() if k != LABEL_KEY}
+            for combo in combos:
+                params = {**plan.parameters, **varying, **combo}
+                named = combo if label else {**varying, **combo}  # a label names its set
+                run_id = _run_id(nb, label, named, params)
+                params[OUTPUT_PARAMETER] = str(out_dir / run_id)
+                runs.append(RunSpec(run_id, nb, label, params))
+    ids = [r.run_id for r in runs]
+    if len(set(ids)) != len(ids):
+        raise KitError(f"{plan.path}: two runs have identical parameters; remove the duplicate")
+    return runs
+
+
+def _run_id(nb: Path, label: str | None, varying: dict[str, Any], params: dict) -> str:
+    """A readable, deterministic folder name: notebook, set label and varying parameters."""
+    parts = [label] if label else []
+    parts += [f"{k}-{json.dumps(v, sort_keys=True)}" for k, v in varying.items()]
+    slug = re.sub(r"[^A-Za-z0-9.=+-]+", "_", "_".join(parts)).strip("_") or "default"
+    if len(slug) > 60:
+        digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode())
+        slug = f"{slug[:51]}_{digest.hexdigest()[:8]}"
+    return f"{nb.stem}__{slug}"
+
+
+# --------------------------------------------------------------------------- running
+
+
+def execute_run(
+    spec: RunSpec, kernel: str | None = None, cell_timeout: int | None = None
+) -> RunOutcome:
+    """Run one notebook with papermill into its own folder; never raises for a notebook error."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    run_dir = Path(spec.parameters[OUTPUT_PARAMETER])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (RESULTS_FILE, STATUS_FILE):
+        (run_dir / stale).unlink(missing_ok=True)
+    partial = run_dir / f".{NOTEBOOK_FILE}.partial.ipynb"
+    log_tmp = run_dir / f".{LOG_FILE}.partial"
+    outcome = RunOutcome(spec.run_id, str(spec.notebook), spec.label, spec.parameters, "ok", 0.0)
+    start = time.perf_counter()
+    with open(log_tmp, "w") as log:
+        log.write(f"notebook: {spec.notebook}\nparameters: {json.dumps(spec.parameters)}\n\n")
+        log.flush()
+        try:
+            papermill.execute_notebook(
+                str(spec.notebook),
+                str(partial),
+                parameters=spec.parameters,
+                kernel_name=kernel,
+                progress_bar=False,
+                stdout_file=log,
+                stderr_file=log,
+                cwd=str(spec.notebook.parent),
+                execution_timeout=cell_timeout,
+            )
+        except PapermillExecutionError as exc:
+            outcome.status = "failed"
+            outcome.failing_cell = exc.cell_index
+            # The index is that of the executed notebook (papermill adds an injected cell).
+            outcome.error = (
+                f"cell {exc.cell_index} (In [{exc.exec_count}]): {exc.ename}: {exc.evalue}"
+            )
+            log.write(f"\nFAILED in cell {exc.cell_index}:\n{exc.source}\n{exc}\n")
+        except Exception as exc:  # kernel died, cell timeout, unreadable notebook ...
+            outcome.status = "failed"
+            outcome.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            log.write(f"\nFAILED:\n{traceback.format_exc()}\n")
+    outcome.duration_s = round(time.perf_counter() - start, 3)
+    if partial.exists():
+        os.replace(partial, run_dir / NOTEBOOK_FILE)
+    os.replace(log_tmp, run_dir / LOG_FILE)
+    _collect_results(outcome, run_dir)
+    _write_json_atomic(run_dir / STATUS_FILE, asdict(outcome))
+    return outcome
+
+
+def _collect_results(outcome: RunOutcome, run_dir: Path) -> None:
+    if not (run_dir / RESULTS_FILE).is_file():
+        if outcome.status == "ok":
+            outcome.status = "failed"
+            outcome.error = f"the notebook finished without writing {RESULTS_FILE}"
+        return
+    try:
+        outcome.results = read_results(run_dir)
+    except KitError as exc:
+        outcome.status, outcome.error = "failed", str(exc)
+
+
+def completed_outcome(spec: RunSpec) -> RunOutcome | None:
+    """The recorded outcome of a run that already finished ok, else None (for --resume)."""
+    run_dir = Path(spec.parameters[OUTPUT_PARAMETER])
+    try:
+        status = json.loads((run_dir / STATUS_FILE).read_text())
+        results = read_results(run_dir)
+    except (OSError, ValueError):
+        return None
+    if status.get("status") != "ok" or status.get("parameters") != spec.parameters:
+        return None
+    known = {k: status[k] for k in ("status", "duration_s", "error", "failing_cell") if k in status}
+    return RunOutcome(
+        spec.run_id, str(spec.notebook), spec.label, spec.parameters, **known,
+        results=results, resumed=True,
+    )  # fmt: skip
+
+
+def run_batch(
+    plan: BatchPlan,
+    out_dir: str | os.PathLike,
+    jobs: int = 1,
+    resume: bool = False,
+    kernel: str | None = None,
+    progress: bool = True,
+) -> BatchReport:
+    """Run every run of the plan (`jobs` at a time, in separate processes) and tabulate them."""
+    from tqdm.auto import tqdm
+
+    if jobs < 1:
+        raise KitError(f"--jobs must be at least 1, got {jobs}")
+    out_dir = Path(out_dir)
+    specs = expand_plan(plan, out_dir)
+    kernel = kernel or plan.kernel
+    done = {s.run_id: completed_outcome(s) for s in specs} if resume else {}
+    outcomes = {k: v for k, v in done.items() if v is not None}
+    todo = [s for s in specs if s.run_id not in outcomes]
+    bar = tqdm(total=len(todo), desc=f"batch {plan.name}", unit="run", disable=not progress)
+    for outcome in _execute_all(todo, jobs, kernel, plan.cell_timeout):
+        outcomes[outcome.run_id] = outcome
+        bar.update(1)
+        if outcome.status != "ok":
+            bar.write(f"FAILED {outcome.run_id}: {outcome.error}")
+    bar.close()
+    ordered = [outcomes[s.run_id] for s in specs]
+    csv_path, md_path = write_tables(ordered, out_dir, title=plan.name)
+    return BatchReport(ordered, csv_path, md_path)
+
+
+def _execute_all(
+    specs: list[RunSpec], jobs: int, kernel: str | None, cell_timeout: int | None
+) -> Iterable[RunOutcome]:
+    if jobs == 1 or len(specs) <= 1:
+        for spec in specs:
+            yield execute_run(spec, kernel, cell_timeout)
+        return
+    context = multiprocessing.get_context("spawn")  # no forked copies of threads or kernels
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = {pool.submit(execute_run, s, kernel, cell_timeout): s for s in specs}
+        for future in concurrent.futures.as_completed(futures):
+            spec = futures[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # the worker process itself died
+                yield RunOutcome(
+                    spec.run_id, str(spec.notebook), spec.label, spec.parameters,
+                    "failed", 0.0, error=f"worker failed: {type(exc).__name__}: {exc}",
+                )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts to dotted keys (`{"charts": {"SIC": 1}}` -> `{"charts.SIC": 1}`).
+
+    Lists become JSON strings so that every value fits one table cell.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            flat[name] = json.dumps(value)
+        else:
+            flat[name] = value
+    return flat
+
+
+def outcome_rows(outcomes: list[RunOutcome]) -> list[dict[str, Any]]:
+    """One flat row per run: identity, status, parameters (`param.` prefix) and results."""
+    rows = []
+    for o in outcomes:
+        row: dict[str, Any] = {
+            "run_id": o.run_id,
+            "notebook": Path(o.notebook).name,
+            "label": o.label,
+            "status": o.status,
+            "duration_s": o.duration_s,
+            "error": o.error,
+        }
+        params = {k: v for k, v in o.parameters.items() if k != OUTPUT_PARAMETER}
+        row.update({f"param.{k}": v for k, v in flatten(params).items()})
+        row.update(flatten(o.results))
+        rows.append(row)
+    return rows
+
+
+def write_tables(
+    outcomes: list[RunOutcome], out_dir: str | os.PathLike, title: str = "batch"
+) -> tuple[Path, Path]:
+    """Write `results.csv` (every column) and `results.md` (varying columns) atomically."""
+    import pandas as pd
+
+    out_dir = Path(out_dir)
+    frame = pd.DataFrame(outcome_rows(outcomes))
+    csv_path, md_path = out_dir / "results.csv", out_dir / "results.md"
+    _write_text_atomic(csv_path, frame.to_csv(index=False))
+    _write_text_atomic(md_path, markdown_table(frame, title))
+    return csv_path, md_path
+
+
+def markdown_table(frame: Any, title: str) -> str:
+    """A markdown summary: constant parameters listed once, then one row per run."""
+    constant = [
+        c
+        for c in frame.columns
+        if c.startswith("param.") and len(frame) > 1 and frame[c].astype(str).nunique() == 1
+    ]
+    shown = frame.drop(columns=constant + ["notebook"] * (frame["notebook"].nunique() == 1))
+    shown = shown.dropna(axis=1, how="all")
+    ok = int((frame["status"] == "ok").sum())
+    lines = [f"# {title}", "", f"{ok} of {len(frame)} runs ok."]
+    fixed = [f"`{c[6:]}={frame[c].iloc[0]}`" for c in constant]
+    if fixed:
+        lines.append(f"Same in every run: {', '.join(fixed)}.")
+    lines += ["", "| " + " | ".join(shown.columns) + " |"]
+    lines.append("|" + "---|" * len(shown.columns))
+    for _, row in shown.iterrows():
+        lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _md_cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")[:120]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `autoice batch` to the CLI."""
+    p = subparsers.add_parser(
+        "batch",
+        help="rerun notebooks over a grid of parameters with papermill",
+        description="Run a plan of notebooks x parameter sets; tabulate their results.json.",
+    )
+    p.add_argument("plan", type=Path, help="plan YAML (see notebooks/plans/)")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    p.add_argument("--resume", action="store_true", help="skip runs that completed ok")
+    p.add_argument("--out", type=Path, help="output folder (default outputs/batch/<plan>)")
+    p.add_argument("--kernel", help="Jupyter kernel name (default: the plan's or notebook's)")
+    p.set_defaults(handler=_cmd_batch)
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    plan = load_plan(args.plan)
+    out_dir = args.out or Path("outputs") / "batch" / plan.name
+    report = run_batch(plan, out_dir, jobs=args.jobs, resume=args.resume, kernel=args.kernel)
+    print(report.markdown_path.read_text())
+    print(f"results: {report.csv_path}\ntable:   {report.markdown_path}")
+    for o in report.failed:
+        print(
+            f"failed: {o.run_id}: {o.error} (log: {Path(o.parameters[OUTPUT_PARAMETER])}/run.log)"
+        )
+    return 1 if report.failed else 0
