@@ -12,30 +12,39 @@ import importlib
 import os
 import sys
 
-#: Modules that add subcommands; each has `register(subparsers) -> None`.
-COMMAND_MODULES: tuple[str, ...] = (
-    "kit.data.cli",
-    "kit.train",
-    "kit.infer",
-    "scoring.cli",
-    "kit.drift.cli",
-    "kit.batch",
-    "kit.demo",
-)
+#: Subcommand -> the module that implements it (its `register(subparsers)` adds the parser).
+#: Only the module of the command being run is imported, so `autoice score` never loads torch
+#: and every command starts fast; `autoice --help` imports them all.
+COMMANDS: dict[str, str] = {
+    "synth": "kit.data.cli",
+    "manifest": "kit.data.cli",
+    "inspect": "kit.data.cli",
+    "train": "kit.train",
+    "predict": "kit.infer",
+    "score": "scoring.cli",
+    "leaderboard": "scoring.cli",
+    "drift": "kit.drift.cli",
+    "drift-eval": "kit.drift.cli",
+    "batch": "kit.batch",
+    "demo": "kit.demo",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `autoice` parser; with `command`, only that command's module is imported."""
     parser = argparse.ArgumentParser(
         prog="autoice", description="AutoICE Kit: sea-ice charting data, models and scoring."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMANDS.values()
+    for name in dict.fromkeys(modules):
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         result = args.handler(args)

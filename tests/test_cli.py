@@ -9,14 +9,30 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kit.cli import build_parser, main
+from kit.cli import COMMANDS, build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_data_subcommands_are_registered():
-    choices = build_parser()._subparsers._group_actions[0].choices
-    assert {"synth", "manifest", "inspect", "demo"} <= set(choices)
+def _choices(parser):
+    return set(parser._subparsers._group_actions[0].choices)
+
+
+def test_command_table_matches_what_the_modules_register():
+    """kit.cli.COMMANDS names exactly the commands registered, each by its own module."""
+    assert _choices(build_parser()) == set(COMMANDS)
+    for command, module in COMMANDS.items():
+        assert command in _choices(build_parser(command)), (command, module)
+
+
+def test_scoring_commands_do_not_import_torch():
+    code = (
+        "import sys; from kit.cli import build_parser; build_parser('score'); "
+        "build_parser('leaderboard'); print('torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "False", out.stderr
 
 
 def test_synth_writes_the_torchgeo_layout(tmp_path, capsys):
@@ -43,13 +59,23 @@ def test_manifest_check(tiny_dataset, capsys):
     assert "missing" in text and "unexpected     3" in text
 
 
-def test_demo_prints_the_inventory(tiny_dataset, capsys, monkeypatch):
+def test_demo_runs_the_main_job_end_to_end(tiny_dataset, tmp_path, capsys, monkeypatch):
+    """`autoice demo`: data -> training -> submission -> score -> leaderboard, all files written."""
     import kit.demo
 
-    monkeypatch.setattr(kit.demo, "demo_dataset", lambda root, quick: tiny_dataset)
-    assert main(["demo", "--quick"]) == 0
-    out = capsys.readouterr().out
-    assert re.search(r"train\s+2 scenes", out) and re.search(r"test\s+1 scenes", out)
+    monkeypatch.setattr(kit.demo, "demo_dataset", lambda quick: tiny_dataset)
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--epochs", "1", "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"combined", printed, re.IGNORECASE) and "kit-demo" in printed
+    for name in (
+        "upload_package.nc",
+        "leaderboard.sqlite",
+        "leaderboard.html",
+        "leaderboard_scores.png",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    assert not list(out.glob(".*.part")), "temporary files left behind"
 
 
 @pytest.mark.parametrize(
