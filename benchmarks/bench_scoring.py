@@ -6,12 +6,13 @@ errors, zlib-compressed like the challenge files), then in one run, each in a fr
 
   (a) baseline: read every scene's charts, drop reference 255, concatenate all pixels per
       chart, score with scikit-learn (`r2_score`, `f1_score(average="weighted")`);
-  (b) `autoice score SUBMISSION --reference REF --json OUT`;
-  (b') the same on only a quarter of the scenes, to show (b)'s peak memory does not grow with
+  (b) `autoice score SUBMISSION --reference REF --json OUT` (default worker processes);
+  (b1) the same with `--workers 1` (everything in one process);
+  (b') (b) on only a quarter of the scenes, to show (b)'s peak memory does not grow with
       the number of scenes.
 
-Prints both times and their ratio, the peak resident memory of each process (VmHWM) and the
-largest score difference. Usage:
+Prints the times and the ratio (a)/(b), the peak resident memory of each process (VmHWM; for
+(b) also the largest worker process's) and the largest score difference. Usage:
 
     python benchmarks/bench_scoring.py                 # 20 scenes of 2500 x 2500
     python benchmarks/bench_scoring.py --size 5000     # 20 scenes of 5000 x 5000
@@ -135,6 +136,12 @@ def peak_memory_mb() -> float:
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)  # bytes on macOS
 
 
+def children_peak_mb() -> float:
+    """Peak resident memory of the largest finished child process (MB), 0 if none."""
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
 def worker(kind: str, submission: Path, reference: Path, out: Path) -> None:
     """Run one side in this process and print time, scores and peak memory as JSON."""
     if kind == "sklearn":
@@ -144,12 +151,16 @@ def worker(kind: str, submission: Path, reference: Path, out: Path) -> None:
     else:
         from kit.cli import main
 
+        args = ["score", str(submission), "--reference", str(reference), "--json", str(out)]
+        if kind == "kit1":
+            args += ["--workers", "1"]
         start = time.perf_counter()
-        code = main(["score", str(submission), "--reference", str(reference), "--json", str(out)])
+        code = main(args)
         seconds = time.perf_counter() - start
         assert code == 0, "autoice score failed"
         scores = json.loads(out.read_text())["charts"]
-    print(json.dumps({"seconds": seconds, "scores": scores, "peak_mb": peak_memory_mb()}))
+    peaks = {"peak_mb": peak_memory_mb(), "worker_peak_mb": children_peak_mb()}
+    print(json.dumps({"seconds": seconds, "scores": scores, **peaks}))
 
 
 def run_worker(kind: str, submission: Path, reference: Path, folder: Path) -> dict:
@@ -179,7 +190,7 @@ def main() -> None:
     parser.add_argument(
         "--complevel", type=int, default=4, help="zlib level of the files (0: uncompressed)"
     )
-    parser.add_argument("--worker", choices=("sklearn", "kit"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=("sklearn", "kit", "kit1"), help=argparse.SUPPRESS)
     parser.add_argument("--submission", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -195,16 +206,18 @@ def main() -> None:
         print(f"built in {time.perf_counter() - start:.1f} s; "
               f"submission {submission.stat().st_size / 1e6:.1f} MB")  # fmt: skip
         kit = run_worker("kit", submission, reference, folder)
+        kit1 = run_worker("kit1", submission, reference, folder)
         few = max(1, args.scenes // 4)
         kit_few = run_worker("kit", submission, subset_reference(reference, folder, few), folder)
         base = run_worker("sklearn", submission, reference, folder)
-    diff = max(abs(kit["scores"][c] - base["scores"][c]) for c in CHARTS)
+    diff = max(abs(r["scores"][c] - base["scores"][c]) for r in (kit, kit1) for c in CHARTS)
     print(f"(a) pooled scikit-learn: {base['seconds']:8.2f} s   peak {base['peak_mb']:8.0f} MB")
-    print(f"(b) autoice score:       {kit['seconds']:8.2f} s   peak {kit['peak_mb']:8.0f} MB")
-    print(
-        f"(b) on {few} scenes:       {kit_few['seconds']:8.2f} s   peak {kit_few['peak_mb']:8.0f} MB"
-    )
-    print(f"speed-up (a)/(b): {base['seconds'] / kit['seconds']:.1f}x")
+    for label, r in (("(b) autoice score:", kit), ("(b1) --workers 1:", kit1),
+                     (f"(b) on {few} scenes:", kit_few)):  # fmt: skip
+        print(f"{label:24s} {r['seconds']:8.2f} s   peak {r['peak_mb']:8.0f} MB"
+              f" (+ largest worker {r['worker_peak_mb']:.0f} MB)")  # fmt: skip
+    print(f"speed-up (a)/(b): {base['seconds'] / kit['seconds']:.1f}x, "
+          f"(a)/(b1): {base['seconds'] / kit1['seconds']:.1f}x")  # fmt: skip
     print(f"largest score difference (percent points): {diff:.3g}")
     for c in CHARTS:
         print(f"  {c}: sklearn {base['scores'][c]:.12f}  kit {kit['scores'][c]:.12f}")

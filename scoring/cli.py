@@ -25,6 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--json", metavar="OUT", help="write the JSON report here ('-': stdout)")
     score.add_argument("--split", choices=SPLIT_CHOICES, default=ALL, help="scenes to score")
     score.add_argument("--progress", action="store_true", help="show a progress bar")
+    score.add_argument(
+        "--workers", type=_positive_int, default=None,
+        help="processes reading scenes in parallel (default: 2, or 1 on one core)",
+    )  # fmt: skip
     score.set_defaults(handler=run_score)
 
     board = subparsers.add_parser("leaderboard", help="run a leaderboard in a SQLite file")
@@ -69,6 +73,17 @@ def _reference_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _db_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default="leaderboard.sqlite", help="SQLite leaderboard file")
 
@@ -82,6 +97,7 @@ def run_score(args: argparse.Namespace) -> int:
         split=args.split,
         split_file=args.split_file,
         progress=args.progress,
+        workers=args.workers,
     )
     table_out = sys.stderr if args.json == "-" else sys.stdout
     print(report.table(), file=table_out)

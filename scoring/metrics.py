@@ -3,7 +3,7 @@
 The challenge pools the valid pixels (reference != 255) of all scenes per chart and scores them
 with scikit-learn: R2 on the class values for SIC, support-weighted F1 for SOD and FLOE. Both
 are functions of the joint counts of (reference class, predicted value), so we never keep
-pixels: each scene adds its confusion matrix (one `np.bincount` on `ref << 8 | pred`), and the
+pixels: each scene adds its confusion matrix (a 2-D histogram of the uint8 pairs), and the
 scores are computed from the summed matrices. R2 is evaluated in exact integer arithmetic and
 F1 exactly as scikit-learn does, so results equal the pooled computation to rounding error.
 
@@ -31,8 +31,10 @@ from scoring.report import ChartResult, ClassScore, Report, rounded
 
 #: Side of the joint histogram of two uint8 values.
 HIST_SIDE = 256
-#: Pixels per `np.bincount` call in `joint_histogram`.
+#: Pixels per `np.bincount` call in `bincount_histogram`.
 HIST_STEP = 1 << 16
+#: Pixels per OpenCV `calcHist` call: its float32 counts are exact up to 2**24.
+OPENCV_STEP = 1 << 24
 
 
 class ChartValueError(ValueError):
@@ -67,6 +69,28 @@ def as_chart_values(values: np.ndarray) -> np.ndarray:
 def joint_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Counts of every (reference, prediction) uint8 pair, as a 256 x 256 int64 matrix.
 
+    Uses OpenCV's `calcHist` (2-D histogram of two uint8 planes, about twice as fast as
+    `np.bincount` here) when OpenCV is installed, else `bincount_histogram`; both count exactly
+    the same. `calcHist` returns float32 counts, exact up to 2**24, so it is called on slices of
+    at most `OPENCV_STEP` pixels and the counts are summed as int64.
+    """
+    ref, pred = np.ascontiguousarray(ref).ravel(), np.ascontiguousarray(pred).ravel()
+    cv2 = _opencv()
+    if cv2 is None:
+        return bincount_histogram(ref, pred)
+    counts = np.zeros((HIST_SIDE, HIST_SIDE), dtype=np.int64)
+    for start in range(0, ref.size, OPENCV_STEP):
+        planes = [a[start : start + OPENCV_STEP].reshape(1, -1) for a in (ref, pred)]
+        ranges = [0, HIST_SIDE, 0, HIST_SIDE]
+        counts += cv2.calcHist(planes, [0, 1], None, [HIST_SIDE, HIST_SIDE], ranges).astype(
+            np.int64
+        )
+    return counts
+
+
+def bincount_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """`joint_histogram` with numpy only (the scoring program needs nothing but numpy/netCDF4).
+
     One `np.bincount` of `pred << 8 | ref` per slice of `HIST_STEP` pixels: slices keep the
     temporaries in the CPU cache (about twice as fast as one call on a whole scene), and with the
     prediction in the high byte the counts array stays short unless 255 is predicted.
@@ -80,6 +104,15 @@ def joint_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
         part = np.bincount(index)
         counts[: part.size] += part
     return counts.reshape(HIST_SIDE, HIST_SIDE).T
+
+
+def _opencv():
+    """The `cv2` module, or None where OpenCV is not installed (e.g. a bare scoring image)."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
 
 
 def invalid_values(value_counts: np.ndarray, chart: str) -> list[int]:
@@ -208,7 +241,10 @@ class ScoreAccumulator:
 
     def add_histogram(self, scene_id: str, chart: str, hist: np.ndarray) -> None:
         """Add a validated joint histogram (`joint_histogram`) of one scene and chart."""
-        confusion = confusion_from_histogram(hist, chart)
+        self.add_confusion(scene_id, chart, confusion_from_histogram(hist, chart))
+
+    def add_confusion(self, scene_id: str, chart: str, confusion: np.ndarray) -> None:
+        """Add a confusion matrix (`confusion_from_histogram`) of one scene and chart."""
         per_chart = self._confusion.setdefault(scene_id, {})
         if chart in per_chart:
             per_chart[chart] = per_chart[chart] + confusion

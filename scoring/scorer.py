@@ -9,7 +9,10 @@ the values on the way (NaN, fractions, values that are not classes). Any problem
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import netCDF4
@@ -23,6 +26,7 @@ from scoring.metrics import (
     ScoreAccumulator,
     as_chart_values,
     chart_values_message,
+    confusion_from_histogram,
     invalid_values,
     joint_histogram,
 )
@@ -53,19 +57,30 @@ def score_submission(
     split: str = ALL,
     split_file: str | os.PathLike | None = None,
     progress: bool = False,
+    workers: int | None = None,
 ) -> Report:
     """Score a submission netCDF against reference charts (folder or file, see `find_reference`).
 
     Every reference scene must be in the submission. `split` ("public", "private" or "all")
     chooses the scenes the scores cover, from `split_file` or the default seeded split.
     Returns a `Report` (`.combined`, `.charts`, `.per_scene`, in percent); raises
-    `ScoringError` for an invalid submission or reference.
+    `ScoringError` for an invalid submission or reference. `workers`: processes reading scenes
+    in parallel (default `default_workers()`; 1 scores in this process).
     """
-    scored = score_all_scenes(submission, reference, progress=progress)
+    scored = score_all_scenes(submission, reference, progress=progress, workers=workers)
     if split == ALL and split_file is None:
         return scored.report(split=None)
     split_map = resolve_split(scored.reference.scene_ids, split_file)
     return scored.report(scenes_of(split_map, split), split=split)
+
+
+def default_workers() -> int:
+    """Worker processes used unless told otherwise: two where there are two cores or more.
+
+    Two overlap one scene's decompression with another's counting; more rarely help because
+    reading the (one) submission file is shared.
+    """
+    return min(2, os.cpu_count() or 1)
 
 
 def score_all_scenes(
@@ -73,11 +88,20 @@ def score_all_scenes(
     reference: str | os.PathLike | Reference,
     *,
     progress: bool = False,
+    workers: int | None = None,
 ) -> ScoredSubmission:
-    """Validate and score every reference scene of a submission (see `score_submission`)."""
+    """Validate and score every reference scene of a submission (see `score_submission`).
+
+    Scenes are read and counted in `workers` processes (default `default_workers()`), each
+    holding one scene at a time and returning only its small confusion matrices, so memory
+    stays bounded by the number of workers, not of scenes. `workers=1` scores in this process;
+    the scores are identical either way (sums of integer counts).
+    """
     if not isinstance(reference, Reference):
         reference = find_reference(reference)
-    accumulator = ScoreAccumulator()
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise ScoringError(f"workers must be at least 1, got {workers}")
     notes: list[str] = []
     with open_netcdf(submission, "submission") as dataset:
         problems = structural_problems(dataset, reference)
@@ -86,26 +110,88 @@ def score_all_scenes(
         extra = extra_variables_warning(dataset, reference)
         if extra:
             notes.append(extra)
-        for scene_id in _progress(reference.scene_ids, progress):
-            scene = reference.scenes[scene_id]
-            with open_netcdf(scene.path, "reference") as reference_file:  # one open at a time
-                for chart in CHARTS:
-                    problem = _score_chart(dataset, reference_file, scene, chart, accumulator)
-                    if problem:
-                        problems.append(problem)
+    accumulator = ScoreAccumulator()
+    scenes = [reference.scenes[scene_id] for scene_id in reference.scene_ids]
+    results = _scene_results(os.fspath(submission), scenes, min(workers, len(scenes)))
+    for result in _progress(results, len(scenes), progress):
+        problems.extend(result.problems)
+        for chart, confusion in result.confusions.items():
+            accumulator.add_confusion(result.scene_id, chart, confusion)
     if problems:
         raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
     return ScoredSubmission(accumulator, reference, notes)
 
 
-def _score_chart(
+@dataclass
+class SceneResult:
+    """One scene scored: confusion matrix per valid chart, and the submission's problems."""
+
+    scene_id: str
+    confusions: dict[str, np.ndarray]
+    problems: list[str]
+
+
+def _scene_results(
+    submission: str, scenes: list[ReferenceScene], workers: int
+) -> Iterator[SceneResult]:
+    """`SceneResult`s in scene order, from this process or a pool of `workers` processes.
+
+    A daemonic process (e.g. a worker of the caller's own `multiprocessing.Pool`) may not
+    start processes, so it scores in-process.
+    """
+    if workers <= 1 or multiprocessing.current_process().daemon:
+        with open_netcdf(submission, "submission") as dataset:
+            for scene in scenes:
+                yield score_scene(dataset, scene)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_open_in_worker, initargs=(submission,)
+    ) as pool:
+        try:
+            yield from pool.map(_score_in_worker, scenes)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+#: The submission file opened once in each worker process (see `_open_in_worker`).
+_worker_submission: netCDF4.Dataset | None = None
+
+
+def _open_in_worker(submission: str) -> None:
+    global _worker_submission
+    _worker_submission = open_netcdf(submission, "submission")
+
+
+def _score_in_worker(scene: ReferenceScene) -> SceneResult:
+    return score_scene(_worker_submission, scene)
+
+
+def score_scene(submission: netCDF4.Dataset, scene: ReferenceScene) -> SceneResult:
+    """Read and count one scene's charts (one reference file open at a time)."""
+    confusions, problems = {}, []
+    with open_netcdf(scene.path, "reference") as reference_file:
+        for chart in CHARTS:
+            hist, problem = _chart_histogram(submission, reference_file, scene, chart)
+            if problem:
+                problems.append(problem)
+            else:
+                confusions[chart] = confusion_from_histogram(hist, chart)
+    return SceneResult(scene.scene_id, confusions, problems)
+
+
+def _chart_histogram(
     submission: netCDF4.Dataset,
     reference: netCDF4.Dataset,
     scene: ReferenceScene,
     chart: str,
-    accumulator: ScoreAccumulator,
-) -> str | None:
-    """Stream one chart into the accumulator; return the submission's problem text, if any."""
+) -> tuple[np.ndarray | None, str | None]:
+    """Stream one chart into a joint histogram; (histogram, None) or (None, the problem text).
+
+    Problems of the reference raise `ScoringError` at once (no score can be given).
+    """
     name = submission_variable(scene.scene_id, chart)
     pred_var = submission.variables[name]
     ref_var = reference.variables[scene.variables[chart]]
@@ -121,22 +207,21 @@ def _score_chart(
         try:
             pred = as_chart_values(pred)
         except ChartValueError as exc:
-            return f"{name} {exc}"
+            return None, f"{name} {exc}"
         hist += joint_histogram(ref, pred)
     bad_ref = invalid_values(hist.sum(axis=1), chart)
     if bad_ref:
         raise ScoringError(f"{ref_where} {chart_values_message(chart, bad_ref)}")
     bad_pred = invalid_values(hist.sum(axis=0), chart)
     if bad_pred:
-        return f"{name} {chart_values_message(chart, bad_pred)}"
-    accumulator.add_histogram(scene.scene_id, chart, hist)
-    return None
+        return None, f"{name} {chart_values_message(chart, bad_pred)}"
+    return hist, None
 
 
-def _progress(scene_ids: list[str], show: bool):
-    """The scene ids, wrapped in a tqdm bar when `show` (tqdm is only needed then)."""
+def _progress(results: Iterator[SceneResult], total: int, show: bool):
+    """The scene results, wrapped in a tqdm bar when `show` (tqdm is only needed then)."""
     if not show:
-        return scene_ids
+        return results
     from tqdm.auto import tqdm
 
-    return tqdm(scene_ids, desc="scoring", unit="scene")
+    return tqdm(results, total=total, desc="scoring", unit="scene")

@@ -43,6 +43,19 @@ def test_score_json_to_stdout(files, capsys):
     assert report["split"] == "public" and "public split" in captured.err
 
 
+def test_score_workers_option(files, capsys):
+    tmp, sub, _ = files
+    ref = ["--reference", str(tmp / "data"), "--json", "-"]
+    reports = []
+    for n in ("1", "2"):
+        assert main(["score", str(sub), *ref, "--workers", n]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0] == reports[1]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["score", str(sub), *ref, "--workers", "0"])
+    assert exit_info.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("make_bad", "message"),
     [

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import f1_score, r2_score
 
 from kit.charts import CHARTS, MASK, N_CLASSES, combined_score
-from scoring.metrics import ScoreAccumulator, as_chart_values, joint_histogram
+from scoring import metrics
+from scoring.metrics import ScoreAccumulator, as_chart_values, bincount_histogram, joint_histogram
 
 TOL = 1e-9
 
@@ -193,3 +194,18 @@ def test_joint_histogram_counts_pairs():
     hist = joint_histogram(ref, pred)
     assert hist.sum() == 4 and hist[0, 0] == hist[0, 1] == hist[255, 7] == hist[3, 3] == 1
     assert as_chart_values(np.array([3.0])).dtype == np.uint8
+
+
+def test_opencv_and_bincount_histograms_count_the_same(monkeypatch):
+    rng = np.random.default_rng(3)
+    ref = rng.integers(0, 256, (70, 53), dtype=np.uint8)
+    pred = np.where(rng.random((70, 53)) < 0.5, ref, rng.integers(0, 256, (70, 53))).astype(np.uint8)  # fmt: skip
+    expected = np.zeros((256, 256), dtype=np.int64)
+    np.add.at(expected, (ref.ravel(), pred.ravel()), 1)
+    assert (bincount_histogram(ref, pred) == expected).all()
+    assert (joint_histogram(ref[:, ::2], pred[:, ::2]) == bincount_histogram(ref[:, ::2], pred[:, ::2])).all()  # fmt: skip
+    monkeypatch.setattr(metrics, "OPENCV_STEP", 1000)  # several calcHist slices
+    assert (joint_histogram(ref, pred) == expected).all()
+    monkeypatch.setattr(metrics, "_opencv", lambda: None)  # a scoring image without OpenCV
+    assert (joint_histogram(ref, pred) == expected).all()
+    assert joint_histogram(ref[:0], pred[:0]).sum() == 0

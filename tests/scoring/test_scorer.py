@@ -68,7 +68,7 @@ def test_row_blocks_stream_to_the_same_scores(monkeypatch, tmp_path, dataset):
     monkeypatch.setattr(
         "scoring.scorer.row_blocks", lambda v: chart_reader.row_blocks(v, block_pixels=20)
     )
-    blocked = score_submission(sub, root)
+    blocked = score_submission(sub, root, workers=1)  # the patches live in this process
     assert blocked.charts == whole.charts
     assert max(r.stop - r.start for r in calls) == 2 and len(calls) > 2 * 3 * 3 * 2
 
@@ -218,3 +218,20 @@ def test_reference_with_invalid_classes_is_rejected(tmp_path):
     sub = write_submission(tmp_path / "s.nc", submission_arrays(preds))
     with pytest.raises(ScoringError, match=r"reference .* variable FLOE has values outside"):
         score_submission(sub, tmp_path / "data")
+
+
+def test_worker_processes_give_the_same_report_and_errors(tmp_path, dataset):
+    root, sub, _, preds = dataset
+    alone, pooled = (score_submission(sub, root, workers=n) for n in (1, 2))
+    assert pooled.to_json() == alone.to_json()
+    arrays = submission_arrays(preds)
+    arrays[var(sorted(preds)[1], "SIC")] = np.full((12, 9), 12, dtype=np.uint8)
+    bad = write_submission(tmp_path / "bad.nc", arrays)
+    messages = []
+    for n in (1, 2):
+        with pytest.raises(ScoringError) as error:
+            score_submission(bad, root, workers=n)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1] and "SIC classes" in messages[0]
+    with pytest.raises(ScoringError, match="workers must be at least 1"):
+        score_submission(sub, root, workers=0)
