@@ -257,7 +257,7 @@ def predict_dataset(
         for path, reference in tqdm(
             dataset.sources, desc="predict", unit="scene", disable=not progress
         ):
-            scene = dataset.cache.get(path, reference)
+            scene = dataset.cache.get(path)  # inputs only: reference charts are never read here
             maps = predictor.predict_scene(scene.x, scene.valid, scene.shape, path)
             for chart in absent:
                 maps[chart] = np.full(scene.shape, charts.MASK, dtype=np.uint8)
