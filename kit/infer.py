@@ -35,6 +35,20 @@ from kit.experiment import config_differences
 from kit.models.heads import scores_to_classes, to_scores
 from kit.submission import SubmissionWriter
 
+#: Tiles are padded to a multiple of this before the model sees them: every model pools at most
+#: 5 times (smp encoders need 32), so small scenes and odd tile edges never pool to nothing.
+MODEL_STRIDE = 32
+
+
+def pad_to_multiple(batch: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Pad [B, C, h, w] at the bottom/right, repeating the edge, to a multiple of `multiple`."""
+    height, width = batch.shape[-2:]
+    pad_h, pad_w = -height % multiple, -width % multiple
+    if not (pad_h or pad_w):
+        return batch
+    return torch.nn.functional.pad(batch, (0, pad_w, 0, pad_h), mode="replicate")
+
+
 #: Default tile side and overlap on the working grid.
 TILE_SIZE = 1024
 TILE_OVERLAP = 64
@@ -162,7 +176,8 @@ class Predictor:
         return {chart: s / total for chart, s in sums.items()}
 
     def _tile_scores(self, tile: torch.Tensor) -> dict[str, torch.Tensor]:
-        batch = tile.unsqueeze(0).to(self.device)
+        height, width = tile.shape[-2:]
+        batch = pad_to_multiple(tile.unsqueeze(0).to(self.device), MODEL_STRIDE)
         transforms = range(8) if self.tta else range(1)
         summed: dict[str, torch.Tensor] = {}
         for model in self.models:
@@ -170,7 +185,7 @@ class Predictor:
                 with torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
                     outputs = model(dihedral(batch, k))
                 for chart, score in to_scores(outputs, self.kinds).items():
-                    score = dihedral(score, k, inverse=True)[0].float()
+                    score = dihedral(score, k, inverse=True)[0, :, :height, :width].float()
                     summed[chart] = summed[chart] + score if chart in summed else score
         count = len(self.models) * len(transforms)
         return {c: torch.nan_to_num(s / count, nan=0.0).cpu() for c, s in summed.items()}

@@ -56,7 +56,7 @@ def test_tiled_prediction_equals_whole_scene_prediction():
     whole = _predictor(Pointwise(), tile_size=512).scores(x)
     model = Pointwise()
     tiled = _predictor(model, tile_size=40, tile_overlap=8).scores(x.numpy())
-    assert model.largest == (40, 40)
+    assert model.largest == (64, 64)  # 40-pixel tiles, padded to the model stride (32)
     for chart in whole:
         torch.testing.assert_close(tiled[chart], whole[chart], rtol=1e-5, atol=1e-5)
 
@@ -202,3 +202,17 @@ def test_large_scenes_are_predicted_in_tiles(trained, tmp_path):
     maps = predictor.predict_scene(x, np.ones((300, 260), bool), (600, 520))
     assert max(seen) == (128, 128) and len(seen) == 9
     assert maps["SOD"].shape == (600, 520) and (maps["SOD"] != MASK).all()
+
+
+def test_scenes_smaller_than_the_network_stride_are_padded_not_crashed():
+    """A 4-pooling U-Net on a 10 x 15 working grid (a small scene at downscale 10)."""
+    from kit.models.multitask import MultiTaskUNet
+
+    torch.manual_seed(0)
+    model = MultiTaskUNet(
+        3, {"SIC": "regression", "SOD": "classification"}, filters=[4, 4, 8, 8, 8]
+    )
+    x = torch.randn(3, 10, 15)
+    classes = _predictor(model.eval()).classes(x)
+    assert classes["SIC"].shape == (10, 15) and classes["SOD"].shape == (10, 15)
+    assert classes["SIC"].max() <= 10 and classes["SOD"].max() <= 5
