@@ -39,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from kit.atomic import atomic_path
 from kit.errors import KitError
 
 #: Keys a plan file may have.
@@ -148,10 +149,8 @@ def _to_jsonable(value: Any) -> Any:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:

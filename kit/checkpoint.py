@@ -9,13 +9,13 @@ of validation scores. It is written under a temporary name in the same folder an
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from kit.atomic import atomic_path
 from kit.errors import KitError
 from kit.experiment import ExperimentConfig, config_differences
 from kit.models import build_model
@@ -32,15 +32,8 @@ IGNORED_SETTINGS = ("data.num_workers", "data.cache_dir", "data.epoch_len", "dat
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write `state` (with `config` as a plain dict and `model` weights) atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         torch.save({"format": FORMAT, **state}, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
 
 

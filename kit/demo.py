@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.atomic import atomic_path
 from kit.data import discover
 from kit.data.synthetic import demo_dataset
 from kit.errors import KitError
@@ -103,12 +104,11 @@ def _say(message: str) -> None:
 
 def _write(path: Path, content: str | bytes) -> Path:
     """Write a file under a temporary name in its folder, then rename it (atomic)."""
-    temporary = path.with_name(f".{path.name}.part")
-    if isinstance(content, bytes):
-        temporary.write_bytes(content)
-    else:
-        temporary.write_text(content)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        if isinstance(content, bytes):
+            temporary.write_bytes(content)
+        else:
+            temporary.write_text(content)
     return path
 
 

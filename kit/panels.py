@@ -18,6 +18,7 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
 from kit import charts
+from kit.atomic import atomic_path
 
 #: Longest side, in pixels, of what is drawn for each panel.
 MAX_DRAWN_SIDE = 800
@@ -89,7 +90,6 @@ def save_scene_panel(
     fig.suptitle(scene_id)
     fig.tight_layout()
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.part")
-    fig.savefig(temporary, dpi=90, format="png")
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, dpi=90, format="png")
     return path

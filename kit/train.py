@@ -33,6 +33,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from kit import charts
+from kit.atomic import atomic_path
 from kit.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from kit.data.class_weights import class_weights, count_classes
 from kit.data.layouts import discover
@@ -417,12 +418,13 @@ class _Logger:
             return
         self.rows = _read_metrics(self.out_dir / METRICS, before_epoch=row["epoch"]) + [row]
         columns = list(dict.fromkeys(k for r in self.rows for k in r))
-        temporary = self.out_dir / f".{METRICS}.part"
-        with open(temporary, "w", newline="") as fh:
+        with (
+            atomic_path(self.out_dir / METRICS) as temporary,
+            open(temporary, "w", newline="") as fh,
+        ):
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             writer.writerows(self.rows)
-        os.replace(temporary, self.out_dir / METRICS)
         for key, value in row.items():
             if key != "epoch" and isinstance(value, (int, float)) and not math.isnan(value):
                 self.board.add_scalar(key, value, row["epoch"])

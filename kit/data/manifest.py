@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kit import charts
+from kit.atomic import atomic_path
 from kit.data.layouts import detect_layout, discover
 from kit.errors import KitError
 
@@ -218,13 +219,8 @@ def _note_shared_acquisitions(rows: list[dict]) -> None:
 def write_manifest(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write the manifest CSV atomically (temporary name, then rename)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False, lineterminator="\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

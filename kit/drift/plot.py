@@ -3,11 +3,11 @@ notebook's backend is left alone)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from kit.atomic import atomic_path
 from kit.drift.track import DriftResult
 
 
@@ -51,7 +51,6 @@ def quiver_plot(image_db: np.ndarray, result: DriftResult, path, title: str | No
     ax.set_ylabel("row (pixel)")
     if (~v).any():
         ax.legend(loc="lower right")
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
     return path

@@ -8,12 +8,12 @@ The file is written under a temporary name and moved into place, so a failed wri
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from kit.atomic import atomic_path
 from kit.drift.track import EARTH_RADIUS_KM, DriftResult
 
 
@@ -91,14 +91,8 @@ def drift_dataset(result: DriftResult, attrs: dict | None = None) -> xr.Dataset:
 def write_drift_netcdf(result: DriftResult, path, attrs: dict | None = None) -> Path:
     """Write the drift product to `path` (atomically: temporary file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ds = drift_dataset(result, attrs)
     encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars}
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import nn
 
+from kit.atomic import atomic_path
 from kit.drift.preprocess import normalise, to_db
 from kit.drift.synthetic import synthetic_texture
 from kit.errors import KitError
@@ -321,9 +322,8 @@ def save_superlim(model: SuperLIM, path, cfg: TrainConfig | None = None, half: b
         for k, v in model.state_dict().items()
     }
     payload = {"config": model.config, "state_dict": state, "train": asdict(cfg) if cfg else None}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_superlim(path=None, device: str | None = None) -> SuperLIM:
