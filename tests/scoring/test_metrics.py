@@ -209,3 +209,16 @@ def test_opencv_and_bincount_histograms_count_the_same(monkeypatch):
     monkeypatch.setattr(metrics, "_opencv", lambda: None)  # a scoring image without OpenCV
     assert (joint_histogram(ref, pred) == expected).all()
     assert joint_histogram(ref[:0], pred[:0]).sum() == 0
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 7, 8, 1001])
+def test_interleaved_counting_covers_every_pixel_once(monkeypatch, size):
+    """Blocky charts, sizes with and without a remainder after the interleaved parts."""
+    rng = np.random.default_rng(size)
+    ref = np.repeat(rng.integers(0, 12, size // 10 + 1), 10)[:size].astype(np.uint8)
+    pred = np.where(rng.random(size) < 0.2, 255, ref).astype(np.uint8)
+    expected = np.zeros((256, 256), dtype=np.int64)
+    np.add.at(expected, (ref, pred), 1)
+    assert (joint_histogram(ref, pred) == expected).all()
+    monkeypatch.setattr(metrics, "OPENCV_STEP", 13)  # slices whose parts do not divide evenly
+    assert (joint_histogram(ref, pred) == expected).all()

@@ -7,7 +7,14 @@ import pytest
 
 from kit.charts import CHARTS, MASK
 from kit.charts import submission_variable as var
-from scoring import ScoreAccumulator, ScoringError, chart_reader, find_reference, score_submission
+from scoring import (
+    ScoreAccumulator,
+    ScoringError,
+    chart_reader,
+    find_reference,
+    raw_chunks,
+    score_submission,
+)
 from scoring.splits import default_split
 from tests.scoring.builders import make_dataset, submission_arrays, write_submission
 
@@ -55,21 +62,22 @@ def test_single_netcdf_reference(tmp_path, dataset):
     assert report.charts == expected_report(refs, preds).charts
 
 
-def test_row_blocks_stream_to_the_same_scores(monkeypatch, tmp_path, dataset):
+@pytest.mark.parametrize("fast", [True, False], ids=["raw-chunks", "netcdf4"])
+def test_row_blocks_stream_to_the_same_scores(monkeypatch, tmp_path, dataset, fast):
     root, _, refs, preds = dataset
     sub = write_submission(tmp_path / "chunked.nc", submission_arrays(preds), chunk_rows=2)
     whole = score_submission(sub, root)
+    if not fast:  # every variable through netCDF4
+        monkeypatch.setattr(raw_chunks.ChunkRows, "open", classmethod(lambda *a: None))
     monkeypatch.setattr(chart_reader, "BLOCK_PIXELS", 20)  # about 2 rows per block
     calls = []
-    original = chart_reader.read_rows
-    monkeypatch.setattr(
-        "scoring.scorer.read_rows", lambda v, rows, w: calls.append(rows) or original(v, rows, w)
-    )
-    monkeypatch.setattr(
-        "scoring.scorer.row_blocks", lambda v: chart_reader.row_blocks(v, block_pixels=20)
-    )
+    for reader in (raw_chunks.ChunkRows, chart_reader.NetcdfRows):
+        original = reader.read
+        monkeypatch.setattr(
+            reader, "read", lambda self, rows, _o=original: calls.append(rows) or _o(self, rows)
+        )
     blocked = score_submission(sub, root, workers=1)  # the patches live in this process
-    assert blocked.charts == whole.charts
+    assert blocked.charts == whole.charts == expected_report(refs, preds).charts
     assert max(r.stop - r.start for r in calls) == 2 and len(calls) > 2 * 3 * 3 * 2
 
 
