@@ -138,7 +138,7 @@ def main() -> None:
             build = time.perf_counter() - start
             naive = NaiveLoader(paths, args.patch, args.batch, factor, args.naive_batches + 1)
             for workers in (0, 2):
-                kit_rate = rate(DataLoader(dataset, batch_size=None, num_workers=workers))
+                kit_rate = rate(dataset.loader(num_workers=workers))
                 naive_rate = rate(DataLoader(naive, batch_size=None, num_workers=workers))
                 results[factor, workers] = (naive_rate, kit_rate)
                 print(
