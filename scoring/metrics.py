@@ -120,6 +120,11 @@ def bincount_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return counts.reshape(HIST_SIDE, HIST_SIDE).T
 
 
+def warm_up() -> None:
+    """Import the optional libraries counting uses now rather than on the first scene."""
+    _opencv()
+
+
 def _opencv():
     """The `cv2` module, or None where OpenCV is not installed (e.g. a bare scoring image)."""
     try:

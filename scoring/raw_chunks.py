@@ -22,23 +22,30 @@ import numpy as np
 
 from scoring.errors import ScoringError
 
-try:  # optional: the scorer runs with netCDF4 alone
-    import h5py
-    from h5py import h5z
-except ImportError:  # pragma: no cover - exercised only on bare scoring images
-    h5py = None
-
 try:  # optional: zlib does the same, slower
     import deflate
 except ImportError:  # pragma: no cover
     deflate = None
 
+#: HDF5's identifiers of the filters this reader undoes (H5Zpublic.h).
+FILTER_DEFLATE, FILTER_SHUFFLE = 1, 2
 #: What a corrupt compressed chunk raises.
 INFLATE_ERRORS = (zlib.error,) + ((deflate.DeflateError,) if deflate is not None else ())
 
 
+def h5py_module():
+    """h5py, imported on first use (scoring worker processes need it, the parent does not),
+    or None where it is not installed: the scorer runs with netCDF4 alone."""
+    try:
+        import h5py
+    except ImportError:  # pragma: no cover - exercised only on bare scoring images
+        return None
+    return h5py
+
+
 def open_hdf5(path: str | os.PathLike):
     """The file opened with h5py, or None where h5py is missing or the file is not HDF5."""
+    h5py = h5py_module()
     if h5py is None:
         return None
     try:
@@ -76,19 +83,16 @@ class ChunkRows:
     @classmethod
     def open(cls, file, name: str, where: str) -> ChunkRows | None:
         """A reader for variable `name` of an h5py `file`, or None if its layout needs HDF5."""
-        dataset = file.get(name) if file is not None else None
-        if (
-            dataset is None
-            or not isinstance(dataset, h5py.Dataset)
-            or dataset.ndim != 2
-            or dataset.chunks is None
-        ):
+        dataset = file.get(name) if file is not None else None  # only h5py gives a file
+        if dataset is None or not hasattr(dataset, "chunks") or dataset.ndim != 2:
+            return None  # missing, or a group
+        if dataset.chunks is None:
             return None
         if dataset.dtype.kind not in "biuf" or not dataset.dtype.isnative:
             return None
         plist = dataset.id.get_create_plist()
         filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
-        if any(f not in (h5z.FILTER_DEFLATE, h5z.FILTER_SHUFFLE) for f in filters):
+        if any(f not in (FILTER_DEFLATE, FILTER_SHUFFLE) for f in filters):
             return None
         rows, cols = dataset.shape
         chunk_rows, chunk_cols = dataset.chunks
@@ -144,7 +148,7 @@ class ChunkRows:
             for index in reversed(range(len(self._filters))):
                 if skipped & (1 << index):
                     continue  # HDF5 stored this chunk without that (optional) filter
-                if self._filters[index] == h5z.FILTER_DEFLATE:
+                if self._filters[index] == FILTER_DEFLATE:
                     data = inflate(data, self._chunk_bytes)
                 else:
                     data = _unshuffle(data, self.dtype.itemsize)

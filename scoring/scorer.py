@@ -13,14 +13,16 @@ import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from kit.charts import CHARTS, submission_variable
-from scoring import chart_reader
+from scoring import chart_reader, metrics
 from scoring.chart_reader import ChartFile, open_netcdf
 from scoring.errors import ScoringError
+from scoring.heap import keep_freed_buffers
 from scoring.metrics import (
     ChartValueError,
     ScoreAccumulator,
@@ -97,26 +99,28 @@ def score_all_scenes(
     stays bounded by the number of workers, not of scenes. `workers=1` scores in this process;
     the scores are identical either way (sums of integer counts).
     """
-    if not isinstance(reference, Reference):
-        reference = find_reference(reference)
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ScoringError(f"workers must be at least 1, got {workers}")
-    notes: list[str] = []
-    with open_netcdf(submission, "submission") as dataset:
-        problems = structural_problems(dataset, reference)
-        if problems:
-            raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
-        extra = extra_variables_warning(dataset, reference)
-        if extra:
-            notes.append(extra)
-    accumulator = ScoreAccumulator()
-    scenes = [reference.scenes[scene_id] for scene_id in reference.scene_ids]
-    results = _scene_results(os.fspath(submission), scenes, min(workers, len(scenes)))
-    for result in _progress(results, len(scenes), progress):
-        problems.extend(result.problems)
-        for chart, confusion in result.confusions.items():
-            accumulator.add_confusion(result.scene_id, chart, confusion)
+    # Workers start first, so that they import and open while the checks below run here.
+    with _scene_pool(os.fspath(submission), workers) as pool:
+        if not isinstance(reference, Reference):
+            reference = find_reference(reference)
+        notes: list[str] = []
+        with open_netcdf(submission, "submission") as dataset:
+            problems = structural_problems(dataset, reference)
+            if problems:
+                raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
+            extra = extra_variables_warning(dataset, reference)
+            if extra:
+                notes.append(extra)
+        accumulator = ScoreAccumulator()
+        scenes = [reference.scenes[scene_id] for scene_id in reference.scene_ids]
+        results = _scene_results(os.fspath(submission), scenes, pool)
+        for result in _progress(results, len(scenes), progress):
+            problems.extend(result.problems)
+            for chart, confusion in result.confusions.items():
+                accumulator.add_confusion(result.scene_id, chart, confusion)
     if problems:
         raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
     return ScoredSubmission(accumulator, reference, notes)
@@ -131,29 +135,39 @@ class SceneResult:
     problems: list[str]
 
 
-def _scene_results(
-    submission: str, scenes: list[ReferenceScene], workers: int
-) -> Iterator[SceneResult]:
-    """`SceneResult`s in scene order, from this process or a pool of `workers` processes.
+@contextmanager
+def _scene_pool(submission: str, workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """A started pool of `workers` scoring processes, or None to score in this process.
 
     A daemonic process (e.g. a worker of the caller's own `multiprocessing.Pool`) may not
     start processes, so it scores in-process.
     """
     if workers <= 1 or multiprocessing.current_process().daemon:
-        with ChartFile(submission, "submission") as dataset:
-            for scene in scenes:
-                yield score_scene(dataset, scene)
+        yield None
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_open_in_worker, initargs=(submission,)
     ) as pool:
+        pool.submit(int)  # starts the workers now
         try:
-            yield from pool.map(_score_in_worker, scenes)
+            yield pool
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+def _scene_results(
+    submission: str, scenes: list[ReferenceScene], pool: ProcessPoolExecutor | None
+) -> Iterator[SceneResult]:
+    """`SceneResult`s in scene order, from this process or from `pool`."""
+    if pool is None:
+        with ChartFile(submission, "submission") as dataset:
+            for scene in scenes:
+                yield score_scene(dataset, scene)
+        return
+    yield from pool.map(_score_in_worker, scenes)
 
 
 #: The submission file opened once in each worker process (see `_open_in_worker`).
@@ -162,7 +176,12 @@ _worker_submission: ChartFile | None = None
 
 def _open_in_worker(submission: str) -> None:
     global _worker_submission
-    _worker_submission = ChartFile(submission, "submission")
+    keep_freed_buffers()
+    metrics.warm_up()
+    try:
+        _worker_submission = ChartFile(submission, "submission")
+    except ScoringError:
+        pass  # the parent's checks report it before any scene is scored
 
 
 def _score_in_worker(scene: ReferenceScene) -> SceneResult:

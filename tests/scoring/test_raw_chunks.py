@@ -112,6 +112,15 @@ def test_corrupt_chunk_is_one_clear_error(tmp_path):
     assert "corrupt" in message
 
 
+def test_filter_identifiers_are_hdf5s():
+    from h5py import h5z
+
+    assert (raw_chunks.FILTER_DEFLATE, raw_chunks.FILTER_SHUFFLE) == (
+        h5z.FILTER_DEFLATE,
+        h5z.FILTER_SHUFFLE,
+    )
+
+
 def test_not_hdf5_is_not_opened_with_h5py(tmp_path):
     path = _write(tmp_path / "f.nc", _values("i2"), format="NETCDF3_CLASSIC")
     assert raw_chunks.open_hdf5(path) is None
@@ -120,7 +129,7 @@ def test_not_hdf5_is_not_opened_with_h5py(tmp_path):
 def test_without_h5py_everything_reads_through_netcdf4(monkeypatch, tmp_path):
     values = _values("u1")
     path = _write(tmp_path / "f.nc", values, zlib=True)
-    monkeypatch.setattr(raw_chunks, "h5py", None)
+    monkeypatch.setattr(raw_chunks, "h5py_module", lambda: None)
     with ChartFile(path, "test") as file:
         reader = file.rows("v", "v")
         assert isinstance(reader, NetcdfRows)
