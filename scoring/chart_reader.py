@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import netCDF4
 import numpy as np
 
 from scoring import raw_chunks
 from scoring.errors import ScoringError
+
+if TYPE_CHECKING:  # imported on first use: scoring workers start before it is needed
+    import netCDF4
 
 #: Target number of pixels per block read (a 2500-wide scene: about 800 rows).
 BLOCK_PIXELS = 1 << 21
@@ -26,6 +29,8 @@ CHUNK_CACHE_BYTES = 1 << 10
 
 def open_netcdf(path: str | os.PathLike, role: str) -> netCDF4.Dataset:
     """Open a netCDF/HDF5 file for reading raw values; ScoringError naming it if that fails."""
+    import netCDF4
+
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ScoringError(f"{role} {path}: no such file")

@@ -8,10 +8,13 @@ give a warning.
 
 from __future__ import annotations
 
-import netCDF4
+from typing import TYPE_CHECKING
 
 from kit.charts import CHARTS, submission_variable
 from scoring.reference import Reference
+
+if TYPE_CHECKING:
+    import netCDF4
 
 #: At most this many names are spelled out in a warning about extra variables.
 LISTED_NAMES = 10
