@@ -7,7 +7,9 @@ Kit (b): `PatchDataset` with a warm scene cache (the cache is built before timin
 
 Both run on the same synthetic scenes (default 8 scenes of 2000 x 2000, all 24 variables),
 batches of 16 x 256 x 256 on the working grid, for downscale 1 and 10 and 0 and 2 loader
-workers. Prints batches/s and the kit/naive ratio. Goals (issue 4): >= 10x over naive at
+workers. Prints batches/s of both and the kit/naive ratio; the kit's rate is the median of
+`--repeat` runs (a shared machine's load changes), each timed over `--batches` batches after
+the first (a training epoch is 500 by default). Goals (issue 4): >= 10x over naive at
 downscale 1; >= 50 batches/s at downscale 10 with 2 workers.
 
     python benchmarks/bench_loader.py            # full run (generates the scenes once, cached)
@@ -111,8 +113,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2000)
     parser.add_argument("--patch", type=int, default=256)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--batches", type=int, default=60, help="kit batches per timing")
+    parser.add_argument("--batches", type=int, default=200, help="kit batches per timing")
     parser.add_argument("--naive-batches", type=int, default=6)
+    parser.add_argument("--repeat", type=int, default=3, help="kit timings per setting (median)")
     parser.add_argument("--data", default=None, help="folder for the synthetic scenes")
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     args = parser.parse_args()
@@ -138,13 +141,15 @@ def main() -> None:
             build = time.perf_counter() - start
             naive = NaiveLoader(paths, args.patch, args.batch, factor, args.naive_batches + 1)
             for workers in (0, 2):
-                kit_rate = rate(dataset.loader(num_workers=workers))
+                kit_rates = [rate(dataset.loader(num_workers=workers)) for _ in range(args.repeat)]
+                kit_rate = float(np.median(kit_rates))
                 naive_rate = rate(DataLoader(naive, batch_size=None, num_workers=workers))
                 results[factor, workers] = (naive_rate, kit_rate)
                 print(
                     f"downscale {factor:2d}, {workers} workers: naive {naive_rate:6.2f} b/s, "
                     f"kit {kit_rate:6.2f} b/s, ratio {kit_rate / naive_rate:6.1f}x "
-                    f"(cache build {build:.1f} s)",
+                    f"(kit runs: {', '.join(f'{r:.1f}' for r in kit_rates)}; "
+                    f"cache build {build:.1f} s)",
                     flush=True,
                 )
     best_1 = max(results[1, w][1] / results[1, w][0] for w in (0, 2))

@@ -97,6 +97,18 @@ def _unpack(memory: torch.Tensor, busy: torch.Tensor, slot: int, layout: Layout)
     return tensors
 
 
+def new_tensor(shape: tuple[int, ...], dtype: torch.dtype, shared: bool) -> torch.Tensor:
+    """An empty tensor, in shared memory when `shared` (allocated there directly: moving a
+    tensor there with `share_memory_()` would copy it)."""
+    if not shared:
+        return torch.empty(shape, dtype=dtype)
+    try:  # as torch's own default_collate does in loader workers
+        storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(int(np.prod(shape)))
+        return torch.empty(0, dtype=dtype).new(storage).view(shape)
+    except (AttributeError, RuntimeError):  # private API changed: copy instead
+        return torch.empty(shape, dtype=dtype).share_memory_()
+
+
 def _free(busy: torch.Tensor, slot: int) -> None:
     busy[slot] = 0
 
@@ -128,8 +140,7 @@ class BatchRing:
         slot = int(free[0])
         self.busy[slot] = 1
         if self._memory[slot] is None:
-            memory = torch.empty(_offsets(self.layout)[1], dtype=torch.uint8)
-            self._memory[slot] = memory.share_memory_() if self.shared else memory
+            self._memory[slot] = new_tensor((_offsets(self.layout)[1],), torch.uint8, self.shared)
         memory = self._memory[slot]
         handout = RingBatch(
             self.id,

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from kit import charts
 from kit.data.augment import Augmenter
-from kit.data.batch_ring import BatchRing, Layout, RingBatch, RingReceiver
+from kit.data.batch_ring import BatchRing, Layout, RingBatch, RingReceiver, new_tensor
 from kit.data.cache import CachedScene, SceneCache
 from kit.data.config import DataConfig
 from kit.data.sources import check_variables, scene_sources
@@ -92,13 +92,7 @@ def _offset(rng: np.random.Generator, n: int, size: int) -> int:
 
 def _new_tensor(shape, dtype) -> torch.Tensor:
     """An empty tensor; in a loader worker, directly in shared memory (saves a copy on send)."""
-    if get_worker_info() is None:
-        return torch.empty(shape, dtype=dtype)
-    try:  # as torch's own default_collate does in workers
-        storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(int(np.prod(shape)))
-        return torch.empty(0, dtype=dtype).new(storage).view(shape)
-    except (AttributeError, RuntimeError):  # private API changed: torch copies on send instead
-        return torch.empty(shape, dtype=dtype)
+    return new_tensor(shape, dtype, shared=get_worker_info() is not None)
 
 
 class PatchDataset(IterableDataset):
