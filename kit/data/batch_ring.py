@@ -31,24 +31,22 @@ ALIGN = 64
 Layout = tuple[tuple[str, tuple[int, ...], torch.dtype], ...]
 
 
-def _offsets(layout: Layout) -> tuple[list[int], int]:
-    """Byte offset of each tensor in a slot, and the slot's size."""
-    offsets, total = [], 0
-    for _, shape, dtype in layout:
-        offsets.append(total)
+def _placements(layout: Layout) -> tuple[list[tuple[str, tuple, torch.dtype, int, int]], int]:
+    """(name, shape, dtype, byte offset, byte size) of each tensor in a slot; the slot's size."""
+    placed, total = [], 0
+    for name, shape, dtype in layout:
         nbytes = int(np.prod(shape)) * torch.empty(0, dtype=dtype).element_size()
+        placed.append((name, shape, dtype, total, nbytes))
         total += -(-nbytes // ALIGN) * ALIGN
-    return offsets, total
+    return placed, total
 
 
 def _views(memory: torch.Tensor, layout: Layout) -> dict[str, torch.Tensor]:
-    """The tensors of a batch as views of one slot's uint8 memory."""
-    offsets, _ = _offsets(layout)
-    views = {}
-    for (name, shape, dtype), start in zip(layout, offsets):
-        nbytes = int(np.prod(shape)) * torch.empty(0, dtype=dtype).element_size()
-        views[name] = memory[start : start + nbytes].view(dtype).view(shape)
-    return views
+    """The tensors of a batch as views of one slot's uint8 memory (the producer's side)."""
+    return {
+        name: memory[start : start + nbytes].view(dtype).view(shape)
+        for name, shape, dtype, start, nbytes in _placements(layout)[0]
+    }
 
 
 @dataclass
@@ -86,12 +84,12 @@ class RingReceiver:
 
 
 def _unpack(memory: torch.Tensor, busy: torch.Tensor, slot: int, layout: Layout):
-    root = memory.numpy()  # one array that every view below keeps alive
-    offsets, _ = _offsets(layout)
+    """The consumer's tensors of a slot: numpy views of one root array, which every tensor
+    keeps alive and whose collection marks the slot free."""
+    root = memory.numpy()
     tensors = {}
-    for (name, shape, dtype), start in zip(layout, offsets):
+    for name, shape, dtype, start, nbytes in _placements(layout)[0]:
         np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
-        nbytes = int(np.prod(shape)) * np_dtype.itemsize
         tensors[name] = torch.from_numpy(root[start : start + nbytes].view(np_dtype).reshape(shape))
     weakref.finalize(root, _free, busy, slot)
     return tensors
@@ -140,7 +138,9 @@ class BatchRing:
         slot = int(free[0])
         self.busy[slot] = 1
         if self._memory[slot] is None:
-            self._memory[slot] = new_tensor((_offsets(self.layout)[1],), torch.uint8, self.shared)
+            self._memory[slot] = new_tensor(
+                (_placements(self.layout)[1],), torch.uint8, self.shared
+            )
         memory = self._memory[slot]
         handout = RingBatch(
             self.id,
