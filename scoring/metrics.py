@@ -22,6 +22,7 @@ the challenge's pooled computation: it is a wrong class for F1 and a large error
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 
 import numpy as np
@@ -71,35 +72,49 @@ def as_chart_values(values: np.ndarray) -> np.ndarray:
 def joint_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Counts of every (reference, prediction) uint8 pair, as a 256 x 256 int64 matrix.
 
-    Uses OpenCV's 2-D `calcHist` when OpenCV is installed, else `bincount_histogram`; both
-    count exactly the same. Chart pixels come in long runs of one class, and counting into the
-    same bin again and again is what makes a histogram slow (each increment waits for the one
-    before), so each slice of pixels is first split into `INTERLEAVE` parts that are
-    interleaved (`cv2.merge`): neighbours then come from far-apart places and rarely share a
-    bin, which makes counting about 30 % faster. `calcHist` returns float32 counts, exact up to
-    2**24, so slices have at most `OPENCV_STEP` pixels and counts are summed as int64.
+    With OpenCV installed, each pair becomes one uint16 code (`_pair_codes`) counted by a 1-D
+    `calcHist` of 65536 bins, about 30 % faster than its 2-D form on two uint8 planes; without
+    it, `bincount_histogram`. Both count exactly the same. `calcHist` returns float32 counts,
+    exact up to 2**24, so slices have at most `OPENCV_STEP` pixels, summed as int64.
     """
     ref, pred = np.ascontiguousarray(ref).ravel(), np.ascontiguousarray(pred).ravel()
     cv2 = _opencv()
     if cv2 is None:
         return bincount_histogram(ref, pred)
-    counts = np.zeros((HIST_SIDE, HIST_SIDE), dtype=np.int64)
+    counts = np.zeros(HIST_SIDE * HIST_SIDE, dtype=np.int64)
     for start in range(0, ref.size, OPENCV_STEP):
-        planes = [_interleaved(cv2, a[start : start + OPENCV_STEP]) for a in (ref, pred)]
-        for r, p in zip(*planes):
-            hist = cv2.calcHist([r, p], [0, 1], None, [HIST_SIDE, HIST_SIDE], [0, HIST_SIDE] * 2)
-            counts += hist.astype(np.int64)
-    return counts
+        stop = start + OPENCV_STEP
+        for codes in _pair_codes(cv2, ref[start:stop], pred[start:stop]):
+            hist = cv2.calcHist([codes], [0], None, [counts.size], [0, counts.size])
+            counts += hist.ravel().astype(np.int64)
+    counts = counts.reshape(HIST_SIDE, HIST_SIDE)
+    # A code's high byte is the prediction on little-endian machines: rows are then predictions.
+    return np.ascontiguousarray(counts.T) if sys.byteorder == "little" else counts
 
 
-def _interleaved(cv2, values: np.ndarray) -> list[np.ndarray]:
-    """`values` as 1-row planes: its `INTERLEAVE` equal parts interleaved, then the remainder."""
-    part = values.size // INTERLEAVE
-    planes = [values[INTERLEAVE * part :].reshape(1, -1)]
+def _pair_codes(cv2, ref: np.ndarray, pred: np.ndarray) -> list[np.ndarray]:
+    """The (reference, prediction) pairs as 1-row planes of uint16 codes (the two bytes side
+    by side): first `INTERLEAVE` equal parts of the pixels interleaved, then the remainder.
+
+    Chart pixels come in long runs of one class, and counting into the same bin again and again
+    is what makes a histogram slow (each increment waits for the one before); interleaving
+    far-apart parts (`cv2.merge`) means neighbours rarely share a bin.
+    """
+    part = ref.size // INTERLEAVE
+    pieces = []
     if part:
-        pieces = [values[k * part : (k + 1) * part] for k in range(INTERLEAVE)]
-        planes.insert(0, cv2.merge(pieces).reshape(1, -1))
-    return [p for p in planes if p.size]
+        pieces.append(
+            [
+                cv2.merge([a[k * part : (k + 1) * part] for k in range(INTERLEAVE)])
+                for a in (ref, pred)
+            ]
+        )
+    if INTERLEAVE * part < ref.size:
+        pieces.append([ref[INTERLEAVE * part :], pred[INTERLEAVE * part :]])
+    return [
+        cv2.merge([r.reshape(-1), p.reshape(-1)]).reshape(-1).view(np.uint16).reshape(1, -1)
+        for r, p in pieces
+    ]
 
 
 def bincount_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
