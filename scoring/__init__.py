@@ -14,23 +14,32 @@ Main entry points:
 - `Leaderboard`: the SQLite leaderboard (`scoring.leaderboard`).
 """
 
-from scoring.errors import ScoringError
-from scoring.leaderboard import Leaderboard
-from scoring.metrics import ScoreAccumulator
-from scoring.reference import Reference, find_reference
-from scoring.report import ChartResult, ClassScore, Report
-from scoring.scorer import ScoredSubmission, score_all_scenes, score_submission
+import importlib
 
-__all__ = [
-    "ChartResult",
-    "ClassScore",
-    "Leaderboard",
-    "Reference",
-    "Report",
-    "ScoreAccumulator",
-    "ScoredSubmission",
-    "ScoringError",
-    "find_reference",
-    "score_all_scenes",
-    "score_submission",
-]
+#: Public name -> the module defining it. Imported on first use, so that a command such as
+#: `autoice score` loads only what it needs (and starts its worker processes sooner).
+_EXPORTS = {
+    "ChartResult": "scoring.report",
+    "ClassScore": "scoring.report",
+    "Leaderboard": "scoring.leaderboard",
+    "Reference": "scoring.reference",
+    "Report": "scoring.report",
+    "ScoreAccumulator": "scoring.metrics",
+    "ScoredSubmission": "scoring.scorer",
+    "ScoringError": "scoring.errors",
+    "find_reference": "scoring.reference",
+    "score_all_scenes": "scoring.scorer",
+    "score_submission": "scoring.scorer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'scoring' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
