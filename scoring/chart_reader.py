@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,57 +42,6 @@ def open_netcdf(path: str | os.PathLike, role: str) -> netCDF4.Dataset:
         ) from None
     dataset.set_auto_maskandscale(False)
     return dataset
-
-
-@dataclass(frozen=True)
-class FileContents:
-    """What a netCDF file holds: each variable's shape and dtype, and the dimension names."""
-
-    shapes: dict[str, tuple[int, ...]]
-    dtypes: dict[str, object]  # numpy dtype (netCDF4 gives `str` for string variables)
-    dimensions: frozenset[str]
-
-
-#: How netCDF-4 marks an HDF5 dimension scale that is a dimension only, not a variable.
-PURE_DIMENSION = b"This is a netCDF dimension but not a netCDF variable"
-#: Prefix netCDF-4 gives a variable named like a dimension that is not its coordinate.
-NON_COORDINATE = "_nc4_non_coord_"
-
-
-def file_contents(path: str | os.PathLike, role: str) -> FileContents:
-    """The variables and dimensions of a netCDF file, read with h5py where it is netCDF-4
-    (HDF5: quicker, and the scorer's workers need h5py anyway), with netCDF4 otherwise."""
-    hdf5 = raw_chunks.open_hdf5(path)
-    if hdf5 is None:
-        with open_netcdf(path, role) as dataset:
-            variables = dataset.variables
-            return FileContents(
-                {name: tuple(v.shape) for name, v in variables.items()},
-                {name: v.dtype for name, v in variables.items()},
-                frozenset(dataset.dimensions),
-            )
-    with hdf5:
-        try:
-            return _hdf5_contents(hdf5)
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise ScoringError(f"{role} {os.fspath(path)}: unreadable metadata: {exc}") from None
-
-
-def _hdf5_contents(file) -> FileContents:
-    from h5py import Dataset, h5ds
-
-    shapes, dtypes, dimensions = {}, {}, set()
-    for name, item in file.items():  # the root group: netCDF variables live there
-        if not isinstance(item, Dataset):
-            continue
-        if h5ds.is_scale(item.id):
-            dimensions.add(name)
-            label = item.attrs.get("NAME")
-            if isinstance(label, bytes) and label.startswith(PURE_DIMENSION):
-                continue
-        name = name.removeprefix(NON_COORDINATE)
-        shapes[name], dtypes[name] = tuple(item.shape), item.dtype
-    return FileContents(shapes, dtypes, frozenset(dimensions))
 
 
 def row_blocks(variable: netCDF4.Variable, block_pixels: int = BLOCK_PIXELS) -> Iterator[slice]:

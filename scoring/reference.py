@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.charts import CHARTS, PREP_SUFFIX, REFERENCE_SUFFIX, submission_variable
-from scoring.chart_reader import FileContents, file_contents
+from scoring.chart_reader import open_netcdf
 from scoring.errors import ScoringError
 
 #: Folders searched for reference scenes, in order of preference, relative to the given folder.
@@ -108,37 +108,37 @@ def _scenes_in_file(file: Path) -> dict[str, ReferenceScene]:
     scene_id = _scene_file_id(file)
     if scene_id:
         return {scene_id: _scene_from_scene_file(file, scene_id, require=True)}
-    contents = file_contents(file, "reference")
-    names = set(contents.shapes)
-    scene_ids = sorted(
-        {name.rsplit("_", 1)[0] for name in names if name.rsplit("_", 1)[-1] in CHARTS}
-    )
-    scenes = {}
-    for sid in scene_ids:
-        variables = {chart: submission_variable(sid, chart) for chart in CHARTS}
-        missing = [v for v in variables.values() if v not in names]
-        if missing:
-            raise ScoringError(f"reference {file}: missing variables {', '.join(missing)}")
-        shape = _chart_shape(contents, file, variables)
-        scenes[sid] = ReferenceScene(sid, str(file), variables, shape)
+    with open_netcdf(file, "reference") as dataset:
+        names = set(dataset.variables)
+        scene_ids = sorted(
+            {name.rsplit("_", 1)[0] for name in names if name.rsplit("_", 1)[-1] in CHARTS}
+        )
+        scenes = {}
+        for sid in scene_ids:
+            variables = {chart: submission_variable(sid, chart) for chart in CHARTS}
+            missing = [v for v in variables.values() if v not in names]
+            if missing:
+                raise ScoringError(f"reference {file}: missing variables {', '.join(missing)}")
+            shape = _chart_shape(dataset, file, variables)
+            scenes[sid] = ReferenceScene(sid, str(file), variables, shape)
     return scenes
 
 
 def _scene_from_scene_file(file: Path, scene_id: str, require: bool) -> ReferenceScene | None:
-    contents = file_contents(file, "reference")
-    present = [chart for chart in CHARTS if chart in contents.shapes]
-    if not present and not require:
-        return None  # a test input without charts
-    missing = [chart for chart in CHARTS if chart not in present]
-    if missing:
-        raise ScoringError(f"reference {file}: missing chart variables {', '.join(missing)}")
-    variables = {chart: chart for chart in CHARTS}
-    shape = _chart_shape(contents, file, variables)
+    with open_netcdf(file, "reference") as dataset:
+        present = [chart for chart in CHARTS if chart in dataset.variables]
+        if not present and not require:
+            return None  # a test input without charts
+        missing = [chart for chart in CHARTS if chart not in present]
+        if missing:
+            raise ScoringError(f"reference {file}: missing chart variables {', '.join(missing)}")
+        variables = {chart: chart for chart in CHARTS}
+        shape = _chart_shape(dataset, file, variables)
     return ReferenceScene(scene_id, str(file), variables, shape)
 
 
-def _chart_shape(contents: FileContents, file: Path, variables: dict[str, str]) -> tuple[int, int]:
-    shapes = {contents.shapes[v] for v in variables.values()}
+def _chart_shape(dataset, file: Path, variables: dict[str, str]) -> tuple[int, int]:
+    shapes = {tuple(dataset.variables[v].shape) for v in variables.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
         raise ScoringError(
             f"reference {file}: chart variables {', '.join(variables.values())} must be 2-D "

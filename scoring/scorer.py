@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kit.charts import CHARTS, submission_variable
-from scoring import chart_reader, metrics, raw_chunks
-from scoring.chart_reader import ChartFile, file_contents
+from scoring import chart_reader, metrics
+from scoring.chart_reader import ChartFile, open_netcdf
 from scoring.errors import ScoringError
 from scoring.heap import keep_freed_buffers
 from scoring.metrics import (
@@ -102,20 +102,18 @@ def score_all_scenes(
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ScoringError(f"workers must be at least 1, got {workers}")
-    # h5py is imported before the workers start, which then need not import it each; they
-    # open the submission while the checks below run here.
-    raw_chunks.h5py_module()
+    # Workers start first, so that they import and open while the checks below run here.
     with _scene_pool(os.fspath(submission), workers) as pool:
         if not isinstance(reference, Reference):
             reference = find_reference(reference)
         notes: list[str] = []
-        contents = file_contents(submission, "submission")
-        problems = structural_problems(contents, reference)
-        if problems:
-            raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
-        extra = extra_variables_warning(contents, reference)
-        if extra:
-            notes.append(extra)
+        with open_netcdf(submission, "submission") as dataset:
+            problems = structural_problems(dataset, reference)
+            if problems:
+                raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
+            extra = extra_variables_warning(dataset, reference)
+            if extra:
+                notes.append(extra)
         accumulator = ScoreAccumulator()
         scenes = [reference.scenes[scene_id] for scene_id in reference.scene_ids]
         results = _scene_results(os.fspath(submission), scenes, pool)

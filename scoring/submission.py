@@ -8,15 +8,19 @@ give a warning.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kit.charts import CHARTS, submission_variable
-from scoring.chart_reader import FileContents
 from scoring.reference import Reference
+
+if TYPE_CHECKING:
+    import netCDF4
 
 #: At most this many names are spelled out in a warning about extra variables.
 LISTED_NAMES = 10
 
 
-def structural_problems(contents: FileContents, reference: Reference) -> list[str]:
+def structural_problems(dataset: netCDF4.Dataset, reference: Reference) -> list[str]:
     """Missing variables (all of them), wrong dimensionality, shape or type, one string each."""
     problems = []
     missing = []
@@ -24,25 +28,25 @@ def structural_problems(contents: FileContents, reference: Reference) -> list[st
         shape = reference.scenes[scene_id].shape
         for chart in CHARTS:
             name = submission_variable(scene_id, chart)
-            if name not in contents.shapes:
+            variable = dataset.variables.get(name)
+            if variable is None:
                 missing.append(name)
                 continue
-            found, dtype = contents.shapes[name], contents.dtypes[name]
-            if dtype is str or getattr(dtype, "kind", "O") not in "biuf":
-                problems.append(f"{name} has non-numeric type {dtype}")
-            elif len(found) != 2:
-                problems.append(f"{name} has {len(found)} dimensions, expected 2")
-            elif found != tuple(shape):
-                problems.append(f"{name} has shape {found}, expected {shape}")
+            if variable.dtype == str or getattr(variable.dtype, "kind", "O") not in "biuf":
+                problems.append(f"{name} has non-numeric type {variable.dtype}")
+            elif len(variable.shape) != 2:
+                problems.append(f"{name} has {len(variable.shape)} dimensions, expected 2")
+            elif tuple(variable.shape) != tuple(shape):
+                problems.append(f"{name} has shape {tuple(variable.shape)}, expected {shape}")
     if missing:
         problems.insert(0, f"missing {len(missing)} variables: {', '.join(missing)}")
     return problems
 
 
-def extra_variables_warning(contents: FileContents, reference: Reference) -> str | None:
+def extra_variables_warning(dataset: netCDF4.Dataset, reference: Reference) -> str | None:
     """Warning text naming variables that are not scored, or None if there are none."""
     expected = {submission_variable(s, c) for s in reference.scene_ids for c in CHARTS}
-    extra = sorted(set(contents.shapes) - expected - contents.dimensions)
+    extra = sorted(set(dataset.variables) - expected - set(dataset.dimensions))
     if not extra:
         return None
     shown = ", ".join(extra[:LISTED_NAMES]) + (" ..." if len(extra) > LISTED_NAMES else "")
