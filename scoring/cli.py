@@ -89,8 +89,10 @@ def _db_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from scoring.heap import keep_freed_buffers
     from scoring.scorer import score_submission
 
+    keep_freed_buffers()  # this command's own process: scoring in it (--workers 1) gains too
     report = score_submission(
         args.submission,
         args.reference,

@@ -4,8 +4,8 @@ Scoring a scene allocates a few buffers of one chart's size (6 MB at 2500 x 2500
 inflated chunks, interleaved copies. glibc serves allocations above 128 KB-32 MB with fresh
 `mmap`s and unmaps them when freed, so every variable pays for the kernel to find and zero its
 pages again, about a quarter of inflating it. Raising the mmap and trim thresholds makes freed
-buffers stay in the heap and be reused. Worker processes are short-lived and ours, so this is
-done there only, never in a caller's process.
+buffers stay in the heap and be reused. This is done only in processes that are ours and
+short-lived (scoring workers, the `autoice score` command), never in a library caller's.
 """
 
 from __future__ import annotations
