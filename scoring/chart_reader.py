@@ -53,12 +53,9 @@ def row_blocks(variable: netCDF4.Variable, block_pixels: int = BLOCK_PIXELS) -> 
     # Blocks cover whole chunks, so HDF5 needs no chunk cache; the default one would keep every
     # variable's last chunks in memory while the file is open (memory growing with scenes).
     variable.set_var_chunk_cache(size=CHUNK_CACHE_BYTES, nelems=1, preemption=1.0)
-    rows, cols = variable.shape
     chunking = variable.chunking()
     chunk_rows = 1 if chunking == "contiguous" else max(1, chunking[0])
-    step = max(chunk_rows, (block_pixels // max(cols, 1)) // chunk_rows * chunk_rows)
-    for start in range(0, rows, step):
-        yield slice(start, min(rows, start + step))
+    yield from raw_chunks.chunk_row_slices(variable.shape, chunk_rows, block_pixels)
 
 
 def read_rows(variable: netCDF4.Variable, rows: slice, where: str) -> np.ndarray:

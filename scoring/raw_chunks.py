@@ -54,6 +54,14 @@ def open_hdf5(path: str | os.PathLike):
         return None  # e.g. a netCDF-3 file: the netCDF4 reader handles it
 
 
+def chunk_row_slices(shape: tuple[int, int], chunk_rows: int, block_pixels: int) -> list[slice]:
+    """Row slices covering a 2-D variable of `shape`, about `block_pixels` pixels each, made of
+    whole chunk rows (at least one), so that each stored chunk is decoded once."""
+    rows, cols = shape
+    step = max(chunk_rows, (block_pixels // max(cols, 1)) // chunk_rows * chunk_rows)
+    return [slice(start, min(rows, start + step)) for start in range(0, rows, step)]
+
+
 def inflate(raw: bytes, size: int) -> bytes:
     """Inflate one zlib stream of known uncompressed `size` (libdeflate when installed)."""
     if deflate is not None:
@@ -82,8 +90,9 @@ class ChunkRows:
 
     @classmethod
     def open(cls, file, name: str, where: str) -> ChunkRows | None:
-        """A reader for variable `name` of an h5py `file`, or None if its layout needs HDF5."""
-        dataset = file.get(name) if file is not None else None  # only h5py gives a file
+        """A reader for variable `name` of an h5py `file` (None: not HDF5), or None if the
+        variable's layout needs the HDF5 library's own reading."""
+        dataset = file.get(name) if file is not None else None
         if dataset is None or not hasattr(dataset, "chunks") or dataset.ndim != 2:
             return None  # missing, or a group
         if dataset.chunks is None:
@@ -103,10 +112,7 @@ class ChunkRows:
 
     def blocks(self, block_pixels: int) -> list[slice]:
         """Row slices of about `block_pixels` pixels, made of whole chunk rows."""
-        rows, cols = self.shape
-        chunk_rows = self.chunks[0]
-        step = max(chunk_rows, (block_pixels // max(cols, 1)) // chunk_rows * chunk_rows)
-        return [slice(start, min(rows, start + step)) for start in range(0, rows, step)]
+        return chunk_row_slices(self.shape, self.chunks[0], block_pixels)
 
     def read(self, rows: slice) -> np.ndarray:
         """Rows `rows` of the variable (all columns), as stored (no masking or scaling)."""

@@ -170,21 +170,26 @@ def _scene_results(
     yield from pool.map(_score_in_worker, scenes)
 
 
-#: The submission file opened once in each worker process (see `_open_in_worker`).
+#: The submission opened once in each worker process (see `_open_in_worker`), and its path.
 _worker_submission: ChartFile | None = None
+_worker_submission_path = ""
 
 
 def _open_in_worker(submission: str) -> None:
-    global _worker_submission
+    global _worker_submission, _worker_submission_path
     keep_freed_buffers()
     metrics.warm_up()
+    _worker_submission_path = submission
     try:
         _worker_submission = ChartFile(submission, "submission")
     except ScoringError:
-        pass  # the parent's checks report it before any scene is scored
+        _worker_submission = None  # the parent's checks report it before any scene is scored
 
 
 def _score_in_worker(scene: ReferenceScene) -> SceneResult:
+    global _worker_submission
+    if _worker_submission is None:  # could not be opened at start: try again, raising the reason
+        _worker_submission = ChartFile(_worker_submission_path, "submission")
     return score_scene(_worker_submission, scene)
 
 

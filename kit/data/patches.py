@@ -262,11 +262,12 @@ class PatchLoader:
         return len(self.dataset)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
-        dataset = copy.copy(self.dataset)  # current epoch; the caller's object is left alone
+        # The current epoch, a ring of its own (copying goes through __getstate__), and the
+        # caller's object left alone.
+        dataset = copy.copy(self.dataset)
         if not self.options.get("pin_memory"):
             in_flight = self.options.get("prefetch_factor") or 2
             dataset.ring_slots = in_flight + 2 if self.options.get("num_workers") else 2
-        dataset._batch_ring = None
         receiver = RingReceiver()
         for item in DataLoader(dataset, batch_size=None, **self.options):
             if isinstance(item, RingBatch):

@@ -243,3 +243,17 @@ def test_worker_processes_give_the_same_report_and_errors(tmp_path, dataset):
     assert messages[0] == messages[1] and "SIC classes" in messages[0]
     with pytest.raises(ScoringError, match="workers must be at least 1"):
         score_submission(sub, root, workers=0)
+
+
+def test_worker_that_cannot_open_the_submission_raises_the_reason(monkeypatch, tmp_path, dataset):
+    from scoring import scorer
+
+    root = dataset[0]
+    monkeypatch.setattr(scorer, "keep_freed_buffers", lambda: True)  # leave this process's heap
+    missing = tmp_path / "gone.nc"
+    scorer._open_in_worker(str(missing))
+    monkeypatch.setattr(scorer, "_worker_submission", scorer._worker_submission)  # restored after
+    assert scorer._worker_submission is None
+    scene = next(iter(find_reference(root).scenes.values()))
+    with pytest.raises(ScoringError, match="gone.nc: no such file"):
+        scorer._score_in_worker(scene)
