@@ -58,15 +58,22 @@ def combined_score(chart_scores: dict[str, float]) -> float:
 #: Dimensions of the 80 m SAR grid and of the 2 km AMSR2/ERA5 grid.
 SAR_DIMS: tuple[str, str] = ("sar_lines", "sar_samples")
 GRID_2KM_DIMS: tuple[str, str] = ("2km_grid_lines", "2km_grid_samples")
-#: Dimensions of the coarse geolocation tie-point grid.
+#: Dimensions of the 21 x 21 geolocation tie-point grid, in the kit's (line, sample) order. The
+#: real ready-to-train files store lat/lon as (sample, line): readers orient them by name.
 GEO_GRID_DIMS: tuple[str, str] = ("sar_line_2dgrid_points", "sar_sample_2dgrid_points")
+#: The dim order of `sar_grid2d_latitude` / `_longitude` in the real ready-to-train files.
+GEO_GRID_FILE_DIMS: tuple[str, str] = GEO_GRID_DIMS[::-1]
+#: Tie points per side of the geolocation grid in the real files (smaller scenes: fewer).
+GEO_GRID_POINTS = 21
 LATITUDE = "sar_grid2d_latitude"
 LONGITUDE = "sar_grid2d_longitude"
-#: Tie-point positions (line and sample index on the 80 m grid) of the geolocation grid.
+#: Tie-point positions (line and sample index on the 80 m grid). The real ready-to-train files
+#: have none (tie points then span the scene evenly); files of older kit versions do.
 GEO_LINE = "sar_grid2d_line"
 GEO_SAMPLE = "sar_grid2d_sample"
 
-#: Pixel spacing of the ready-to-train SAR grid (m), and SAR pixels per 2 km cell side.
+#: Pixel spacing of the ready-to-train SAR grid (m), and SAR pixels per 2 km cell side. The
+#: 2 km grid has floor(n / 25) cells in the real files; readers accept floor or round.
 PIXEL_SPACING_M = 80
 PIXELS_PER_2KM = 25
 
@@ -98,13 +105,17 @@ FULL_GRID_VARIABLES: tuple[str, ...] = SAR_VARIABLES + GEO_VARIABLES
 COARSE_GRID_VARIABLES: tuple[str, ...] = AMSR2_VARIABLES + ERA5_VARIABLES
 #: Derived spatial-temporal channels a loader can add (MMSeaIce).
 AUX_VARIABLES: tuple[str, ...] = ("aux_time", "aux_lat", "aux_lon")
+#: Other names configs may use for a variable (MMSeaIce's configs say `aux_long`).
+VARIABLE_ALIASES: dict[str, str] = {"aux_long": "aux_lon"}
 
-#: Units of each variable as stored in the files (physical units, not normalised).
+#: Physical units of each variable (raw release, `physical` convention). `distance_map` is an
+#: index: a nonlinear translation of the distance to land into classes, 0 = land (see
+#: `DISTANCE_INDEX_EDGES_KM`); files of older kit versions stored kilometres (units "km").
 UNITS: dict[str, str] = {
     "nersc_sar_primary": "dB",
     "nersc_sar_secondary": "dB",
     "sar_incidenceangle": "degree",
-    "distance_map": "km",
+    "distance_map": "index",
     **{v: "K" for v in AMSR2_VARIABLES},
     "u10m_rotated": "m s-1",
     "v10m_rotated": "m s-1",
@@ -114,14 +125,56 @@ UNITS: dict[str, str] = {
     "tclw": "kg m-2",
 }
 
-#: Fill conventions. SAR and other float inputs are NaN where there is no data (outside the
-#: swath); loaders replace them by the variable's mean (0 after normalisation) and the charts
-#: are MASK there. The `distance_map` is 0 on land.
-SAR_FILL_VALUE = float("nan")
+# --------------------------------------------------------------------------------------------
+# Input scaling conventions: how a file encodes its input values (see kit.data.conventions)
+# --------------------------------------------------------------------------------------------
+
+#: `standard`: ready-to-train release, z-scores with `GLOBAL_MEAN_STD`, 0 = no data;
+#: `minmax`: [-1, 1] with `GLOBAL_MIN_MAX`, 2 = no data (MMSeaIce's description);
+#: `physical`: physical units (`UNITS`), NaN = no data (raw release, older kit files).
+INPUT_SCALINGS: tuple[str, ...] = ("standard", "minmax", "physical")
+#: The no-data value of the inputs under each convention.
+NO_DATA_VALUE: dict[str, float] = {"standard": 0.0, "minmax": 2.0, "physical": float("nan")}
+#: Units shown for pre-scaled values.
+SCALED_UNITS: dict[str, str] = {"standard": "z-score", "minmax": "scaled [-1, 1]"}
+#: Attribute of the SAR and incidence-angle variables holding their no-data value, and of the
+#: charts holding MASK (read by the official starter kit's notebooks).
+VARIABLE_FILL_ATTRIBUTE = "variable_fill_value"
+CHART_FILL_ATTRIBUTE = "chart_fill_value"
+#: Variables that carry `variable_fill_value` in the ready-to-train files.
+FILL_VALUE_VARIABLES: tuple[str, ...] = ("nersc_sar_primary", "nersc_sar_secondary", "sar_incidenceangle")
+
+#: Loaders replace no data by the normalised mean (0) and the charts are MASK there.
 NORMALISED_FILL_VALUE = 0.0
 
-#: Scene attributes every ready-to-train file carries.
-SCENE_ATTRIBUTES: tuple[str, ...] = ("scene_id", "original_id", "ice_service", "pixel_spacing")
+#: Upper bounds (km) of the distance-to-land index classes 1..41 (0 = land); beyond the last
+#: bound the index is 41. The real translation is not published; this stand-in matches its
+#: published range (0-41, `GLOBAL_MIN_MAX`): 0.5 km steps to 10 km, then 2.5 km steps.
+DISTANCE_INDEX_EDGES_KM: tuple[float, ...] = tuple(
+    [0.5 * k for k in range(1, 21)] + [10.0 + 2.5 * k for k in range(1, 21)]
+)
+
+#: Global attributes of a ready-to-train file (`scene_id` includes the `_prep.nc` suffix).
+SCENE_ATTRIBUTES: tuple[str, ...] = (
+    "scene_id", "original_id", "ice_service", "flip", "pixel_spacing",
+)  # fmt: skip
+#: The 29 variables of a real ready-to-train training file (test inputs: without the charts).
+READY_TO_TRAIN_VARIABLES: tuple[str, ...] = CHARTS + (LATITUDE, LONGITUDE) + tuple(
+    ["nersc_sar_primary", "nersc_sar_secondary", "sar_incidenceangle", "distance_map"]
+) + AMSR2_VARIABLES + ERA5_VARIABLES
+
+# --------------------------------------------------------------------------------------------
+# The raw release (40 m; AMSR2/ERA5 every 50 pixels; polygon charts; flat tie-point list)
+# --------------------------------------------------------------------------------------------
+
+RAW_PIXEL_SPACING_M = 40
+RAW_PIXELS_PER_2KM = 50
+RAW_GEO_POINTS_DIM = "sar_grid_points"
+RAW_LATITUDE = "sar_grid_latitude"
+RAW_LONGITUDE = "sar_grid_longitude"
+RAW_GEO_LINE = "sar_grid_line"
+RAW_GEO_SAMPLE = "sar_grid_sample"
+
 ICE_SERVICES: tuple[str, ...] = ("cis", "dmi")
 
 #: Ready-to-train file names: `<YYYYmmddTHHMMSS>_<service>_prep.nc`, test charts in
@@ -129,6 +182,14 @@ ICE_SERVICES: tuple[str, ...] = ("cis", "dmi")
 SCENE_ID_PATTERN = re.compile(r"(?P<time>\d{8}T\d{6})_(?P<service>cis|dmi)")
 PREP_SUFFIX = "_prep.nc"
 REFERENCE_SUFFIX = "_prep_reference.nc"
+
+#: Raw-release file names, e.g. `S1A_EW_GRDM_1SDH_20190430T101830_20190430T101930_027018_030AD3_9C47_
+#: icechart_cis_SGRDIEA_20190430T1020Z_pl_a.nc`; the ready-to-train name is `<start>_<service>_prep.nc`.
+RAW_NAME_PATTERN = re.compile(
+    r"^(?P<platform>S1[AB])_(?P<mode>\w\w)_GRD\w_1SD[HV]_(?P<start>\d{8}T\d{6})_"
+    r"(?P<stop>\d{8}T\d{6})_(?P<orbit>\d{6})_(?P<datatake>[0-9A-F]{6})_(?P<crc>[0-9A-F]{4})_"
+    r"icechart_(?P<service>cis|dmi)_(?P<chart>.+)\.nc$"
+)
 
 #: Real dataset global mean/std per variable, in the variables' physical units.
 #: Origin: `global_meanstd.npy` of the official AutoICE starter kit (AI4Arctic Sea Ice
@@ -160,13 +221,43 @@ GLOBAL_MEAN_STD: dict[str, tuple[float, float]] = {
     "tclw": (0.041245511364735726, 0.07112806794202754),
 }
 
+#: Real dataset global min/max per variable, in physical units: the [-1, 1] scaling of the
+#: `minmax` convention. Origin: `misc/global_minmax.npy` of the official AutoICE starter kit,
+#: release 1.0.0 (its later commits ship the file without values).
+GLOBAL_MIN_MAX: dict[str, tuple[float, float]] = {
+    "nersc_sar_primary": (-380.12262, 25.2275),
+    "nersc_sar_secondary": (-463.14328, 23.286842),
+    "sar_incidenceangle": (18.04494281065483, 47.40532474096656),
+    "distance_map": (0.0, 41.0),
+    "btemp_6_9h": (73.890625, 267.375),
+    "btemp_6_9v": (145.3828125, 276.7890625),
+    "btemp_7_3h": (74.4609375, 261.03125),
+    "btemp_7_3v": (145.59375, 277.3046875),
+    "btemp_10_7h": (79.3515625, 264.84375),
+    "btemp_10_7v": (151.609375, 275.4296875),
+    "btemp_18_7h": (93.671875, 273.2109375),
+    "btemp_18_7v": (162.3984375, 280.3671875),
+    "btemp_23_8h": (107.7734375, 279.15625),
+    "btemp_23_8v": (163.875, 283.484375),
+    "btemp_36_5h": (125.2890625, 279.5625),
+    "btemp_36_5v": (149.890625, 285.0078125),
+    "btemp_89_0h": (135.1015625, 285.7421875),
+    "btemp_89_0v": (141.0546875, 289.0),
+    "u10m_rotated": (-18.483667333189334, 19.10090034339477),
+    "v10m_rotated": (-22.303737140420502, 19.573442430014524),
+    "t2m": (230.6836700439453, 292.468994140625),
+    "skt": (221.91246032714844, 298.3706359863281),
+    "tcwv": (0.27193906903266907, 38.94947052001953),
+    "tclw": (0.0, 1.1839295625686646),
+}
+
 # --------------------------------------------------------------------------------------------
 # SIGRID-3 egg codes -> AutoICE classes (raw release: `polygon_icechart` + `polygon_codes`)
 # --------------------------------------------------------------------------------------------
 
-#: Columns of the raw release's `polygon_codes` table, in order.
+#: Columns of the raw release's `polygon_codes` table, in order (its header row, `;`-separated).
 POLYGON_CODE_COLUMNS: tuple[str, ...] = (
-    "id", "CT", "CA", "SA", "FA", "CB", "SB", "FB", "CC", "SC", "FC", "CN", "CD", "CF", "POLY_TYPE",
+    "poly_id", "CT", "CA", "SA", "FA", "CB", "SB", "FB", "CC", "SC", "FC", "CN", "CD", "CF", "POLY_TYPE",
 )  # fmt: skip
 #: Partial concentration / stage / form columns of the three thickest ice types.
 PARTIAL_CONCENTRATION_COLUMNS: tuple[str, ...] = ("CA", "CB", "CC")

@@ -28,7 +28,8 @@ from kit.checkpoint import IGNORED_SETTINGS, load_checkpoint, model_from_checkpo
 from kit.data.config import DataConfig
 from kit.data.layouts import discover
 from kit.data.regrid import to_original_grid
-from kit.data.scene import open_netcdf, read_variable
+from kit.data.cache import valid_mask
+from kit.data.scene import open_scene
 from kit.data.scene_dataset import SceneDataset
 from kit.errors import KitError
 from kit.experiment import config_differences
@@ -206,7 +207,7 @@ class Predictor:
         given, the exact 80 m mask is read from the scene's SAR instead.
         """
         factor = self.data.downscale
-        invalid = ~self._valid_80m(valid, shape, factor, path)
+        invalid = ~self._valid_80m(valid, shape, factor, path, self.data.input_scaling)
         result = {}
         for chart, values in self.classes(x).items():
             full = np.ascontiguousarray(to_original_grid(values, shape, factor))
@@ -215,16 +216,10 @@ class Predictor:
         return result
 
     @staticmethod
-    def _valid_80m(valid, shape, factor: int, path) -> np.ndarray:
-        valid = np.asarray(valid, dtype=bool)
+    def _valid_80m(valid, shape, factor: int, path, input_scaling: str) -> np.ndarray:
         if factor > 1 and path is not None:
-            ds = open_netcdf(path)
-            try:
-                if charts.SAR_VARIABLES[0] in ds:
-                    return np.isfinite(read_variable(ds, charts.SAR_VARIABLES[0], path))
-            finally:
-                ds.close()
-        return to_original_grid(valid, shape, factor)
+            return valid_mask(path, input_scaling)
+        return to_original_grid(np.asarray(valid, dtype=bool), shape, factor)
 
 
 def _check_same_inputs(first_path, first_state, path, state) -> None:
@@ -295,7 +290,7 @@ def _save_panel(folder: Path, scene, maps, predictor: Predictor, reference) -> N
 def _reference_charts(path, reference, shape) -> dict[str, np.ndarray]:
     from kit.data.cache import read_charts
 
-    ds = open_netcdf(path)
+    ds = open_scene(path, variables=[])
     try:
         found = read_charts(ds, path, reference, charts.CHARTS, shape)
     finally:

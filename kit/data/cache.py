@@ -3,11 +3,13 @@
 For one scene and one set of data settings (variables, charts, downscale factor, regridding,
 normalisation, month encoding) the cache holds, on the working grid:
 
-- `x`: float16 [C, h, w], normalised, NaN (no data) replaced by 0 (the normalised mean);
+- `x`: float16 [C, h, w], normalised, no data replaced by 0 (the normalised mean); the file's
+  input convention (standard, minmax or physical: `kit.data.conventions`) is decided once and
+  part of the entry's identity, so values are standardised exactly once;
   SAR and geo variables area-averaged over the downscale blocks ignoring NaN, AMSR2/ERA5
   regridded from 2 km, lat/lon/month channels added (see `kit.data.spatiotemporal`);
 - `charts`: uint8 [K, h, w], MASK where there is no label (rule: `kit.data.regrid`);
-- `valid`: bool [h, w], where the SAR has data.
+- `valid`: bool [h, w], where the SAR has data (0, 2 or NaN marks no data, by convention).
 
 Entries live in `<cache_dir>/<scene_id>-<path hash>/<settings hash>/` and their file names start
 with a hash of the source files' size and modification time: a changed scene gets new files and
@@ -30,17 +32,18 @@ import numpy as np
 
 from kit import charts
 from kit.data.config import DataConfig
+from kit.data.conventions import Scaling, file_scaling, no_data, to_zscore
 from kit.data.regrid import block_any, block_chart, block_mean, coarse_to_working, working_shape
-from kit.data.scene import open_netcdf, open_scene, parse_scene_id, read_variable
+from kit.data.scene import is_raw, open_netcdf, open_scene, parse_scene_id, read_variable
 from kit.data.spatiotemporal import encode_month, lat_lon_channels, month_channels
 from kit.errors import KitError
 
 #: Bump when the cached content or layout changes, so that old entries are rebuilt.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: Settings of `DataConfig` that change the cached arrays.
 CACHE_SETTINGS = (
     "variables", "charts", "downscale", "upsampling", "chart_downscale", "normalisation",
-    "month_encoding",
+    "month_encoding", "input_scaling",
 )  # fmt: skip
 #: `minmax` normalisation maps [mean - K std, mean + K std] onto [-1, 1].
 MINMAX_STD_SPAN = 3.0
@@ -118,14 +121,12 @@ def _file_identity(path: str | None) -> list | None:
     return [os.path.realpath(path), stat.st_size, stat.st_mtime_ns]
 
 
-def normalise(values: np.ndarray, variable: str, method: str) -> np.ndarray:
-    """Normalise a variable with the global statistics of `kit.charts.GLOBAL_MEAN_STD`."""
-    mean, std = charts.GLOBAL_MEAN_STD[variable]
+def normalise(z: np.ndarray, method: str) -> np.ndarray:
+    """Bring z-scores (`kit.data.conventions.to_zscore`) to the configured normalisation."""
     if method == "meanstd":
-        return (values - mean) / std
+        return z
     if method == "minmax":
-        span = MINMAX_STD_SPAN * std
-        return np.clip((values - mean) / span, -1.0, 1.0)
+        return np.clip(z / MINMAX_STD_SPAN, -1.0, 1.0)
     raise ValueError(f"unknown normalisation {method!r}; allowed: 'meanstd', 'minmax'")
 
 
@@ -148,19 +149,23 @@ class SceneCache:
         path = str(path)
         if not os.path.isfile(path):
             raise KitError(f"{path}: no such file")
-        identity = {"scene": _file_identity(path), "reference": _file_identity(reference_path)}
+        scaling = file_scaling(path, self.config.input_scaling)
+        identity = {
+            "scene": _file_identity(path),
+            "reference": _file_identity(reference_path),
+            "scaling": [scaling.convention, scaling.distance_units],
+        }
         folder = self.entry_dir(path)
         prefix = _hash(identity)
         meta_path = folder / f"{prefix}.json"
         if not meta_path.is_file():
-            self._build(path, reference_path, folder, prefix, identity)
+            self._build(path, reference_path, folder, prefix, identity, scaling)
         return load_entry(str(folder / prefix), path)
 
-    def _build(self, path, reference_path, folder: Path, prefix: str, identity) -> None:
+    def _build(self, path, reference_path, folder: Path, prefix: str, identity, scaling) -> None:
         config = self.config
-        scene_vars = [v for v in config.variables if v not in charts.AUX_VARIABLES]
         folder.mkdir(parents=True, exist_ok=True)
-        ds = open_scene(path, variables=scene_vars)
+        ds = open_scene(path, variables=config.variables)
         try:
             scene_id = parse_scene_id(ds.attrs.get("scene_id", Path(path).name))[0]
             shape = (ds.sizes[charts.SAR_DIMS[0]], ds.sizes[charts.SAR_DIMS[1]])
@@ -172,13 +177,14 @@ class SceneCache:
             x = np.lib.format.open_memmap(
                 x_tmp, mode="w+", dtype=np.float16, shape=(len(self.channels), *grid)
             )
-            for index, values in enumerate(self._channels(ds, path, shape, scene_id)):
+            channels = self._channels(ds, path, shape, scene_id, scaling)
+            for index, values in enumerate(channels):
                 x[index] = values
             x.flush()
             del x
             written.append((x_tmp, folder / f"{prefix}.x.npy"))
 
-            valid = self._valid(ds, path, shape)
+            valid = self._valid(ds, path, shape, scaling)
             chart_arrays, chart_names = self._charts(ds, path, reference_path)
             labelled = (
                 (chart_arrays != charts.MASK).any(axis=0)
@@ -200,6 +206,7 @@ class SceneCache:
             "valid_label_pixels": int(labelled.sum()),
             "identity": identity,
             "settings": {name: getattr(config, name) for name in CACHE_SETTINGS},
+            "input_scaling": {"convention": scaling.convention, "reason": scaling.reason},
         }
         meta_tmp = folder / f"{prefix}.json{tag}"
         meta_tmp.write_text(json.dumps(meta, indent=1))
@@ -208,7 +215,7 @@ class SceneCache:
             os.replace(tmp, final)
         _remove_stale(folder, prefix)
 
-    def _channels(self, ds, path, shape, scene_id):
+    def _channels(self, ds, path, shape, scene_id, scaling: Scaling):
         """Yield each input channel on the working grid, normalised, float32, no NaN."""
         config, factor = self.config, self.config.downscale
         lat_lon = None
@@ -223,8 +230,8 @@ class SceneCache:
                     lat_lon = lat_lon_channels(ds, factor, path)
                 yield lat_lon[0 if variable == "aux_lat" else 1]
                 continue
-            values = read_variable(ds, variable, path).astype(np.float32)
-            values = normalise(values, variable, config.normalisation)
+            z = to_zscore(read_variable(ds, variable, path), variable, scaling)
+            values = normalise(z, config.normalisation)
             if variable in charts.COARSE_GRID_VARIABLES:
                 values = np.nan_to_num(values, nan=charts.NORMALISED_FILL_VALUE)
                 values = coarse_to_working(values, shape, factor, config.upsampling)
@@ -232,11 +239,12 @@ class SceneCache:
                 values = block_mean(values, factor)  # NaN (no data) ignored by the average
             yield np.nan_to_num(values, nan=charts.NORMALISED_FILL_VALUE)
 
-    def _valid(self, ds, path, shape) -> np.ndarray:
+    def _valid(self, ds, path, shape, scaling: Scaling) -> np.ndarray:
         name = charts.SAR_VARIABLES[0]
         if name not in ds:
             return np.ones(working_shape(shape, self.config.downscale), dtype=bool)
-        return block_any(np.isfinite(read_variable(ds, name, path)), self.config.downscale)
+        valid = ~no_data(read_variable(ds, name, path), name, scaling)
+        return block_any(valid, self.config.downscale)
 
     def _charts(self, ds, path, reference_path) -> tuple[np.ndarray, tuple[str, ...]]:
         """The configured charts present in the scene (or its reference file), downscaled."""
@@ -248,6 +256,23 @@ class SceneCache:
         for i, name in enumerate(names):
             stack[i] = block_chart(found[name], self.config.downscale, self.config.chart_downscale)
         return stack, names
+
+
+def valid_mask(path: str | os.PathLike, input_scaling: str = "auto") -> np.ndarray:
+    """Where the scene's SAR has data, on its 80 m grid (bool [H, W]); all True without SAR."""
+    scaling = file_scaling(path, input_scaling)
+    name = charts.SAR_VARIABLES[0]
+    ds = open_netcdf(path)
+    if is_raw(ds):  # 40 m: read the 80 m view
+        ds.close()
+        ds = open_scene(path, variables=[name])
+    try:
+        shape = (ds.sizes[charts.SAR_DIMS[0]], ds.sizes[charts.SAR_DIMS[1]])
+        if name not in ds:
+            return np.ones(shape, dtype=bool)
+        return ~no_data(read_variable(ds, name, path), name, scaling)
+    finally:
+        ds.close()
 
 
 def read_charts(ds, path, reference_path, wanted, shape) -> dict[str, np.ndarray]:

@@ -20,7 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="SAR grid lines and samples (default 1000 1000)",
     )  # fmt: skip
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    synth.add_argument("--raw", action="store_true", help="also write raw-format polygon charts")
+    synth.add_argument(
+        "--convention", default="standard", choices=("standard", "minmax", "physical", "raw"),
+        help="how inputs are written: standard (ready-to-train z-scores, 0 = no data; default), "
+        "minmax ([-1, 1], 2 = no data), physical (dB/K, NaN) or raw (the raw-release layout)",
+    )  # fmt: skip
+    synth.add_argument(
+        "--raw", action="store_true", help="also write raw-release copies (40 m, polygon charts)"
+    )
     synth.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
     synth.set_defaults(handler=run_synth)
     register_manifest(subparsers)
@@ -32,12 +39,15 @@ def run_synth(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise KitError(f"--workers {args.workers}: must be at least 1")
-    config = SynthConfig(args.train, args.test, tuple(args.size), args.seed, args.raw)
+    config = SynthConfig(
+        args.train, args.test, tuple(args.size), args.seed, args.raw, args.convention
+    )
     table = write_dataset(args.out, config, workers=args.workers)
     counts = table.split.value_counts().to_dict()
     print(
         f"wrote {len(table)} scenes to {args.out} (train {counts.get('train', 0)}, "
-        f"test {counts.get('test', 0)}, {args.size[0]}x{args.size[1]}, seed {args.seed})"
+        f"test {counts.get('test', 0)}, {args.size[0]}x{args.size[1]}, seed {args.seed}, "
+        f"{args.convention} convention)"
     )
     return 0
 

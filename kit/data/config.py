@@ -62,6 +62,10 @@ class DataConfig:
     normalisation: Literal["meanstd", "minmax"] = "meanstd"
     #: 'mmseaice': one channel, month 1..12 -> -1..1; 'cyclic': sin and cos of the month angle.
     month_encoding: Literal["mmseaice", "cyclic"] = "mmseaice"
+    #: How the files encode their inputs: 'auto' decides per file (attributes first, values as a
+    #: fallback); 'standard' (z-scores, 0 = no data), 'minmax' ([-1, 1], 2 = no data) or
+    #: 'physical' (dB, K, NaN = no data) force it. See `kit.data.conventions`.
+    input_scaling: Literal["auto", "standard", "minmax", "physical"] = "auto"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     #: Batches per epoch (per rank; shared among the loader workers).
     epoch_len: int = 500
@@ -73,6 +77,8 @@ class DataConfig:
     cache_dir: str | None = None
 
     def __post_init__(self) -> None:
+        aliased = tuple(charts.VARIABLE_ALIASES.get(v, v) for v in self.variables)
+        object.__setattr__(self, "variables", aliased)
         _check_names("variables", self.variables, KNOWN_VARIABLES)
         _check_names("charts", self.charts, charts.CHARTS)
         for name in ("patch_size", "batch_size", "downscale", "epoch_len"):

@@ -45,16 +45,27 @@ class PolygonClasses:
         return {"SIC": self.sic, "SOD": self.sod, "FLOE": self.floe}
 
 
+#: Header names of the code table that mean the same column (the real raw files say `poly_id`).
+_HEADER_ALIASES = {"poly_id": "id"}
+#: Columns the chart rules read; the others (CN, CD, CF) may hold free text such as `08-9`.
+_USED_COLUMNS = (
+    "id", "CT", *charts.PARTIAL_CONCENTRATION_COLUMNS, *charts.STAGE_COLUMNS,
+    *charts.FORM_COLUMNS, "POLY_TYPE",
+)  # fmt: skip
+
+
 def parse_polygon_codes(rows) -> dict[str, np.ndarray]:
     """The `polygon_codes` table as columns: integer codes, `POLY_TYPE` as upper-case strings.
 
-    `rows` is a sequence of `;`-separated strings whose first row is the header.
+    `rows` is a sequence of `;`-separated strings whose first row is the header (`id` or
+    `poly_id` first). Only the columns the chart rules use are parsed.
     """
     text = [r.decode() if isinstance(r, bytes) else str(r) for r in np.asarray(rows).ravel()]
     if not text:
         raise KitError("polygon_codes is empty (expected a header row)")
     header = [h.strip() for h in text[0].split(_SEPARATOR)]
-    missing = [c for c in charts.POLYGON_CODE_COLUMNS if c not in header]
+    header = [_HEADER_ALIASES.get(h, h) for h in header]
+    missing = [c for c in _USED_COLUMNS if c not in header]
     if missing:
         raise KitError(f"polygon_codes header lacks column(s) {', '.join(missing)}")
     cells = [[c.strip() for c in row.split(_SEPARATOR)] for row in text[1:] if row.strip()]
@@ -65,7 +76,7 @@ def parse_polygon_codes(rows) -> dict[str, np.ndarray]:
     for i, name in enumerate(header):
         if name == "POLY_TYPE":
             columns[name] = np.char.upper(table[:, i].astype(str))
-        elif name in charts.POLYGON_CODE_COLUMNS:
+        elif name in _USED_COLUMNS:
             columns[name] = _as_codes(table[:, i], name)
     return columns
 

@@ -1,7 +1,11 @@
 """Find the scenes of a dataset folder, in either of the two published on-disk layouts.
 
 - DTU release: folders of `<scene>_prep.nc` (training scenes carry SIC/SOD/FLOE; test scenes may
-  carry them too). Any folder whose name contains "test" holds test scenes.
+  carry them too). Any folder whose name contains "test" holds test scenes, such as the
+  `test_data/` folder inside the data folder that the starter kit's `test_upload` reads.
+- Raw release: files named like the raw originals (`S1?_EW_GRDM_..._icechart_....nc`); they are
+  scenes only in a folder with no ready-to-train scene (raw copies beside a ready-to-train set,
+  as `autoice synth --raw` writes them, are left alone).
 - TorchGeo / Hugging Face mirror: `metadata.csv` + `train/` + `test/`, the test charts kept apart
   in `test/<scene>_prep_reference.nc`.
 
@@ -45,9 +49,14 @@ def discover(root: str | os.PathLike) -> pd.DataFrame:
     if not root.is_dir():
         raise KitError(f"{root}: no such data folder")
     layout = detect_layout(root)
-    rows = [_row(path, root, layout) for path in sorted(root.rglob(f"*{charts.PREP_SUFFIX}"))]
+    files = sorted(root.rglob(f"*{charts.PREP_SUFFIX}"))
+    if not files:
+        files = sorted(p for p in root.rglob("*.nc") if charts.RAW_NAME_PATTERN.match(p.name))
+    rows = [_row(path, root, layout) for path in files]
     if not rows:
-        raise KitError(f"{root}: no AutoICE scenes (*{charts.PREP_SUFFIX}) found")
+        raise KitError(
+            f"{root}: no AutoICE scenes (*{charts.PREP_SUFFIX} or raw-release files) found"
+        )
     table = pd.DataFrame(rows, columns=list(SCENE_TABLE_COLUMNS))
     duplicated = table[table.duplicated(["scene_id", "split"], keep=False)]
     if not duplicated.empty:

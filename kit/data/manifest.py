@@ -37,11 +37,7 @@ BINS_SUFFIX = "_bins.npy"
 SPLIT_LISTS = {"train": "dataset.json", "test": "testset.json"}
 UNLISTED = "unlisted"
 
-RAW_NAME = re.compile(
-    r"^(?P<platform>S1[AB])_(?P<mode>\w\w)_GRD\w_1SD[HV]_(?P<start>\d{8}T\d{6})_"
-    r"(?P<stop>\d{8}T\d{6})_(?P<orbit>\d{6})_(?P<datatake>[0-9A-F]{6})_(?P<crc>[0-9A-F]{4})_"
-    r"icechart_(?P<service>cis|dmi)_(?P<chart>.+)\.nc$"
-)
+RAW_NAME = charts.RAW_NAME_PATTERN
 #: Chart part of the raw name: DMI `<YYYYmmddHHMM>_<Region>_RIC`, CIS `<product>_<time>Z_pl_a`.
 _DMI_CHART = re.compile(r"^(?P<time>\d{12})_(?P<source>\w+?)_RIC$")
 _CIS_CHART = re.compile(r"^(?P<source>[A-Z]+)_(?P<time>\d{8}T\d{4})Z_pl_a$")

@@ -41,16 +41,29 @@ class SceneInfo:
 
 
 def parse_scene_id(name: str) -> tuple[str, str, datetime]:
-    """(scene_id, ice_service, acquisition time) from a scene id or file name.
+    """(scene_id, ice_service, acquisition time) from a scene id or file name, ready-to-train
+    (`20180124T194759_dmi_prep.nc`) or raw (`S1A_EW_GRDM_1SDH_<start>_..._icechart_<service>_...`).
 
     >>> parse_scene_id("20180124T194759_dmi_prep.nc")[0]
     '20180124T194759_dmi'
     """
-    match = charts.SCENE_ID_PATTERN.search(os.path.basename(str(name)))
-    if match is None:
-        raise KitError(f"{name}: not an AutoICE scene name (expected YYYYmmddTHHMMSS_cis|dmi)")
-    when = datetime.strptime(match["time"], "%Y%m%dT%H%M%S")
-    return f"{match['time']}_{match['service']}", match["service"], when
+    base = os.path.basename(str(name))
+    raw = charts.RAW_NAME_PATTERN.match(base)
+    if raw is not None:
+        time, service = raw["start"], raw["service"]
+    else:
+        match = charts.SCENE_ID_PATTERN.search(base)
+        if match is None:
+            raise KitError(f"{name}: not an AutoICE scene name (expected YYYYmmddTHHMMSS_cis|dmi)")
+        time, service = match["time"], match["service"]
+    when = datetime.strptime(time, "%Y%m%dT%H%M%S")
+    return f"{time}_{service}", service, when
+
+
+def is_scene_file_name(name: str) -> bool:
+    """True for a ready-to-train (`*_prep.nc`) or raw-release scene file name."""
+    base = os.path.basename(str(name))
+    return base.endswith(charts.PREP_SUFFIX) or charts.RAW_NAME_PATTERN.match(base) is not None
 
 
 def check_netcdf_file(path: str | os.PathLike) -> Path:
@@ -79,14 +92,23 @@ def open_scene(
     variables: Iterable[str] | None = None,
     require_charts: bool = False,
 ) -> xr.Dataset:
-    """Open a ready-to-train scene lazily and validate it.
+    """Open a scene and validate it: lazily for ready-to-train files, converted to the 80 m
+    ready-to-train grid in memory for raw-release files (`kit.data.raw`).
 
-    `variables` are the input variables that must be present (default: all 24). Charts are
-    checked when present, and required with `require_charts`. Returns the xarray Dataset.
+    `variables` are the input variables that must be present (default: all 24; `aux_lat` /
+    `aux_lon` also require the geolocation grid). Variables the caller does not use are not
+    checked. Charts are checked when present, and required with `require_charts`.
     """
+    variables = list(charts.SCENE_VARIABLES if variables is None else variables)
     ds = open_netcdf(path)
     try:
-        validate_scene(ds, path, charts.SCENE_VARIABLES if variables is None else variables)
+        if is_raw(ds):
+            from kit.data.raw import ready_from_raw
+
+            converted = ready_from_raw(ds, path, variables)
+            ds.close()
+            ds = converted
+        validate_scene(ds, path, variables)
         if require_charts:
             missing = [c for c in charts.CHARTS if c not in ds]
             if missing:
@@ -97,31 +119,39 @@ def open_scene(
     return ds
 
 
+def is_raw(ds: xr.Dataset) -> bool:
+    """True for a raw-release scene (polygon chart or flat tie-point list, 40 m grid)."""
+    return "polygon_icechart" in ds or charts.RAW_GEO_POINTS_DIM in ds.dims
+
+
+def needs_geolocation(variables: Iterable[str]) -> bool:
+    """Whether the configured variables use the lat/lon tie-point grid."""
+    return any(v in ("aux_lat", "aux_lon") for v in variables)
+
+
 def validate_scene(ds: xr.Dataset, path: str | os.PathLike, variables: Iterable[str]) -> None:
     """Raise KitError if the scene lacks a variable, attribute or has inconsistent shapes."""
+    variables = list(variables)
     wanted = [v for v in variables if v not in charts.AUX_VARIABLES]
     unknown = [v for v in wanted if v not in charts.SCENE_VARIABLES]
     if unknown:
         raise KitError(
             f"unknown variable(s) {', '.join(unknown)}; known: scene variables of kit.charts"
         )
-    required = list(dict.fromkeys(wanted + [charts.LATITUDE, charts.LONGITUDE]))
-    missing = [v for v in required if v not in ds]
+    geo = [charts.LATITUDE, charts.LONGITUDE] if needs_geolocation(variables) else []
+    missing = [v for v in dict.fromkeys(wanted + geo) if v not in ds]
     if missing:
         raise KitError(f"{path}: missing variable(s) {', '.join(missing)}")
-    lacking = [a for a in ("scene_id", "ice_service") if a not in ds.attrs]
-    if lacking:
-        raise KitError(f"{path}: missing global attribute(s) {', '.join(lacking)}")
 
     full = [v for v in wanted if v in charts.FULL_GRID_VARIABLES] + [
         c for c in charts.CHARTS if c in ds
     ]
     for name in full:
-        _expect_dims(ds, path, name, charts.SAR_DIMS)
+        _expect_dims(ds, path, name, (charts.SAR_DIMS,))
     for name in (v for v in wanted if v in charts.COARSE_GRID_VARIABLES):
-        _expect_dims(ds, path, name, charts.GRID_2KM_DIMS)
-    for name in (charts.LATITUDE, charts.LONGITUDE):
-        _expect_dims(ds, path, name, charts.GEO_GRID_DIMS)
+        _expect_dims(ds, path, name, (charts.GRID_2KM_DIMS,))
+    for name in geo:
+        _expect_dims(ds, path, name, (charts.GEO_GRID_DIMS, charts.GEO_GRID_FILE_DIMS))
 
     if any(d in ds.sizes for d in charts.GRID_2KM_DIMS) and all(
         d in ds.sizes for d in charts.SAR_DIMS
@@ -132,13 +162,14 @@ def validate_scene(ds: xr.Dataset, path: str | os.PathLike, variables: Iterable[
         raise KitError(f"{path}: empty SAR grid {tuple(sizes)}")
 
 
-def _expect_dims(ds: xr.Dataset, path, name: str, dims: tuple[str, str]) -> None:
-    if tuple(ds[name].dims) != dims:
-        raise KitError(f"{path}: variable {name} has dims {tuple(ds[name].dims)}, expected {dims}")
+def _expect_dims(ds: xr.Dataset, path, name: str, allowed: tuple[tuple[str, str], ...]) -> None:
+    if tuple(ds[name].dims) not in allowed:
+        expected = " or ".join(str(d) for d in allowed)
+        raise KitError(f"{path}: variable {name} has dims {tuple(ds[name].dims)}, expected {expected}")
 
 
 def _check_grid_ratio(ds: xr.Dataset, path) -> None:
-    """The 2 km grid must cover the 80 m grid: about one cell per 25 pixels on each axis."""
+    """The 2 km grid must cover the 80 m grid: floor or round of n / 25 cells on each axis."""
     for sar_dim, km_dim in zip(charts.SAR_DIMS, charts.GRID_2KM_DIMS):
         n_sar, n_km = ds.sizes[sar_dim], ds.sizes.get(km_dim, 0)
         expected = n_sar / charts.PIXELS_PER_2KM
@@ -149,6 +180,12 @@ def _check_grid_ratio(ds: xr.Dataset, path) -> None:
             )
 
 
+def read_geo_grid(ds: xr.Dataset, name: str, path=None) -> np.ndarray:
+    """A lat/lon tie-point variable as a (line, sample) array, whichever dim order the file has."""
+    values = read_variable(ds, name, path)
+    return values.T if tuple(ds[name].dims) == charts.GEO_GRID_FILE_DIMS else values
+
+
 def scene_info(path: str | os.PathLike) -> SceneInfo:
     """Describe a scene file (validated lightly: only what the description needs)."""
     ds = open_netcdf(path)
@@ -156,7 +193,9 @@ def scene_info(path: str | os.PathLike) -> SceneInfo:
         scene_id, service, when = parse_scene_id(ds.attrs.get("scene_id", Path(path).name))
         shape = tuple(int(ds.sizes.get(d, 0)) for d in charts.SAR_DIMS)
         shape_2km = tuple(int(ds.sizes.get(d, 0)) for d in charts.GRID_2KM_DIMS)
-        has_charts = all(c in ds for c in charts.CHARTS)
+        has_charts = all(c in ds for c in charts.CHARTS) or "polygon_icechart" in ds
+        if is_raw(ds):  # 40 m grid: describe the 80 m grid the kit works on
+            shape = tuple(-(-n // 2) for n in shape)
     finally:
         ds.close()
     return SceneInfo(scene_id, service, when, shape, shape_2km, has_charts, str(path))

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from kit.data.cache import SceneCache, read_charts
 from kit.data.config import DataConfig
 from kit.data.regrid import to_original_grid
-from kit.data.scene import open_netcdf
+from kit.data.scene import open_scene
 from kit.data.sources import check_variables, scene_sources
 
 __all__ = ["SceneDataset", "to_original_grid"]
@@ -56,7 +56,7 @@ class SceneDataset(Dataset):
         }
 
     def _charts(self, path: str, reference: str | None, shape) -> dict[str, np.ndarray]:
-        ds = open_netcdf(path)
+        ds = open_scene(path, variables=[])
         try:
             return read_charts(ds, path, reference, self.config.charts, shape)
         finally:

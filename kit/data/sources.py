@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from kit import charts
-from kit.data.scene import open_netcdf
+from kit.data.scene import is_raw, needs_geolocation, open_netcdf
 from kit.errors import KitError
 
 
@@ -33,13 +33,13 @@ def scene_sources(scenes) -> list[tuple[str, str | None]]:
 def check_variables(sources: list[tuple[str, str | None]], variables: Iterable[str]) -> None:
     """Fail before any work if a scene lacks one of `variables` (all such scenes are named)."""
     wanted = [v for v in variables if v not in charts.AUX_VARIABLES]
-    if any(v in ("aux_lat", "aux_lon") for v in variables):
-        wanted += [charts.LATITUDE, charts.LONGITUDE]
     problems = []
     for path, _ in sources:
         ds = open_netcdf(path)
         try:
-            missing = [v for v in wanted if v not in ds]
+            geo = (charts.RAW_LATITUDE, charts.RAW_LONGITUDE) if is_raw(ds) else (charts.LATITUDE, charts.LONGITUDE)  # fmt: skip
+            needed = wanted + (list(geo) if needs_geolocation(variables) else [])
+            missing = [v for v in needed if v not in ds]
         finally:
             ds.close()
         if missing:

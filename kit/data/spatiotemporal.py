@@ -1,11 +1,16 @@
 """Spatial-temporal input channels (MMSeaIce): latitude, longitude and acquisition month.
 
-- `aux_lat` / `aux_lon`: the coarse geolocation tie-point grid (`sar_grid2d_latitude` /
-  `_longitude`) interpolated bilinearly onto the working grid. Tie-point positions come from
-  `sar_grid2d_line` / `sar_grid2d_sample` (80 m pixel indices) when the file has them, else the
-  tie points are assumed evenly spread from the first to the last SAR pixel. Longitude is
-  interpolated through its sine and cosine so that the date line does not tear it. Scaled to
-  about [-1, 1] as latitude / 90 and longitude / 180.
+- `aux_lat` / `aux_lon` (MMSeaIce configs may say `aux_long`): the coarse geolocation tie-point
+  grid (`sar_grid2d_latitude` / `_longitude`, 21 x 21 in the real files, stored there as
+  (sample, line) and oriented here by its dim names) interpolated bilinearly onto the working
+  grid. Tie-point positions come from `sar_grid2d_line` / `sar_grid2d_sample` (80 m pixel
+  indices) when the file has them (older kit files, raw scenes), else the tie points are spread
+  evenly from the first to the last SAR pixel (the real ready-to-train files). Longitude is
+  interpolated through its sine and cosine so that the date line does not tear it.
+  Scaling: latitude / 90 and longitude / 180, so both lie in [-1, 1] everywhere on Earth.
+  MMSeaIce instead standardised them with its training-set statistics (latitude mean 69.13,
+  sd 7.03; longitude mean -56.39, sd 31.33), which puts the training area near 0 with a spread
+  of about 1; the kit's fixed scaling needs no statistics and cannot go out of range elsewhere.
 - `aux_time`: the month of the scene id. 'mmseaice' gives one channel, month 1..12 mapped
   linearly onto -1..1 (our reading of MMSeaIce's encoding); 'cyclic' gives `aux_time_sin` and
   `aux_time_cos` of the angle 2 pi (month - 1) / 12, so that December and January are
@@ -21,7 +26,7 @@ import xarray as xr
 
 from kit import charts
 from kit.data.regrid import interpolate_separable, working_centres, working_shape
-from kit.data.scene import parse_scene_id, read_variable
+from kit.data.scene import parse_scene_id, read_geo_grid
 
 LATITUDE_SCALE = 90.0
 LONGITUDE_SCALE = 180.0
@@ -55,7 +60,7 @@ def scene_month(scene_id_or_path: str) -> int:
 def _tie_positions(ds: xr.Dataset, name: str, axis: int, n_points: int, n_pixels: int):
     """80 m pixel index of each tie point along one axis."""
     if name in ds:
-        values = np.asarray(ds[name].values, dtype=np.float64)
+        values = np.asarray(read_geo_grid(ds, name), dtype=np.float64)
         if values.ndim == 2:
             values = values[:, 0] if axis == 0 else values[0, :]
         if values.shape == (n_points,) and np.all(np.diff(values) > 0):
@@ -66,8 +71,8 @@ def _tie_positions(ds: xr.Dataset, name: str, axis: int, n_points: int, n_pixels
 def lat_lon_channels(ds: xr.Dataset, factor: int, path=None) -> tuple[np.ndarray, np.ndarray]:
     """(latitude / 90, longitude / 180) on the working grid of the scene, float32."""
     shape = (ds.sizes[charts.SAR_DIMS[0]], ds.sizes[charts.SAR_DIMS[1]])
-    lat = read_variable(ds, charts.LATITUDE, path).astype(np.float64)
-    lon = np.deg2rad(read_variable(ds, charts.LONGITUDE, path).astype(np.float64))
+    lat = read_geo_grid(ds, charts.LATITUDE, path).astype(np.float64)
+    lon = np.deg2rad(read_geo_grid(ds, charts.LONGITUDE, path).astype(np.float64))
     line_pos = _tie_positions(ds, charts.GEO_LINE, 0, lat.shape[0], shape[0])
     sample_pos = _tie_positions(ds, charts.GEO_SAMPLE, 1, lat.shape[1], shape[1])
     h, w = working_shape(shape, factor)

@@ -2,11 +2,15 @@
 
 `write_dataset(out, SynthConfig(...))` writes
 
-    out/metadata.csv                        one row per scene (input_path, split, ...)
-    out/train/<scene>_prep.nc               24 inputs + lat/lon + SIC/SOD/FLOE
+    out/metadata.csv                        one row per scene (TorchGeo's columns, then ours)
+    out/train/<scene>_prep.nc               24 inputs + lat/lon + SIC/SOD/FLOE (29 variables)
     out/test/<scene>_prep.nc                24 inputs + lat/lon, no charts
     out/test/<scene>_prep_reference.nc      SIC/SOD/FLOE only (scoring; never read as input)
-    out/raw/<original raw name>.nc          with --raw: inputs + polygon_icechart + polygon_codes
+    out/raw/<original raw name>.nc          with raw=True: raw-release copies (40 m, polygons)
+
+The inputs are written in `config.convention` (`kit.data.formats`): ready-to-train `standard` by
+default (z-scores, 0 = no data, exactly like the real release), `minmax`, `physical`, or `raw`
+(the raw-release layout, named by the original raw file name, in `train/` and `test/`).
 
 Scenes are independent and each is determined by (seed, index), so a set is reproducible
 file for file. `demo_dataset()` generates the default demo set once into a cache folder and
@@ -28,31 +32,44 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from kit import charts
-from kit.data import icechart
+from kit.data import formats
 from kit.data.synthetic_scene import REGIONS, SceneSpec, generate_scene
 from kit.errors import KitError
 
 #: Bump when the generator changes so cached demo sets are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 METADATA_FILE = "metadata.csv"
 CACHE_ENV = "AUTOICE_CACHE"
+#: TorchGeo's columns first (`input_path, reference_path, date, ice_service, split, region_id`),
+#: then the kit's own.
 METADATA_COLUMNS = (
-    "scene_id", "split", "input_path", "reference_path", "original_id", "ice_service",
-    "region", "acquisition", "latitude", "longitude", "height", "width",
+    "input_path", "reference_path", "date", "ice_service", "split", "region_id",
+    "scene_id", "original_id", "acquisition", "latitude", "longitude", "height", "width",
+    "convention",
 )  # fmt: skip
+#: Folder of the extra raw-release copies written with `raw=True`.
+RAW_FOLDER = "raw"
 
 
 @dataclass(frozen=True)
 class SynthConfig:
-    """What to generate: scene counts, SAR grid size (lines, samples), seed, raw files."""
+    """What to generate: scene counts, SAR grid size (lines, samples), seed, the file
+    convention (`standard` ready-to-train by default, `minmax`, `physical` or `raw`), and
+    whether to also write raw-release copies into `raw/`."""
 
     n_train: int = 24
     n_test: int = 6
     size: tuple[int, int] = (1000, 1000)
     seed: int = 0
     raw: bool = False
+    convention: str = "standard"
 
     def __post_init__(self) -> None:
+        if self.convention not in formats.WRITE_CONVENTIONS:
+            raise KitError(
+                f"--convention {self.convention}: unknown; allowed: "
+                f"{', '.join(formats.WRITE_CONVENTIONS)}"
+            )
         if self.n_train < 0 or self.n_test < 0 or self.n_train + self.n_test == 0:
             raise KitError(f"need at least one scene (train={self.n_train}, test={self.n_test})")
         if min(self.size) < 50:
@@ -163,51 +180,43 @@ def write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
             tmp.unlink()
 
 
-def _write_scene(task: tuple[str, SceneSpec, str, bool]) -> dict:
+def _write_scene(task: tuple[str, SceneSpec, str, str, bool]) -> dict:
     """Generate and write one scene (runs in a worker process); returns its metadata row."""
     import cv2
 
     cv2.setNumThreads(1)
-    split, spec, out, raw = task
+    split, spec, out, convention, also_raw = task
     out = Path(out)
     scene = generate_scene(spec)
-    chart_attrs = {"mask_value": charts.MASK}
-    input_path = f"{split}/{spec.scene_id}{charts.PREP_SUFFIX}"
+    labelled = split == "train"
     reference_path = ""
-    if split == "train":
-        ds = scene.inputs.merge(scene.charts)
-    else:
-        ds = scene.inputs
+    if not labelled:  # test charts kept apart, as in the Hugging Face / TorchGeo mirror
         reference_path = f"{split}/{spec.scene_id}{charts.REFERENCE_SUFFIX}"
-        reference = scene.charts.assign_attrs(
-            scene_id=spec.scene_id, ice_service=spec.ice_service, **chart_attrs
-        )
+        reference = xr.Dataset(formats.chart_variables(scene), attrs=scene.inputs.attrs)
         write_netcdf_atomic(reference, out / reference_path)
-    write_netcdf_atomic(ds, out / input_path)
-    if raw:
-        raw_ds = scene.inputs.assign(
-            {
-                icechart.POLYGON_ICECHART: (charts.SAR_DIMS, scene.polygon_icechart),
-                icechart.POLYGON_CODES: (
-                    ("polygon_codes_rows",),
-                    np.array(scene.polygon_codes, dtype=object),
-                ),
-            }
-        )
-        write_netcdf_atomic(raw_ds, out / "raw" / spec.original_id)
+    if convention == "raw":
+        input_path = f"{split}/{spec.original_id}"
+        write_netcdf_atomic(formats.raw(scene, labelled), out / input_path)
+    else:
+        input_path = f"{split}/{spec.scene_id}{charts.PREP_SUFFIX}"
+        write_netcdf_atomic(formats.ready_to_train(scene, convention, labelled), out / input_path)
+    if also_raw:
+        write_netcdf_atomic(formats.raw(scene, True), out / RAW_FOLDER / spec.original_id)
     return {
-        "scene_id": spec.scene_id,
-        "split": split,
         "input_path": input_path,
         "reference_path": reference_path,
-        "original_id": spec.original_id,
+        "date": spec.acquisition.strftime("%Y-%m-%d"),
         "ice_service": spec.ice_service,
-        "region": spec.region,
+        "split": split,
+        "region_id": spec.region,
+        "scene_id": spec.scene_id,
+        "original_id": spec.original_id,
         "acquisition": spec.acquisition.isoformat(),
         "latitude": round(spec.latitude, 4),
         "longitude": round(spec.longitude, 4),
         "height": spec.shape[0],
         "width": spec.shape[1],
+        "convention": convention,
     }
 
 
@@ -221,7 +230,10 @@ def write_dataset(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tasks = [(split, spec, str(out), config.raw) for split, spec in plan_scenes(config)]
+    tasks = [
+        (split, spec, str(out), config.convention, config.raw)
+        for split, spec in plan_scenes(config)
+    ]
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
     bar = tqdm(total=len(tasks), desc="synthetic scenes", unit="scene", disable=not progress)
     rows = []
@@ -258,7 +270,7 @@ def dataset_key(config: SynthConfig) -> str:
     h, w = config.size
     return (
         f"synthetic-v{GENERATOR_VERSION}-s{config.seed}-train{config.n_train}"
-        f"-test{config.n_test}-{h}x{w}{raw}"
+        f"-test{config.n_test}-{h}x{w}-{config.convention}{raw}"
     )
 
 

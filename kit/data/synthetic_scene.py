@@ -3,7 +3,7 @@
 The recipe, in the order it runs:
 
 1. Land and sea: a smooth random field thresholded into a coastline, cut by fjords, or no land
-   at all; `distance_map` (km) is the distance to it (0 on land).
+   at all; `distance_map` is the distance to it, written as the distance index (0 on land).
 2. Ice chart: Voronoi polygons with wavy edges over the sea, one land polygon; each sea polygon
    carries a SIGRID-3 egg code drawn for the season and its place in the ice pack. The charts
    SIC/SOD/FLOE come from `convert_polygon_icechart`, so ambiguous polygons are masked exactly as
@@ -14,7 +14,10 @@ The recipe, in the order it runs:
    new ice (dark like water), incidence-angle trend across range, sub-swath seams, thermal-noise
    floor in HV, speckle, and NaN outside a slanted swath footprint (charts MASK there).
 5. AMSR2 brightness temperatures on the 2 km grid mixed from the surface fractions and blurred by
-   each channel's footprint; smooth ERA5 fields; lat/lon on a coarse tie-point grid.
+   each channel's footprint; smooth ERA5 fields; lat/lon on the 21 x 21 tie-point grid.
+
+The scene comes out in physical units (dB, K, distance index, NaN = no data); `kit.data.formats`
+writes it in each published file convention.
 
 Everything is drawn from one `numpy.random.Generator`, so a scene is fully determined by its seed.
 """
@@ -32,6 +35,7 @@ from scipy import ndimage, special
 
 from kit import charts
 from kit.data import icechart
+from kit.data.conventions import distance_index
 
 # ---------------------------------------------------------------------------------------------
 # Season and place
@@ -102,7 +106,7 @@ class SceneSpec:
 class SyntheticScene:
     """A generated scene: inputs, charts, and the raw polygon chart behind them."""
 
-    inputs: xr.Dataset  # the 24 variables + lat/lon tie points, attributes
+    inputs: xr.Dataset  # the 24 variables (physical units, NaN = no data) + lat/lon, attributes
     charts: xr.Dataset  # SIC, SOD, FLOE (uint8, MASK = 255)
     polygon_icechart: np.ndarray  # polygon id per pixel
     polygon_codes: list[str]  # header + one egg-code row per polygon
@@ -479,8 +483,9 @@ _FOOTPRINT = (5.0, 5.0, 3.5, 2.2, 2.0, 1.2, 0.6)
 
 
 def grid_2km_shape(shape: tuple[int, int]) -> tuple[int, int]:
-    """Shape of the 2 km grid covering a SAR grid: round(n / 25) cells per axis (at least 1)."""
-    return tuple(max(1, round(n / charts.PIXELS_PER_2KM)) for n in shape)
+    """Shape of the 2 km grid of a SAR grid as in the real files: floor(n / 25) cells per axis
+    (at least 1)."""
+    return tuple(max(1, n // charts.PIXELS_PER_2KM) for n in shape)
 
 
 def make_era5(
@@ -535,10 +540,12 @@ def make_amsr2(
 
 
 def geolocation(spec: SceneSpec, shape: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Tie-point grid (11 lines x 21 samples): positions on the 80 m grid and lat/lon."""
+    """Latitude and longitude on the 21 x 21 tie-point grid, (line, sample) order, spread
+    evenly from the first to the last SAR pixel as in the real ready-to-train files."""
     h, w = shape
-    lines = np.rint(np.linspace(0, h - 1, 11)).astype(np.int32)
-    samples = np.rint(np.linspace(0, w - 1, 21)).astype(np.int32)
+    points = charts.GEO_GRID_POINTS
+    lines = np.linspace(0, h - 1, points)
+    samples = np.linspace(0, w - 1, points)
     line2d, sample2d = np.meshgrid(lines, samples, indexing="ij")
     km = charts.PIXEL_SPACING_M / 1000.0
     y = (line2d - (h - 1) / 2) * km  # along track
@@ -548,12 +555,8 @@ def geolocation(spec: SceneSpec, shape: tuple[int, int]) -> dict[str, np.ndarray
     east = y * math.sin(heading) + x * math.cos(heading)
     lat = spec.latitude + north / 111.32
     lon = spec.longitude + east / (111.32 * np.cos(np.radians(lat)))
-    return {
-        charts.LATITUDE: lat.astype(np.float64),
-        charts.LONGITUDE: lon.astype(np.float64),
-        charts.GEO_LINE: line2d,
-        charts.GEO_SAMPLE: sample2d,
-    }
+    lon = (lon + 180.0) % 360.0 - 180.0
+    return {charts.LATITUDE: lat.astype(np.float64), charts.LONGITUDE: lon.astype(np.float64)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -595,25 +598,22 @@ def generate_scene(spec: SceneSpec) -> SyntheticScene:
         chart_ds[chart].values[~valid] = charts.MASK
 
     geo = geolocation(spec, shape)
+    theta = np.where(valid, theta, np.nan).astype(np.float32)
     data = {
         "nersc_sar_primary": (charts.SAR_DIMS, hh),
         "nersc_sar_secondary": (charts.SAR_DIMS, hv),
-        "sar_incidenceangle": (charts.SAR_DIMS, theta.astype(np.float32)),
-        "distance_map": (charts.SAR_DIMS, distance.astype(np.float32)),
+        "sar_incidenceangle": (charts.SAR_DIMS, theta),
+        "distance_map": (charts.SAR_DIMS, distance_index(distance).astype(np.float32)),
         **{k: (charts.GRID_2KM_DIMS, v.astype(np.float32)) for k, v in amsr2.items()},
         **{k: (charts.GRID_2KM_DIMS, np.asarray(v, np.float32)) for k, v in era5.items()},
         **{k: (charts.GEO_GRID_DIMS, v) for k, v in geo.items()},
     }
     inputs = xr.Dataset(data)
-    for name in charts.SCENE_VARIABLES:
-        inputs[name].attrs["units"] = charts.UNITS[name]
     inputs.attrs = {
-        "scene_id": spec.scene_id,
+        "scene_id": spec.scene_id + charts.PREP_SUFFIX,
         "original_id": spec.original_id,
         "ice_service": spec.ice_service,
+        "flip": 0,
         "pixel_spacing": charts.PIXEL_SPACING_M,
-        "region": spec.region,
-        "acquisition_start": spec.acquisition.isoformat(),
-        "source": "AutoICE Kit synthetic scene (kit.data.synthetic), not real observations",
     }
     return SyntheticScene(inputs, chart_ds, polygon_ids, code_rows)

@@ -31,12 +31,12 @@ def test_cached_arrays_at_80m(tmp_path, train_paths):
         sar = ds["nersc_sar_primary"].values
         coarse = ds["t2m"].values
         sic = ds["SIC"].values
-    expected = np.nan_to_num(normalise(sar, "nersc_sar_primary", "meanstd"), nan=0.0)
-    assert np.allclose(scene.x[0], expected, atol=5e-3)  # float16 rounding
-    t2m = coarse_to_working(normalise(coarse, "t2m", "meanstd"), sic.shape, 1)
+    # Ready-to-train files hold z-scores already (0 = no data): used as they are, not twice.
+    assert np.allclose(scene.x[0], sar, atol=5e-3)  # float16 rounding
+    t2m = coarse_to_working(normalise(coarse, "meanstd"), sic.shape, 1)
     assert np.allclose(scene.x[3], t2m, atol=5e-3)
     assert np.array_equal(scene.charts[0], sic)
-    assert np.array_equal(scene.valid, np.isfinite(sar))
+    assert np.array_equal(scene.valid, sar != 0)
     assert scene.valid_label_pixels == int((scene.charts != charts.MASK).any(axis=0).sum())
 
 
@@ -47,7 +47,8 @@ def test_cached_arrays_downscaled(tmp_path, train_paths):
     assert scene.channels[4:6] == ("aux_time_sin", "aux_time_cos")
     assert scene.x.shape == (7, 43, 38) and scene.shape == (300, 260)
     with xr.open_dataset(train_paths[1]) as ds:
-        sar = normalise(ds["nersc_sar_primary"].values, "nersc_sar_primary", "minmax")
+        z = ds["nersc_sar_primary"].values
+        sar = normalise(np.where(z == 0, np.nan, z), "minmax")
         sod = ds["SOD"].values
     block = sar[7:14, 14:21]
     if np.isfinite(block).any():
@@ -67,13 +68,15 @@ def test_reuse_and_invalidation(tmp_path, train_paths, derive_scene):
     assert np.array_equal(cache.get(path).x, first.x)
     del cache._build
 
+    shift = 0.5  # z-score units: the file is ready-to-train (0 = no data stays 0)
+
     def brighter(ds):
-        ds["nersc_sar_primary"] = ds["nersc_sar_primary"] + 3.0
+        hh = ds["nersc_sar_primary"]
+        ds["nersc_sar_primary"] = hh.where(hh == 0, hh + shift)
         return ds
 
     derive_scene(train_paths[0], tmp_path, "20190301T101010_dmi", brighter)  # same path
     again = cache.get(path)
-    shift = 3.0 / charts.GLOBAL_MEAN_STD["nersc_sar_primary"][1]
     valid = np.asarray(again.valid)
     assert np.allclose(again.x[0][valid] - first.x[0][valid], shift, atol=1e-2)
     assert len(list(cache.entry_dir(path).iterdir())) == 4  # stale files gone

@@ -27,7 +27,7 @@ def test_good_scene_opens_with_all_variables(good_scene):
     assert set(charts.SCENE_VARIABLES) <= set(ds.data_vars)
     info = scene_info(good_scene)
     assert info.has_charts and info.shape == (100, 150) and info.shape_2km == (4, 6)
-    assert info.scene_id == ds.attrs["scene_id"]
+    assert ds.attrs["scene_id"] == info.scene_id + charts.PREP_SUFFIX  # as in the real files
 
 
 def test_not_netcdf(tmp_path):

@@ -24,25 +24,41 @@ def test_month_encodings():
         month_channels("onehot")
 
 
-def test_lat_lon_match_tie_points(train_paths):
+def test_lat_lon_match_tie_points_in_either_dim_order(train_paths):
     with xr.open_dataset(train_paths[0]) as ds:
+        assert ds[charts.LATITUDE].dims == charts.GEO_GRID_FILE_DIMS  # (sample, line), as real
         lat, lon = lat_lon_channels(ds, 1)
-        lines = ds[charts.GEO_LINE].values
-        samples = ds[charts.GEO_SAMPLE].values
-        lat_tp, lon_tp = ds[charts.LATITUDE].values, ds[charts.LONGITUDE].values
-        shape = (ds.sizes["sar_lines"], ds.sizes["sar_samples"])
-    assert lat.shape == lon.shape == shape
-    assert np.allclose(lat[lines, samples] * 90, lat_tp, atol=1e-4)
-    assert np.allclose(lon[lines, samples] * 180, lon_tp, atol=1e-4)
+        h, w = (ds.sizes[d] for d in charts.SAR_DIMS)
+        grid_lat = ds[charts.LATITUDE].values.T  # -> (line, sample)
+        grid_lon = ds[charts.LONGITUDE].values.T
+        flipped = ds.transpose(*charts.SAR_DIMS, *charts.GEO_GRID_DIMS, *charts.GRID_2KM_DIMS)
+        assert flipped[charts.LATITUDE].dims == charts.GEO_GRID_DIMS
+        lat_flipped, _ = lat_lon_channels(flipped, 1)
+    assert lat.shape == lon.shape == (h, w)
+    # Without position variables the tie points span the scene evenly: corners coincide.
+    for r, c in ((0, 0), (0, -1), (-1, 0), (-1, -1)):
+        assert lat[r, c] * 90 == pytest.approx(grid_lat[r, c], abs=1e-4)
+        assert lon[r, c] * 180 == pytest.approx(grid_lon[r, c], abs=1e-4)
+    assert np.array_equal(lat, lat_flipped)  # oriented by dim names, not by position
 
 
-def test_lat_lon_without_positions_and_downscaled(train_paths):
+def test_lat_lon_positions_and_downscaled(train_paths):
     with xr.open_dataset(train_paths[0]) as ds:
-        full_lat, _ = lat_lon_channels(ds, 1)
-        bare = ds.drop_vars([charts.GEO_LINE, charts.GEO_SAMPLE])
-        even_lat, _ = lat_lon_channels(bare, 1)  # tie points assumed evenly spread
+        even_lat, _ = lat_lon_channels(ds, 1)  # tie points evenly spread
+        h, w = (ds.sizes[d] for d in charts.SAR_DIMS)
+        n = ds.sizes[charts.GEO_GRID_DIMS[0]]
+        lines, samples = np.meshgrid(
+            np.linspace(0, h - 1, n), np.linspace(0, w - 1, n), indexing="ij"
+        )
+        placed = ds.assign(
+            {
+                charts.GEO_LINE: (charts.GEO_GRID_DIMS, lines),
+                charts.GEO_SAMPLE: (charts.GEO_GRID_DIMS, samples),
+            }
+        )
+        full_lat, _ = lat_lon_channels(placed, 1)
         small_lat, _ = lat_lon_channels(ds, 10)
-    assert np.abs(even_lat - full_lat).max() * 90 < 0.01  # degrees; positions are rounded
+    assert np.abs(even_lat - full_lat).max() * 90 < 1e-6
     assert small_lat.shape == (30, 26)
     # Working pixel j is the centre of 80 m pixels 10 j .. 10 j + 9, i.e. at 10 j + 4.5.
     centre = (full_lat[44, 54] + full_lat[45, 55] + full_lat[44, 55] + full_lat[45, 54]) / 4

@@ -31,10 +31,10 @@ def test_written_scenes_round_trip_through_open_scene(tiny_dataset):
         assert ds.sizes["sar_lines"] == 100 and ds.sizes["sar_samples"] == 150
         assert (ds.sizes["2km_grid_lines"], ds.sizes["2km_grid_samples"]) == (4, 6)
         assert ds.attrs["pixel_spacing"] == 80
-        assert ds.attrs["scene_id"] == row.scene_id
+        assert ds.attrs["scene_id"] == row.scene_id + charts.PREP_SUFFIX
         assert ds.attrs["original_id"].startswith(("S1A_EW_GRDM_1SDH_", "S1B_EW_GRDM_1SDH_"))
         assert row.scene_id.split("_")[0] in ds.attrs["original_id"]
-        assert ds[charts.GEO_LINE].dims == charts.GEO_GRID_DIMS
+        assert ds[charts.LATITUDE].dims == charts.GEO_GRID_FILE_DIMS
         if row.split == "test":
             assert not any(c in ds for c in charts.CHARTS)  # no label leak into inputs
             ref = xr.open_dataset(row.reference_path)
@@ -54,10 +54,11 @@ def test_raw_files_convert_to_the_written_charts(tiny_dataset):
     row = meta[meta.split == "train"].iloc[0]
     raw = xr.open_dataset(tiny_dataset / "raw" / row.original_id)
     prep = xr.open_dataset(tiny_dataset / row.input_path)
-    converted = convert_polygon_icechart(raw)
-    valid = np.isfinite(prep.nersc_sar_primary.values)
+    converted = convert_polygon_icechart(raw)  # 40 m: every 80 m pixel repeated 2 x 2
+    valid = prep.nersc_sar_primary.values != 0  # ready-to-train: 0 = no data
     for chart in charts.CHARTS:
-        assert np.array_equal(converted[chart].values[valid], prep[chart].values[valid])
+        at_80m = converted[chart].values[::2, ::2]
+        assert np.array_equal(at_80m[valid], prep[chart].values[valid])
         assert (prep[chart].values[~valid] == charts.MASK).all()
 
 
@@ -95,7 +96,11 @@ def test_physics_land_distance_nodata_and_scales():
         assert nodata.any() and (ch.SIC.values[nodata] == charts.MASK).all()
         assert np.array_equal(nodata, np.isnan(ds.nersc_sar_secondary.values))
         theta = ds.sar_incidenceangle.values
-        assert (np.diff(theta.mean(axis=0)) > 0).all()  # rises across range
+        assert np.array_equal(np.isnan(theta), nodata)  # no data outside the swath, like SAR
+        middle = theta[theta.shape[0] // 2]
+        assert (np.diff(middle[np.isfinite(middle)]) > 0).all()  # rises across range
+        index = ds.distance_map.values
+        assert np.array_equal(index, np.round(index)) and index.max() <= 41  # an index, not km
         assert ds.btemp_6_9h.shape == grid_2km_shape((300, 300)) == (12, 12)
         lat = ds[charts.LATITUDE].values
         assert 45 < lat.mean() < 85 and np.ptp(lat) > 0.05
