@@ -38,7 +38,8 @@ from kit.data.synthetic import SynthConfig, ensure_dataset
 
 
 class NaiveLoader(IterableDataset):
-    """The starter notebook's loader: the netCDF file is opened again for every patch."""
+    """The starter notebook's loader: the netCDF file is opened again for every patch, and its
+    ready-to-train values (z-scores, 0 = no data) go to the network as they are."""
 
     def __init__(self, paths, patch: int, batch: int, factor: int, n_batches: int, seed=0):
         self.paths, self.patch, self.batch = list(paths), patch, batch
@@ -65,9 +66,8 @@ class NaiveLoader(IterableDataset):
             rows, cols = slice(top, top + span), slice(left, left + span)
             full = []
             for name in charts.FULL_GRID_VARIABLES:
-                mean, std = charts.GLOBAL_MEAN_STD[name]
                 values = ds[name].isel(sar_lines=rows, sar_samples=cols).values
-                full.append(torch.from_numpy(np.nan_to_num((values - mean) / std)))
+                full.append(torch.from_numpy(values))
             x_full = torch.stack(full)[None].float()
             crop_h, crop_w = x_full.shape[-2:]
             cell = charts.PIXELS_PER_2KM
@@ -75,9 +75,8 @@ class NaiveLoader(IterableDataset):
             c2 = slice(left // cell, math.ceil((left + crop_w) / cell))
             coarse = []
             for name in charts.COARSE_GRID_VARIABLES:
-                mean, std = charts.GLOBAL_MEAN_STD[name]
                 values = ds[name].isel(**{"2km_grid_lines": r2, "2km_grid_samples": c2}).values
-                coarse.append(torch.from_numpy(np.nan_to_num((values - mean) / std)))
+                coarse.append(torch.from_numpy(values))
             out_h, out_w = math.ceil(crop_h / f), math.ceil(crop_w / f)
             x_coarse = F.interpolate(
                 torch.stack(coarse)[None].float(), size=(out_h, out_w), mode="bilinear"

@@ -142,7 +142,11 @@ SCALED_UNITS: dict[str, str] = {"standard": "z-score", "minmax": "scaled [-1, 1]
 VARIABLE_FILL_ATTRIBUTE = "variable_fill_value"
 CHART_FILL_ATTRIBUTE = "chart_fill_value"
 #: Variables that carry `variable_fill_value` in the ready-to-train files.
-FILL_VALUE_VARIABLES: tuple[str, ...] = ("nersc_sar_primary", "nersc_sar_secondary", "sar_incidenceangle")
+FILL_VALUE_VARIABLES: tuple[str, ...] = (
+    "nersc_sar_primary",
+    "nersc_sar_secondary",
+    "sar_incidenceangle",
+)
 
 #: Loaders replace no data by the normalised mean (0) and the charts are MASK there.
 NORMALISED_FILL_VALUE = 0.0
@@ -159,9 +163,13 @@ SCENE_ATTRIBUTES: tuple[str, ...] = (
     "scene_id", "original_id", "ice_service", "flip", "pixel_spacing",
 )  # fmt: skip
 #: The 29 variables of a real ready-to-train training file (test inputs: without the charts).
-READY_TO_TRAIN_VARIABLES: tuple[str, ...] = CHARTS + (LATITUDE, LONGITUDE) + tuple(
-    ["nersc_sar_primary", "nersc_sar_secondary", "sar_incidenceangle", "distance_map"]
-) + AMSR2_VARIABLES + ERA5_VARIABLES
+READY_TO_TRAIN_VARIABLES: tuple[str, ...] = (
+    CHARTS
+    + (LATITUDE, LONGITUDE)
+    + tuple(["nersc_sar_primary", "nersc_sar_secondary", "sar_incidenceangle", "distance_map"])
+    + AMSR2_VARIABLES
+    + ERA5_VARIABLES
+)
 
 # --------------------------------------------------------------------------------------------
 # The raw release (40 m; AMSR2/ERA5 every 50 pixels; polygon charts; flat tie-point list)

@@ -25,10 +25,10 @@ from tqdm.auto import tqdm
 
 from kit import charts
 from kit.checkpoint import IGNORED_SETTINGS, load_checkpoint, model_from_checkpoint
+from kit.data.cache import valid_mask
 from kit.data.config import DataConfig
 from kit.data.layouts import discover
 from kit.data.regrid import to_original_grid
-from kit.data.cache import valid_mask
 from kit.data.scene import open_scene
 from kit.data.scene_dataset import SceneDataset
 from kit.errors import KitError

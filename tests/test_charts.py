@@ -23,4 +23,7 @@ def test_egg_code_lookups_map_into_the_classes():
     assert charts.FORM_TO_FLOE[3] == 2 and charts.FORM_TO_FLOE[4] == 3  # small, medium floe
     assert charts.CONCENTRATION_TENTHS[92] == 10 and charts.CONCENTRATION_TENTHS[79] == 8
     assert [charts.sic_class(t) for t in (0, 0.4, 8.5, 10)] == [0, 0, 9, 10]
-    assert charts.POLYGON_CODE_COLUMNS[0] == "poly_id" and charts.POLYGON_CODE_COLUMNS[-1] == "POLY_TYPE"
+    assert (
+        charts.POLYGON_CODE_COLUMNS[0] == "poly_id"
+        and charts.POLYGON_CODE_COLUMNS[-1] == "POLY_TYPE"
+    )

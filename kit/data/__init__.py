@@ -14,8 +14,9 @@ from kit.data.class_weights import (
     median_frequency_weights,
 )
 from kit.data.config import AugmentConfig, DataConfig, config_from_dict, load_yaml
+from kit.data.conventions import Scaling, decide_scaling, file_scaling, to_physical, to_zscore
 from kit.data.layouts import discover
-from kit.data.scene import SceneInfo, open_scene, parse_scene_id, scene_info
+from kit.data.scene import SceneInfo, open_scene, parse_scene_id, read_geo_grid, scene_info
 
 _LAZY = {
     "PatchDataset": "kit.data.patches",
@@ -40,6 +41,12 @@ __all__ = [
     "DataConfig",
     "SceneCache",
     "SceneInfo",
+    "Scaling",
+    "decide_scaling",
+    "file_scaling",
+    "read_geo_grid",
+    "to_physical",
+    "to_zscore",
     "channel_names",
     "class_weights",
     "config_from_dict",

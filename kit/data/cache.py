@@ -88,6 +88,7 @@ def settings_key(config: DataConfig) -> str:
     settings = {name: getattr(config, name) for name in CACHE_SETTINGS}
     settings["format"] = CACHE_FORMAT
     settings["mean_std"] = {v: charts.GLOBAL_MEAN_STD[v] for v in config.variables if v in charts.GLOBAL_MEAN_STD}  # fmt: skip
+    settings["min_max"] = {v: charts.GLOBAL_MIN_MAX[v] for v in config.variables if v in charts.GLOBAL_MIN_MAX}  # fmt: skip
     return _hash(settings)
 
 

@@ -93,12 +93,16 @@ def run_manifest_check(args: argparse.Namespace) -> int:
 
 def register_inspect(subparsers: argparse._SubParsersAction) -> None:
     inspect = subparsers.add_parser("inspect", help="one-screen summary of a scene file")
-    inspect.add_argument("scene", help="a *_prep.nc (or *_prep_reference.nc) file")
+    inspect.add_argument("scene", help="a *_prep.nc, *_prep_reference.nc or raw-release scene file")
+    inspect.add_argument(
+        "--input-scaling", default="auto", choices=("auto", "standard", "minmax", "physical"),
+        help="how the file encodes its inputs (default: decided from the file)",
+    )  # fmt: skip
     inspect.set_defaults(handler=run_inspect)
 
 
 def run_inspect(args: argparse.Namespace) -> int:
     from kit.data.inspect import summarise_scene
 
-    print(summarise_scene(args.scene))
+    print(summarise_scene(args.scene, args.input_scaling))
     return 0

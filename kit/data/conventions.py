@@ -19,7 +19,8 @@ The rule (`decide_scaling`), in order:
    clearly fit one of z-scores or physical units votes, and votes that disagree are an error.
 
 `to_zscore` then turns any convention into z-scores with NaN where there is no data, so the kit
-standardises exactly once whatever the file holds.
+standardises exactly once whatever the file holds. NaN counts as no data in every convention (a
+stray NaN in a pre-scaled file is masked, never propagated).
 """
 
 from __future__ import annotations
@@ -71,7 +72,6 @@ def decide_scaling(ds: xr.Dataset, path, setting: str = AUTO) -> Scaling:
         return Scaling(setting, "set in the data config", distance_units)
     by_attribute = _from_attributes(ds, path)
     if by_attribute is not None:
-        _check_no_nan(ds, path, by_attribute)
         return Scaling(by_attribute[0], by_attribute[1], distance_units)
     convention, reason = _from_values(ds, path)
     warnings.warn(
@@ -110,7 +110,7 @@ def _from_attributes(ds: xr.Dataset, path) -> tuple[str, str] | None:
                     "which is no known convention (0 standard, 2 minmax, NaN physical); "
                     "set input_scaling in the data config"
                 )
-            votes.setdefault(convention, []).append(name)
+            votes.setdefault(convention, []).append(f"{name}.{charts.VARIABLE_FILL_ATTRIBUTE}")
     if "polygon_icechart" in ds or charts.RAW_GEO_POINTS_DIM in ds.dims:
         votes.setdefault("physical", []).append("the raw-release layout")
     if len(votes) > 1:
@@ -118,20 +118,8 @@ def _from_attributes(ds: xr.Dataset, path) -> tuple[str, str] | None:
         raise KitError(f"{path}: variables disagree on the input scaling: {said}")
     if not votes:
         return None
-    (convention, names), = votes.items()
-    return convention, f"attribute {charts.VARIABLE_FILL_ATTRIBUTE} of {names[0]}"
-
-
-def _check_no_nan(ds: xr.Dataset, path, decided: tuple[str, str]) -> None:
-    """A pre-scaled file holds no NaN: one that does was scaled differently than it says."""
-    if decided[0] == "physical":
-        return
-    for name in _input_names(ds):
-        if np.isnan(sample_values(ds, name)).any():
-            raise KitError(
-                f"{path}: variables disagree on the input scaling: {decided[1]} says "
-                f"{decided[0]}, but variable {name} holds NaN (physical values?)"
-            )
+    ((convention, sources),) = votes.items()
+    return convention, f"from {sources[0]}"
 
 
 def _input_names(ds: xr.Dataset) -> list[str]:
@@ -179,7 +167,7 @@ def _from_values(ds: xr.Dataset, path) -> tuple[str, str]:
             f"{path}: cannot decide the input scaling from the values; "
             f"set input_scaling ({', '.join(charts.INPUT_SCALINGS)}) in the data config"
         )
-    (convention, names), = votes.items()
+    ((convention, names),) = votes.items()
     return convention, f"{len(names)} variable(s) such as {names[0]} look {convention}"
 
 
@@ -232,6 +220,14 @@ def to_zscore(values: np.ndarray, name: str, scaling: Scaling) -> np.ndarray:
         z = (values - np.float32(mean)) / np.float32(std)
     z[missing] = np.nan
     return z
+
+
+def to_physical(values: np.ndarray, name: str, scaling: Scaling) -> np.ndarray:
+    """A variable in its physical units (`kit.charts.UNITS`; float32), NaN where there is no
+    data - for looking at a file of any convention in dB, K and degrees."""
+    z = to_zscore(values, name, scaling)
+    mean, std = charts.GLOBAL_MEAN_STD[name]
+    return (z * np.float32(std) + np.float32(mean)).astype(np.float32)
 
 
 def from_physical(values: np.ndarray, name: str, convention: str) -> np.ndarray:

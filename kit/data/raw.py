@@ -45,7 +45,9 @@ def ready_from_raw(ds: xr.Dataset, path: str | os.PathLike, variables) -> xr.Dat
         converted = icechart.convert_polygon_icechart(ds)
         # Mask alignment, as in the ready-to-train release: no label where the SAR has no data.
         sar = charts.SAR_VARIABLES[0]
-        no_sar = ~block_any(np.isfinite(read_variable(ds, sar, path)), FACTOR) if sar in ds else None
+        no_sar = (
+            ~block_any(np.isfinite(read_variable(ds, sar, path)), FACTOR) if sar in ds else None
+        )
         for chart in charts.CHARTS:
             values = block_chart(np.asarray(converted[chart].values), FACTOR, "mode")
             if no_sar is not None:
@@ -89,5 +91,9 @@ def _tie_point_grid(ds: xr.Dataset, path) -> dict[str, tuple]:
     # 40 m pixel centre i lies at 80 m coordinate (i + 0.5) / 2 - 0.5.
     line80, sample80 = (lines + 0.5) / FACTOR - 0.5, (samples + 0.5) / FACTOR - 0.5
     grids[charts.GEO_LINE] = (charts.GEO_GRID_DIMS, np.repeat(line80[:, None], samples.size, 1), {})
-    grids[charts.GEO_SAMPLE] = (charts.GEO_GRID_DIMS, np.repeat(sample80[None, :], lines.size, 0), {})
+    grids[charts.GEO_SAMPLE] = (
+        charts.GEO_GRID_DIMS,
+        np.repeat(sample80[None, :], lines.size, 0),
+        {},
+    )
     return grids

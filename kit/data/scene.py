@@ -165,7 +165,9 @@ def validate_scene(ds: xr.Dataset, path: str | os.PathLike, variables: Iterable[
 def _expect_dims(ds: xr.Dataset, path, name: str, allowed: tuple[tuple[str, str], ...]) -> None:
     if tuple(ds[name].dims) not in allowed:
         expected = " or ".join(str(d) for d in allowed)
-        raise KitError(f"{path}: variable {name} has dims {tuple(ds[name].dims)}, expected {expected}")
+        raise KitError(
+            f"{path}: variable {name} has dims {tuple(ds[name].dims)}, expected {expected}"
+        )
 
 
 def _check_grid_ratio(ds: xr.Dataset, path) -> None:
