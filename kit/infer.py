@@ -29,7 +29,6 @@ from kit.data.cache import valid_mask
 from kit.data.config import DataConfig
 from kit.data.layouts import discover
 from kit.data.regrid import to_original_grid
-from kit.data.scene import open_scene
 from kit.data.scene_dataset import SceneDataset
 from kit.errors import KitError
 from kit.experiment import config_differences
@@ -283,18 +282,14 @@ def _save_panel(folder: Path, scene, maps, predictor: Predictor, reference) -> N
     channel = charts.SAR_VARIABLES[0]
     index = predictor.channels.index(channel) if channel in predictor.channels else 0
     sar = np.where(np.asarray(scene.valid), np.asarray(scene.x[index], dtype=np.float32), np.nan)
-    truth = _reference_charts(scene.path, reference, scene.shape)
+    truth = _reference_charts(scene.path, reference)
     save_scene_panel(folder / f"{scene.scene_id}.png", scene.scene_id, sar, maps, truth or None)
 
 
-def _reference_charts(path, reference, shape) -> dict[str, np.ndarray]:
-    from kit.data.cache import read_charts
+def _reference_charts(path, reference) -> dict[str, np.ndarray]:
+    from kit.data.cache import scene_charts
 
-    ds = open_scene(path, variables=[])
-    try:
-        found = read_charts(ds, path, reference, charts.CHARTS, shape)
-    finally:
-        ds.close()
+    found = scene_charts(path, reference, charts.CHARTS)
     return found if len(found) == len(charts.CHARTS) else {}
 
 

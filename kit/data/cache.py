@@ -276,6 +276,16 @@ def valid_mask(path: str | os.PathLike, input_scaling: str = "auto") -> np.ndarr
         ds.close()
 
 
+def scene_charts(path, reference_path, wanted) -> dict[str, np.ndarray]:
+    """Charts {name: uint8 [H, W]} of a scene file at 80 m (raw scenes converted), else {}."""
+    ds = open_scene(path, variables=[])
+    try:
+        shape = tuple(ds.sizes[d] for d in charts.SAR_DIMS)
+        return read_charts(ds, path, reference_path, wanted, shape)
+    finally:
+        ds.close()
+
+
 def read_charts(ds, path, reference_path, wanted, shape) -> dict[str, np.ndarray]:
     """Charts {name: uint8 [H, W]} from the scene, or else from its `_prep_reference.nc`."""
     found = {c: _chart_values(ds, c, path) for c in wanted if c in ds}

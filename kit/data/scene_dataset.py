@@ -21,10 +21,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from kit.data.cache import SceneCache, read_charts
+from kit.data.cache import SceneCache, scene_charts
 from kit.data.config import DataConfig
 from kit.data.regrid import to_original_grid
-from kit.data.scene import open_scene
 from kit.data.sources import check_variables, scene_sources
 
 __all__ = ["SceneDataset", "to_original_grid"]
@@ -52,15 +51,8 @@ class SceneDataset(Dataset):
             "x": torch.from_numpy(np.asarray(scene.x, dtype=np.float32)),
             "valid": torch.from_numpy(np.array(scene.valid, dtype=bool)),
             "shape": scene.shape,
-            "charts": self._charts(path, reference, scene.shape),
+            "charts": scene_charts(path, reference, self.config.charts),
         }
-
-    def _charts(self, path: str, reference: str | None, shape) -> dict[str, np.ndarray]:
-        ds = open_scene(path, variables=[])
-        try:
-            return read_charts(ds, path, reference, self.config.charts, shape)
-        finally:
-            ds.close()
 
     def loader(self, **kwargs) -> DataLoader:
         """A DataLoader yielding one scene dict at a time, with `config.num_workers` workers."""
