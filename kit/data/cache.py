@@ -34,7 +34,14 @@ from kit import charts
 from kit.data.config import DataConfig
 from kit.data.conventions import Scaling, file_scaling, no_data, to_zscore
 from kit.data.regrid import block_any, block_chart, block_mean, coarse_to_working, working_shape
-from kit.data.scene import is_raw, open_netcdf, open_scene, parse_scene_id, read_variable
+from kit.data.scene import (
+    is_raw,
+    open_netcdf,
+    open_scene,
+    parse_scene_id,
+    read_variable,
+    scene_info,
+)
 from kit.data.spatiotemporal import encode_month, lat_lon_channels, month_channels
 from kit.errors import KitError
 
@@ -278,9 +285,9 @@ def valid_mask(path: str | os.PathLike, input_scaling: str = "auto") -> np.ndarr
 
 def scene_charts(path, reference_path, wanted) -> dict[str, np.ndarray]:
     """Charts {name: uint8 [H, W]} of a scene file at 80 m (raw scenes converted), else {}."""
+    shape = scene_info(path).shape  # the 80 m grid, also for a raw test scene without charts
     ds = open_scene(path, variables=[])
     try:
-        shape = tuple(ds.sizes[d] for d in charts.SAR_DIMS)
         return read_charts(ds, path, reference_path, wanted, shape)
     finally:
         ds.close()

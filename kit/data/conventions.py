@@ -69,7 +69,7 @@ def decide_scaling(ds: xr.Dataset, path, setting: str = AUTO) -> Scaling:
         )
     distance_units = _distance_units(ds)
     if setting != AUTO:
-        return Scaling(setting, "set in the data config", distance_units)
+        return Scaling(setting, "set by input_scaling", distance_units)
     by_attribute = _from_attributes(ds, path)
     if by_attribute is not None:
         return Scaling(by_attribute[0], by_attribute[1], distance_units)
@@ -238,8 +238,8 @@ def from_physical(values: np.ndarray, name: str, convention: str) -> np.ndarray:
         return values.astype(np.float32)
     if convention == "standard":
         mean, std = charts.GLOBAL_MEAN_STD[name]
-        out = (values - mean) / std
-        out[out == 0.0] = np.nextafter(0.0, 1.0)  # a valid value never reads as no data
+        out = ((values - mean) / std).astype(np.float32)
+        out[out == 0.0] = np.nextafter(np.float32(0), np.float32(1))  # valid never reads as no data
     elif convention == "minmax":
         low, high = charts.GLOBAL_MIN_MAX[name]
         out = np.clip(2.0 * (values - low) / (high - low) - 1.0, -1.0, 1.0)
