@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -52,7 +53,9 @@ def load_plain(path: str | os.PathLike, what: str) -> Any:
     if not path.is_file():
         raise KitError(f"{path}: no such {what}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of pickle protocols it may not support
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and torch errors, a refused global
         raise KitError(f"{path}: {_load_failure(path, exc, what)}") from None
 

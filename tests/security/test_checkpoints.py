@@ -5,8 +5,11 @@ line naming the file; a checkpoint written by the kit before this change still p
 resumes; a checkpoint without some keys, or with weights that do not fit, is one line naming them.
 """
 
+import os
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,12 +20,13 @@ from kit.checkpoint import FORMAT, load_checkpoint
 from kit.cli import main
 from kit.drift.superlim import DEFAULT_WEIGHTS, load_superlim
 from kit.errors import KitError
-from tests.security.payloads import PAYLOADS, ExecPayload, one_error_line
+from tests.security.payloads import PAYLOADS, ExecPayload, SystemPayload, one_error_line
 from tests.tiny_runs import tiny_config
 
 #: `last.pt` of a 1-epoch tiny run written by the kit at commit c8d068c, before this change
 #: (multi-task U-Net, filters [4, 4], variables `tests.tiny_runs.TINY_VARIABLES`).
 OLD_CHECKPOINT = Path(__file__).with_name("data") / "checkpoint_v1.pt"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +44,11 @@ def _torch_save(obj, path):
 def _pickle_dump(obj, path):  # a plain pickle, read by torch's legacy (non-zip) path
     with open(path, "wb") as fh:
         pickle.dump(obj, fh, protocol=2)
+
+
+def _pickle_protocol_4(obj, path):  # torch warns of this protocol; the CLI must not show it
+    with open(path, "wb") as fh:
+        pickle.dump(obj, fh, protocol=4)
 
 
 def _crafted(tmp_path, content, payload=ExecPayload, write=_torch_save):
@@ -81,6 +90,20 @@ def test_predict_refuses_a_crafted_checkpoint(tmp_path, capsys):
         capsys.readouterr().err, "predict", path
     )
     assert not marker.exists() and not (tmp_path / "sub.nc").exists()
+
+
+def test_the_autoice_command_prints_one_line_for_a_crafted_pickle(tmp_path):
+    """Through the installed entry point: no traceback and no torch warning, payload unrun."""
+    path, marker = _crafted(tmp_path, _checkpoint_payload, SystemPayload, _pickle_protocol_4)
+    args = ["predict", "--checkpoint", str(path), "--data", str(tmp_path), "--out", "x.nc"]
+    code = "import sys; from kit.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert out.returncode == 2
+    assert "evil.pt: not a readable checkpoint" in one_error_line(out.stderr, "predict", path)
+    assert not marker.exists()
 
 
 def _resume_config(tmp_path, stored: dict | None = None, **train) -> Path:
