@@ -3,3 +3,9 @@
 
 class KitError(ValueError):
     """Bad input (file, argument, configuration). The CLI prints it as one line, exit status 2."""
+
+
+def reason(exc: BaseException) -> str:
+    """The first non-empty line of an error message (or the error's type), for one-line errors."""
+    lines = (line.strip() for line in str(exc).splitlines())
+    return next((line for line in lines if line), type(exc).__name__)

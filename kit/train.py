@@ -34,15 +34,23 @@ from tqdm.auto import tqdm
 
 from kit import charts
 from kit.atomic import atomic_path
-from kit.checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from kit.checkpoint import (
+    MODEL_KEYS,
+    RESUME_KEYS,
+    check_compatible,
+    checkpoint_config,
+    load_checkpoint,
+    save_checkpoint,
+)
 from kit.data.class_weights import class_weights, count_classes
 from kit.data.layouts import discover
 from kit.data.patches import PatchDataset
 from kit.data.scene_dataset import SceneDataset
-from kit.errors import KitError
+from kit.errors import KitError, reason
 from kit.experiment import ExperimentConfig, TrainConfig, load_experiment
 from kit.infer import Predictor, resolve_device
 from kit.models import MultiTaskLoss, build_model
+from kit.safeload import load_weights, require_keys
 from scoring import ScoreAccumulator
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.csv"
@@ -245,10 +253,7 @@ def train(
     use_amp = tc.amp and proc.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        _restore(state, out_dir / LAST, model, optimizer, scheduler, scaler)
     wrapped = (
         nn.parallel.DistributedDataParallel(
             model, device_ids=[proc.device.index] if proc.device.type == "cuda" else None
@@ -324,6 +329,8 @@ def _initial_state(out_dir: Path, config: ExperimentConfig, resume: bool, overwr
         if not last.is_file():
             raise KitError(f"--resume: no checkpoint {last} to resume from")
         state = load_checkpoint(last)
+        require_keys(state, MODEL_KEYS + RESUME_KEYS, last, "checkpoint")
+        checkpoint_config(state, last)
         check_compatible(state, config, last)
         return state
     if last.is_file() and not overwrite:
@@ -332,6 +339,20 @@ def _initial_state(out_dir: Path, config: ExperimentConfig, resume: bool, overwr
             "or another train.out_dir"
         )
     return None
+
+
+def _restore(state: dict[str, Any], path: Path, model, optimizer, scheduler, scaler) -> None:
+    """Load the training state of a checkpoint; one KitError line naming the file if it does not
+    fit this run."""
+    load_weights(model, state["model"], path, "weights do not fit the model")
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        if not isinstance(state["epoch"], int) or not isinstance(state["history"], list):
+            raise TypeError("epoch is not an integer or history not a list")
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise KitError(f"{path}: training state does not fit this run ({reason(exc)})") from None
 
 
 def _train_epoch(

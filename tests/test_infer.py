@@ -177,7 +177,7 @@ def test_not_a_checkpoint_and_mismatched_ensembles(trained, tmp_path):
     bogus.write_bytes(b"not a checkpoint")
     with pytest.raises(KitError, match="bogus.pt: not a readable checkpoint"):
         Predictor.from_checkpoints([bogus])
-    state = torch.load(checkpoint, weights_only=False)
+    state = torch.load(checkpoint, weights_only=True)
     state["config"]["data"]["downscale"] = 4
     other = tmp_path / "other.pt"
     torch.save(state, other)

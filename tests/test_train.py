@@ -126,7 +126,7 @@ def _ddp_worker(rank, world_size, port, config, folder):
 def test_ddp_with_gloo_keeps_weights_in_sync(data_dir, tmp_path):
     config = _config(data_dir, tmp_path, "ddp", train={"epochs": 1, "val_fraction": 0.25})
     mp.spawn(_ddp_worker, args=(2, _free_port(), config, str(tmp_path)), nprocs=2, join=True)
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     for name in ranks[0]:
         torch.testing.assert_close(ranks[0][name], ranks[1][name], rtol=0, atol=0)
     # The two processes drew different batches: one process alone ends elsewhere.

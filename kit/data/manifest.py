@@ -29,7 +29,8 @@ import pandas as pd
 from kit import charts
 from kit.atomic import atomic_path
 from kit.data.layouts import detect_layout, discover
-from kit.errors import KitError
+from kit.data.safe_pickle import load_pickled_npy
+from kit.errors import KitError, reason
 
 MANIFEST_FILE = "data_manifest.csv"
 BINS_DIR = "scene_prep_bins"
@@ -109,12 +110,14 @@ def _read_list(path: Path) -> list[str]:
 
 
 def read_bins(path: Path) -> dict[str, np.ndarray]:
-    """Per-chart 256-long pixel counts of one `_bins.npy` file."""
+    """Per-chart 256-long pixel counts of one `_bins.npy` file (a pickled dict of arrays, read
+    without running code: `kit.data.safe_pickle`)."""
+    bins = load_pickled_npy(path)
     try:
-        bins = np.load(path, allow_pickle=True).item()
+        bins = bins.item()
         counts = {c: np.asarray(bins[c], dtype=np.int64) for c in charts.CHARTS}
     except Exception as exc:
-        raise KitError(f"{path}: not a scene bins file ({exc})") from exc
+        raise KitError(f"{path}: not a scene bins file ({reason(exc)})") from None
     if any(v.shape != (256,) for v in counts.values()):
         raise KitError(f"{path}: expected 256 counts per chart")
     return counts

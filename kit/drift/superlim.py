@@ -32,7 +32,8 @@ from torch import nn
 from kit.atomic import atomic_path
 from kit.drift.preprocess import normalise, to_db
 from kit.drift.synthetic import synthetic_texture
-from kit.errors import KitError
+from kit.errors import KitError, reason
+from kit.safeload import check_plain, load_plain, load_weights, require_keys
 
 CELL = 8
 DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "superlim.pt"
@@ -322,31 +323,33 @@ def save_superlim(model: SuperLIM, path, cfg: TrainConfig | None = None, half: b
         for k, v in model.state_dict().items()
     }
     payload = {"config": model.config, "state_dict": state, "train": asdict(cfg) if cfg else None}
+    check_plain(payload)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
 def load_superlim(path=None, device: str | None = None) -> SuperLIM:
-    """Load a checkpoint saved by `save_superlim` (default: the committed weights)."""
+    """Load a checkpoint saved by `save_superlim` (default: the committed weights), running no
+    code from the file: it holds only tensors and plain data (`kit.safeload`)."""
     path = Path(path) if path else DEFAULT_WEIGHTS
     if not path.is_file():
         raise KitError(
             f"{path}: no SuperLIM checkpoint; train one with `python -m kit.drift.superlim --out {path}`"
         )
+    payload = load_plain(path, "SuperLIM checkpoint")
+    require_keys(payload, ("config", "state_dict"), path, "SuperLIM checkpoint")
+    config, weights = payload["config"], payload["state_dict"]
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-        config = payload["config"]
         model = SuperLIM(
             tuple(config["channels"]),
             tuple(config["convs"]),
             config["head"],
             config["descriptor_dim"],
         )
-        model.load_state_dict(
-            {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
-        )
-    except (KeyError, RuntimeError, TypeError) as exc:
-        raise KitError(f"{path}: not a SuperLIM checkpoint ({exc})") from None
+        weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+        raise KitError(f"{path}: not a SuperLIM checkpoint ({reason(exc)})") from None
+    load_weights(model, weights, path, "weights do not fit the stored SuperLIM config")
     return model.to(pick_device(device)).eval()
 
 
