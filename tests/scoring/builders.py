@@ -11,6 +11,8 @@ from kit.charts import CHARTS, MASK, N_CLASSES, PREP_SUFFIX, REFERENCE_SUFFIX, S
 from kit.charts import submission_variable as var_name
 
 SCENES = ("20180124T194759_dmi", "20190430T101830_cis", "20210506T075557_dmi")
+#: Training scenes of the "dtu_release" layout (never reference scenes there).
+TRAINING_SCENES = ("20180326T184246_dmi", "20200424T101936_cis")
 
 
 def random_charts(rng: np.random.Generator, shape=(12, 9), mask_share=0.2) -> dict[str, np.ndarray]:
@@ -66,7 +68,9 @@ def write_submission(path: Path, variables: dict[str, np.ndarray], chunk_rows=No
 
 def make_dataset(root: Path, layout: str = "torchgeo", n_scenes: int = 3, seed: int = 0,
                  shape=(12, 9)) -> tuple[dict, dict]:  # fmt: skip
-    """Reference scenes in `layout` ("torchgeo", "dtu", "flat") under `root`.
+    """Reference scenes in `layout` under `root`: "torchgeo" (`train/` + `test/` with
+    `_prep_reference.nc`), "dtu" (`test/`), "dtu_release" (training scenes with charts in `root`,
+    the test scenes with charts in `test_data/`) or "flat" (the scenes in `root`).
 
     Returns (reference charts, prediction charts): scene id -> chart -> array.
     """
@@ -89,6 +93,12 @@ def make_dataset(root: Path, layout: str = "torchgeo", n_scenes: int = 3, seed: 
         (root / "test").mkdir(exist_ok=True)
         for scene, charts in refs.items():
             write_scene(root / "test" / f"{scene}{PREP_SUFFIX}", charts)
+    elif layout == "dtu_release":
+        (root / "test_data").mkdir(exist_ok=True)
+        for scene in TRAINING_SCENES:
+            write_scene(root / f"{scene}{PREP_SUFFIX}", random_charts(rng, shape))
+        for scene, charts in refs.items():
+            write_scene(root / "test_data" / f"{scene}{PREP_SUFFIX}", charts)
     elif layout == "flat":
         for scene, charts in refs.items():
             write_scene(root / f"{scene}{PREP_SUFFIX}", charts)

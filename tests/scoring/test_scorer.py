@@ -16,7 +16,13 @@ from scoring import (
     score_submission,
 )
 from scoring.splits import default_split
-from tests.scoring.builders import make_dataset, submission_arrays, write_submission
+from tests.scoring.builders import (
+    TRAINING_SCENES,
+    make_dataset,
+    submission_arrays,
+    write_scene,
+    write_submission,
+)
 
 
 def expected_report(refs, preds, scenes=None):
@@ -34,7 +40,7 @@ def dataset(tmp_path):
     return tmp_path / "data", sub, refs, preds
 
 
-@pytest.mark.parametrize("layout", ["torchgeo", "dtu", "flat"])
+@pytest.mark.parametrize("layout", ["torchgeo", "dtu", "dtu_release", "flat"])
 def test_scores_each_reference_layout(tmp_path, layout):
     refs, preds = make_dataset(tmp_path / "data", layout)
     sub = write_submission(tmp_path / "sub.nc", submission_arrays(preds))
@@ -51,6 +57,30 @@ def test_torchgeo_layout_uses_test_reference_files_not_training_scenes(dataset):
     reference = find_reference(root)
     assert reference.scene_ids == sorted(refs)
     assert all(s.path.endswith("_prep_reference.nc") for s in reference.scenes.values())
+
+
+def test_dtu_release_is_scored_against_test_data_not_training_scenes(tmp_path):
+    """The DTU release: training scenes (with charts) in the data folder, test scenes in
+    `test_data/`. Only the test scenes are reference scenes, so a test submission scores."""
+    refs, preds = make_dataset(tmp_path / "data", "dtu_release")
+    reference = find_reference(tmp_path / "data")
+    assert reference.scene_ids == sorted(refs)
+    assert not set(reference.scene_ids) & set(TRAINING_SCENES)
+    assert all("/test_data/" in s.path for s in reference.scenes.values())
+    sub = write_submission(tmp_path / "upload_package.nc", submission_arrays(preds))
+    report = score_submission(sub, tmp_path / "data")
+    assert report.scenes == sorted(refs)
+    assert report.charts == expected_report(refs, preds).charts
+
+
+def test_test_data_prefers_prep_reference_files(tmp_path):
+    """In `test_data/`, a scene's `_prep_reference.nc` wins over charts in its `_prep.nc`."""
+    refs, preds = make_dataset(tmp_path / "data", "dtu_release", n_scenes=1)
+    scene = next(iter(refs))
+    write_scene(tmp_path / "data" / "test_data" / f"{scene}_prep_reference.nc", preds[scene])
+    sub = write_submission(tmp_path / "upload_package.nc", submission_arrays(preds))
+    report = score_submission(sub, tmp_path / "data")
+    assert report.combined == 100.0  # scored against the _prep_reference.nc charts
 
 
 def test_single_netcdf_reference(tmp_path, dataset):
