@@ -127,7 +127,7 @@ def run_submit(args: argparse.Namespace) -> int:
             f"submission {result.duplicate_of}; not scored again"
         )
         return 0
-    public = result.scores[PUBLIC]
+    public = result.scores_rounded[PUBLIC]
     print(
         f"submission {result.submission_id} of team {result.team!r} scored: "
         + ", ".join(f"{k} {_fmt(v)}" for k, v in public.items())

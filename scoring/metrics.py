@@ -28,7 +28,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from kit.charts import CHART_WEIGHTS, CHARTS, CLASS_NAMES, MASK, METRICS, N_CLASSES, combined_score
-from scoring.report import ChartResult, ClassScore, Report, rounded
+from scoring.report import ChartResult, ClassScore, Report, challenge_combined, rounded
 
 #: Side of the joint histogram of two uint8 values.
 HIST_SIDE = 256
@@ -303,6 +303,7 @@ class ScoreAccumulator:
             raise ValueError(f"no predictions were added for scenes: {', '.join(unknown)}")
         details = {chart: self._chart_result(chart, scenes) for chart in CHARTS}
         charts = {chart: details[chart].score for chart in CHARTS}
+        charts_rounded = {chart: rounded(s) for chart, s in charts.items()}
         combined = _combined(charts)
         warning_list = list(notes)
         for chart, result in details.items():
@@ -315,9 +316,9 @@ class ScoreAccumulator:
                 )
         return Report(
             combined=combined,
-            combined_rounded=rounded(combined),
+            combined_rounded=challenge_combined(charts_rounded),
             charts=charts,
-            charts_rounded={chart: rounded(s) for chart, s in charts.items()},
+            charts_rounded=charts_rounded,
             per_scene={scene: self._scene_scores(scene) for scene in scenes},
             details=details,
             warnings=warning_list,

@@ -117,3 +117,32 @@ def _write_input_only(path: Path, shape) -> None:
 def submission_arrays(preds: dict) -> dict[str, np.ndarray]:
     """Scene -> chart -> array as submission variables."""
     return {var_name(s, c): a for s, charts in preds.items() for c, a in charts.items()}
+
+
+def rounding_order_case() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(reference, prediction) charts of one 1 x 5 scene whose combined score, computed the
+    challenge's way (from the ROUNDED chart scores), is 87.428, while rounding the unrounded
+    combined score gives 87.429.
+
+    SIC and FLOE are predicted perfectly: 100 each. SOD reference 0 0 0 0 1, prediction 0 0 0 1 2:
+      class 0: support 4, predicted 3, 3 right: F1 = 2 * 3 / (4 + 3) = 6/7
+      class 1: support 1, predicted 1, 0 right: F1 = 0
+      class 2: only predicted, support 0: weight 0
+      weighted F1 = (4 * 6/7 + 1 * 0) / 5 = 24/35 = 0.685714285714...  ->  SOD 68.5714285714...
+    rounded charts: SIC 100.0, SOD 68.571, FLOE 100.0
+    challenge: (2 * 100 + 2 * 68.571 + 1 * 100) / 5 = 437.142 / 5 = 87.4284        -> 87.428
+    unrounded: (2 * 100 + 2 * 68.5714285714 + 1 * 100) / 5 = 87.42857142857...     -> 87.429
+    """
+    row = np.array([[0, 5, 10, 10, 2]], dtype=np.uint8)
+    ref = {"SIC": row, "SOD": np.array([[0, 0, 0, 0, 1]], np.uint8), "FLOE": row % 7}
+    pred = {**ref, "SOD": np.array([[0, 0, 0, 1, 2]], np.uint8)}
+    return ref, pred
+
+
+def write_rounding_case(folder: Path) -> tuple[Path, Path]:
+    """`rounding_order_case` as files: (reference folder, submission) under `folder`."""
+    ref, pred = rounding_order_case()
+    (folder / "reference").mkdir(parents=True)
+    write_scene(folder / "reference" / f"{SCENES[0]}{PREP_SUFFIX}", ref)
+    sub = write_submission(folder / "upload_package.nc", submission_arrays({SCENES[0]: pred}))
+    return folder / "reference", sub

@@ -10,7 +10,12 @@ import pytest
 from kit.charts import submission_variable as var
 from kit.cli import main
 from scoring import score_submission
-from tests.scoring.builders import make_dataset, submission_arrays, write_submission
+from tests.scoring.builders import (
+    make_dataset,
+    submission_arrays,
+    write_rounding_case,
+    write_submission,
+)
 
 
 @pytest.fixture
@@ -32,6 +37,20 @@ def test_score_prints_table_and_writes_json(files, capsys):
     assert set(report["per_scene"]) == set(expected.per_scene)
     assert len(report["details"]["FLOE"]["confusion"]) == 7
     assert [p.name for p in tmp.iterdir() if p.name.startswith(".report")] == []
+
+
+def test_score_and_submit_print_the_challenges_figures(tmp_path, capsys):
+    """`rounding_order_case`: the challenge's combined 87.428, not 87.429."""
+    reference, sub = write_rounding_case(tmp_path)
+    assert main(["score", str(sub), "--reference", str(reference), "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert "87.428" in captured.err and "87.429" not in captured.err
+    assert json.loads(captured.out)["combined_rounded"] == 87.428
+    db = ["--db", str(tmp_path / "lb.sqlite")]
+    assert main(["leaderboard", "submit", str(sub), "--team", "t", "--reference", str(reference), *db]) == 0  # fmt: skip
+    assert "SOD 68.571, FLOE 100.000, combined 87.428" in capsys.readouterr().out
+    assert main(["leaderboard", "show", *db]) == 0
+    assert "| 87.428 |" in capsys.readouterr().out
 
 
 def test_score_json_to_stdout(files, capsys):

@@ -14,6 +14,7 @@ from sklearn.metrics import f1_score, r2_score
 from kit.charts import CHARTS, MASK, N_CLASSES, combined_score
 from scoring import metrics
 from scoring.metrics import ScoreAccumulator, as_chart_values, bincount_histogram, joint_histogram
+from tests.scoring.builders import random_charts, rounding_order_case
 
 TOL = 1e-9
 
@@ -133,7 +134,8 @@ def test_report_combines_charts_and_breaks_down_per_scene_and_class():
             acc.update(scene, chart, pred.astype(np.int64), ref)
     report = acc.report()
     assert report.combined == pytest.approx(combined_score(report.charts), abs=0)
-    assert report.combined_rounded == round(report.combined, 3)
+    expected_combined, expected_charts = starter_kit_compute_metrics(*pooled_charts(data, ("s1", "s2")))  # fmt: skip
+    assert (report.combined_rounded, report.charts_rounded) == (expected_combined, expected_charts)
     for scene in ("s1", "s2"):
         for chart in CHARTS:
             expected = 100 * pooled_sklearn([data[scene, chart]], chart)
@@ -222,3 +224,80 @@ def test_interleaved_counting_covers_every_pixel_once(monkeypatch, size):
     assert (joint_histogram(ref, pred) == expected).all()
     monkeypatch.setattr(metrics, "OPENCV_STEP", 13)  # slices whose parts do not divide evenly
     assert (joint_histogram(ref, pred) == expected).all()
+
+
+# ------------------------------------------------------------------ the challenge's rounding
+
+
+def starter_kit_compute_metrics(true: dict, pred: dict) -> tuple[float, dict[str, float]]:
+    """The starter kit's `compute_metrics` (functions.py) on pooled 1-D arrays, transcribed:
+    each chart score x100 rounded with numpy, then the weighted mean of the ROUNDED chart scores
+    rounded again."""
+    metrics = {
+        "SIC": {"func": lambda true, pred: r2_score(y_true=true, y_pred=pred), "weight": 2},
+        "SOD": {"func": lambda true, pred: f1_score(true, pred, average="weighted"), "weight": 2},
+        "FLOE": {"func": lambda true, pred: f1_score(true, pred, average="weighted"), "weight": 1},
+    }
+    scores = {}
+    for chart in CHARTS:
+        scores[chart] = np.round(
+            metrics[chart]["func"](true=true[chart], pred=pred[chart]) * 100, 3
+        )
+    combined_metric = 0
+    sum_weight = 0
+    for chart in CHARTS:
+        combined_metric += scores[chart] * metrics[chart]["weight"]
+        sum_weight += metrics[chart]["weight"]
+    return np.round(combined_metric / sum_weight, 3), scores
+
+
+def pooled_charts(data: dict, scenes) -> tuple[dict, dict]:
+    """(true, pred) per chart: the valid pixels of `data[scene, chart] = (ref, pred)`, pooled."""
+    true, pred = {}, {}
+    for chart in CHARTS:
+        ref = np.concatenate([data[s, chart][0].ravel() for s in scenes]).astype(np.int64)
+        out = np.concatenate([data[s, chart][1].ravel() for s in scenes]).astype(np.int64)
+        true[chart], pred[chart] = ref[ref != MASK], out[ref != MASK]
+    return true, pred
+
+
+def test_combined_score_is_rounded_the_challenge_way_hand_made():
+    """See `rounding_order_case` for the arithmetic: the two rounding orders differ here."""
+    ref, pred = rounding_order_case()
+    acc = ScoreAccumulator()
+    for chart in CHARTS:
+        acc.update("scene", chart, pred[chart], ref[chart])
+    report = acc.report()
+    assert report.charts["SOD"] == pytest.approx(100 * 24 / 35, rel=1e-15)
+    assert report.charts_rounded == {"SIC": 100.0, "SOD": 68.571, "FLOE": 100.0}
+    assert round(report.combined, 3) == 87.429  # rounding the unrounded combined score
+    assert report.combined_rounded == 87.428  # the challenge's figure
+    assert report.table().splitlines()[-1].endswith("87.428")
+
+
+def test_rounded_figures_equal_the_starter_kits_on_random_submissions():
+    """Seeded random small submissions: the report's rounded figures are exactly what the
+    starter kit's `compute_metrics` gives on the pooled pixels, including the cases (about one
+    in eight) where rounding the unrounded combined score would give another number."""
+    differing = 0
+    for seed in range(150):
+        rng = np.random.default_rng(seed)
+        acc, data = ScoreAccumulator(), {}
+        scenes = [f"s{i}" for i in range(int(rng.integers(1, 4)))]
+        for scene in scenes:
+            shape = (int(rng.integers(2, 7)), int(rng.integers(2, 7)))
+            ref = random_charts(rng, shape, mask_share=0.1)
+            for chart in CHARTS:
+                wrong = rng.random(shape) < rng.random()
+                guess = rng.integers(0, N_CLASSES[chart], shape).astype(np.uint8)
+                pred = np.where(wrong | (ref[chart] == MASK), guess, ref[chart])
+                data[scene, chart] = (ref[chart], pred)
+                acc.update(scene, chart, pred, ref[chart])
+        report = acc.report()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected, charts = starter_kit_compute_metrics(*pooled_charts(data, scenes))
+        assert report.charts_rounded == charts, seed
+        assert report.combined_rounded == expected, seed
+        differing += report.combined_rounded != round(report.combined, 3)
+    assert differing >= 10  # 17 of these 150
