@@ -205,8 +205,13 @@ class Leaderboard:
         split_file: str | os.PathLike | None = None,
         now: datetime | None = None,
         progress: bool = False,
+        strict: bool = False,
     ) -> SubmissionResult:
-        """Score `submission` for `team` and record it (see the module docstring for rules)."""
+        """Score `submission` for `team` and record it (see the module docstring for rules).
+
+        `strict`: a submission with predicted values outside a chart's classes fails instead of
+        having them scored as wrong (`score_submission`).
+        """
         team = check_team_name(team)
         now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         file_hash, file_size = file_digest(submission)
@@ -224,7 +229,9 @@ class Leaderboard:
                 duplicate = self._precheck(conn, team, file_hash, now)
             if duplicate is None:
                 try:
-                    scored = score_all_scenes(submission, reference, progress=progress)
+                    scored = score_all_scenes(
+                        submission, reference, progress=progress, strict=strict
+                    )
                 except ScoringError as exc:
                     with self._transaction(conn):
                         team_id = self._team_id(conn, team, entry["submitted_at"])

@@ -71,7 +71,8 @@ class ChartResult:
     """Score and breakdown of one chart over the scored scenes.
 
     `confusion[i][j]` counts the valid reference pixels of class i predicted as
-    `confusion_columns[j]`; the last column is the "no prediction" value 255.
+    `confusion_columns[j]`: the classes, then "out of class" (any other value, scored as wrong),
+    then the "no prediction" value 255. `no_prediction` and `out_of_class` sum those columns.
     """
 
     chart: str
@@ -80,6 +81,7 @@ class ChartResult:
     score_rounded: float
     n_pixels: int
     no_prediction: int
+    out_of_class: int
     classes: list[ClassScore]
     confusion: list[list[int]]
     confusion_columns: list[str]
@@ -95,7 +97,8 @@ class Report:
       3 decimals, as published.
     - `per_scene`: scene id -> {chart: score, "combined": score}, each scene scored alone.
     - `details`: chart name -> `ChartResult` (per-class scores and confusion matrix).
-    - `warnings`: what was accepted but is worth knowing (extra variables, no-prediction pixels).
+    - `warnings`: what was accepted but is worth knowing (extra variables, no-prediction pixels,
+      out-of-class values per variable).
     - `scenes`: the scene ids the scores cover; `split`: the split name when one was chosen.
     """
 

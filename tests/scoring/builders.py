@@ -146,3 +146,37 @@ def write_rounding_case(folder: Path) -> tuple[Path, Path]:
     write_scene(folder / "reference" / f"{SCENES[0]}{PREP_SUFFIX}", ref)
     sub = write_submission(folder / "upload_package.nc", submission_arrays({SCENES[0]: pred}))
     return folder / "reference", sub
+
+
+def out_of_class_case() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(reference, prediction) 4 x 4 charts of one scene with predicted values outside the
+    classes, scored as wrong predictions (uint8; see `OUT_OF_CLASS_SCORES`).
+
+    SIC reference          prediction            14 valid pixels, mean 5
+      0   0   0   0         0   0   0  11        total: 4 * (0-5)^2 + 4 * (10-5)^2 = 200
+     10  10  10  10        10  10  10  10        errors: (0-11)^2 + (5-12)^2 = 121 + 49 = 170
+    255 255   5   5       200   3   5   5        R2 = 1 - 170 / 200 = 0.15
+      5   5   5   5         5   5   5  12        200 (out of class) is not scored: reference 255
+
+    FLOE reference         prediction
+      0   0   0   0         0   0   0   7        class 0: support 4, predicted 3, right 3: F1 6/7
+      1   1   1   1         1   1   7   7        class 1: support 4, predicted 3, right 2: F1 4/7
+    255 255   2   2         7   7   2   2        class 2: support 6, predicted 5, right 5: F1 10/11
+      2   2   2   2         2   2   1   2        7: never true (support 0, weight 0)
+    weighted F1 = (4 * 6/7 + 4 * 4/7 + 6 * 10/11) / 14 = (40/7 + 60/11) / 14 = 430/539
+
+    SOD: reference as FLOE's, predicted perfectly (0 where the reference is 255): 100.
+    """
+    sic = np.array([[0, 0, 0, 0], [10, 10, 10, 10], [255, 255, 5, 5], [5, 5, 5, 5]], np.uint8)
+    floe = np.array([[0, 0, 0, 0], [1, 1, 1, 1], [255, 255, 2, 2], [2, 2, 2, 2]], np.uint8)
+    ref = {"SIC": sic, "SOD": floe, "FLOE": floe}
+    pred = {
+        "SIC": np.array([[0, 0, 0, 11], [10, 10, 10, 10], [200, 3, 5, 5], [5, 5, 5, 12]], np.uint8),
+        "SOD": np.where(floe == MASK, 0, floe).astype(np.uint8),
+        "FLOE": np.array([[0, 0, 0, 7], [1, 1, 7, 7], [7, 7, 2, 2], [2, 2, 1, 2]], np.uint8),
+    }
+    return ref, pred
+
+
+#: The scores of `out_of_class_case`, in percent.
+OUT_OF_CLASS_SCORES = {"SIC": 15.0, "SOD": 100.0, "FLOE": 100 * 430 / 539}

@@ -173,6 +173,21 @@ def test_failed_submission_is_recorded_without_scores(setup):
         assert conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 0
 
 
+def test_out_of_class_values_are_scored_unless_strict(setup):
+    tmp, ref, refs, preds = setup
+    board = Leaderboard(tmp / "lb.sqlite")
+    arrays = submission_arrays(preds)
+    name = next(iter(arrays))
+    arrays[name] = np.full(arrays[name].shape, 11, dtype=np.uint8)  # SIC 11: not a class
+    sub = write_submission(tmp / "oc.nc", arrays)
+    with pytest.raises(ScoringError, match=f"{name} has 30 pixels with values outside the SIC"):
+        board.submit(sub, "team", ref, now=T0, strict=True)
+    result = board.submit(sub, "team", ref, now=T0 + timedelta(minutes=1))
+    assert result.status == "scored"
+    assert [row["status"] for row in board.submissions()] == ["failed", "scored"]
+    assert any("scored as wrong" in w for w in board.report(result.submission_id)["warnings"])
+
+
 @pytest.mark.parametrize("name", ["", " padded", "x" * 65, "tab\tname", "new\nline"])
 def test_team_names_are_validated(name):
     with pytest.raises(ScoringError, match="team name"):
