@@ -7,7 +7,9 @@ Main entry points:
 
 - `score_submission(submission, reference) -> Report`: validate and score an
   `upload_package.nc` against reference charts; `Report.combined` and `Report.charts` are in
-  percent, unrounded (`*_rounded` as published), with `per_scene` and per-class details.
+  percent, unrounded (`*_rounded` as the challenge published them), with `per_scene` and
+  per-class details. Predicted integers outside a chart's classes score as wrong, with a
+  warning (`strict=True` rejects them).
 - `ScoreAccumulator`: the one implementation of the metric, for in-memory arrays
   (`update(scene_id, chart, pred, ref)`, then `report()`), used by training validation.
 - `find_reference(path)`: locate reference charts (scene folders of either layout, or one file).

@@ -60,12 +60,14 @@ EVALUATION = f"""# Evaluation
 
 Upload a zip holding one netCDF file, `{SUBMISSION_FILE_NAME}`, with a 2-D integer variable
 `<scene_id>_<chart>` for every test scene and chart (SIC, SOD, FLOE), at the scene's full 80 m
-shape. 255 means "no prediction" and counts as wrong.
+shape. 255 means "no prediction" and counts as wrong; so does any other integer outside the
+chart's classes (SIC 0-10, SOD 0-5, FLOE 0-6).
 
 Per chart, pixels where the reference is 255 are dropped and the pixels of all scenes pooled.
 SIC is scored by R2 on the class values, SOD and FLOE by support-weighted F1. Scores are in
-percent; the combined score is (2 SIC + 2 SOD + 1 FLOE) / 5. The leaderboard shows the public
-half of the test scenes; the final ranking uses the private half.
+percent, rounded to 3 decimals; the combined score is (2 SIC + 2 SOD + 1 FLOE) / 5 of the
+rounded chart scores, rounded again, as in the AutoICE challenge. The leaderboard shows the
+public half of the test scenes; the final ranking uses the private half.
 """
 
 TERMS = """# Terms

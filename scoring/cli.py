@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--json", metavar="OUT", help="write the JSON report here ('-': stdout)")
     score.add_argument("--split", choices=SPLIT_CHOICES, default=ALL, help="scenes to score")
     score.add_argument("--progress", action="store_true", help="show a progress bar")
+    _strict_argument(score)
     score.add_argument(
         "--workers", type=_positive_int, default=None,
         help="processes reading scenes in parallel (default: 2, or 1 on one core)",
@@ -40,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _reference_arguments(submit)
     _db_argument(submit)
     submit.add_argument("--daily-limit", type=int, default=None, help="scored submissions per team per UTC day (default 5)")  # fmt: skip
+    _strict_argument(submit)
     submit.set_defaults(handler=run_submit)
 
     show = actions.add_parser("show", help="print the ranking")
@@ -73,6 +75,14 @@ def _reference_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _strict_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strict", action="store_true",
+        help="reject predicted values outside a chart's classes (default: scored as wrong, "
+        "with a warning, as in the challenge)",
+    )  # fmt: skip
+
+
 def _positive_int(text: str) -> int:
     """argparse type: an integer of at least 1."""
     try:
@@ -100,6 +110,7 @@ def run_score(args: argparse.Namespace) -> int:
         split_file=args.split_file,
         progress=args.progress,
         workers=args.workers,
+        strict=args.strict,
     )
     table_out = sys.stderr if args.json == "-" else sys.stdout
     print(report.table(), file=table_out)
@@ -119,7 +130,7 @@ def _leaderboard(args: argparse.Namespace):
 
 def run_submit(args: argparse.Namespace) -> int:
     result = _leaderboard(args).submit(
-        args.submission, args.team, args.reference, split_file=args.split_file
+        args.submission, args.team, args.reference, split_file=args.split_file, strict=args.strict
     )
     if result.status == "duplicate":
         print(
@@ -127,7 +138,7 @@ def run_submit(args: argparse.Namespace) -> int:
             f"submission {result.duplicate_of}; not scored again"
         )
         return 0
-    public = result.scores[PUBLIC]
+    public = result.scores_rounded[PUBLIC]
     print(
         f"submission {result.submission_id} of team {result.team!r} scored: "
         + ", ".join(f"{k} {_fmt(v)}" for k, v in public.items())

@@ -3,7 +3,8 @@
 The platform unzips the participant's upload into `INPUT_DIR/res` and the reference bundle into
 `INPUT_DIR/ref`. We score the one netCDF file found in `res` (preferably `upload_package.nc`)
 against `ref` and write `OUTPUT_DIR/scores.json` (keys `combined`, `SIC`, `SOD`, `FLOE`),
-`OUTPUT_DIR/scores.txt` (the same as `key: value` lines) and `OUTPUT_DIR/report.json`.
+`OUTPUT_DIR/scores.txt` (the same as `key: value` lines) and `OUTPUT_DIR/report.json`. The
+scores are the challenge's published figures (`Report.charts_rounded`, `Report.combined_rounded`).
 
 If `ref` holds a split file (`split.csv`), the plain keys are the public split's scores and the
 private scores are written as `private_<key>` (hidden columns of the leaderboard), and the
@@ -15,6 +16,7 @@ marks it failed on the platform.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -70,11 +72,9 @@ def score_codabench(input_dir: str | Path, output_dir: str | Path) -> dict[str, 
 
 
 def _scores(report: Report) -> dict[str, float | None]:
-    values = report.to_dict()
-    return {
-        key: values["combined"] if key == "combined" else values["charts"][key]
-        for key in SCORE_KEYS
-    }
+    """The challenge's figures of `report` (None where undefined), keyed as on the leaderboard."""
+    values = {**report.charts_rounded, "combined": report.combined_rounded}
+    return {key: None if math.isnan(values[key]) else values[key] for key in SCORE_KEYS}
 
 
 def main(argv: list[str] | None = None) -> int:

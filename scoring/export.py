@@ -1,5 +1,8 @@
 """Leaderboard standings as Markdown, CSV, JSON or one self-contained HTML page.
 
+Scores are shown as the challenge published them (`Standing.scores_rounded`: chart scores
+rounded to 3 decimals, the combined score from those); JSON also carries the unrounded ones.
+
 Team and file names come from participants, so every format escapes them: HTML entities (and a
 Content-Security-Policy that allows no script at all), Markdown table syntax, and CSV cells that
 a spreadsheet would run as a formula.
@@ -31,7 +34,7 @@ def export(
 
 
 def _cells(standing: Standing) -> list[str]:
-    scores = [_score_text(standing.scores[key]) for key in SCORE_KEYS]
+    scores = [_score_text(standing.scores_rounded[key]) for key in SCORE_KEYS]
     return [str(standing.rank), standing.team, *scores, str(standing.submissions),
             standing.submitted_at, standing.file_name]  # fmt: skip
 
@@ -74,12 +77,13 @@ def _csv_safe(text: str) -> str:
 
 
 def to_json(standings: list[Standing], split: str, title: str = "") -> str:
-    """JSON: {"split": ..., "standings": [{rank, team, scores, ...}]}."""
+    """JSON: {"split": ..., "standings": [{rank, team, scores, scores_unrounded, ...}]}."""
     rows = [
         {
             "rank": s.rank,
             "team": s.team,
-            "scores": s.scores,
+            "scores": s.scores_rounded,
+            "scores_unrounded": s.scores,
             "submissions": s.submissions,
             "submission_id": s.submission_id,
             "submitted_at": s.submitted_at,

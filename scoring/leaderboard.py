@@ -11,8 +11,11 @@ whole record or nothing. Rules:
   submissions do not count.
 - A submission that fails validation is recorded as failed with the reason, without scores,
   and the `ScoringError` is raised again for the caller.
-- Ranking: each team's best submission by combined score rounded to `SCORE_DECIMALS`; on equal
-  rounded scores the earlier submission wins (then the lower submission id).
+- Ranking: each team's best submission by the challenge's combined figure (the weighted mean of
+  the chart scores rounded to `SCORE_DECIMALS`, rounded again: `report.challenge_combined`); on
+  equal figures the earlier submission wins (then the lower submission id). The figure is
+  computed from the stored unrounded chart scores when the standings are read, so databases
+  written before it existed rank the same way.
 - The public/private split of the test scenes is stored on first use (from a split file or
   the default seeded split) and every later submission must be scored on the same scenes.
 
@@ -23,18 +26,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kit.charts import CHARTS, SCORE_DECIMALS
+from kit.charts import CHARTS
 from scoring.errors import ScoringError
 from scoring.reference import Reference, find_reference
-from scoring.report import Report
+from scoring.report import Report, published_scores
 from scoring.scorer import score_all_scenes
 from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
 
@@ -80,7 +85,11 @@ CREATE TABLE IF NOT EXISTS scores (
 
 @dataclass
 class SubmissionResult:
-    """What happened to one submission: its id, status and (if scored) scores per split."""
+    """What happened to one submission: its id, status and (if scored) scores per split.
+
+    `scores`: split -> chart/"combined" -> unrounded score; `scores_rounded`: the challenge's
+    figures (`report.published_scores`), as the leaderboard shows and ranks them.
+    """
 
     submission_id: int
     team: str
@@ -90,11 +99,16 @@ class SubmissionResult:
     scores: dict[str, dict[str, float | None]] = field(default_factory=dict)
     duplicate_of: int | None = None
     reason: str | None = None
+    scores_rounded: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 @dataclass
 class Standing:
-    """One row of the leaderboard: a team's best submission on a split."""
+    """One row of the leaderboard: a team's best submission on a split.
+
+    `scores`: unrounded, as stored; `scores_rounded`: the challenge's figures, which rank it
+    (computed from `scores` when not given).
+    """
 
     rank: int
     team: str
@@ -103,6 +117,11 @@ class Standing:
     submitted_at: str
     scores: dict[str, float | None]
     submissions: int
+    scores_rounded: dict[str, float | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.scores_rounded:
+            self.scores_rounded = _published(self.scores)
 
 
 def check_team_name(name: str) -> str:
@@ -186,8 +205,13 @@ class Leaderboard:
         split_file: str | os.PathLike | None = None,
         now: datetime | None = None,
         progress: bool = False,
+        strict: bool = False,
     ) -> SubmissionResult:
-        """Score `submission` for `team` and record it (see the module docstring for rules)."""
+        """Score `submission` for `team` and record it (see the module docstring for rules).
+
+        `strict`: a submission with predicted values outside a chart's classes fails instead of
+        having them scored as wrong (`score_submission`).
+        """
         team = check_team_name(team)
         now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         file_hash, file_size = file_digest(submission)
@@ -205,7 +229,9 @@ class Leaderboard:
                 duplicate = self._precheck(conn, team, file_hash, now)
             if duplicate is None:
                 try:
-                    scored = score_all_scenes(submission, reference, progress=progress)
+                    scored = score_all_scenes(
+                        submission, reference, progress=progress, strict=strict
+                    )
                 except ScoringError as exc:
                     with self._transaction(conn):
                         team_id = self._team_id(conn, team, entry["submitted_at"])
@@ -229,9 +255,11 @@ class Leaderboard:
                 )
                 self._insert_scores(conn, sid, reports)
         scores = {name: _score_row(report) for name, report in reports.items()}
+        published = {name: _published(row) for name, row in scores.items()}
         return SubmissionResult(
-            sid, team, "scored", entry["file_name"], entry["submitted_at"], scores=scores
-        )
+            sid, team, "scored", entry["file_name"], entry["submitted_at"],
+            scores=scores, scores_rounded=published,
+        )  # fmt: skip
 
     def _ensure_split(
         self, conn: sqlite3.Connection, scene_ids: list[str], split_file
@@ -325,40 +353,24 @@ class Leaderboard:
     # ---------------------------------------------------------------- reading
 
     def standings(self, split: str = "public") -> list[Standing]:
-        """Ranked best submission of every team on `split` ("public", "private" or "all")."""
+        """Ranked best submission of every team on `split` ("public", "private" or "all").
+
+        Ranked by the challenge's combined figure, computed here from the stored chart scores
+        (numpy rounding cannot run in SQL); undefined scores rank last.
+        """
         if split not in STORED_SPLITS:
             raise ScoringError(f"unknown split {split!r}; expected public, private or all")
         with self._connect() as conn:
             rows = conn.execute(
-                """
-                SELECT id, name, file_name, submitted_at, n FROM (
-                    SELECT s.id, t.name, s.file_name, s.submitted_at, sc.score,
-                           COUNT(*) OVER (PARTITION BY s.team_id) AS n,
-                           ROW_NUMBER() OVER (
-                               PARTITION BY s.team_id
-                               ORDER BY ROUND(sc.score, ?) DESC, s.submitted_at, s.id
-                           ) AS k
-                    FROM submissions s
-                    JOIN teams t ON t.id = s.team_id
-                    JOIN scores sc ON sc.submission_id = s.id
-                    WHERE s.status = 'scored' AND sc.split = ? AND sc.chart = 'combined'
-                )
-                WHERE k = 1
-                ORDER BY ROUND(score, ?) DESC, submitted_at, id
-                """,
-                (SCORE_DECIMALS, split, SCORE_DECIMALS),
+                "SELECT s.id, s.team_id, t.name, s.file_name, s.submitted_at FROM submissions s "
+                "JOIN teams t ON t.id = s.team_id WHERE s.status = 'scored'"
             ).fetchall()
-            standings = []
-            for rank, (sid, team, file_name, submitted_at, n) in enumerate(rows, start=1):
-                scores = dict(
-                    conn.execute(
-                        "SELECT chart, score FROM scores WHERE submission_id = ? AND split = ?",
-                        (sid, split),
-                    ).fetchall()
-                )
-                ordered = {key: scores.get(key) for key in SCORE_KEYS}
-                standings.append(Standing(rank, team, sid, file_name, submitted_at, ordered, n))
-        return standings
+            scores: dict[int, dict[str, float | None]] = {}
+            for sid, chart, score in conn.execute(
+                "SELECT submission_id, chart, score FROM scores WHERE split = ?", (split,)
+            ):
+                scores.setdefault(sid, {})[chart] = score
+        return _rank(rows, scores)
 
     def submissions(self) -> list[dict]:
         """Every recorded submission (all statuses), oldest first, without scores."""
@@ -378,6 +390,36 @@ class Leaderboard:
                 "SELECT report_json FROM submissions WHERE id = ?", (submission_id,)
             ).fetchone()
         return None if row is None or row[0] is None else json.loads(row[0])
+
+
+def _rank(rows: list[tuple], scores: dict[int, dict[str, float | None]]) -> list[Standing]:
+    """Standings from scored submissions (id, team id, team, file, time) and their scores."""
+    entries = []
+    for sid, team_id, team, file_name, submitted_at in rows:
+        if sid not in scores:
+            continue  # no scores for this split
+        stored = {key: scores[sid].get(key) for key in SCORE_KEYS}
+        entries.append((team_id, Standing(0, team, sid, file_name, submitted_at, stored, 0)))
+    entries.sort(key=lambda entry: _rank_key(entry[1]))
+    counts = Counter(team_id for team_id, _ in entries)
+    best: dict[int, Standing] = {}
+    for team_id, standing in entries:
+        best.setdefault(team_id, standing)  # a team's first in ranking order is its best
+    for rank, (team_id, standing) in enumerate(best.items(), start=1):
+        standing.rank, standing.submissions = rank, counts[team_id]
+    return list(best.values())
+
+
+def _rank_key(standing: Standing) -> tuple:
+    """Higher challenge figure first (undefined last), then earlier, then lower id."""
+    combined = standing.scores_rounded["combined"]
+    return (combined is None, -(combined or 0.0), standing.submitted_at, standing.submission_id)
+
+
+def _published(row: dict[str, float | None]) -> dict[str, float | None]:
+    """The challenge's figures of a row of unrounded scores (None where undefined)."""
+    charts = {c: math.nan if row.get(c) is None else row[c] for c in CHARTS}
+    return {key: None if math.isnan(v) else v for key, v in published_scores(charts).items()}
 
 
 def _score_row(report: Report) -> dict[str, float | None]:

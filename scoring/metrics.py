@@ -16,7 +16,11 @@ through it, and training code scores validation predictions with it::
     report = acc.report()                       # report.combined, report.charts["SIC"], ...
 
 A predicted 255 ("no prediction") where the reference is valid is kept as the value 255, as in
-the challenge's pooled computation: it is a wrong class for F1 and a large error for R2.
+the challenge's pooled computation: it is a wrong class for F1 and a large error for R2. So is
+any other integer outside the chart's classes (e.g. FLOE 7, SIC -1 or 300): it matches no
+reference class (for F1 a label that is never true, with zero weight, as in scikit-learn) and
+enters R2 with its own value. Such values are counted apart from the classes (`ChartCounts`)
+and reported in a warning; `strict` callers reject them instead.
 """
 
 from __future__ import annotations
@@ -24,11 +28,21 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
-from kit.charts import CHART_WEIGHTS, CHARTS, CLASS_NAMES, MASK, METRICS, N_CLASSES, combined_score
-from scoring.report import ChartResult, ClassScore, Report, rounded
+from kit.charts import (
+    CHART_WEIGHTS,
+    CHARTS,
+    CLASS_NAMES,
+    MASK,
+    METRICS,
+    N_CLASSES,
+    combined_score,
+    submission_variable,
+)
+from scoring.report import ChartResult, ClassScore, Report, challenge_combined, rounded
 
 #: Side of the joint histogram of two uint8 values.
 HIST_SIDE = 256
@@ -36,24 +50,29 @@ HIST_SIDE = 256
 HIST_STEP = 1 << 16
 #: Pixels per OpenCV `calcHist` call: its float32 counts are exact up to 2**24.
 OPENCV_STEP = 1 << 24
+#: Distinct out-of-class values kept per `ChartCounts` for messages (one more says "...").
+LISTED_VALUES = 8
 
 
 class ChartValueError(ValueError):
-    """Values that are not chart classes (NaN, fractions, negative, out-of-class)."""
+    """Values that are not integers (NaN, fractions, non-numeric), or a reference's non-classes."""
 
 
-def as_chart_values(values: np.ndarray) -> np.ndarray:
-    """`values` as uint8 class values, or ChartValueError saying why they cannot be.
+def prediction_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """`values` as uint8, and where they lie outside 0-255 (None: nowhere); ChartValueError if
+    they are not integers (NaN, infinity, fractions, a non-numeric type).
 
-    Integer arrays must lie in 0-255; float arrays must hold whole, finite numbers. Whether the
-    values are classes of a given chart is checked on the histogram (`invalid_values`).
+    Whole floats count as integers if they lie in the 64-bit integer range (so that R2 stays
+    finite). Pixels outside 0-255 (negative, or above 255 in a wider type) hold 0 in the uint8
+    array: `ChartTally` counts them apart with their own values. uint8 arrays are returned as
+    they are (the fast path: no pass over the pixels).
     """
     values = np.asarray(values)
     kind = values.dtype.kind
     if values.dtype == np.uint8:
-        return values
+        return values, None
     if kind == "b":
-        return values.astype(np.uint8)
+        return values.astype(np.uint8), None
     if kind == "f":
         if not np.isfinite(values).all():
             raise ChartValueError("contains NaN or infinite values")
@@ -61,10 +80,25 @@ def as_chart_values(values: np.ndarray) -> np.ndarray:
             raise ChartValueError("contains non-integer values")
     elif kind not in "iu":
         raise ChartValueError(f"has non-numeric type {values.dtype}")
-    if values.size and (values.min() < 0 or values.max() > MASK):
-        bad = np.unique(values[(values < 0) | (values > MASK)])
-        raise ChartValueError(f"has values outside 0-{MASK}: {_listing(bad)}")
-    return values.astype(np.uint8)
+    if not values.size:
+        return values.astype(np.uint8), None
+    low, high = values.min(), values.max()
+    if kind == "f" and (low < -(2.0**63) or high >= 2.0**63):
+        raise ChartValueError("has values beyond the 64-bit integer range")
+    if low >= 0 and high <= MASK:
+        return values.astype(np.uint8), None
+    outside = (values < 0) | (values > MASK)
+    return np.where(outside, 0, values).astype(np.uint8), outside
+
+
+def as_chart_values(values: np.ndarray) -> np.ndarray:
+    """`values` as uint8, or ChartValueError if they are not integers in 0-255 (a reference's
+    values; whether they are classes of a chart is checked on the counts, `invalid_values`)."""
+    values8, outside = prediction_values(values)
+    if outside is not None:
+        bad = np.unique(np.asarray(values)[outside])
+        raise ChartValueError(f"has values outside 0-{MASK}: {_listing(bad.tolist())}")
+    return values8
 
 
 def joint_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -146,34 +180,188 @@ def invalid_values(value_counts: np.ndarray, chart: str) -> list[int]:
     return [int(v) + N_CLASSES[chart] for v in np.flatnonzero(counts)]
 
 
-def chart_values_message(chart: str, bad: Iterable[int]) -> str:
-    """Problem text for values outside a chart's classes."""
-    return f"has values outside the {chart} classes 0-{N_CLASSES[chart] - 1} (or {MASK}): {_listing(bad)}"
+def chart_values_message(chart: str, bad: Iterable[int], pixels: int | None = None) -> str:
+    """Problem text for values outside a chart's classes (with their pixel count if given)."""
+    where = "values" if pixels is None else f"{pixels} pixels with values"
+    return f"has {where} outside the {chart} classes 0-{N_CLASSES[chart] - 1} (or {MASK}): {_values_text(bad)}"  # fmt: skip
 
 
-def confusion_from_histogram(hist: np.ndarray, chart: str) -> np.ndarray:
-    """The chart's confusion matrix: valid reference classes x (predicted classes + MASK)."""
+@dataclass
+class ChartCounts:
+    """What the scores need of one chart's pixels (a scene, a tile, or pooled); counts add up.
+
+    - `confusion`: valid reference class x predicted value, int64; its columns are the chart's
+      classes, then "out of class" (any other value but MASK), then MASK (no prediction).
+    - `out_squared_error`: per reference class, the exact sum of (class - value)**2 over its
+      out-of-class predictions, for R2 (which takes the predicted value itself).
+    - `out_unscored`: out-of-class predictions where the reference is MASK (not scored).
+    - `out_values`: the smallest distinct out-of-class values, at most LISTED_VALUES + 1.
+    """
+
+    confusion: np.ndarray
+    out_squared_error: tuple[int, ...]
+    out_unscored: int = 0
+    out_values: tuple[int, ...] = ()
+
+    @classmethod
+    def empty(cls, chart: str) -> ChartCounts:
+        n = N_CLASSES[chart]
+        return cls(np.zeros((n, n + 2), dtype=np.int64), (0,) * n)
+
+    def __add__(self, other: ChartCounts) -> ChartCounts:
+        squared = tuple(a + b for a, b in zip(self.out_squared_error, other.out_squared_error))
+        values = tuple(sorted(set(self.out_values) | set(other.out_values))[: LISTED_VALUES + 1])
+        return ChartCounts(
+            self.confusion + other.confusion,
+            squared,
+            self.out_unscored + other.out_unscored,
+            values,
+        )
+
+    @property
+    def out_of_class(self) -> int:
+        """Scored pixels (valid reference) predicted outside the chart's classes."""
+        return int(self.confusion[:, -2].sum())
+
+    @property
+    def out_total(self) -> int:
+        """Every pixel predicted outside the chart's classes, scored or not."""
+        return self.out_of_class + self.out_unscored
+
+    @property
+    def no_prediction(self) -> int:
+        """Scored pixels predicted MASK."""
+        return int(self.confusion[:, -1].sum())
+
+
+def counts_from_histogram(hist: np.ndarray, chart: str) -> ChartCounts:
+    """`ChartCounts` of a joint histogram of uint8 pairs whose reference values are classes or
+    MASK (checked with `invalid_values`). Work on the 256 x 256 counts only, never per pixel."""
     n = N_CLASSES[chart]
-    columns = list(range(n)) + [MASK]
-    return hist[:n][:, columns].astype(np.int64)
+    rows = hist[:n].astype(np.int64)
+    out = rows[:, n:MASK]  # predicted values beyond the classes, 0-254
+    confusion = np.concatenate([rows[:, :n], out.sum(axis=1, keepdims=True), rows[:, MASK:]], 1)
+    distance = np.arange(n)[:, None] - np.arange(n, MASK)[None, :]
+    squared = (out * distance**2).sum(axis=1)  # at most 254**2 per pixel: no int64 overflow
+    values = np.flatnonzero(hist[:, n:MASK].sum(axis=0)) + n
+    return ChartCounts(
+        confusion,
+        tuple(int(x) for x in squared),
+        int(hist[MASK, n:MASK].sum()),
+        tuple(int(v) for v in values[: LISTED_VALUES + 1]),
+    )
 
 
-def r2_from_confusion(confusion: np.ndarray) -> float:
+def counts_outside(ref: np.ndarray, values: np.ndarray, chart: str) -> ChartCounts:
+    """`ChartCounts` of predictions outside 0-255 (`values`: integers or whole floats, any
+    size) over their uint8 reference values `ref`; reference values other than classes and
+    MASK are skipped (the caller checks them). Exact: Python integers, per distinct value."""
+    n = N_CLASSES[chart]
+    confusion = np.zeros((n, n + 2), dtype=np.int64)
+    squared = [0] * n
+    for k in np.unique(ref[ref < n]).tolist():
+        distinct, number = np.unique(values[ref == k], return_counts=True)
+        confusion[k, n] = number.sum()
+        pairs = zip(distinct.tolist(), number.tolist())
+        squared[k] = sum(count * (k - int(value)) ** 2 for value, count in pairs)
+    listed = tuple(int(v) for v in np.unique(values)[: LISTED_VALUES + 1].tolist())
+    return ChartCounts(confusion, tuple(squared), int((ref == MASK).sum()), listed)
+
+
+class ChartTally:
+    """One chart's (reference, prediction) pairs, counted a block of pixels at a time.
+
+    Pairs whose prediction is in 0-255 go into a 256 x 256 joint histogram (`joint_histogram`,
+    the fast path); predictions outside 0-255 (negative, or above 255 in a wider integer type:
+    rare) are counted apart with their own values (`counts_outside`).
+    """
+
+    def __init__(self, chart: str) -> None:
+        self.chart = chart
+        self.histogram = np.zeros((HIST_SIDE, HIST_SIDE), dtype=np.int64)
+        self._outside = ChartCounts.empty(chart)
+        self._outside_references = np.zeros(HIST_SIDE, dtype=np.int64)
+
+    def add(self, ref: np.ndarray, pred: np.ndarray) -> None:
+        """Count a block: `ref` uint8 (`as_chart_values`), `pred` as stored, of the same shape.
+
+        ChartValueError if `pred` holds values that are not integers.
+        """
+        pred8, outside = prediction_values(pred)
+        if outside is not None:
+            ref_outside = ref[outside]
+            self._outside_references += np.bincount(ref_outside, minlength=HIST_SIDE)
+            self._outside += counts_outside(ref_outside, np.asarray(pred)[outside], self.chart)
+            inside = ~outside
+            ref, pred8 = ref[inside], pred8[inside]
+        self.histogram += joint_histogram(ref, pred8)
+
+    def reference_counts(self) -> np.ndarray:
+        """Pixels per reference value 0-255, to check the reference (`invalid_values`)."""
+        return self.histogram.sum(axis=1) + self._outside_references
+
+    def counts(self) -> ChartCounts:
+        """The `ChartCounts` of every pixel added (check `reference_counts` first)."""
+        return counts_from_histogram(self.histogram, self.chart) + self._outside
+
+
+def validated_counts(
+    chart: str, pred: np.ndarray, ref: np.ndarray, *, strict: bool = False
+) -> ChartCounts:
+    """The `ChartCounts` of in-memory arrays, or ChartValueError starting with "prediction" or
+    "reference" (see `ScoreAccumulator.update`)."""
+    try:
+        ref = as_chart_values(ref)
+    except ChartValueError as exc:
+        raise ChartValueError(f"reference {exc}") from None
+    tally = ChartTally(chart)
+    try:
+        tally.add(ref, pred)
+    except ChartValueError as exc:
+        raise ChartValueError(f"prediction {exc}") from None
+    bad = invalid_values(tally.reference_counts(), chart)
+    if bad:
+        raise ChartValueError(f"reference {chart_values_message(chart, bad)}")
+    counts = tally.counts()
+    if strict and counts.out_total:
+        raise ChartValueError(f"prediction {strict_message(chart, counts)}")
+    return counts
+
+
+def strict_message(chart: str, counts: ChartCounts) -> str:
+    """Problem text, when out-of-class predictions are rejected (strict), with their count."""
+    return chart_values_message(chart, counts.out_values, counts.out_total)
+
+
+def out_of_class_warning(variable: str, chart: str, counts: ChartCounts) -> str:
+    """Warning text for out-of-class predictions of one variable, scored as wrong."""
+    classes = f"{chart}'s classes 0-{N_CLASSES[chart] - 1} ({_values_text(counts.out_values)})"
+    text = f"{variable}: {counts.out_of_class} pixels with values outside {classes} scored as wrong"
+    if counts.out_unscored:
+        text += f"; {counts.out_unscored} more where the reference is {MASK} are not scored"
+    return text
+
+
+def r2_from_confusion(confusion: np.ndarray, out_squared_error: int = 0) -> float:
     """scikit-learn `r2_score` of the pooled pixels, in exact integer arithmetic.
 
+    `confusion` has the columns of `ChartCounts.confusion`; the squared errors of its
+    out-of-class column, which depend on the values predicted, are `out_squared_error`.
     NaN with fewer than two pixels; for a constant reference 1.0 if the prediction is perfect
     and 0.0 otherwise (scikit-learn's `force_finite` convention).
     """
     n_classes = confusion.shape[0]
     ref_values = np.arange(n_classes, dtype=np.int64)
     pred_values = np.array(list(range(n_classes)) + [MASK], dtype=np.int64)
+    known = np.delete(confusion, n_classes, axis=1)  # the columns of one predicted value each
     support = confusion.sum(axis=1)
     n = int(support.sum())
     if n < 2:
         return math.nan
     sum_ref = int((support * ref_values).sum())
     sum_ref_sq = int((support * ref_values**2).sum())
-    squared_error = int((confusion * (ref_values[:, None] - pred_values[None, :]) ** 2).sum())
+    squared_error = int((known * (ref_values[:, None] - pred_values[None, :]) ** 2).sum())
+    squared_error += out_squared_error
     n_times_total = n * sum_ref_sq - sum_ref * sum_ref  # n * sum((ref - mean)^2), exact
     if n_times_total == 0:
         return 1.0 if squared_error == 0 else 0.0
@@ -182,9 +370,10 @@ def r2_from_confusion(confusion: np.ndarray) -> float:
 
 def class_scores(confusion: np.ndarray, chart: str) -> list[ClassScore]:
     """Precision, recall, F1 and support of each class of `chart` (None where 0/0)."""
-    tp = np.diag(confusion[:, :-1])
+    n = confusion.shape[0]
+    tp = np.diag(confusion[:, :n])
     support = confusion.sum(axis=1)
-    predicted = confusion[:, :-1].sum(axis=0)
+    predicted = confusion[:, :n].sum(axis=0)
     return [
         ClassScore(
             value=k,
@@ -195,19 +384,21 @@ def class_scores(confusion: np.ndarray, chart: str) -> list[ClassScore]:
             recall=_ratio(tp[k], support[k]),
             f1=_ratio(2 * tp[k], support[k] + predicted[k]),
         )
-        for k in range(confusion.shape[0])
+        for k in range(n)
     ]
 
 
 def weighted_f1_from_confusion(confusion: np.ndarray) -> float:
     """scikit-learn `f1_score(average='weighted')` of the pooled pixels; NaN with no pixel.
 
-    Labels only predicted (including 255) have zero support and so zero weight, exactly as in
-    scikit-learn, which averages over the union of labels of reference and prediction.
+    Labels only predicted (out-of-class values, 255) have zero support and so zero weight,
+    exactly as in scikit-learn, which averages over the union of labels of reference and
+    prediction; they lower the recall of the classes they stand for.
     """
-    tp = np.diag(confusion[:, :-1]).astype(np.float64)
+    n = confusion.shape[0]
+    tp = np.diag(confusion[:, :n]).astype(np.float64)
     support = confusion.sum(axis=1)
-    predicted = confusion[:, :-1].sum(axis=0)
+    predicted = confusion[:, :n].sum(axis=0)
     if support.sum() == 0:
         return math.nan
     present = support > 0  # every such label has support + predicted > 0
@@ -215,34 +406,38 @@ def weighted_f1_from_confusion(confusion: np.ndarray) -> float:
     return float(np.average(f1, weights=support[present]))
 
 
-def chart_score(confusion: np.ndarray, chart: str) -> float:
+def chart_score(counts: ChartCounts, chart: str) -> float:
     """The chart's challenge score as a fraction (not yet x100)."""
     if METRICS[chart] == "r2":
-        return r2_from_confusion(confusion)
-    return weighted_f1_from_confusion(confusion)
+        return r2_from_confusion(counts.confusion, sum(counts.out_squared_error))
+    return weighted_f1_from_confusion(counts.confusion)
 
 
 class ScoreAccumulator:
-    """Sums per-scene confusion matrices and turns them into a `Report`.
+    """Sums per-scene `ChartCounts` and turns them into a `Report`.
 
-    `update` takes in-memory arrays (training validation); `add_histogram` takes an already
-    validated 256 x 256 joint histogram (the file scorer, which streams row blocks). Calling
-    either several times for the same scene and chart adds up (e.g. tile by tile).
+    `update` takes in-memory arrays (training validation); `add_counts` takes the counts of an
+    already validated chart (the file scorer, which streams row blocks through `ChartTally`).
+    Calling either several times for the same scene and chart adds up (e.g. tile by tile).
     """
 
     def __init__(self) -> None:
-        self._confusion: dict[str, dict[str, np.ndarray]] = {}
+        self._counts: dict[str, dict[str, ChartCounts]] = {}
 
     @property
     def scenes(self) -> list[str]:
         """Scene ids seen so far, in first-seen order."""
-        return list(self._confusion)
+        return list(self._counts)
 
-    def update(self, scene_id: str, chart: str, pred: np.ndarray, ref: np.ndarray) -> None:
+    def update(
+        self, scene_id: str, chart: str, pred: np.ndarray, ref: np.ndarray, *, strict: bool = False
+    ) -> None:
         """Add one scene's (or tile's) predicted and reference chart; 255 in `ref` is ignored.
 
-        Raises ValueError for an unknown chart, different shapes, or values that are not classes
-        of the chart (or 255).
+        Predicted integers outside the chart's classes (other than 255) count as wrong, with a
+        warning in the report, or raise with `strict`. Raises ValueError for an unknown chart,
+        different shapes, predictions that are not integers, or a reference that is not
+        classes of the chart (or 255).
         """
         if chart not in CHARTS:
             raise ValueError(f"unknown chart {chart!r}; expected one of {', '.join(CHARTS)}")
@@ -251,40 +446,34 @@ class ScoreAccumulator:
             raise ValueError(
                 f"{scene_id} {chart}: prediction shape {pred.shape} != reference shape {ref.shape}"
             )
-        arrays = {}
-        for role, values in (("prediction", pred), ("reference", ref)):
-            try:
-                arrays[role] = as_chart_values(values)
-            except ChartValueError as exc:
-                raise ValueError(f"{scene_id} {chart} {role} {exc}") from None
-        hist = joint_histogram(arrays["reference"], arrays["prediction"])
-        for role, counts in (("prediction", hist.sum(axis=0)), ("reference", hist.sum(axis=1))):
-            bad = invalid_values(counts, chart)
-            if bad:
-                raise ValueError(f"{scene_id} {chart} {role} {chart_values_message(chart, bad)}")
-        self.add_histogram(scene_id, chart, hist)
+        try:
+            counts = validated_counts(chart, pred, ref, strict=strict)
+        except ChartValueError as exc:
+            raise ValueError(f"{scene_id} {chart} {exc}") from None
+        self.add_counts(scene_id, chart, counts)
 
     def add_histogram(self, scene_id: str, chart: str, hist: np.ndarray) -> None:
-        """Add a validated joint histogram (`joint_histogram`) of one scene and chart."""
-        self.add_confusion(scene_id, chart, confusion_from_histogram(hist, chart))
+        """Add a joint histogram (`joint_histogram`) of one scene and chart whose reference
+        values are classes or MASK."""
+        self.add_counts(scene_id, chart, counts_from_histogram(hist, chart))
 
-    def add_confusion(self, scene_id: str, chart: str, confusion: np.ndarray) -> None:
-        """Add a confusion matrix (`confusion_from_histogram`) of one scene and chart."""
-        per_chart = self._confusion.setdefault(scene_id, {})
-        if chart in per_chart:
-            per_chart[chart] = per_chart[chart] + confusion
-        else:
-            per_chart[chart] = confusion
+    def add_counts(self, scene_id: str, chart: str, counts: ChartCounts) -> None:
+        """Add the `ChartCounts` of one scene (or part of it) and chart."""
+        per_chart = self._counts.setdefault(scene_id, {})
+        per_chart[chart] = per_chart[chart] + counts if chart in per_chart else counts
+
+    def counts(self, chart: str, scenes: Iterable[str] | None = None) -> ChartCounts:
+        """The pooled `ChartCounts` of `chart` over `scenes` (default: all seen)."""
+        total = ChartCounts.empty(chart)
+        for scene in self.scenes if scenes is None else scenes:
+            counts = self._counts.get(scene, {}).get(chart)
+            if counts is not None:
+                total = total + counts
+        return total
 
     def confusion(self, chart: str, scenes: Iterable[str] | None = None) -> np.ndarray:
-        """The pooled confusion matrix of `chart` over `scenes` (default: all seen)."""
-        n = N_CLASSES[chart]
-        total = np.zeros((n, n + 1), dtype=np.int64)
-        for scene in self.scenes if scenes is None else scenes:
-            matrix = self._confusion.get(scene, {}).get(chart)
-            if matrix is not None:
-                total += matrix
-        return total
+        """The pooled confusion matrix of `chart` over `scenes` (see `ChartCounts`)."""
+        return self.counts(chart, scenes).confusion
 
     def report(
         self,
@@ -298,53 +487,64 @@ class ScoreAccumulator:
         `notes` are extra warnings to carry in the report (e.g. from file validation).
         """
         scenes = self.scenes if scenes is None else list(scenes)
-        unknown = [s for s in scenes if s not in self._confusion]
+        unknown = [s for s in scenes if s not in self._counts]
         if unknown:
             raise ValueError(f"no predictions were added for scenes: {', '.join(unknown)}")
         details = {chart: self._chart_result(chart, scenes) for chart in CHARTS}
         charts = {chart: details[chart].score for chart in CHARTS}
+        charts_rounded = {chart: rounded(s) for chart, s in charts.items()}
         combined = _combined(charts)
-        warning_list = list(notes)
-        for chart, result in details.items():
-            if math.isnan(result.score):
-                warning_list.append(f"{chart} score is undefined: {result.n_pixels} valid pixels")
-            if result.no_prediction:
-                warning_list.append(
-                    f"{chart}: {result.no_prediction} pixels with a valid reference are "
-                    f"{MASK} (no prediction) and count as wrong"
-                )
         return Report(
             combined=combined,
-            combined_rounded=rounded(combined),
+            combined_rounded=challenge_combined(charts_rounded),
             charts=charts,
-            charts_rounded={chart: rounded(s) for chart, s in charts.items()},
+            charts_rounded=charts_rounded,
             per_scene={scene: self._scene_scores(scene) for scene in scenes},
             details=details,
-            warnings=warning_list,
+            warnings=[*notes, *self._warnings(details, scenes)],
             scenes=scenes,
             split=split,
         )
 
+    def _warnings(self, details: dict[str, ChartResult], scenes: list[str]) -> list[str]:
+        """Undefined scores, no-prediction pixels per chart, out-of-class values per variable."""
+        warnings = []
+        for chart, result in details.items():
+            if math.isnan(result.score):
+                warnings.append(f"{chart} score is undefined: {result.n_pixels} valid pixels")
+            if result.no_prediction:
+                warnings.append(
+                    f"{chart}: {result.no_prediction} pixels with a valid reference are "
+                    f"{MASK} (no prediction) and count as wrong"
+                )
+        for scene in scenes:
+            for chart, counts in self._counts[scene].items():
+                if counts.out_total:
+                    variable = submission_variable(scene, chart)
+                    warnings.append(out_of_class_warning(variable, chart, counts))
+        return warnings
+
     def _scene_scores(self, scene: str) -> dict[str, float]:
         scores = {}
         for chart in CHARTS:
-            scores[chart] = 100.0 * chart_score(self.confusion(chart, [scene]), chart)
+            scores[chart] = 100.0 * chart_score(self.counts(chart, [scene]), chart)
         scores["combined"] = _combined(scores)
         return scores
 
     def _chart_result(self, chart: str, scenes: list[str]) -> ChartResult:
-        confusion = self.confusion(chart, scenes)
-        score = 100.0 * chart_score(confusion, chart)
+        counts = self.counts(chart, scenes)
+        score = 100.0 * chart_score(counts, chart)
         return ChartResult(
             chart=chart,
             metric=METRICS[chart],
             score=score,
             score_rounded=rounded(score),
-            n_pixels=int(confusion.sum()),
-            no_prediction=int(confusion[:, -1].sum()),
-            classes=class_scores(confusion, chart),
-            confusion=confusion.tolist(),
-            confusion_columns=list(CLASS_NAMES[chart]) + [f"{MASK} (no prediction)"],
+            n_pixels=int(counts.confusion.sum()),
+            no_prediction=counts.no_prediction,
+            out_of_class=counts.out_of_class,
+            classes=class_scores(counts.confusion, chart),
+            confusion=counts.confusion.tolist(),
+            confusion_columns=[*CLASS_NAMES[chart], "out of class", f"{MASK} (no prediction)"],
         )
 
 
@@ -362,3 +562,9 @@ def _listing(values: Iterable, limit: int = 8) -> str:
     values = [str(v) for v in values]
     more = f" (and {len(values) - limit} more)" if len(values) > limit else ""
     return ", ".join(values[:limit]) + more
+
+
+def _values_text(values: Iterable[int]) -> str:
+    """Values for a message: at most LISTED_VALUES, then "..." if there are more."""
+    values = [str(v) for v in values]
+    return ", ".join(values[:LISTED_VALUES]) + (", ..." if len(values) > LISTED_VALUES else "")

@@ -3,12 +3,13 @@
 Three forms are recognised (`find_reference`):
 
 - a folder of ready-to-train scenes whose files carry the 2-D uint8 chart variables SIC, SOD,
-  FLOE on (`sar_lines`, `sar_samples`): `<scene_id>_prep.nc` (DTU release) or
-  `<scene_id>_prep_reference.nc` (TorchGeo / Hugging Face layout, `metadata.csv` + `train/` +
-  `test/`). When the folder has a `test/` subfolder with charts, the reference scenes are those
-  test scenes; otherwise the scenes in the folder itself, otherwise those in `train/`. A scene's
-  `_prep_reference.nc` is preferred over its `_prep.nc`; a `_prep.nc` without charts (a test
-  input) is not a reference scene.
+  FLOE on (`sar_lines`, `sar_samples`): `<scene_id>_prep.nc` (DTU release: training scenes in
+  the folder itself, test scenes in `test_data/`, as the starter kit's `test_upload` notebook
+  reads them) or `<scene_id>_prep_reference.nc` (TorchGeo / Hugging Face layout,
+  `metadata.csv` + `train/` + `test/`). The reference scenes are the test scenes: those of a
+  `test/` or else a `test_data/` subfolder holding charts; without one, the scenes in the folder
+  itself, otherwise those in `train/`. A scene's `_prep_reference.nc` is preferred over its
+  `_prep.nc`; a `_prep.nc` without charts (a test input) is not a reference scene.
 - one netCDF file holding `<scene_id>_<chart>` variables, like a submission (or a folder whose
   only netCDF file is such a file, as in a Codabench reference bundle);
 - one scene file (`<scene_id>_prep.nc` or `_prep_reference.nc`) with SIC/SOD/FLOE variables.
@@ -24,8 +25,9 @@ from kit.charts import CHARTS, PREP_SUFFIX, REFERENCE_SUFFIX, submission_variabl
 from scoring.chart_reader import open_netcdf
 from scoring.errors import ScoringError
 
-#: Folders searched for reference scenes, in order of preference, relative to the given folder.
-SCENE_FOLDERS: tuple[str, ...] = ("test", ".", "train")
+#: Folders searched for reference scenes, in order of preference, relative to the given folder:
+#: the test scenes (`test/` of the TorchGeo layout, `test_data/` of the DTU release) first.
+SCENE_FOLDERS: tuple[str, ...] = ("test", "test_data", ".", "train")
 
 
 @dataclass(frozen=True)

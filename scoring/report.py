@@ -1,23 +1,52 @@
 """The result of scoring: per-chart and combined scores with their breakdowns, as plain data.
 
 A `Report` is what `scoring.score_submission` and `ScoreAccumulator.report` return. Scores are in
-percent (x100), unrounded, with copies rounded to `SCORE_DECIMALS` as the challenge published
-them. An undefined score (no valid reference pixel, or fewer than two for R2) is NaN in Python
-and `null` in JSON.
+percent (x100), unrounded, with the figures the challenge published beside them: each chart
+score rounded to `SCORE_DECIMALS` with numpy, and the combined score computed from those
+ROUNDED chart scores and rounded again (`challenge_combined`), as the starter kit's
+`compute_metrics` does. An undefined score (no valid reference pixel, or fewer than two for R2)
+is NaN in Python and `null` in JSON.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
-from kit.charts import CHARTS, SCORE_DECIMALS
+import numpy as np
+
+from kit.charts import CHART_WEIGHTS, CHARTS, SCORE_DECIMALS
 
 
 def rounded(score: float) -> float:
-    """A score rounded to the challenge's published precision (NaN stays NaN)."""
-    return score if math.isnan(score) else round(score, SCORE_DECIMALS)
+    """A score rounded as the challenge rounded it: `numpy.round(score, 3)`, which scales by
+    1000 and rounds half to even on the binary result (not always Python's `round`). NaN stays
+    NaN."""
+    return float(np.round(score, SCORE_DECIMALS))
+
+
+def challenge_combined(charts_rounded: Mapping[str, float]) -> float:
+    """The combined score as the challenge published it, from the ROUNDED chart scores.
+
+    The starter kit's `compute_combined_score`: (2 SIC + 2 SOD + 1 FLOE) / 5 of the chart scores
+    already rounded by `rounded`, rounded again; it can differ by 0.001 from rounding the
+    unrounded combined score. Summed in the kit's order, so the result is the same float. NaN if
+    a chart score is NaN.
+    """
+    total, weights = 0.0, 0.0
+    for chart in CHARTS:
+        total += charts_rounded[chart] * CHART_WEIGHTS[chart]
+        weights += CHART_WEIGHTS[chart]
+    return rounded(total / weights)
+
+
+def published_scores(charts: Mapping[str, float]) -> dict[str, float]:
+    """The challenge's figures from unrounded chart scores: each chart `rounded`, and
+    "combined" by `challenge_combined`."""
+    charts_rounded = {chart: rounded(charts[chart]) for chart in CHARTS}
+    return {**charts_rounded, "combined": challenge_combined(charts_rounded)}
 
 
 @dataclass
@@ -42,7 +71,8 @@ class ChartResult:
     """Score and breakdown of one chart over the scored scenes.
 
     `confusion[i][j]` counts the valid reference pixels of class i predicted as
-    `confusion_columns[j]`; the last column is the "no prediction" value 255.
+    `confusion_columns[j]`: the classes, then "out of class" (any other value, scored as wrong),
+    then the "no prediction" value 255. `no_prediction` and `out_of_class` sum those columns.
     """
 
     chart: str
@@ -51,6 +81,7 @@ class ChartResult:
     score_rounded: float
     n_pixels: int
     no_prediction: int
+    out_of_class: int
     classes: list[ClassScore]
     confusion: list[list[int]]
     confusion_columns: list[str]
@@ -60,11 +91,14 @@ class ChartResult:
 class Report:
     """Scores of a submission (or of validation predictions) against reference charts.
 
-    - `combined`: (2 SIC + 2 SOD + 1 FLOE) / 5 in percent, unrounded; `combined_rounded` too.
-    - `charts`: chart name -> score in percent, unrounded; `charts_rounded` likewise.
+    - `combined`: (2 SIC + 2 SOD + 1 FLOE) / 5 in percent, unrounded; `combined_rounded`: the
+      challenge's figure, from the rounded chart scores (`challenge_combined`).
+    - `charts`: chart name -> score in percent, unrounded; `charts_rounded`: numpy-rounded to
+      3 decimals, as published.
     - `per_scene`: scene id -> {chart: score, "combined": score}, each scene scored alone.
     - `details`: chart name -> `ChartResult` (per-class scores and confusion matrix).
-    - `warnings`: what was accepted but is worth knowing (extra variables, no-prediction pixels).
+    - `warnings`: what was accepted but is worth knowing (extra variables, no-prediction pixels,
+      out-of-class values per variable).
     - `scenes`: the scene ids the scores cover; `split`: the split name when one was chosen.
     """
 

@@ -3,8 +3,15 @@
 `score_submission(submission, reference)` is the public entry point. It validates the file
 structure first (all missing or misshapen variables in one error), then reads each scene's
 reference and submitted charts a block of rows at a time into the `ScoreAccumulator`, checking
-the values on the way (NaN, fractions, values that are not classes). Any problem raises
-`ScoringError` naming the variables; a submission with problems never gets a score.
+the values on the way. Any problem raises `ScoringError` naming the variables; a submission with
+problems never gets a score. Problems: values that are not integers (NaN, fractions, a
+non-numeric type, whole floats beyond the 64-bit integer range), and with `strict=True` integers
+outside the chart's classes.
+
+Without `strict`, predicted integers outside a chart's classes (other than 255) are scored as
+wrong predictions, as the challenge scored them, and each variable holding some gets a warning
+with their count. That covers every integer type: values 0-254 beyond the classes (e.g. FLOE 7),
+negative values of signed types and values above 255 of wider types, which R2 takes as they are.
 """
 
 from __future__ import annotations
@@ -16,21 +23,20 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from kit.charts import CHARTS, submission_variable
 from scoring import chart_reader, metrics
 from scoring.chart_reader import ChartFile, open_netcdf
 from scoring.errors import ScoringError
 from scoring.heap import keep_freed_buffers
 from scoring.metrics import (
+    ChartCounts,
+    ChartTally,
     ChartValueError,
     ScoreAccumulator,
     as_chart_values,
     chart_values_message,
-    confusion_from_histogram,
     invalid_values,
-    joint_histogram,
+    strict_message,
 )
 from scoring.reference import Reference, ReferenceScene, find_reference
 from scoring.report import Report
@@ -60,6 +66,7 @@ def score_submission(
     split_file: str | os.PathLike | None = None,
     progress: bool = False,
     workers: int | None = None,
+    strict: bool = False,
 ) -> Report:
     """Score a submission netCDF against reference charts (folder or file, see `find_reference`).
 
@@ -67,9 +74,12 @@ def score_submission(
     chooses the scenes the scores cover, from `split_file` or the default seeded split.
     Returns a `Report` (`.combined`, `.charts`, `.per_scene`, in percent); raises
     `ScoringError` for an invalid submission or reference. `workers`: processes reading scenes
-    in parallel (default `default_workers()`; 1 scores in this process).
+    in parallel (default `default_workers()`; 1 scores in this process). `strict`: reject
+    predicted integers outside a chart's classes instead of scoring them as wrong.
     """
-    scored = score_all_scenes(submission, reference, progress=progress, workers=workers)
+    scored = score_all_scenes(
+        submission, reference, progress=progress, workers=workers, strict=strict
+    )
     if split == ALL and split_file is None:
         return scored.report(split=None)
     split_map = resolve_split(scored.reference.scene_ids, split_file)
@@ -91,6 +101,7 @@ def score_all_scenes(
     *,
     progress: bool = False,
     workers: int | None = None,
+    strict: bool = False,
 ) -> ScoredSubmission:
     """Validate and score every reference scene of a submission (see `score_submission`).
 
@@ -116,11 +127,11 @@ def score_all_scenes(
                 notes.append(extra)
         accumulator = ScoreAccumulator()
         scenes = [reference.scenes[scene_id] for scene_id in reference.scene_ids]
-        results = _scene_results(os.fspath(submission), scenes, pool)
+        results = _scene_results(os.fspath(submission), scenes, pool, strict)
         for result in _progress(results, len(scenes), progress):
             problems.extend(result.problems)
-            for chart, confusion in result.confusions.items():
-                accumulator.add_confusion(result.scene_id, chart, confusion)
+            for chart, counts in result.counts.items():
+                accumulator.add_counts(result.scene_id, chart, counts)
     if problems:
         raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
     return ScoredSubmission(accumulator, reference, notes)
@@ -128,10 +139,10 @@ def score_all_scenes(
 
 @dataclass
 class SceneResult:
-    """One scene scored: confusion matrix per valid chart, and the submission's problems."""
+    """One scene scored: `ChartCounts` per valid chart, and the submission's problems."""
 
     scene_id: str
-    confusions: dict[str, np.ndarray]
+    counts: dict[str, ChartCounts]
     problems: list[str]
 
 
@@ -159,15 +170,15 @@ def _scene_pool(submission: str, workers: int) -> Iterator[ProcessPoolExecutor |
 
 
 def _scene_results(
-    submission: str, scenes: list[ReferenceScene], pool: ProcessPoolExecutor | None
+    submission: str, scenes: list[ReferenceScene], pool: ProcessPoolExecutor | None, strict: bool
 ) -> Iterator[SceneResult]:
     """`SceneResult`s in scene order, from this process or from `pool`."""
     if pool is None:
         with ChartFile(submission, "submission") as dataset:
             for scene in scenes:
-                yield score_scene(dataset, scene)
+                yield score_scene(dataset, scene, strict)
         return
-    yield from pool.map(_score_in_worker, scenes)
+    yield from pool.map(_score_in_worker, scenes, [strict] * len(scenes))
 
 
 #: The submission opened once in each worker process (see `_open_in_worker`), and its path.
@@ -186,33 +197,34 @@ def _open_in_worker(submission: str) -> None:
         _worker_submission = None  # the parent's checks report it before any scene is scored
 
 
-def _score_in_worker(scene: ReferenceScene) -> SceneResult:
+def _score_in_worker(scene: ReferenceScene, strict: bool = False) -> SceneResult:
     global _worker_submission
     if _worker_submission is None:  # could not be opened at start: try again, raising the reason
         _worker_submission = ChartFile(_worker_submission_path, "submission")
-    return score_scene(_worker_submission, scene)
+    return score_scene(_worker_submission, scene, strict)
 
 
-def score_scene(submission: ChartFile, scene: ReferenceScene) -> SceneResult:
+def score_scene(submission: ChartFile, scene: ReferenceScene, strict: bool = False) -> SceneResult:
     """Read and count one scene's charts (one reference file open at a time)."""
-    confusions, problems = {}, []
+    counts, problems = {}, []
     with ChartFile(scene.path, "reference") as reference_file:
         for chart in CHARTS:
-            hist, problem = _chart_histogram(submission, reference_file, scene, chart)
+            chart_counts, problem = _chart_counts(submission, reference_file, scene, chart, strict)
             if problem:
                 problems.append(problem)
             else:
-                confusions[chart] = confusion_from_histogram(hist, chart)
-    return SceneResult(scene.scene_id, confusions, problems)
+                counts[chart] = chart_counts
+    return SceneResult(scene.scene_id, counts, problems)
 
 
-def _chart_histogram(
+def _chart_counts(
     submission: ChartFile,
     reference: ChartFile,
     scene: ReferenceScene,
     chart: str,
-) -> tuple[np.ndarray | None, str | None]:
-    """Stream one chart into a joint histogram; (histogram, None) or (None, the problem text).
+    strict: bool,
+) -> tuple[ChartCounts | None, str | None]:
+    """Stream one chart through a `ChartTally`; (counts, None) or (None, the problem text).
 
     Problems of the reference raise `ScoringError` at once (no score can be given).
     """
@@ -220,7 +232,7 @@ def _chart_histogram(
     ref_where = f"reference {scene.path} variable {scene.variables[chart]}"
     pred_rows = submission.rows(name, f"submission variable {name}")
     ref_rows = reference.rows(scene.variables[chart], ref_where)
-    hist = np.zeros((256, 256), dtype=np.int64)
+    tally = ChartTally(chart)
     for rows in pred_rows.blocks(chart_reader.BLOCK_PIXELS):
         ref = ref_rows.read(rows)
         pred = pred_rows.read(rows)
@@ -229,17 +241,16 @@ def _chart_histogram(
         except ChartValueError as exc:
             raise ScoringError(f"{ref_where} {exc}") from None
         try:
-            pred = as_chart_values(pred)
+            tally.add(ref, pred)
         except ChartValueError as exc:
             return None, f"{name} {exc}"
-        hist += joint_histogram(ref, pred)
-    bad_ref = invalid_values(hist.sum(axis=1), chart)
+    bad_ref = invalid_values(tally.reference_counts(), chart)
     if bad_ref:
         raise ScoringError(f"{ref_where} {chart_values_message(chart, bad_ref)}")
-    bad_pred = invalid_values(hist.sum(axis=0), chart)
-    if bad_pred:
-        return None, f"{name} {chart_values_message(chart, bad_pred)}"
-    return hist, None
+    counts = tally.counts()
+    if strict and counts.out_total:
+        return None, f"{name} {strict_message(chart, counts)}"
+    return counts, None
 
 
 def _progress(results: Iterator[SceneResult], total: int, show: bool):

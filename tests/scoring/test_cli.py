@@ -10,7 +10,14 @@ import pytest
 from kit.charts import submission_variable as var
 from kit.cli import main
 from scoring import score_submission
-from tests.scoring.builders import make_dataset, submission_arrays, write_submission
+from tests.scoring.builders import (
+    make_dataset,
+    random_charts,
+    submission_arrays,
+    write_rounding_case,
+    write_scene,
+    write_submission,
+)
 
 
 @pytest.fixture
@@ -32,6 +39,46 @@ def test_score_prints_table_and_writes_json(files, capsys):
     assert set(report["per_scene"]) == set(expected.per_scene)
     assert len(report["details"]["FLOE"]["confusion"]) == 7
     assert [p.name for p in tmp.iterdir() if p.name.startswith(".report")] == []
+
+
+def test_score_and_submit_print_the_challenges_figures(tmp_path, capsys):
+    """`rounding_order_case`: the challenge's combined 87.428, not 87.429."""
+    reference, sub = write_rounding_case(tmp_path)
+    assert main(["score", str(sub), "--reference", str(reference), "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert "87.428" in captured.err and "87.429" not in captured.err
+    assert json.loads(captured.out)["combined_rounded"] == 87.428
+    db = ["--db", str(tmp_path / "lb.sqlite")]
+    assert main(["leaderboard", "submit", str(sub), "--team", "t", "--reference", str(reference), *db]) == 0  # fmt: skip
+    assert "SOD 68.571, FLOE 100.000, combined 87.428" in capsys.readouterr().out
+    assert main(["leaderboard", "show", *db]) == 0
+    assert "| 87.428 |" in capsys.readouterr().out
+
+
+def test_out_of_class_values_warn_or_exit_2_with_strict(tmp_path, capsys):
+    """The starter kit's untrained U-Net wrote FLOE 7 (its class count includes the mask) on
+    24 pixels: the challenge scored them as wrong predictions; --strict rejects the file."""
+    scene = "20180607T184326_dmi"
+    rng = np.random.default_rng(7)
+    ref = random_charts(rng, (6, 5), mask_share=0.0)
+    pred = {chart: values.copy() for chart, values in ref.items()}
+    pred["FLOE"].ravel()[:24] = 7
+    (tmp_path / "data").mkdir()
+    write_scene(tmp_path / "data" / f"{scene}_prep.nc", ref)
+    sub = write_submission(tmp_path / "upload_package.nc", submission_arrays({scene: pred}))
+    args = ["score", str(sub), "--reference", str(tmp_path / "data")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert (
+        "warning: 20180607T184326_dmi_FLOE: 24 pixels with values outside FLOE's classes 0-6 (7) "
+        "scored as wrong\n"
+    ) in out
+    assert main([*args, "--strict"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("autoice score: error:") and "\n" not in err and "Traceback" not in err
+    assert err.endswith(
+        "20180607T184326_dmi_FLOE has 24 pixels with values outside the FLOE classes 0-6 (or 255): 7"
+    )
 
 
 def test_score_json_to_stdout(files, capsys):
@@ -110,8 +157,8 @@ def test_leaderboard_submit_show_export(files, capsys):
     assert main(["leaderboard", "submit", str(sub), "--team", "Polar Bears", *common]) == 0
     assert "duplicate of submission 1" in capsys.readouterr().out
     bad = _with_values(tmp, preds, 99)
-    assert main(["leaderboard", "submit", str(bad), "--team", "Seals", *common]) == 2
-    assert "outside the SOD classes" in capsys.readouterr().err
+    assert main(["leaderboard", "submit", str(bad), "--team", "Seals", *common, "--strict"]) == 2
+    assert "has 30 pixels with values outside the SOD classes 0-5 (or 255): 99" in capsys.readouterr().err  # fmt: skip
     assert main(["leaderboard", "show", "--db", db]) == 0
     shown = capsys.readouterr().out
     assert "Polar Bears" in shown and "Seals" not in shown

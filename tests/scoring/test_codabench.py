@@ -14,8 +14,14 @@ import yaml
 
 from kit.cli import main
 from scoring import score_submission
+from scoring.codabench import score_codabench
 from scoring.splits import default_split
-from tests.scoring.builders import make_dataset, submission_arrays, write_submission
+from tests.scoring.builders import (
+    make_dataset,
+    submission_arrays,
+    write_rounding_case,
+    write_submission,
+)
 
 
 @pytest.fixture
@@ -62,11 +68,25 @@ def test_scoring_program_runs_like_on_codabench(bundle):
     split_file = root / "input" / "ref" / "split.csv"
     public = score_submission(sub, tmp / "data", split="public", split_file=split_file)
     private = score_submission(sub, tmp / "data", split="private", split_file=split_file)
-    assert scores["combined"] == pytest.approx(public.combined, rel=1e-12)
-    assert scores["private_SOD"] == pytest.approx(private.charts["SOD"], rel=1e-12)
+    assert scores["combined"] == public.combined_rounded  # the challenge's figures
+    assert scores["private_SOD"] == private.charts_rounded["SOD"]
+    assert scores["private_combined"] == private.combined_rounded
     assert "combined: " in (root / "output" / "scores.txt").read_text()
     report = json.loads((root / "output" / "report.json").read_text())
     assert set(report["per_scene"]) == set(public.scenes)  # no private scene detail
+
+
+def test_codabench_scores_are_the_challenges_figures(tmp_path):
+    """The combined score from the rounded chart scores (`rounding_order_case`): 87.428."""
+    reference, sub = write_rounding_case(tmp_path)
+    (tmp_path / "input" / "res").mkdir(parents=True)
+    shutil.copytree(reference, tmp_path / "input" / "ref")
+    shutil.copy(sub, tmp_path / "input" / "res" / "upload_package.nc")
+    scores = score_codabench(tmp_path / "input", tmp_path / "output")
+    assert scores == {"SIC": 100.0, "SOD": 68.571, "FLOE": 100.0, "combined": 87.428}
+    assert "combined: 87.428\n" in (tmp_path / "output" / "scores.txt").read_text()
+    report = json.loads((tmp_path / "output" / "report.json").read_text())
+    assert report["combined_rounded"] == 87.428 and round(report["combined"], 3) == 87.429
 
 
 def test_codabench_entry_rejects_bad_submission(bundle, capsys):

@@ -63,3 +63,16 @@ def test_json_keeps_names_and_null_scores():
 
 def test_empty_leaderboard_html():
     assert "No scored submissions yet" in export([], "html", "public")
+
+
+def test_exports_show_the_challenges_figures():
+    """SOD 24/35 (see `rounding_order_case`): the challenge's combined is 87.428, although the
+    unrounded combined 87.42857 would round to 87.429."""
+    scores = {"SIC": 100.0, "SOD": 100 * 24 / 35, "FLOE": 100.0, "combined": 87.42857142857142}
+    standing = [Standing(1, "team", 1, "a.nc", "2026-11-21T09:00:00+00:00", scores, 1)]
+    for fmt in ("md", "csv", "html"):
+        text = export(standing, fmt, "public")
+        assert "87.428" in text and "87.429" not in text and "68.571" in text
+    row = json.loads(export(standing, "json", "public"))["standings"][0]
+    assert row["scores"] == {"SIC": 100.0, "SOD": 68.571, "FLOE": 100.0, "combined": 87.428}
+    assert row["scores_unrounded"] == scores

@@ -13,10 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kit.charts import MASK
+from kit.charts import MASK, combined_score
 from scoring import Leaderboard, ScoringError, find_reference, score_submission
-from scoring.leaderboard import check_team_name
-from tests.scoring.builders import make_dataset, submission_arrays, write_submission
+from scoring.leaderboard import SCHEMA, check_team_name
+from tests.scoring.builders import (
+    make_dataset,
+    submission_arrays,
+    write_rounding_case,
+    write_submission,
+)
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 
@@ -84,6 +89,50 @@ def test_equal_scores_earlier_submission_wins(setup):
     assert board.standings()[0].submission_id != r.submission_id
 
 
+def test_ranking_uses_the_challenges_combined_figure(tmp_path):
+    """A database as written before the challenge figure existed (only unrounded scores) ranks
+    by the challenge's combined figure, which reverses the order of rounding the unrounded one.
+
+    A: SIC 100, SOD 68.5714285714 (24/35, see `rounding_order_case`), FLOE 100
+       unrounded 87.4285714 -> 87.429; challenge (200 + 137.142 + 100) / 5 = 87.4284 -> 87.428
+    B: SIC = SOD = 84.2855001, FLOE 100
+       unrounded (4 * 84.2855001 + 100) / 5 = 87.4284001 -> 87.428;
+       challenge (4 * 84.286 + 100) / 5 = 437.144 / 5 = 87.4288 -> 87.429
+    """
+    db = tmp_path / "old.sqlite"
+    a = {"SIC": 100.0, "SOD": 100 * 24 / 35, "FLOE": 100.0}
+    b = {"SIC": 84.2855001, "SOD": 84.2855001, "FLOE": 100.0}
+    with sqlite3.connect(db) as conn:
+        conn.executescript(SCHEMA)
+        for sid, (team, charts) in enumerate([("A", a), ("B", b)], start=1):
+            conn.execute("INSERT INTO teams VALUES (?, ?, ?)", (sid, team, T0.isoformat()))
+            conn.execute(
+                "INSERT INTO submissions (id, team_id, file_name, file_hash, file_size, "
+                "submitted_at, status) VALUES (?, ?, 'x.nc', ?, 1, ?, 'scored')",
+                (sid, sid, str(sid), (T0 + timedelta(minutes=sid)).isoformat()),
+            )
+            scores = {**charts, "combined": combined_score(charts)}
+            conn.executemany(
+                "INSERT INTO scores VALUES (?, 'public', ?, ?)",
+                [(sid, key, value) for key, value in scores.items()],
+            )
+    assert round(combined_score(a), 3) == 87.429 and round(combined_score(b), 3) == 87.428
+    standings = Leaderboard(db).standings("public")
+    assert [s.team for s in standings] == ["B", "A"]
+    assert [s.scores_rounded["combined"] for s in standings] == [87.429, 87.428]
+    assert standings[1].scores_rounded["SOD"] == 68.571
+    assert standings[1].scores["SOD"] == 100 * 24 / 35  # the stored unrounded score
+    assert Leaderboard(db).standings("private") == []
+
+
+def test_submission_result_carries_the_challenges_figures(tmp_path):
+    reference, sub = write_rounding_case(tmp_path)
+    result = Leaderboard(tmp_path / "lb.sqlite").submit(sub, "team", reference, now=T0)
+    assert result.scores_rounded["all"] == {"SIC": 100.0, "SOD": 68.571, "FLOE": 100.0, "combined": 87.428}  # fmt: skip
+    assert round(result.scores["all"]["combined"], 3) == 87.429
+    assert result.scores_rounded["private"]["combined"] is None  # one scene: all public
+
+
 def test_duplicate_is_recorded_not_counted(setup):
     tmp, ref, refs, preds = setup
     board = Leaderboard(tmp / "lb.sqlite", daily_limit=1)
@@ -122,6 +171,21 @@ def test_failed_submission_is_recorded_without_scores(setup):
     assert board.standings() == []
     with sqlite3.connect(tmp / "lb.sqlite") as conn:
         assert conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 0
+
+
+def test_out_of_class_values_are_scored_unless_strict(setup):
+    tmp, ref, refs, preds = setup
+    board = Leaderboard(tmp / "lb.sqlite")
+    arrays = submission_arrays(preds)
+    name = next(iter(arrays))
+    arrays[name] = np.full(arrays[name].shape, 11, dtype=np.uint8)  # SIC 11: not a class
+    sub = write_submission(tmp / "oc.nc", arrays)
+    with pytest.raises(ScoringError, match=f"{name} has 30 pixels with values outside the SIC"):
+        board.submit(sub, "team", ref, now=T0, strict=True)
+    result = board.submit(sub, "team", ref, now=T0 + timedelta(minutes=1))
+    assert result.status == "scored"
+    assert [row["status"] for row in board.submissions()] == ["failed", "scored"]
+    assert any("scored as wrong" in w for w in board.report(result.submission_id)["warnings"])
 
 
 @pytest.mark.parametrize("name", ["", " padded", "x" * 65, "tab\tname", "new\nline"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -14,6 +15,12 @@ from sklearn.metrics import f1_score, r2_score
 from kit.charts import CHARTS, MASK, N_CLASSES, combined_score
 from scoring import metrics
 from scoring.metrics import ScoreAccumulator, as_chart_values, bincount_histogram, joint_histogram
+from tests.scoring.builders import (
+    OUT_OF_CLASS_SCORES,
+    out_of_class_case,
+    random_charts,
+    rounding_order_case,
+)
 
 TOL = 1e-9
 
@@ -133,7 +140,8 @@ def test_report_combines_charts_and_breaks_down_per_scene_and_class():
             acc.update(scene, chart, pred.astype(np.int64), ref)
     report = acc.report()
     assert report.combined == pytest.approx(combined_score(report.charts), abs=0)
-    assert report.combined_rounded == round(report.combined, 3)
+    expected_combined, expected_charts = starter_kit_compute_metrics(*pooled_charts(data, ("s1", "s2")))  # fmt: skip
+    assert (report.combined_rounded, report.charts_rounded) == (expected_combined, expected_charts)
     for scene in ("s1", "s2"):
         for chart in CHARTS:
             expected = 100 * pooled_sklearn([data[scene, chart]], chart)
@@ -162,18 +170,27 @@ def test_tiles_of_one_scene_add_up_to_the_whole_scene():
 
 
 @pytest.mark.parametrize(
-    ("pred", "message"),
+    ("pred", "message", "strict"),
     [
-        (np.array([[1.0, np.nan]]), "NaN"),
-        (np.array([[1.5, 2.0]]), "non-integer"),
-        (np.array([[-1, 2]]), "outside 0-255: -1"),
-        (np.array([[6, 2]]), "outside the SOD classes 0-5 (or 255): 6"),
-        (np.array([["a", "b"]]), "non-numeric"),
+        (np.array([[1.0, np.nan]]), "prediction contains NaN", False),
+        (np.array([[1.5, 2.0]]), "prediction contains non-integer", False),
+        (np.array([["a", "b"]]), "prediction has non-numeric", False),
+        (np.array([[1e300, 2.0]]), "prediction has values beyond the 64-bit integer range", False),
+        (
+            np.array([[-1, 2]]),
+            "prediction has 1 pixels with values outside the SOD classes 0-5 (or 255): -1",
+            True,
+        ),  # fmt: skip
+        (
+            np.array([[6, 7]]),
+            "prediction has 2 pixels with values outside the SOD classes 0-5 (or 255): 6, 7",
+            True,
+        ),  # fmt: skip
     ],
 )
-def test_update_rejects_values_that_are_not_classes(pred, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        ScoreAccumulator().update("s", "SOD", pred, np.array([[1, 2]], dtype=np.uint8))
+def test_update_rejects_values_that_are_not_classes(pred, message, strict):
+    with pytest.raises(ValueError, match=re.escape(f"s SOD {message}")):
+        ScoreAccumulator().update("s", "SOD", pred, np.array([[1, 2]], dtype=np.uint8), strict=strict)  # fmt: skip
 
 
 def test_update_rejects_bad_reference_shape_and_chart():
@@ -222,3 +239,171 @@ def test_interleaved_counting_covers_every_pixel_once(monkeypatch, size):
     assert (joint_histogram(ref, pred) == expected).all()
     monkeypatch.setattr(metrics, "OPENCV_STEP", 13)  # slices whose parts do not divide evenly
     assert (joint_histogram(ref, pred) == expected).all()
+
+
+# ------------------------------------------------------------------ the challenge's rounding
+
+
+def starter_kit_compute_metrics(true: dict, pred: dict) -> tuple[float, dict[str, float]]:
+    """The starter kit's `compute_metrics` (functions.py) on pooled 1-D arrays, transcribed:
+    each chart score x100 rounded with numpy, then the weighted mean of the ROUNDED chart scores
+    rounded again."""
+    metrics = {
+        "SIC": {"func": lambda true, pred: r2_score(y_true=true, y_pred=pred), "weight": 2},
+        "SOD": {"func": lambda true, pred: f1_score(true, pred, average="weighted"), "weight": 2},
+        "FLOE": {"func": lambda true, pred: f1_score(true, pred, average="weighted"), "weight": 1},
+    }
+    scores = {}
+    for chart in CHARTS:
+        scores[chart] = np.round(
+            metrics[chart]["func"](true=true[chart], pred=pred[chart]) * 100, 3
+        )
+    combined_metric = 0
+    sum_weight = 0
+    for chart in CHARTS:
+        combined_metric += scores[chart] * metrics[chart]["weight"]
+        sum_weight += metrics[chart]["weight"]
+    return np.round(combined_metric / sum_weight, 3), scores
+
+
+def pooled_charts(data: dict, scenes) -> tuple[dict, dict]:
+    """(true, pred) per chart: the valid pixels of `data[scene, chart] = (ref, pred)`, pooled."""
+    true, pred = {}, {}
+    for chart in CHARTS:
+        ref = np.concatenate([data[s, chart][0].ravel() for s in scenes]).astype(np.int64)
+        out = np.concatenate([data[s, chart][1].ravel() for s in scenes]).astype(np.int64)
+        true[chart], pred[chart] = ref[ref != MASK], out[ref != MASK]
+    return true, pred
+
+
+def test_combined_score_is_rounded_the_challenge_way_hand_made():
+    """See `rounding_order_case` for the arithmetic: the two rounding orders differ here."""
+    ref, pred = rounding_order_case()
+    acc = ScoreAccumulator()
+    for chart in CHARTS:
+        acc.update("scene", chart, pred[chart], ref[chart])
+    report = acc.report()
+    assert report.charts["SOD"] == pytest.approx(100 * 24 / 35, rel=1e-15)
+    assert report.charts_rounded == {"SIC": 100.0, "SOD": 68.571, "FLOE": 100.0}
+    assert round(report.combined, 3) == 87.429  # rounding the unrounded combined score
+    assert report.combined_rounded == 87.428  # the challenge's figure
+    assert report.table().splitlines()[-1].endswith("87.428")
+
+
+def test_rounded_figures_equal_the_starter_kits_on_random_submissions():
+    """Seeded random small submissions: the report's rounded figures are exactly what the
+    starter kit's `compute_metrics` gives on the pooled pixels, including the cases (about one
+    in eight) where rounding the unrounded combined score would give another number."""
+    differing = 0
+    for seed in range(150):
+        rng = np.random.default_rng(seed)
+        acc, data = ScoreAccumulator(), {}
+        scenes = [f"s{i}" for i in range(int(rng.integers(1, 4)))]
+        for scene in scenes:
+            shape = (int(rng.integers(2, 7)), int(rng.integers(2, 7)))
+            ref = random_charts(rng, shape, mask_share=0.1)
+            for chart in CHARTS:
+                wrong = rng.random(shape) < rng.random()
+                guess = rng.integers(0, N_CLASSES[chart], shape).astype(np.uint8)
+                pred = np.where(wrong | (ref[chart] == MASK), guess, ref[chart])
+                data[scene, chart] = (ref[chart], pred)
+                acc.update(scene, chart, pred, ref[chart])
+        report = acc.report()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected, charts = starter_kit_compute_metrics(*pooled_charts(data, scenes))
+        assert report.charts_rounded == charts, seed
+        assert report.combined_rounded == expected, seed
+        differing += report.combined_rounded != round(report.combined, 3)
+    assert differing >= 10  # 17 of these 150
+
+
+# ------------------------------------------------------------------ values outside the classes
+
+
+def test_out_of_class_values_score_as_wrong_hand_made():
+    """`out_of_class_case`: SIC R2 0.15 (11 and 12 enter with their values), FLOE F1 430/539
+    (7 is never right, with no weight of its own); the same as scikit-learn on the pixels."""
+    ref, pred = out_of_class_case()
+    acc = ScoreAccumulator()
+    for chart in CHARTS:
+        acc.update("s", chart, pred[chart], ref[chart])
+    report = acc.report()
+    assert report.charts == pytest.approx(OUT_OF_CLASS_SCORES, rel=1e-15)
+    for chart in CHARTS:
+        assert_same(report.charts[chart] / 100, pooled_sklearn([(ref[chart], pred[chart])], chart))
+    assert report.details["SIC"].out_of_class == 2 and report.details["FLOE"].out_of_class == 3
+    assert report.details["FLOE"].confusion[1] == [0, 2, 0, 0, 0, 0, 0, 2, 0]  # class 1 row
+    assert report.details["FLOE"].confusion_columns[-2:] == ["out of class", "255 (no prediction)"]
+    assert report.warnings == [
+        "s_SIC: 2 pixels with values outside SIC's classes 0-10 (11, 12, 200) scored as wrong; "
+        "1 more where the reference is 255 are not scored",
+        "s_FLOE: 3 pixels with values outside FLOE's classes 0-6 (7) scored as wrong; "
+        "2 more where the reference is 255 are not scored",
+    ]
+    for strict_chart in ("SIC", "FLOE"):
+        with pytest.raises(ValueError, match=f"s {strict_chart} prediction has [35] pixels"):
+            ScoreAccumulator().update("s", strict_chart, pred[strict_chart], ref[strict_chart], strict=True)  # fmt: skip
+
+
+def test_values_outside_0_255_score_with_their_own_values():
+    """Negative and above-255 predictions (wider types) enter R2 as they are:
+    SIC errors (0 - -1)^2 + (5 - 300)^2 = 1 + 87025 = 87026, R2 = 1 - 87026 / 200 = -434.13."""
+    ref, pred = out_of_class_case()
+    sic = pred["SIC"].astype(np.int16)
+    sic[0, 3], sic[3, 3], sic[2, 0] = -1, 300, -7
+    acc = ScoreAccumulator()
+    acc.update("s", "SIC", sic, ref["SIC"])
+    assert acc.report(["s"]).charts["SIC"] == pytest.approx(-43413.0, rel=1e-14)
+    assert_same(acc.report().charts["SIC"] / 100, pooled_sklearn([(ref["SIC"], sic)], "SIC"))
+    counts = acc.counts("SIC")
+    assert (counts.out_of_class, counts.out_unscored, counts.out_values) == (2, 1, (-7, -1, 300))
+    floe = pred["FLOE"].astype(np.float32)
+    floe[floe == 7] = -1.0  # whole floats are integers too
+    acc.update("s", "FLOE", floe, ref["FLOE"])
+    assert acc.counts("FLOE").out_values == (-1,)
+    assert acc.report(["s"]).charts["FLOE"] == pytest.approx(OUT_OF_CLASS_SCORES["FLOE"], rel=1e-15)
+    for extreme in (np.array([[-(2**63), 3, 4]]), np.array([[2**64 - 1, 3, 4]], np.uint64)):
+        # reference 0 3 10: mean 13/3, total 474/9; errors v^2 + 0 + 6^2: R2 = 1 - 9 (v^2 + 36) / 474
+        ref = np.array([[0, 3, 10]], np.uint8)
+        acc.update("extreme", "SIC", extreme, ref)
+        expected = 1 - 9 * (int(extreme[0, 0]) ** 2 + 36) / 474
+        assert acc.report(["extreme"]).charts["SIC"] == pytest.approx(100 * expected, rel=1e-15)
+        acc = ScoreAccumulator()
+
+
+@st.composite
+def scene_sets_with_values_outside(draw):
+    """`scene_sets` whose predictions also hold values outside the chart's classes: 0-254
+    beyond them, and (in a wider signed type) negative or above 255."""
+    chart, scenes = draw(scene_sets())
+    wide = draw(st.booleans())
+    pool = [N_CLASSES[chart], N_CLASSES[chart] + 1, 100, 254] + ([-1, -300, 256, 70000] if wide else [])  # fmt: skip
+    values = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=4, unique=True))
+    share = draw(st.sampled_from([0.1, 0.5, 1.0]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    out = []
+    for ref, pred in scenes:
+        pred = pred.astype(np.int32 if wide else np.uint8)
+        where = rng.random(pred.shape) < share
+        pred[where] = rng.choice(values, size=int(where.sum()))
+        out.append((ref, pred))
+    return chart, out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scene_sets_with_values_outside())
+def test_values_outside_the_classes_score_as_pooled_sklearn(case):
+    chart, scenes = case
+    assert_same(streamed(scenes, chart), pooled_sklearn(scenes, chart))
+
+
+def test_out_of_class_values_listed_once_per_variable_capped():
+    ref = np.zeros((1, 20), np.uint8)
+    pred = np.arange(20, 40, dtype=np.int64)[None, :]
+    acc = ScoreAccumulator()
+    acc.update("s", "FLOE", pred, ref)
+    acc.update("s", "FLOE", pred - 40, ref)  # the same scene again (a second tile)
+    [warning] = [w for w in acc.report(["s"]).warnings if w.startswith("s_")]
+    assert warning.startswith("s_FLOE: 40 pixels with values outside FLOE's classes 0-6 (-20, -19,")
+    assert "-13, ...) scored as wrong" in warning

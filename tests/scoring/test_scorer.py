@@ -16,7 +16,16 @@ from scoring import (
     score_submission,
 )
 from scoring.splits import default_split
-from tests.scoring.builders import make_dataset, submission_arrays, write_submission
+from tests.scoring.builders import (
+    OUT_OF_CLASS_SCORES,
+    SCENES,
+    TRAINING_SCENES,
+    make_dataset,
+    out_of_class_case,
+    submission_arrays,
+    write_scene,
+    write_submission,
+)
 
 
 def expected_report(refs, preds, scenes=None):
@@ -34,7 +43,7 @@ def dataset(tmp_path):
     return tmp_path / "data", sub, refs, preds
 
 
-@pytest.mark.parametrize("layout", ["torchgeo", "dtu", "flat"])
+@pytest.mark.parametrize("layout", ["torchgeo", "dtu", "dtu_release", "flat"])
 def test_scores_each_reference_layout(tmp_path, layout):
     refs, preds = make_dataset(tmp_path / "data", layout)
     sub = write_submission(tmp_path / "sub.nc", submission_arrays(preds))
@@ -51,6 +60,30 @@ def test_torchgeo_layout_uses_test_reference_files_not_training_scenes(dataset):
     reference = find_reference(root)
     assert reference.scene_ids == sorted(refs)
     assert all(s.path.endswith("_prep_reference.nc") for s in reference.scenes.values())
+
+
+def test_dtu_release_is_scored_against_test_data_not_training_scenes(tmp_path):
+    """The DTU release: training scenes (with charts) in the data folder, test scenes in
+    `test_data/`. Only the test scenes are reference scenes, so a test submission scores."""
+    refs, preds = make_dataset(tmp_path / "data", "dtu_release")
+    reference = find_reference(tmp_path / "data")
+    assert reference.scene_ids == sorted(refs)
+    assert not set(reference.scene_ids) & set(TRAINING_SCENES)
+    assert all("/test_data/" in s.path for s in reference.scenes.values())
+    sub = write_submission(tmp_path / "upload_package.nc", submission_arrays(preds))
+    report = score_submission(sub, tmp_path / "data")
+    assert report.scenes == sorted(refs)
+    assert report.charts == expected_report(refs, preds).charts
+
+
+def test_test_data_prefers_prep_reference_files(tmp_path):
+    """In `test_data/`, a scene's `_prep_reference.nc` wins over charts in its `_prep.nc`."""
+    refs, preds = make_dataset(tmp_path / "data", "dtu_release", n_scenes=1)
+    scene = next(iter(refs))
+    write_scene(tmp_path / "data" / "test_data" / f"{scene}_prep_reference.nc", preds[scene])
+    sub = write_submission(tmp_path / "upload_package.nc", submission_arrays(preds))
+    report = score_submission(sub, tmp_path / "data")
+    assert report.combined == 100.0  # scored against the _prep_reference.nc charts
 
 
 def test_single_netcdf_reference(tmp_path, dataset):
@@ -100,9 +133,9 @@ def test_split_scores_cover_only_that_split(dataset):
 # ------------------------------------------------------------------ validation
 
 
-def _invalid(sub, root) -> str:
+def _invalid(sub, root, strict: bool = False) -> str:
     with pytest.raises(ScoringError) as info:
-        score_submission(sub, root)
+        score_submission(sub, root, strict=strict)
     message = str(info.value)
     assert "\n" not in message
     return message
@@ -148,32 +181,96 @@ def test_wrong_shape_and_dimensions(tmp_path, dataset):
 
 
 @pytest.mark.parametrize(
-    ("values", "problem"),
+    ("values", "problem", "strict"),
     [
-        (np.full((12, 9), 1.5, dtype=np.float32), "contains non-integer values"),
-        (np.where(np.eye(12, 9) > 0, np.nan, 1.0), "contains NaN or infinite values"),
-        (np.full((12, 9), 11, dtype=np.uint8), "has values outside the SIC classes 0-10 (or 255): 11"),
-        (np.full((12, 9), -3, dtype=np.int16), "has values outside 0-255: -3"),
-        (np.full((12, 9), 300, dtype=np.int32), "has values outside 0-255: 300"),
+        (np.full((12, 9), 1.5, dtype=np.float32), "contains non-integer values", False),
+        (np.where(np.eye(12, 9) > 0, np.nan, 1.0), "contains NaN or infinite values", False),
+        (np.full((12, 9), 11, dtype=np.uint8), "has 108 pixels with values outside the SIC classes 0-10 (or 255): 11", True),
+        (np.full((12, 9), -3, dtype=np.int16), "has 108 pixels with values outside the SIC classes 0-10 (or 255): -3", True),
+        (np.full((12, 9), 300, dtype=np.int32), "has 108 pixels with values outside the SIC classes 0-10 (or 255): 300", True),
+        (np.full((12, 9), 3e9, dtype=np.float64), "has 108 pixels with values outside the SIC classes 0-10 (or 255): 3000000000", True),
     ],
 )  # fmt: skip
-def test_bad_values_are_named_with_variable(tmp_path, dataset, values, problem):
+def test_bad_values_are_named_with_variable(tmp_path, dataset, values, problem, strict):
     root, _, _, preds = dataset
     arrays = submission_arrays(preds)
     name = var(sorted(preds)[1], "SIC")
     arrays[name] = values
-    message = _invalid(write_submission(tmp_path / "sub.nc", arrays), root)
+    message = _invalid(write_submission(tmp_path / "sub.nc", arrays), root, strict=strict)
     assert f"{name} {problem}" in message
 
 
 def test_problems_in_several_variables_are_all_reported(tmp_path, dataset):
     root, _, _, preds = dataset
     arrays = submission_arrays(preds)
-    a, b = var(sorted(preds)[0], "SOD"), var(sorted(preds)[2], "FLOE")
+    a, b, c = var(sorted(preds)[0], "SOD"), var(sorted(preds)[2], "FLOE"), var(sorted(preds)[1], "SIC")  # fmt: skip
     arrays[a] = np.full((12, 9), 9, dtype=np.uint8)
     arrays[b] = np.full((12, 9), 7, dtype=np.uint8)
-    message = _invalid(write_submission(tmp_path / "sub.nc", arrays), root)
-    assert a in message and b in message
+    arrays[c] = np.full((12, 9), 0.5)
+    message = _invalid(write_submission(tmp_path / "sub.nc", arrays), root, strict=True)
+    assert a in message and b in message and c in message
+    assert a not in _invalid(write_submission(tmp_path / "sub.nc", arrays), root)  # not strict
+
+
+# ------------------------------------------------------------------ values outside the classes
+
+
+@pytest.fixture
+def out_of_class_files(tmp_path):
+    """`out_of_class_case` as a reference folder and submission files of several integer
+    types and layouts: the same counts must come out of every path."""
+    ref, pred = out_of_class_case()
+    scene = SCENES[0]
+    (tmp_path / "data").mkdir()
+    write_scene(tmp_path / "data" / f"{scene}_prep.nc", ref)
+    arrays = submission_arrays({scene: pred})
+    files = {"uint8": write_submission(tmp_path / "u8.nc", arrays)}
+    files["uint8 chunked"] = write_submission(tmp_path / "u8c.nc", arrays, chunk_rows=1)
+    files["int64"] = write_submission(tmp_path / "i8.nc", {k: v.astype(np.int64) for k, v in arrays.items()})  # fmt: skip
+    return tmp_path / "data", files, scene
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["raw-chunks", "netcdf4"])
+@pytest.mark.parametrize("kind", ["uint8", "uint8 chunked", "int64"])
+def test_out_of_class_values_score_as_wrong_with_a_warning(monkeypatch, out_of_class_files, kind, fast):  # fmt: skip
+    root, files, scene = out_of_class_files
+    if not fast:
+        monkeypatch.setattr(raw_chunks.ChunkRows, "open", classmethod(lambda *a: None))
+    report = score_submission(files[kind], root, workers=1)
+    assert report.charts == pytest.approx(OUT_OF_CLASS_SCORES, rel=1e-15)
+    assert report.details["SIC"].out_of_class == 2 and report.details["FLOE"].out_of_class == 3
+    assert report.warnings == [
+        f"{scene}_SIC: 2 pixels with values outside SIC's classes 0-10 (11, 12, 200) scored as "
+        "wrong; 1 more where the reference is 255 are not scored",
+        f"{scene}_FLOE: 3 pixels with values outside FLOE's classes 0-6 (7) scored as wrong; "
+        "2 more where the reference is 255 are not scored",
+    ]
+    with pytest.raises(ScoringError) as error:
+        score_submission(files[kind], root, workers=1, strict=True)
+    assert (
+        f"{scene}_SIC has 3 pixels with values outside the SIC classes 0-10 (or 255): 11, 12, 200; "
+        f"{scene}_FLOE has 5 pixels with values outside the FLOE classes 0-6 (or 255): 7"
+    ) in str(error.value)
+
+
+def test_values_beyond_uint8_score_with_their_own_values(tmp_path, out_of_class_files):
+    """int16: -1 and 300 for SIC's 11 and 12 (R2 1 - (1 + 295^2) / 200 = -434.13), -7 where
+    the reference is 255; uint16 FLOE with 7 -> 65535; float whole values; in worker processes."""
+    root, _, scene = out_of_class_files
+    ref, pred = out_of_class_case()
+    sic = pred["SIC"].astype(np.int16)
+    sic[0, 3], sic[3, 3], sic[2, 0] = -1, 300, -7
+    floe = pred["FLOE"].astype(np.uint16)
+    floe[floe == 7] = 65535
+    arrays = {var(scene, "SIC"): sic, var(scene, "SOD"): pred["SOD"].astype(np.float32),
+              var(scene, "FLOE"): floe}  # fmt: skip
+    sub = write_submission(tmp_path / "wide.nc", arrays)
+    report = score_submission(sub, root, workers=2)
+    assert report.charts == pytest.approx({**OUT_OF_CLASS_SCORES, "SIC": -43413.0}, rel=1e-14)
+    assert report.warnings[0].startswith(f"{scene}_SIC: 2 pixels with values outside SIC's classes 0-10 (-7, -1, 300)")  # fmt: skip
+    assert report.warnings[1].startswith(f"{scene}_FLOE: 3 pixels with values outside FLOE's classes 0-6 (65535)")  # fmt: skip
+    with pytest.raises(ScoringError, match=f"{scene}_SIC has 3 pixels .*: -7, -1, 300"):
+        score_submission(sub, root, workers=2, strict=True)
 
 
 def test_whole_float_values_are_accepted(tmp_path, dataset):
@@ -235,10 +332,12 @@ def test_worker_processes_give_the_same_report_and_errors(tmp_path, dataset):
     arrays = submission_arrays(preds)
     arrays[var(sorted(preds)[1], "SIC")] = np.full((12, 9), 12, dtype=np.uint8)
     bad = write_submission(tmp_path / "bad.nc", arrays)
+    alone, pooled = (score_submission(bad, root, workers=n) for n in (1, 2))
+    assert pooled.to_json() == alone.to_json() and "scored as wrong" in alone.warnings[0]
     messages = []
     for n in (1, 2):
         with pytest.raises(ScoringError) as error:
-            score_submission(bad, root, workers=n)
+            score_submission(bad, root, workers=n, strict=True)
         messages.append(str(error.value))
     assert messages[0] == messages[1] and "SIC classes" in messages[0]
     with pytest.raises(ScoringError, match="workers must be at least 1"):
