@@ -63,10 +63,6 @@ TOLERANCES = {
     "AMSR2": (charts.AMSR2_VARIABLES, 1.0, (0.15, 1.5)),
     "ERA5": (charts.ERA5_VARIABLES, 1.0, (0.3, 1.8)),
 }
-DTU_SCORER = (
-    "autoice score --reference <DTU folder> takes the training scenes in the folder itself as "
-    "the reference and does not look into test_data/ (scorer change pending on a branch)"
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,10 +446,7 @@ def _score(args, capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize(
-    "variant",
-    [*CONVENTIONS, pytest.param("dtu", marks=pytest.mark.xfail(reason=DTU_SCORER, strict=False))],
-)
+@pytest.mark.parametrize("variant", [*CONVENTIONS, "dtu"])
 def test_score_against_each_variants_reference(variant, roots, tables, submissions, capsys):
     report = _score([submissions[variant], "--reference", roots[variant]], capsys)
     assert report["scenes"] == ids_of_test_scenes(tables[variant])
