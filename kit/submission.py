@@ -3,22 +3,23 @@
 The format of the challenge: one netCDF-4 file with, for each test scene and chart, a 2-D uint8
 variable `<scene_id>_<chart>` (dimensions `<name>_dim0`, `<name>_dim1`) on the scene's 80 m grid,
 zlib-compressed, MASK (255) where nothing is predicted. No `_FillValue` is set, so no reader
-masks the 255s away. The file is written under a temporary name
-in the destination folder and renamed at the end, so a crash never leaves a half-written package
-under the final name.
+masks the 255s away. The file is written through `kit.atomic.atomic_path` (a temporary name in
+the destination folder, renamed at the end), so a crash never leaves a half-written package
+under the final name, nor a temporary file behind.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 
 import netCDF4
 import numpy as np
 
 from kit import charts
+from kit.atomic import atomic_path, check_output_file
 from kit.errors import KitError
 
 #: zlib level: 1 is what the starter kit used; higher levels gain little on class maps.
@@ -33,20 +34,14 @@ class SubmissionWriter:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise KitError(f"{self.path}: output folder {self.path.parent} does not exist")
+        self.path = check_output_file(path, "submission")
         self.scene_ids: list[str] = []
         self._dataset: netCDF4.Dataset | None = None
-        self._temporary: Path | None = None
+        self._stack = ExitStack()
 
     def __enter__(self) -> SubmissionWriter:
-        handle, name = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
-        )
-        os.close(handle)
-        self._temporary = Path(name)
-        self._dataset = netCDF4.Dataset(name, "w", format="NETCDF4")
+        temporary = self._stack.enter_context(atomic_path(self.path))
+        self._dataset = netCDF4.Dataset(temporary, "w", format="NETCDF4")
         self._dataset.setncattr("title", "AutoICE submission")
         return self
 
@@ -84,10 +79,7 @@ class SubmissionWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         self._dataset.close()
         self._dataset = None
-        if exc_type is None:
-            os.replace(self._temporary, self.path)
-        else:
-            self._temporary.unlink(missing_ok=True)
+        self._stack.__exit__(exc_type, exc, tb)  # renames on success, removes it on failure
 
 
 def write_submission(
