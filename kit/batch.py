@@ -37,10 +37,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kit.atomic import atomic_path
 from kit.errors import KitError
+from kit.textio import read_yaml
 
 #: Keys a plan file may have.
 PLAN_KEYS = ("name", "notebooks", "parameters", "sets", "grid", "kernel", "cell_timeout")
@@ -165,10 +164,7 @@ def load_plan(path: str | os.PathLike) -> BatchPlan:
     path = Path(path)
     if not path.is_file():
         raise KitError(f"{path}: plan file not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise KitError(f"{path}: not valid YAML ({exc})") from exc
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise KitError(f"{path}: a plan must be a mapping with keys {', '.join(PLAN_KEYS)}")
     unknown = sorted(set(raw) - set(PLAN_KEYS))
@@ -178,7 +174,7 @@ def load_plan(path: str | os.PathLike) -> BatchPlan:
         )
     plan = BatchPlan(
         path=path,
-        name=str(raw.get("name") or path.stem),
+        name=_plan_name(path, raw.get("name")),
         notebooks=_plan_notebooks(path, raw.get("notebooks")),
         parameters=_plan_mapping(path, "parameters", raw.get("parameters")),
         sets=_plan_sets(path, raw.get("sets")),
@@ -188,6 +184,20 @@ def load_plan(path: str | os.PathLike) -> BatchPlan:
     )
     _check_parameter_names(plan)
     return plan
+
+
+def _plan_name(path: Path, value: Any) -> str:
+    """The plan's name, which names its default output folder `outputs/batch/<name>`: one plain
+    folder name, so that no plan writes outside that folder (no `/`, `..` or absolute path)."""
+    if not value:
+        return path.stem
+    name = str(value)
+    if Path(name).name != name or name == ".." or "\0" in name:
+        raise KitError(
+            f"{path}: name {name!r} must be a plain folder name (no '/', '..' or absolute path); "
+            "it names the output folder outputs/batch/<name>"
+        )
+    return name
 
 
 def _plan_notebooks(path: Path, value: Any) -> list[Path]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import math
 import os
 import random
@@ -51,6 +52,7 @@ from kit.experiment import ExperimentConfig, TrainConfig, load_experiment
 from kit.infer import Predictor, resolve_device
 from kit.models import MultiTaskLoss, build_model
 from kit.safeload import load_weights, require_keys
+from kit.textio import read_text
 from scoring import ScoreAccumulator
 
 LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.csv"
@@ -460,8 +462,8 @@ def _read_metrics(path: Path, before_epoch: int) -> list[dict[str, Any]]:
     """Rows of an existing metrics.csv for earlier epochs (a resumed run keeps them)."""
     if not path.is_file():
         return []
-    with open(path, newline="") as fh:
-        return [r for r in csv.DictReader(fh) if int(r["epoch"]) < before_epoch]
+    rows = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    return [r for r in rows if int(r["epoch"]) < before_epoch]
 
 
 # -------------------------------------------------------------------- command line

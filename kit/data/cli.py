@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kit.errors import KitError
+from kit.textio import not_utf8
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -80,7 +81,10 @@ def run_manifest_build(args: argparse.Namespace) -> int:
 def run_manifest_check(args: argparse.Namespace) -> int:
     from kit.data import manifest
 
-    table = manifest.load_manifest(args.manifest)
+    try:
+        table = manifest.load_manifest(args.manifest)
+    except UnicodeDecodeError as exc:
+        raise not_utf8(args.manifest or manifest.default_manifest_path(), exc) from None
     report = manifest.check_data(args.data_root, table)
     listed = int(table.split.isin(manifest.SPLIT_LISTS).sum())
     print(f"{args.data_root} ({report['layout'][0]} layout) against {listed} manifest scenes:")

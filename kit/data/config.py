@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from kit import charts
 from kit.errors import KitError
+from kit.textio import read_yaml
 
 #: Input variables a config may name: the 24 scene variables and the derived aux channels.
 KNOWN_VARIABLES: tuple[str, ...] = charts.SCENE_VARIABLES + charts.AUX_VARIABLES
@@ -151,15 +152,10 @@ def _check_augment(aug: AugmentConfig) -> None:
 
 def load_yaml(path: str | os.PathLike, section: str | None = None) -> dict[str, Any]:
     """A YAML file's top-level mapping (or one section of it), with errors naming the file."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise KitError(f"{path}: no such config file")
-    try:
-        content = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise KitError(f"{path}: not valid YAML ({exc})") from exc
+    content = read_yaml(path) or {}
     if not isinstance(content, dict):
         raise KitError(f"{path}: expected a mapping of settings at the top level")
     if section is not None:
