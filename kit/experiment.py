@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kit.data.config import DataConfig, config_from_dict, load_yaml
+from kit.data.config import DataConfig, check_seed, config_from_dict, load_yaml
 from kit.errors import KitError
-from kit.models.factory import ModelConfig
+from kit.models.factory import ModelConfig, poolings
 from kit.models.losses import LossConfig
 
 SECTIONS = ("data", "model", "loss", "train")
+#: Most CPU threads a run may ask for: far above any one machine's cores, it catches typos
+#: (cpu_threads: 1000000) before torch tries to start that many threads.
+MAX_CPU_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,14 @@ class TrainConfig:
             )
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise KitError(f"train: time_budget_s must be > 0, got {self.time_budget_s}")
+        if not 0 <= self.cpu_threads <= MAX_CPU_THREADS:
+            raise KitError(
+                f"train: cpu_threads must be in [0, {MAX_CPU_THREADS}] (0 = torch's default), "
+                f"got {self.cpu_threads}"
+            )
+        if not 0.0 <= self.momentum < 1.0:
+            raise KitError(f"train: momentum must be in [0, 1), got {self.momentum}")
+        check_seed("train: seed", self.seed)
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,14 @@ class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        depth = poolings(self.model)
+        if depth is not None and self.data.patch_size < 2**depth:
+            raise KitError(
+                f"data: patch_size {self.data.patch_size} is smaller than the {2**depth} pixels "
+                f"that the model's {depth} poolings halve it by; use patch_size >= {2**depth}"
+            )
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any], source: str = "config") -> ExperimentConfig:

@@ -45,7 +45,7 @@ from kit.checkpoint import (
 )
 from kit.data.class_weights import class_weights, count_classes
 from kit.data.layouts import discover
-from kit.data.patches import PatchDataset
+from kit.data.patches import PatchDataset, check_batches_fit
 from kit.data.scene_dataset import SceneDataset
 from kit.errors import KitError, reason
 from kit.experiment import ExperimentConfig, TrainConfig, load_experiment
@@ -235,6 +235,7 @@ def train(
 ) -> TrainResult:
     """Train as configured; returns the run's history and the trained (unwrapped) model."""
     tc = config.train
+    check_batches_fit(config.data)
     proc = start_process(device or tc.device)
     if tc.cpu_threads and proc.device.type == "cpu":
         torch.set_num_threads(tc.cpu_threads)

@@ -27,11 +27,30 @@ def test_packaged_configs_load_and_build(name):
         ({"loss": {"SIC": {"type": "dice"}}}, "loss.SIC.type: invalid value 'dice'"),
         ({"model": {"type": "smp", "extra": 3}}, "model.extra: expected a mapping"),
         ({"train": {"tile_overlap": 600}}, "tile_overlap must be in"),
+        ({"train": {"cpu_threads": -1}}, r"train: cpu_threads must be in \[0, 1024\]"),
+        ({"train": {"cpu_threads": 10**6}}, r"train: cpu_threads must be in \[0, 1024\]"),
+        ({"train": {"seed": -1}}, r"train: seed must be in \[0, 4294967295\]"),
+        ({"train": {"seed": 2**32}}, r"train: seed must be in \[0, 4294967295\]"),
+        ({"train": {"momentum": -5}}, r"train: momentum must be in \[0, 1\), got -5"),
+        ({"train": {"momentum": 1}}, r"train: momentum must be in \[0, 1\)"),
+        (
+            {"data": {"patch_size": 64}, "model": {"type": "unet", "levels": 8}},
+            r"data: patch_size 64 is smaller than the 256 pixels .* 8 poolings",
+        ),
+        (
+            {"data": {"patch_size": 16}, "model": {"filters": [8, 8, 8, 8, 8, 8]}},
+            r"patch_size 16 is smaller than the 32 pixels .* 5 poolings",
+        ),
     ],
 )
 def test_bad_settings_are_named(mapping, message):
     with pytest.raises(KitError, match=message):
         ExperimentConfig.from_dict(mapping)
+
+
+def test_the_deepest_unet_takes_patches_of_its_stride():
+    config = ExperimentConfig.from_dict({"model": {"type": "unet", "levels": 8}})
+    assert config.data.patch_size == 2**8
 
 
 def test_load_errors_name_the_file(tmp_path):

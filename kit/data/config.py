@@ -22,6 +22,8 @@ from kit.textio import read_yaml
 
 #: Input variables a config may name: the 24 scene variables and the derived aux channels.
 KNOWN_VARIABLES: tuple[str, ...] = charts.SCENE_VARIABLES + charts.AUX_VARIABLES
+#: Largest seed: numpy's global seeding (`np.random.seed`, used by training) takes 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class DataConfig:
                 raise KitError(f"data config: {name} must be >= 1, got {getattr(self, name)}")
         if self.num_workers < 0:
             raise KitError(f"data config: num_workers must be >= 0, got {self.num_workers}")
+        check_seed("data config: seed", self.seed)
         if not 0.0 <= self.min_valid_fraction <= 1.0:
             raise KitError(
                 f"data config: min_valid_fraction must be in [0, 1], got {self.min_valid_fraction}"
@@ -112,6 +115,12 @@ class DataConfig:
         root = os.environ.get("AUTOICE_CACHE")
         base = Path(root).expanduser() if root else Path.home() / ".cache" / "autoice"
         return base / "scenes"
+
+
+def check_seed(setting: str, seed: int) -> None:
+    """KitError naming `setting` unless `seed` is in [0, MAX_SEED]."""
+    if not 0 <= seed <= MAX_SEED:
+        raise KitError(f"{setting} must be in [0, {MAX_SEED}] (2**32 - 1), got {seed}")
 
 
 def _check_names(key: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> None:

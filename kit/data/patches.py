@@ -16,6 +16,7 @@ charts MASK). Batch `i` of epoch `e` on rank `r` is drawn from its own random st
 from __future__ import annotations
 
 import copy
+import math
 import os
 import warnings
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from kit import charts
+from kit import charts, resources
 from kit.data.augment import Augmenter
 from kit.data.batch_ring import BatchRing, Layout, RingBatch, RingReceiver, new_tensor
 from kit.data.cache import CachedScene, SceneCache
@@ -34,6 +35,29 @@ from kit.errors import KitError
 
 #: Crops tried for one patch before giving up (only reachable with a high min_valid_fraction).
 MAX_ATTEMPTS = 1000
+#: Bytes per patch pixel of a batch, per input channel (float32) and per chart (int64 labels
+#: and the uint8 chart crops they are drawn into).
+INPUT_BYTES, CHART_BYTES = 4, 9
+
+
+def batch_bytes(config: DataConfig) -> int:
+    """Bytes of one batch, a lower bound: one input channel per variable (the month may add one)."""
+    per_pixel = INPUT_BYTES * len(config.variables) + CHART_BYTES * len(config.charts)
+    return config.batch_size * config.patch_size**2 * per_pixel
+
+
+def check_batches_fit(config: DataConfig) -> None:
+    """Refuse, before any scene is read, batches that cannot fit in this machine's memory:
+    every loader process (or the main one, without workers) holds at least one batch."""
+    copies = max(1, config.num_workers)
+    per_pixel = batch_bytes(config) // config.patch_size**2 * copies
+    largest = math.isqrt(resources.memory_bytes() // per_pixel)
+    workers = f" in each of {copies} loader workers" if config.num_workers else ""
+    resources.require_memory(
+        per_pixel * config.patch_size**2,
+        f"data.patch_size {config.patch_size}: a batch of {config.batch_size} patches{workers}",
+        f"largest patch_size for this batch_size: {largest}",
+    )
 
 
 def load_scenes(
@@ -106,6 +130,7 @@ class PatchDataset(IterableDataset):
         world_size: int | None = None,
         cache_dir: str | os.PathLike | None = None,
     ):
+        check_batches_fit(config)
         self.config = config
         self.rank, self.world_size = _distributed(rank, world_size)
         self.epoch = 0

@@ -20,6 +20,7 @@ from kit.errors import KitError
 from kit.models.heads import CLASSIFICATION, HEAD_KINDS, REGRESSION, head_kinds
 from kit.models.multitask import MMSEAICE_FILTERS, ChartUNet, MultiTaskUNet
 from kit.models.smp_models import SmpMultiTask
+from kit.models.unet import MAX_LEVELS
 
 MODEL_TYPES = ("unet", "multitask_unet", "smp")
 
@@ -69,6 +70,15 @@ class ModelConfig:
         for key, types in TYPE_KEYS.items():
             if self.type not in types and getattr(self, key) != defaults[key].default:
                 raise KitError(f"model.{key} applies to type {' or '.join(types)}, not {self.type}")
+        if self.levels is not None and not 1 <= self.levels <= MAX_LEVELS:
+            raise KitError(f"model.levels must be in [1, {MAX_LEVELS}], got {self.levels}")
+        for key in ("filters", "decoder_filters"):
+            values = getattr(self, key)
+            if values is not None and not 2 <= len(values) <= MAX_LEVELS + 1:
+                raise KitError(
+                    f"model.{key} must list 2 to {MAX_LEVELS + 1} channel counts "
+                    f"(1 to {MAX_LEVELS} poolings), got {len(values)}"
+                )
         if not isinstance(self.extra, dict):
             raise KitError(f"model.extra: expected a mapping of smp arguments, got {self.extra!r}")
         if self.extra and self.type != "smp":
@@ -77,6 +87,16 @@ class ModelConfig:
     @property
     def resolved_sic_head(self) -> str:
         return self.sic_head or DEFAULT_SIC_HEAD[self.type]
+
+
+def poolings(config: ModelConfig) -> int | None:
+    """How many times a U-Net type halves its input (None for smp, whose encoder decides)."""
+    if config.type == "smp":
+        return None
+    if config.type == "unet" and config.levels is not None:
+        return config.levels
+    default = 4 if config.type == "unet" else len(MMSEAICE_FILTERS) - 1
+    return len(config.filters) - 1 if config.filters else default
 
 
 def build_model(config: ModelConfig, in_channels: int, chart_names: Sequence[str]) -> nn.Module:

@@ -68,6 +68,7 @@ def test_defaults_and_cache_dir_environment(monkeypatch):
         ({"batch_size": True}, "data.batch_size: expected an integer"),
         ({"downscale": "10"}, "data.downscale: expected an integer"),
         ({"num_workers": -1}, "num_workers must be >= 0"),
+        ({"seed": -1}, "data config: seed must be in [0, 4294967295] (2**32 - 1), got -1"),
         ({"min_valid_fraction": 1.5}, "min_valid_fraction must be in [0, 1]"),
         ({"augment": {"cutmix_p": 2}}, "augment.cutmix_p must be in [0, 1]"),
         ({"augment": {"rotation_deg": 400}}, "augment.rotation_deg must be in [0, 180.0]"),

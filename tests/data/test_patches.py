@@ -10,9 +10,9 @@ import pytest
 import torch
 from scipy import stats
 
-from kit import charts
+from kit import charts, resources
 from kit.data.config import AugmentConfig, DataConfig
-from kit.data.patches import PatchDataset
+from kit.data.patches import PatchDataset, batch_bytes, check_batches_fit
 from kit.errors import KitError
 
 VARIABLES = ("nersc_sar_primary", "nersc_sar_secondary", "btemp_89_0v", "aux_time", "aux_lon")
@@ -175,3 +175,25 @@ def test_augmented_batches_keep_labels_valid(tmp_path, train_paths):
     for chart, labels in y.items():
         values = set(labels.unique().tolist()) - {charts.MASK}
         assert values <= set(range(charts.N_CLASSES[chart]))
+
+
+def test_batch_bytes_is_a_lower_bound_of_a_real_batch(tmp_path, pipeline_table):
+    config = make_config(tmp_path)
+    x, y = PatchDataset(config, pipeline_table[pipeline_table.split == "train"]).batch(0)
+    real = x.nbytes + sum(t.nbytes for t in y.values())
+    assert batch_bytes(config) <= real + len(y) * y["SIC"].numel()  # + the uint8 chart crops
+
+
+def test_batches_that_cannot_fit_are_refused_before_any_scene_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(resources, "memory_bytes", lambda: 16 * 2**30)
+    config = make_config(tmp_path, patch_size=100_000, batch_size=4, num_workers=2)
+    with pytest.raises(KitError) as info:
+        PatchDataset(config, scenes=None)  # fails before it looks at the scenes
+    assert str(info.value) == (
+        "data.patch_size 100000: a batch of 4 patches in each of 2 loader workers needs at "
+        "least 3.4 TiB of memory; this machine has 16.0 GiB (largest patch_size for this "
+        "batch_size: 6759)"
+    )
+    check_batches_fit(make_config(tmp_path, patch_size=6759, batch_size=4, num_workers=2))
+    with pytest.raises(KitError, match="largest patch_size for this batch_size: 6759"):
+        check_batches_fit(make_config(tmp_path, patch_size=6760, batch_size=4, num_workers=2))

@@ -67,6 +67,10 @@ def test_sic_regression_is_clamped_and_rounded():
         ({"type": "unet", "arch": "Unet"}, "model.arch applies to type smp"),
         ({"type": "smp", "filters": [8, 8]}, "model.filters applies"),
         ({"sic_head": "ordinal"}, "allowed classification, regression"),
+        ({"type": "unet", "levels": -2}, r"model.levels must be in \[1, 8\], got -2"),
+        ({"type": "unet", "levels": 12}, r"model.levels must be in \[1, 8\], got 12"),
+        ({"filters": [8] * 10}, r"model.filters must list 2 to 9 channel counts .* got 10"),
+        ({"decoder_filters": [8]}, r"model.decoder_filters must list 2 to 9"),
     ],
 )
 def test_bad_model_configs_are_named(kwargs, message):
