@@ -20,6 +20,7 @@ reuses it. The physics of a scene lives in `kit.data.synthetic_scene`.
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -31,8 +32,9 @@ import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 
-from kit import charts
+from kit import charts, resources
 from kit.data import formats
+from kit.data.config import check_seed
 from kit.data.synthetic_scene import REGIONS, SceneSpec, generate_scene
 from kit.errors import KitError
 
@@ -49,6 +51,17 @@ METADATA_COLUMNS = (
 )  # fmt: skip
 #: Folder of the extra raw-release copies written with `raw=True`.
 RAW_FOLDER = "raw"
+#: Acquisition times are drawn to the second over four years from 2018, for two ice services.
+ACQUISITION_SECONDS = 4 * 365 * 86400
+#: Most scenes in a set: half the distinct scene ids (2 services x ACQUISITION_SECONDS), so that
+#: drawing a new unique id takes two tries at most on average and never loops for ever.
+MAX_SCENES = ACQUISITION_SECONDS
+#: Peak memory of generating and writing one scene, per SAR pixel: measured 101 to 116 bytes
+#: (standard, raw, with raw copies), so 100 is a lower bound.
+SCENE_MEMORY_PER_PIXEL = 100
+#: Disk of one scene per SAR pixel: its two float32 SAR variables are stored uncompressed, so
+#: 8 bytes is a lower bound (measured 10 to 46 bytes).
+SCENE_DISK_PER_PIXEL = 8
 
 
 @dataclass(frozen=True)
@@ -71,9 +84,18 @@ class SynthConfig:
                 f"{', '.join(formats.WRITE_CONVENTIONS)}"
             )
         if self.n_train < 0 or self.n_test < 0 or self.n_train + self.n_test == 0:
-            raise KitError(f"need at least one scene (train={self.n_train}, test={self.n_test})")
+            raise KitError(
+                f"--train {self.n_train} --test {self.n_test}: need at least one scene, "
+                "and no negative count"
+            )
+        if self.n_train + self.n_test > MAX_SCENES:
+            raise KitError(
+                f"--train {self.n_train} --test {self.n_test}: at most {MAX_SCENES} scenes "
+                "(distinct synthetic scene ids)"
+            )
         if min(self.size) < 50:
             raise KitError(f"--size {self.size[0]} {self.size[1]}: scenes need >= 50 pixels a side")
+        check_seed(f"--seed {self.seed}:", self.seed)
 
 
 #: The demo set (notebooks, `autoice demo`) and a small quick one (tests, smoke runs).
@@ -121,7 +143,9 @@ def plan_scenes(config: SynthConfig) -> list[tuple[str, SceneSpec]]:
     splits = ["train"] * config.n_train + ["test"] * config.n_test
     for index, split in enumerate(splits):
         while True:
-            start = datetime(2018, 1, 1) + timedelta(seconds=int(rng.integers(0, 4 * 365 * 86400)))
+            start = datetime(2018, 1, 1) + timedelta(
+                seconds=int(rng.integers(0, ACQUISITION_SECONDS))
+            )
             service = "dmi" if rng.random() < 0.5 else "cis"
             scene_id = f"{start:%Y%m%dT%H%M%S}_{service}"
             if scene_id not in used:
@@ -229,12 +253,14 @@ def write_dataset(
     written last, so its presence means the set is complete.
     """
     out = Path(out)
+    check_fits(out, config)
     out.mkdir(parents=True, exist_ok=True)
     tasks = [
         (split, spec, str(out), config.convention, config.raw)
         for split, spec in plan_scenes(config)
     ]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    fit = resources.memory_bytes() // _scene_memory(config)  # scenes generated at once
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks), fit))
     bar = tqdm(total=len(tasks), desc="synthetic scenes", unit="scene", disable=not progress)
     rows = []
     if workers == 1:
@@ -252,6 +278,28 @@ def write_dataset(
     table.to_csv(tmp, index=False)
     os.replace(tmp, out / METADATA_FILE)
     return table
+
+
+def _scene_memory(config: SynthConfig) -> int:
+    return config.size[0] * config.size[1] * SCENE_MEMORY_PER_PIXEL
+
+
+def check_fits(out: Path, config: SynthConfig) -> None:
+    """Refuse, before any scene is planned, a set that cannot be made here: one scene must fit
+    in memory and all of them on the disk of `out` (lower bounds, see the *_PER_PIXEL limits)."""
+    h, w = config.size
+    side = math.isqrt(resources.memory_bytes() // SCENE_MEMORY_PER_PIXEL)
+    resources.require_memory(
+        _scene_memory(config), f"--size {h} {w}: one scene", f"largest square scene: {side} px"
+    )
+    n = config.n_train + config.n_test
+    per_scene = h * w * SCENE_DISK_PER_PIXEL
+    resources.require_disk(
+        n * per_scene,
+        out,
+        f"--train {config.n_train} --test {config.n_test}: a set of {n} scenes of {h} x {w} px",
+        f"room for {resources.free_disk_bytes(out) // per_scene} scenes of this size",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

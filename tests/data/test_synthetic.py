@@ -2,12 +2,15 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 
-from kit import charts
-from kit.data import discover, open_scene
+from kit import charts, resources
+from kit.data import discover, open_scene, synthetic
 from kit.data.icechart import convert_polygon_icechart
 from kit.data.synthetic import (
+    MAX_SCENES,
+    SCENE_MEMORY_PER_PIXEL,
     SynthConfig,
     dataset_key,
     ensure_dataset,
@@ -16,6 +19,7 @@ from kit.data.synthetic import (
     write_dataset,
 )
 from kit.data.synthetic_scene import generate_scene, grid_2km_shape
+from kit.errors import KitError
 
 
 def _scene(seed=0, size=(100, 150), index=0):
@@ -141,3 +145,40 @@ def test_ensure_dataset_reuses_a_complete_set(tmp_path):
     assert not is_complete(first)
     ensure_dataset(config, tmp_path)
     assert is_complete(first)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((-5, 6, (100, 100), 0), "--train -5 --test 6: need at least one scene"),
+        ((0, 0, (100, 100), 0), "--train 0 --test 0: need at least one scene"),
+        ((MAX_SCENES, 1, (100, 100), 0), f"at most {MAX_SCENES} scenes"),
+        ((1, 0, (-5, -5), 0), "--size -5 -5: scenes need >= 50 pixels a side"),
+        ((1, 0, (100, 100), -1), "--seed -1: must be in [0, 4294967295]"),
+    ],
+)
+def test_bad_settings_are_named(args, message):
+    with pytest.raises(KitError) as info:
+        SynthConfig(*args)
+    assert message in str(info.value)
+
+
+def test_sets_that_cannot_fit_are_refused_before_any_scene(tmp_path, monkeypatch):
+    monkeypatch.setattr(resources, "memory_bytes", lambda: 16 * 2**30)
+    monkeypatch.setattr(resources, "free_disk_bytes", lambda folder: 2**30)
+    with pytest.raises(KitError, match=r"^--size 40000 40000: one scene needs at least 149.0 GiB"):
+        write_dataset(tmp_path / "big", SynthConfig(1, 0, (40000, 40000)))
+    with pytest.raises(KitError, match=r"largest square scene: 13107 px\)$"):
+        write_dataset(tmp_path / "big", SynthConfig(1, 0, (13108, 13108)))
+    with pytest.raises(KitError, match=r"a set of 10 scenes .* \(room for 4 scenes of this size\)"):
+        write_dataset(tmp_path / "many", SynthConfig(10, 0, (8192, 4096)))
+    assert not (tmp_path / "big").exists() and not (tmp_path / "many").exists()
+
+
+def test_scenes_generated_at_once_are_capped_by_memory(tmp_path, monkeypatch):
+    """Two scenes of 60 x 60 fit in memory one at a time only: one worker, not two."""
+    monkeypatch.setattr(resources, "memory_bytes", lambda: 60 * 60 * SCENE_MEMORY_PER_PIXEL)
+    used = []
+    monkeypatch.setattr(synthetic, "ProcessPoolExecutor", lambda n: used.append(n))
+    write_dataset(tmp_path, SynthConfig(2, 0, (60, 60)), workers=2, progress=False)
+    assert used == [] and len(list(tmp_path.glob("train/*.nc"))) == 2
