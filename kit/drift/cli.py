@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
-from kit.drift.track import METHODS
+from kit import resources
+from kit.atomic import atomic_path, check_output_file
+from kit.drift.track import METHODS, make_params
 from kit.errors import KitError
+
+#: Peak memory of `drift-eval` on a synthetic pair, per pixel of the texture (the texture, its
+#: warp, the pair, the truth and the tracked images): measured 124 bytes, so 100 is a lower bound.
+EVAL_BYTES_PER_PIXEL = 100
 
 EVAL_COLUMNS = [
     "method",
@@ -106,12 +113,66 @@ def _methods(text: str) -> list[str]:
     return methods
 
 
+def _check_track_options(args, methods: list[str]) -> None:
+    """Tracking settings checked before any image is read or made: the pattern-matching
+    window (template, search) must be valid and its batch must fit in memory."""
+    if args.grid_step < 1:
+        raise KitError(f"--grid-step {args.grid_step}: must be at least 1 px")
+    params = make_params(**_track_params(args))
+    if any("pm" in m for m in methods):  # the FT and SuperLIM guesses fall back to --search
+        params.match_params(params.search).check()
+
+
+def _check_eval_options(args) -> None:
+    """`drift-eval` counts and synthetic texture size, checked before any pair is made."""
+    if args.pairs < 1:
+        raise KitError(f"--pairs {args.pairs}: must be at least 1")
+    if args.images:
+        return
+    smallest = args.template + 2 * args.search
+    if args.size < smallest:
+        raise KitError(
+            f"--size {args.size}: must be at least {smallest} px, one pattern-matching window "
+            f"(--template {args.template} + 2 x --search {args.search})"
+        )
+    largest = math.isqrt(resources.memory_bytes() // EVAL_BYTES_PER_PIXEL)
+    resources.require_memory(
+        args.size**2 * EVAL_BYTES_PER_PIXEL,
+        f"--size {args.size}: a synthetic pair",
+        f"largest --size: {largest}",
+    )
+
+
+def _json_value(value):
+    """`value` as strict JSON: NaN and infinities (no JSON number) become null."""
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(rows: list[dict], path: str | Path) -> None:
+    """Write `rows` as strict JSON (NaN -> null), atomically."""
+    text = json.dumps(_json_value(rows), indent=1, allow_nan=False)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
 def run_drift(args) -> int:
     from kit.drift.io import read_s1_geotiff
     from kit.drift.preprocess import to_db
     from kit.drift.product import write_drift_netcdf
     from kit.drift.track import track
 
+    _check_track_options(args, [args.method])
+    check_output_file(args.out, "--out", make_folder=True)
+    if args.png:
+        check_output_file(args.png, "--png", make_folder=True)
     one, two = read_s1_geotiff(args.img1), read_s1_geotiff(args.img2)
     dt = (two.time - one.time).total_seconds() if one.time and two.time else None
     db1 = to_db(one.sigma0)
@@ -154,6 +215,10 @@ def run_drift_eval(args) -> int:
     params = _track_params(args)
     if len(args.images) > 2:
         raise KitError(f"drift-eval takes at most two images, got {len(args.images)}")
+    _check_track_options(args, methods)
+    _check_eval_options(args)
+    if args.json:
+        check_output_file(args.json, "--json", make_folder=True)
     rows = []
     if len(args.images) == 2:
         one, two = (read_s1_geotiff(p) for p in args.images)
@@ -180,5 +245,5 @@ def run_drift_eval(args) -> int:
                 )
         print(format_table(rows, ["pair", *EVAL_COLUMNS]))
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        write_json(rows, args.json)
     return 0

@@ -1,9 +1,12 @@
 import cv2
 import numpy as np
+import pytest
 
+from kit import resources
 from kit.drift.matching import MatchParams, find_peaks, ncc_surfaces, pattern_match, sample_patches
 from kit.drift.preprocess import normalise
 from kit.drift.synthetic import DisplacementField, make_pair
+from kit.errors import KitError
 
 from .conftest import grid
 
@@ -82,3 +85,16 @@ def test_points_outside_a_smaller_second_image_are_invalid(moving_pair):
     m = pattern_match(a, b[:200, :], x, y, params=MatchParams(search=24))
     assert not m.valid[y + moving_pair.truth(x, y)[1] > 200].any()
     assert m.valid[y < 120].mean() > 0.8
+
+
+def test_search_windows_that_cannot_fit_are_refused_with_the_largest_that_fits(monkeypatch):
+    monkeypatch.setattr(resources, "memory_bytes", lambda: 16 * 2**30)
+    with pytest.raises(KitError) as info:
+        MatchParams(search=2000).check()
+    assert str(info.value) == (
+        "search=2000: matching 128 points in 4035 x 4035 px windows needs at least 77.6 GiB "
+        "of memory; this machine has 16.0 GiB (largest search: 898 px with template=35)"
+    )
+    MatchParams(search=898).check()  # 128 windows of 1831 px: 16.0 GiB
+    with pytest.raises(KitError):
+        MatchParams(search=899).check()
