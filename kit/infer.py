@@ -24,6 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from kit import charts
+from kit.atomic import check_output_file
 from kit.checkpoint import IGNORED_SETTINGS, load_checkpoint, model_from_checkpoint
 from kit.data.cache import valid_mask
 from kit.data.config import DataConfig
@@ -112,6 +113,8 @@ class Predictor:
         kinds = [dict(m.kinds) for m in models]
         if any(k != kinds[0] for k in kinds):
             raise KitError(f"ensemble models predict different charts or heads: {kinds}")
+        if tile_size < 1:
+            raise KitError(f"tile size {tile_size} must be at least 1 px")
         if not 0 <= tile_overlap < tile_size // 2:
             raise KitError(f"tile overlap {tile_overlap} must be in [0, tile size / 2)")
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
@@ -316,7 +319,22 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=_run_predict)
 
 
+def _check_predict_options(args: argparse.Namespace) -> None:
+    """Tiles and output paths, checked before any checkpoint is loaded or scene predicted."""
+    if args.tile_size < 1:
+        raise KitError(f"--tile-size {args.tile_size}: must be at least 1 px")
+    if not 0 <= args.tile_overlap < args.tile_size // 2:
+        raise KitError(
+            f"--tile-overlap {args.tile_overlap}: must be in [0, {args.tile_size // 2}) "
+            f"(less than half of --tile-size {args.tile_size})"
+        )
+    check_output_file(args.out, "--out")
+    if args.png is not None and Path(args.png).exists() and not Path(args.png).is_dir():
+        raise KitError(f"--png {args.png}: is a file; give a folder for the panels")
+
+
 def _run_predict(args: argparse.Namespace) -> int:
+    _check_predict_options(args)
     predictor = Predictor.from_checkpoints(
         args.checkpoint,
         cache_dir=args.cache_dir,

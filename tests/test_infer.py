@@ -85,6 +85,13 @@ def test_scene_prediction_is_exact_80m_masked_and_never_nan():
     assert maps["SIC"][2:].max() <= 10
 
 
+def test_tile_size_is_checked_before_the_overlap():
+    with pytest.raises(KitError, match="^tile size 0 must be at least 1 px$"):
+        _predictor(Pointwise(), tile_size=0)
+    with pytest.raises(KitError, match=r"^tile overlap 64 must be in \[0, tile size / 2\)$"):
+        _predictor(Pointwise(), tile_size=100)
+
+
 def test_input_channel_mismatch_is_an_error():
     with pytest.raises(KitError, match="inputs have 2 channels, the model takes 3"):
         _predictor(Pointwise()).scores(torch.zeros(2, 8, 8))
