@@ -12,6 +12,8 @@ import importlib
 import os
 import sys
 
+from kit.errors import one_line
+
 #: Subcommand -> the module that implements it (its `register(subparsers)` adds the parser).
 #: Only the module of the command being run is imported, so `autoice score` never loads torch
 #: and every command starts fast; `autoice --help` imports them all.
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:  # KitError, ScoringError, missing files ...
         if os.environ.get("AUTOICE_DEBUG"):
             raise
-        print(f"autoice {args.command}: error: {exc}", file=sys.stderr)
+        print(f"autoice {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"autoice {args.command}: interrupted", file=sys.stderr)

@@ -47,7 +47,7 @@ from kit.data.class_weights import class_weights, count_classes
 from kit.data.layouts import discover
 from kit.data.patches import PatchDataset, check_batches_fit
 from kit.data.scene_dataset import SceneDataset
-from kit.errors import KitError, reason
+from kit.errors import KitError, one_line, reason
 from kit.experiment import ExperimentConfig, TrainConfig, load_experiment
 from kit.infer import Predictor, resolve_device
 from kit.models import MultiTaskLoss, build_model
@@ -512,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         if os.environ.get("AUTOICE_DEBUG"):
             raise
-        print(f"kit.train: error: {exc}", file=sys.stderr)
+        print(f"kit.train: error: {one_line(exc)}", file=sys.stderr)
         return 2
     finally:
         if dist.is_initialized():
