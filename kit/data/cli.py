@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kit.errors import KitError
-from kit.textio import not_utf8
+from kit.textio import read_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -83,8 +83,9 @@ def run_manifest_check(args: argparse.Namespace) -> int:
 
     try:
         table = manifest.load_manifest(args.manifest)
-    except UnicodeDecodeError as exc:
-        raise not_utf8(args.manifest or manifest.default_manifest_path(), exc) from None
+    except UnicodeDecodeError:
+        read_text(args.manifest or manifest.default_manifest_path())  # names file and offset
+        raise
     report = manifest.check_data(args.data_root, table)
     listed = int(table.split.isin(manifest.SPLIT_LISTS).sum())
     print(f"{args.data_root} ({report['layout'][0]} layout) against {listed} manifest scenes:")
