@@ -250,6 +250,11 @@ def _plan(tmp_path: Path, name: str) -> Path:
     cell = nbformat.v4.new_code_cell("output_dir = '.'")
     cell.metadata["tags"] = ["parameters"]
     notebook.cells = [cell]
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(notebook, tmp_path / "nb.ipynb")
     return write_yaml(tmp_path / "plan.yaml", {"name": name, "notebooks": ["nb.ipynb"]})
 
