@@ -9,6 +9,7 @@ of the sorted scene ids, so every organiser gets the same split for the same sce
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
@@ -36,17 +37,17 @@ def read_split(path: str | os.PathLike) -> dict[str, str]:
     if not path.is_file():
         raise ScoringError(f"split file {path}: no such file")
     if path.suffix.lower() == ".csv":
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        rows = list(csv.DictReader(io.StringIO(_text(path), newline="")))
         if rows and not {"scene_id", "split"} <= set(rows[0]):
             raise ScoringError(f"split file {path}: needs columns scene_id and split")
         pairs = [(row["scene_id"], row["split"]) for row in rows]
     elif path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = _yaml(path) or {}
         if not isinstance(data, dict) or not set(data) <= set(SPLITS):
             raise ScoringError(f"split file {path}: expected keys {' and '.join(SPLITS)}")
+        for name, ids in data.items():
+            if ids is not None and not isinstance(ids, list):
+                raise ScoringError(f"split file {path}: {name} must be a list of scene ids")
         pairs = [(str(s), name) for name, ids in data.items() for s in ids or []]
     else:
         raise ScoringError(f"split file {path}: expected a .csv or .yaml file")
@@ -57,6 +58,27 @@ def read_split(path: str | os.PathLike) -> dict[str, str]:
         if split.setdefault(scene_id, name) != name:
             raise ScoringError(f"split file {path}: scene {scene_id} is in both splits")
     return split
+
+
+def _text(path: Path) -> str:
+    """The UTF-8 text of a split file, or a one-line error naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScoringError(f"split file {path}: not UTF-8 text (byte offset {exc.start})") from None
+
+
+def _yaml(path: Path):
+    """The parsed YAML of a split file, or a one-line error naming it, its line and column."""
+    import yaml
+
+    try:
+        return yaml.safe_load(_text(path))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ScoringError(f"split file {path}: not valid YAML ({where}{problem})") from None
 
 
 def resolve_split(

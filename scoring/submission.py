@@ -33,7 +33,9 @@ def structural_problems(dataset: netCDF4.Dataset, reference: Reference) -> list[
                 missing.append(name)
                 continue
             if variable.dtype == str or getattr(variable.dtype, "kind", "O") not in "biuf":
-                problems.append(f"{name} has non-numeric type {variable.dtype}")
+                problems.append(
+                    f"{name} has type {_type_name(dataset, name, variable)}, not a netCDF integer or float type"
+                )
             elif len(variable.shape) != 2:
                 problems.append(f"{name} has {len(variable.shape)} dimensions, expected 2")
             elif tuple(variable.shape) != tuple(shape):
@@ -41,6 +43,20 @@ def structural_problems(dataset: netCDF4.Dataset, reference: Reference) -> list[
     if missing:
         problems.insert(0, f"missing {len(missing)} variables: {', '.join(missing)}")
     return problems
+
+
+def _type_name(dataset: netCDF4.Dataset, name: str, variable) -> str:
+    """The variable's real type: netCDF-C reads HDF5 types it does not know (float16) as
+    variable-length strings, so ask HDF5 itself."""
+    if variable.dtype is not str:
+        return str(variable.dtype)
+    try:
+        import h5py
+
+        with h5py.File(dataset.filepath(), "r") as f:
+            return str(f[name].dtype)
+    except (OSError, KeyError, ValueError):
+        return "string"
 
 
 def extra_variables_warning(dataset: netCDF4.Dataset, reference: Reference) -> str | None:

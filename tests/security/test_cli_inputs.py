@@ -292,12 +292,6 @@ def test_manifest_that_is_not_utf8_is_named(tmp_path, capsys):
 
 # -------------------------------------------------------------------- autoice score (scoring/)
 
-SCORING = pytest.mark.xfail(
-    strict=True,
-    reason="the fix belongs in scoring/ (splits.py, submission.py), owned by the scoring work; "
-    "remove this mark when it lands",
-)
-
 
 @pytest.fixture
 def scored(tmp_path):
@@ -306,7 +300,6 @@ def scored(tmp_path):
     return tmp_path, write_submission(tmp_path / "sub.nc", submission_arrays(preds))
 
 
-@SCORING
 @pytest.mark.parametrize(
     "name, content, message",
     [
@@ -323,7 +316,6 @@ def test_score_split_file_errors_name_the_file(scored, capsys, name, content, me
     assert str(split) in line and message in line
 
 
-@SCORING
 def test_score_names_the_real_type_of_a_float16_variable(scored, capsys):
     """netCDF-C reads an HDF5 float16 variable as a string type: name float16, not str."""
     tmp, sub = scored
