@@ -44,6 +44,9 @@ from scoring.scorer import score_all_scenes
 from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
 
 DEFAULT_DAILY_LIMIT = 5
+#: Highest daily limit accepted: more scored submissions a day is no limit at all, and a
+#: mistyped larger number should not pass silently.
+MAX_DAILY_LIMIT = 1000
 TEAM_NAME_MAX = 64
 #: Score columns stored per split: the charts and the combined score.
 SCORE_KEYS: tuple[str, ...] = (*CHARTS, "combined")
@@ -135,6 +138,15 @@ def check_team_name(name: str) -> str:
     return name
 
 
+def check_daily_limit(limit: int) -> int:
+    """`limit` if it is a whole number from 1 to `MAX_DAILY_LIMIT`; else ScoringError."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_DAILY_LIMIT:
+        raise ScoringError(
+            f"daily limit {limit!r}: must be a whole number from 1 to {MAX_DAILY_LIMIT}"
+        )
+    return limit
+
+
 def file_digest(path: str | os.PathLike) -> tuple[str, int]:
     """SHA-256 hex digest and size of a file, read in 1 MiB pieces."""
     digest = hashlib.sha256()
@@ -155,10 +167,8 @@ class Leaderboard:
     def __init__(
         self, db: str | os.PathLike, *, daily_limit: int = DEFAULT_DAILY_LIMIT, timeout: float = 60
     ):
-        if daily_limit < 1:
-            raise ScoringError(f"daily limit {daily_limit}: must be at least 1")
         self.db = Path(db)
-        self.daily_limit = daily_limit
+        self.daily_limit = check_daily_limit(daily_limit)
         self.timeout = timeout
 
     # ---------------------------------------------------------------- connections
