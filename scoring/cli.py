@@ -38,7 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     submit = actions.add_parser("submit", help="score a submission and record it for a team")
     submit.add_argument("submission", help="submission netCDF")
-    submit.add_argument("--team", required=True, help="team name (1-64 printable characters)")
+    submit.add_argument(
+        "--team", required=True,
+        help="team name: 1-40 characters, at most 40 columns, single spaces between words; "
+        "the same team in any letter case",
+    )  # fmt: skip
     _reference_arguments(submit)
     _db_argument(submit)
     submit.add_argument("--daily-limit", type=int, default=None, help=DAILY_LIMIT_HELP)

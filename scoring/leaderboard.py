@@ -19,7 +19,8 @@ whole record or nothing. Rules:
 - The public/private split of the test scenes is stored on first use (from a split file or
   the default seeded split) and every later submission must be scored on the same scenes.
 
-All SQL is parameterised; team names are checked by `check_team_name`.
+All SQL is parameterised; team names are checked by `check_team_name` (`scoring.team_names`)
+and one team is every name with the same `team_key` (NFKC + casefold, computed when read).
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ from scoring.reference import Reference, find_reference
 from scoring.report import Report, published_scores
 from scoring.scorer import score_all_scenes
 from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
+from scoring.team_names import check_team_name, team_key
 
 DEFAULT_DAILY_LIMIT = 5
 #: Highest daily limit accepted: more scored submissions a day is no limit at all, and a
 #: mistyped larger number should not pass silently.
 MAX_DAILY_LIMIT = 1000
-TEAM_NAME_MAX = 64
 #: Score columns stored per split: the charts and the combined score.
 SCORE_KEYS: tuple[str, ...] = (*CHARTS, "combined")
 #: Splits whose scores are stored for every submission.
@@ -125,17 +126,6 @@ class Standing:
     def __post_init__(self) -> None:
         if not self.scores_rounded:
             self.scores_rounded = _published(self.scores)
-
-
-def check_team_name(name: str) -> str:
-    """The team name if valid: 1-64 printable characters without surrounding spaces."""
-    if not isinstance(name, str) or not name or name != name.strip():
-        raise ScoringError(f"team name {name!r}: must be non-empty, without surrounding spaces")
-    if len(name) > TEAM_NAME_MAX or not name.isprintable():
-        raise ScoringError(
-            f"team name {name!r}: must be at most {TEAM_NAME_MAX} printable characters"
-        )
-    return name
 
 
 def check_daily_limit(limit: int) -> int:
@@ -292,20 +282,31 @@ class Leaderboard:
 
     def _precheck(self, conn, team: str, file_hash: str, now: datetime) -> int | None:
         """Before scoring: the original id if this is a duplicate; raise if over the limit."""
-        row = conn.execute("SELECT id FROM teams WHERE name = ?", (team,)).fetchone()
-        if row is None:
+        team_id = self._find_team(conn, team)
+        if team_id is None:
             return None
-        original = self._scored_with_hash(conn, row[0], file_hash)
+        original = self._scored_with_hash(conn, team_id, file_hash)
         if original is None:
-            self._check_daily_limit(conn, row[0], team, now)
+            self._check_daily_limit(conn, team_id, team, now)
         return original
 
     @staticmethod
-    def _team_id(conn: sqlite3.Connection, team: str, created_at: str) -> int:
-        conn.execute(
-            "INSERT OR IGNORE INTO teams (name, created_at) VALUES (?, ?)", (team, created_at)
-        )
-        return conn.execute("SELECT id FROM teams WHERE name = ?", (team,)).fetchone()[0]
+    def _find_team(conn: sqlite3.Connection, team: str) -> int | None:
+        """The id of the first team whose name has `team`'s `team_key`, or None."""
+        key = team_key(team)
+        for team_id, name in conn.execute("SELECT id, name FROM teams ORDER BY id"):
+            if team_key(name) == key:
+                return team_id
+        return None
+
+    @classmethod
+    def _team_id(cls, conn: sqlite3.Connection, team: str, created_at: str) -> int:
+        """The id of `team`'s team, added if it has none (inside a write transaction)."""
+        team_id = cls._find_team(conn, team)
+        if team_id is None:
+            insert = "INSERT INTO teams (name, created_at) VALUES (?, ?)"
+            team_id = conn.execute(insert, (team, created_at)).lastrowid
+        return team_id
 
     @staticmethod
     def _scored_with_hash(conn: sqlite3.Connection, team_id: int, file_hash: str) -> int | None:

@@ -3,14 +3,23 @@ that hide, impersonate or overflow, and out-of-range numbers, through the real C
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import yaml
 
 from kit.cli import main
+from scoring import Leaderboard, ScoringError
+from scoring.leaderboard import check_team_name
 from tests.scoring.builders import make_dataset, submission_arrays, write_submission
+
+REPO = Path(__file__).parents[2]
+T0 = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
@@ -32,6 +41,90 @@ def one_error(capsys, command: str = "leaderboard") -> str:
 def submit(sub: Path, team: str, reference: Path, db: Path, *more: str) -> int:
     return main(["leaderboard", "submit", str(sub), "--team", team, "--reference", str(reference),
                  "--db", str(db), *more])  # fmt: skip
+
+
+# ---------------------------------------------------------------- team names
+
+ACCEPTED = [
+    ("👩\u200d🔬 lab", "👩\u200d🔬 lab"),  # ZWJ sequence: one character
+    ("👩\u200d🔬" * 20, "👩\u200d🔬" * 20),  # 20 characters, 40 columns, 60 code points
+    ("❤\ufe0f\u200d🔥 fire", "❤\ufe0f\u200d🔥 fire"),  # variation selector, then ZWJ
+    ("🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f", None),  # tag flag
+    ("می\u200cخواهیم", None),  # Persian: ZWNJ between letters
+    ("ＡＲＫＴＩＳ", "ARKTIS"),  # NFKC: full-width letters
+    ("ﬁnn", "finn"),  # NFKC: ligature
+    ("e\u0301quipe", "équipe"),  # NFKC: composed
+]
+
+REFUSED = [
+    ("\u2800", "U+2800 BRAILLE PATTERN BLANK is blank-looking"),
+    ("team\u3164", "U+3164 HANGUL FILLER is blank-looking"),
+    ("\u115f\u1160", "U+115F HANGUL CHOSEONG FILLER is blank-looking"),
+    ("\uffa0ice", "U+FFA0 HALFWIDTH HANGUL FILLER is blank-looking"),
+    ("ice\u3000team", "U+3000 IDEOGRAPHIC SPACE is blank-looking"),
+    ("ice\u2003team", "U+2003 EM SPACE is blank-looking"),
+    ("ice\u00a0team", "U+00A0 NO-BREAK SPACE is blank-looking"),
+    ("ice  team", "only single spaces between words"),
+    ("ice team ", "only single spaces between words"),
+    ("ice\u200bteam", "U+200B ZERO WIDTH SPACE is an invisible formatting character"),
+    ("\u202eevil", "U+202E RIGHT-TO-LEFT OVERRIDE is an invisible formatting character"),
+    ("tab\tname", "U+0009 is a control character"),
+    ("a\u2028b", "U+2028 LINE SEPARATOR is a line or paragraph separator"),
+    ("\ue000", "U+E000 is a private-use character"),
+    ("x\U000e0041", "has invisible tag characters outside an emoji flag"),
+    ("x\udcff", "U+DCFF is a lone surrogate"),
+    ("x\U0010fffd", "is a private-use character"),
+    ("x\U000e0fff", "not assigned in Unicode"),
+    ("ice\u200d", "joiner or variation selector out of place"),
+    ("ice\ufe0f\ufe0f", "joiner or variation selector out of place"),
+    ("\u0301\u0302\u0303", "combining mark without a base character"),
+    ("z\u0300\u0301\u0302\u0303\u0304\u0305", "has 6 combining marks; at most 3"),
+    ("\u00a8", "combining mark on a space"),  # NFKC: space + U+0308
+    ("👩" + "\u200d👩" * 10, "has 21 code points; at most 10"),
+    ("x" * 41, "41 characters; at most 40"),
+    ("中" * 21, "42 columns wide; at most 40"),
+]
+
+
+@pytest.mark.parametrize(("name", "stored"), ACCEPTED)
+def test_accepted_team_names_are_stored_in_nfkc(name, stored):
+    assert check_team_name(name) == (name if stored is None else stored)
+
+
+@pytest.mark.parametrize(("name", "reason"), REFUSED)
+def test_refused_team_names_say_why(name, reason):
+    with pytest.raises(ScoringError, match="^team name ") as refused:
+        check_team_name(name)
+    assert reason in str(refused.value)
+
+
+def test_one_team_across_case_and_nfkc_forms_shares_duplicates_and_daily_limit(files):
+    tmp, reference, first, second = files
+    third = tmp / "third.nc"
+    third.write_bytes(first.read_bytes() + b"\0")  # same content, another file
+    board = Leaderboard(tmp / "lb.sqlite", daily_limit=2)
+    assert board.submit(first, "ÄRKTIS", reference, now=T0).status == "scored"
+    again = board.submit(first, "ärktis", reference, now=T0 + timedelta(minutes=1))
+    assert again.status == "duplicate"
+    later = T0 + timedelta(minutes=2)
+    assert board.submit(second, "A\u0308rktis", reference, now=later).status == "scored"
+    with pytest.raises(ScoringError, match="daily limit of 2"):
+        board.submit(third, "Ａ\u0308ＲＫＴＩＳ", reference, now=later)  # full-width
+    [standing] = board.standings()
+    assert (standing.team, standing.submissions) == ("ÄRKTIS", 2)
+
+
+def test_a_refused_name_is_shortened_and_escaped_in_one_line(files, capsys):
+    tmp, reference, sub, _ = files
+    db = tmp / "lb.sqlite"
+    assert submit(sub, "x" * 10_000, reference, db) == 2
+    err = one_error(capsys)
+    assert "'" + "x" * 40 + "'… (10000 code points)" in err and "x" * 41 not in err
+    assert len(err) < 200
+    assert submit(sub, "ice\u2800team", reference, db) == 2
+    err = one_error(capsys)
+    assert "'ice\\u2800team'" in err and "\u2800" not in err
+    assert not db.exists()
 
 
 # ---------------------------------------------------------------- numbers
@@ -57,3 +150,25 @@ def test_bundle_writes_the_daily_limit_given(files, capsys):
     with zipfile.ZipFile(out) as bundle:
         config = yaml.safe_load(bundle.read("competition.yaml"))
     assert config["phases"][0]["max_submissions_per_day"] == 1
+
+
+def test_the_codabench_scoring_program_needs_no_wcwidth():
+    """Team names need wcwidth; the scoring program shipped to Codabench imports the
+    leaderboard's constants only, so it must import without it."""
+    script = textwrap.dedent(
+        """
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "wcwidth":
+                    raise ImportError("wcwidth is blocked")
+        sys.meta_path.insert(0, Block())
+        import scoring.codabench
+        from scoring.leaderboard import team_key
+        assert team_key("ÄRKTIS") == "ärktis"
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
