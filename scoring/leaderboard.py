@@ -19,6 +19,13 @@ whole record or nothing. Rules:
 - The public/private split of the test scenes is stored on first use (from a split file or
   the default seeded split) and every later submission must be scored on the same scenes.
 
+The file is the kit's only if stamped with `APPLICATION_ID` (`PRAGMA application_id`, schema
+version in `PRAGMA user_version`) or laid out exactly as the kit's leaderboards were before
+the stamp (stamped on their first write). Any other file is refused before anything in it
+changes (no tables, no WAL conversion); a missing file is created. Reading (`standings`,
+`submissions`, `report`) opens the file read-only, and immutable where its folder is not
+writable, so a read-only copy can be shown; only writing converts it to WAL.
+
 All SQL is parameterised; team names are checked by `check_team_name` (`scoring.team_names`)
 and one team is every name with the same `team_key` (NFKC + casefold, computed when read).
 """
@@ -30,11 +37,13 @@ import json
 import math
 import os
 import sqlite3
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 from kit.charts import CHARTS
@@ -49,6 +58,10 @@ DEFAULT_DAILY_LIMIT = 5
 #: Highest daily limit accepted: more scored submissions a day is no limit at all, and a
 #: mistyped larger number should not pass silently.
 MAX_DAILY_LIMIT = 1000
+#: `PRAGMA application_id` of the kit's leaderboard files ("AICE").
+APPLICATION_ID = 0x41494345
+#: `PRAGMA user_version`: the layout of `SCHEMA`.
+SCHEMA_VERSION = 1
 #: Score columns stored per split: the charts and the combined score.
 SCORE_KEYS: tuple[str, ...] = (*CHARTS, "combined")
 #: Splits whose scores are stored for every submission.
@@ -165,22 +178,102 @@ class Leaderboard:
 
     @contextmanager
     def _connect(self, create: bool = False) -> Iterator[sqlite3.Connection]:
-        if not create and not self.db.is_file():
+        """A connection to write (`create`: the file and tables made if missing) or read only.
+
+        An existing file is identified first through a read-only connection, so that a foreign
+        one is refused before it is opened for writing.
+        """
+        exists = self.db.is_file()
+        if not create and not exists:
             raise ScoringError(f"leaderboard database {self.db}: no such file")
+        if exists and self._identify() == "empty" and not create:
+            raise ScoringError(f"leaderboard database {self.db}: empty, nothing recorded yet")
+        with self._open(None if create else self._uri(immutable=self._frozen())) as conn:
+            if create:
+                self._prepare(conn)
+            yield conn
+
+    @contextmanager
+    def _open(self, uri: str | None) -> Iterator[sqlite3.Connection]:
+        """A connection to `uri` (read-write to `db` if None); SQLite errors as ScoringError."""
+        target = self.db if uri is None else uri
         try:
-            conn = sqlite3.connect(self.db, timeout=self.timeout, isolation_level=None)
+            conn = sqlite3.connect(
+                target, timeout=self.timeout, isolation_level=None, uri=uri is not None
+            )
         except sqlite3.Error as exc:
             raise ScoringError(f"leaderboard database {self.db}: cannot open ({exc})") from None
         try:
             conn.execute("PRAGMA foreign_keys = ON")
-            if create:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(SCHEMA)
             yield conn
         except sqlite3.DatabaseError as exc:
             raise ScoringError(f"leaderboard database {self.db}: {exc}") from None
         finally:
             conn.close()
+
+    def _identify(self) -> str:
+        """`_kind` of the existing file, read without changing it or adding files next to it:
+        immutable for a WAL file nobody has open (no -wal file), else read-only with locks."""
+        try:
+            with open(self.db, "rb") as f:
+                header = f.read(20)
+        except OSError as exc:
+            message = f"leaderboard database {self.db}: cannot be read ({exc.strerror})"
+            raise ScoringError(message) from None
+        wal_mode = header[:16] == b"SQLite format 3\0" and header[18:20] == b"\2\2"
+        with self._open(self._uri(immutable=wal_mode and not self._wal().exists())) as conn:
+            return self._kind(conn)
+
+    def _uri(self, immutable: bool) -> str:
+        """A read-only URI of `db`; `immutable`: without locks or -wal/-shm files."""
+        flags = "mode=ro&immutable=1" if immutable else "mode=ro"
+        return f"file:{urllib.parse.quote(str(self.db.resolve()))}?{flags}"
+
+    def _wal(self) -> Path:
+        return self.db.with_name(self.db.name + "-wal")
+
+    def _frozen(self) -> bool:
+        """Read immutable: the folder is not writable (SQLite could not make its -shm file) and
+        no write-ahead log holds data that an immutable read would skip."""
+        wal = self._wal()
+        has_log = wal.exists() and wal.stat().st_size > 0
+        return not os.access(self.db.resolve().parent, os.W_OK) and not has_log
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Check the file is the kit's before changing it; create or stamp it; then WAL."""
+        with self._transaction(conn):
+            kind = self._kind(conn)
+            if kind == "empty":
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    conn.execute(statement)  # not executescript: it would commit first
+            if kind != "kit":
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("PRAGMA journal_mode = WAL")
+
+    def _kind(self, conn: sqlite3.Connection) -> str:
+        """What the file is: "kit", "legacy" (the kit's tables, not stamped yet) or "empty";
+        ScoringError for any other file."""
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if app_id == APPLICATION_ID and version <= SCHEMA_VERSION:
+            return "kit"
+        if app_id == APPLICATION_ID:
+            raise ScoringError(
+                f"leaderboard database {self.db}: schema version {version} is newer than this "
+                f"kit's ({SCHEMA_VERSION}); update AutoICE Kit"
+            )
+        tables = _tables(conn)
+        if app_id == version == 0:
+            if tables == _kit_tables():
+                return "legacy"
+            if conn.execute("SELECT 1 FROM sqlite_master").fetchone() is None:
+                return "empty"  # no tables, indexes, views or triggers
+        raise ScoringError(
+            f"leaderboard database {self.db}: not an AutoICE Kit leaderboard (application id "
+            f"{app_id:#x}, user version {version}, {len(tables)} tables); left unchanged, give "
+            "a new file name to start a leaderboard"
+        )
 
     @staticmethod
     @contextmanager
@@ -401,6 +494,23 @@ class Leaderboard:
                 "SELECT report_json FROM submissions WHERE id = ?", (submission_id,)
             ).fetchone()
         return None if row is None or row[0] is None else json.loads(row[0])
+
+
+def _tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """Table name -> column names, of every table in the file."""
+    names = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {
+        name: [column[1] for column in conn.execute("SELECT * FROM pragma_table_info(?)", (name,))]
+        for name in names
+    }
+
+
+@lru_cache(maxsize=1)
+def _kit_tables() -> dict[str, list[str]]:
+    """The tables of a kit leaderboard (`SCHEMA`), as `_tables` lists them."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.executescript(SCHEMA)
+        return _tables(conn)
 
 
 def _rank(rows: list[tuple], scores: dict[int, dict[str, float | None]]) -> list[Standing]:

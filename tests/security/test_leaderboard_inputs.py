@@ -3,6 +3,10 @@ that hide, impersonate or overflow, and out-of-range numbers, through the real C
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -15,11 +19,28 @@ import yaml
 
 from kit.cli import main
 from scoring import Leaderboard, ScoringError
-from scoring.leaderboard import check_team_name
+from scoring.leaderboard import APPLICATION_ID, check_team_name
 from tests.scoring.builders import make_dataset, submission_arrays, write_submission
 
 REPO = Path(__file__).parents[2]
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+
+#: The tables of the kit's leaderboards before they were stamped with an application id.
+UNSTAMPED_SCHEMA = """
+CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    created_at TEXT NOT NULL);
+CREATE TABLE scenes (scene_id TEXT PRIMARY KEY,
+    split TEXT NOT NULL CHECK (split IN ('public', 'private')));
+CREATE TABLE submissions (id INTEGER PRIMARY KEY AUTOINCREMENT,
+    team_id INTEGER NOT NULL REFERENCES teams(id), file_name TEXT NOT NULL,
+    file_hash TEXT NOT NULL, file_size INTEGER NOT NULL, submitted_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('scored', 'failed', 'duplicate')), reason TEXT,
+    duplicate_of INTEGER REFERENCES submissions(id), report_json TEXT);
+CREATE INDEX submissions_by_team ON submissions (team_id, status, submitted_at);
+CREATE TABLE scores (submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    split TEXT NOT NULL, chart TEXT NOT NULL, score REAL,
+    PRIMARY KEY (submission_id, split, chart));
+"""
 
 
 @pytest.fixture
@@ -30,6 +51,15 @@ def files(tmp_path):
     first = write_submission(tmp_path / "first.nc", arrays)
     second = write_submission(tmp_path / "second.nc", arrays, chunk_rows=2)  # other bytes
     return tmp_path, tmp_path / "data", first, second
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def journals(db: Path) -> list[str]:
+    """The SQLite side files of `db` that exist."""
+    return [p.name for p in db.parent.glob(db.name + "-*")]
 
 
 def one_error(capsys, command: str = "leaderboard") -> str:
@@ -43,12 +73,127 @@ def submit(sub: Path, team: str, reference: Path, db: Path, *more: str) -> int:
                  "--db", str(db), *more])  # fmt: skip
 
 
+# ---------------------------------------------------------------- database files
+
+
+def _own_table(db: Path, wal: bool = False) -> None:
+    with sqlite3.connect(db) as conn:
+        if wal:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('mine')")
+    conn.close()
+
+
+def _other_application(db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA application_id = 1196444487")  # GeoPackage, no tables yet
+    conn.close()
+
+
+def _kit_tables_and_one_more(db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.executescript(UNSTAMPED_SCHEMA + "CREATE TABLE extra (x);")
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_own_table, lambda db: _own_table(db, wal=True), _other_application, _kit_tables_and_one_more],
+    ids=["own-table", "own-table-wal", "other-application", "kit-tables-and-one-more"],
+)
+def test_a_foreign_database_is_refused_and_left_byte_identical(files, capsys, make):
+    tmp, reference, sub, _ = files
+    db = tmp / "theirs.sqlite"
+    make(db)
+    before = digest(db)
+    assert submit(sub, "team", reference, db) == 2
+    err = one_error(capsys)
+    assert f"leaderboard database {db}: not an AutoICE Kit leaderboard" in err
+    assert main(["leaderboard", "show", "--db", str(db)]) == 2
+    assert f"{db}: not an AutoICE Kit leaderboard" in one_error(capsys)
+    assert digest(db) == before and journals(db) == []
+
+
+def test_a_kit_database_from_before_the_stamp_is_ranked_then_stamped(files, capsys):
+    """Recognised by its exact tables; reading leaves it as it is, the first write stamps it.
+    Its team "ÄRKTIS" is the team "ärktis" (identity computed from the stored name)."""
+    tmp, reference, sub, _ = files
+    db = tmp / "old.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(UNSTAMPED_SCHEMA)
+        conn.execute("INSERT INTO teams VALUES (1, 'ÄRKTIS', ?)", (T0.isoformat(),))
+        conn.execute(
+            "INSERT INTO submissions (team_id, file_name, file_hash, file_size, submitted_at, "
+            "status) VALUES (1, 'old.nc', 'x', 1, ?, 'scored')",
+            (T0.isoformat(),),
+        )
+        conn.executemany(
+            "INSERT INTO scores VALUES (1, 'public', ?, 50.0)",
+            [(key,) for key in ("SIC", "SOD", "FLOE", "combined")],
+        )
+    conn.close()
+    before = digest(db)
+    assert main(["leaderboard", "show", "--db", str(db)]) == 0
+    assert "| 1 | ÄRKTIS | 50.000 | 50.000 | 50.000 | 50.000 | 1 |" in capsys.readouterr().out
+    assert digest(db) == before and journals(db) == []
+    assert submit(sub, "ärktis", reference, db) == 0
+    capsys.readouterr()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    [standing] = Leaderboard(db).standings()
+    assert (standing.team, standing.submissions) == ("ÄRKTIS", 2)
+
+
+def _run_without_write_access(folder: Path, argv: list[str], monkeypatch, capsys):
+    """Run the CLI where `folder` (mode 0555) cannot be written: directly for a normal user,
+    as root without CAP_DAC_OVERRIDE (capsh), else with `os.access` reporting it read-only.
+    Returns (exit status, stdout)."""
+    folder.chmod(0o555)
+    if os.geteuid() != 0:
+        return main(argv), capsys.readouterr().out
+    capsh = shutil.which("capsh")
+    if capsh is None:
+        monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != folder.resolve())
+        return main(argv), capsys.readouterr().out
+    command = [sys.executable, "-c", "import sys; from kit.cli import main; sys.exit(main())"]
+    result = subprocess.run(
+        [capsh, "--drop=cap_dac_override", "--", "-c", 'exec "$@"', "sh", *command, *argv],
+        cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert result.stderr == "", result.stderr
+    return result.returncode, result.stdout
+
+
+def test_show_reads_a_wal_database_in_a_read_only_folder(files, monkeypatch, capsys):
+    tmp, reference, sub, _ = files
+    db = tmp / "board" / "lb.sqlite"
+    db.parent.mkdir()
+    assert submit(sub, "Polar Bears", reference, db) == 0
+    capsys.readouterr()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    before, listing = digest(db), sorted(p.name for p in db.parent.iterdir())
+    try:
+        status, out = _run_without_write_access(
+            db.parent, ["leaderboard", "show", "--db", str(db)], monkeypatch, capsys
+        )
+    finally:
+        db.parent.chmod(0o755)
+    assert status == 0 and "| 1 | Polar Bears |" in out
+    assert digest(db) == before and sorted(p.name for p in db.parent.iterdir()) == listing
+
+
 # ---------------------------------------------------------------- team names
 
+#: (name, stored form; None: the name itself)
 ACCEPTED = [
-    ("👩\u200d🔬 lab", "👩\u200d🔬 lab"),  # ZWJ sequence: one character
-    ("👩\u200d🔬" * 20, "👩\u200d🔬" * 20),  # 20 characters, 40 columns, 60 code points
-    ("❤\ufe0f\u200d🔥 fire", "❤\ufe0f\u200d🔥 fire"),  # variation selector, then ZWJ
+    ("👩\u200d🔬 lab", None),  # ZWJ sequence: one character
+    ("👩\u200d🔬" * 20, None),  # 20 characters, 40 columns, 60 code points
+    ("❤\ufe0f\u200d🔥 fire", None),  # variation selector, then ZWJ
     ("🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f", None),  # tag flag
     ("می\u200cخواهیم", None),  # Persian: ZWNJ between letters
     ("ＡＲＫＴＩＳ", "ARKTIS"),  # NFKC: full-width letters
