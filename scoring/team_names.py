@@ -26,12 +26,13 @@ escaped (`shown`).
 from __future__ import annotations
 
 import unicodedata
+from typing import NoReturn
 
 from scoring.errors import ScoringError
 
 MAX_GRAPHEMES = 40
 MAX_COLUMNS = 40
-#: Non-spacing marks stacked on one character (Vietnamese and Hebrew need at most 3).
+#: Non-spacing marks stacked on one character (Vietnamese needs 2, pointed Hebrew 3).
 MAX_MARKS = 3
 #: Code points in one character (grapheme cluster): the longest emoji ZWJ sequences have 10.
 MAX_CLUSTER = 10
@@ -63,9 +64,9 @@ def check_team_name(name: str) -> str:
         raise ScoringError("team name '': must not be empty")
     if len(name) > MAX_INPUT:
         _refuse(name, f"too long; at most {MAX_GRAPHEMES} characters")
-    for text in dict.fromkeys((name, unicodedata.normalize("NFKC", name))):
-        _check_code_points(name, text)
     normal = unicodedata.normalize("NFKC", name)
+    for text in dict.fromkeys((name, normal)):  # as typed, and as it would be stored
+        _check_code_points(name, text)
     _check_graphemes(name, normal)
     return normal
 
@@ -90,7 +91,7 @@ def _visible(char: str) -> bool:
     return char.isprintable() and char not in BLANKS and category not in ("Mn", "Me")
 
 
-def _refuse(name: str, problem: str) -> None:
+def _refuse(name: str, problem: str) -> NoReturn:
     raise ScoringError(f"team name {shown(name)}: {problem}")
 
 
