@@ -31,7 +31,7 @@ from kit.charts import CHARTS, SUBMISSION_FILE_NAME, submission_variable
 from scoring.atomic import atomic_path
 from scoring.chart_reader import open_netcdf, read_rows, row_blocks
 from scoring.codabench import SPLIT_FILE_NAME
-from scoring.leaderboard import DEFAULT_DAILY_LIMIT, SCORE_KEYS
+from scoring.leaderboard import DEFAULT_DAILY_LIMIT, SCORE_KEYS, check_daily_limit
 from scoring.reference import Reference, find_reference
 from scoring.splits import resolve_split
 
@@ -149,7 +149,11 @@ def build_bundle(
     docker_image: str = DEFAULT_DOCKER_IMAGE,
     daily_limit: int = DEFAULT_DAILY_LIMIT,
 ) -> Path:
-    """Write the competition bundle zip to `out` (atomically) and return its path."""
+    """Write the competition bundle zip to `out` (atomically) and return its path.
+
+    `daily_limit`: Codabench's `max_submissions_per_day`, 1 to `MAX_DAILY_LIMIT`.
+    """
+    check_daily_limit(daily_limit)
     found = find_reference(reference)
     split = resolve_split(found.scene_ids, split_file)
     config = competition_config(title, docker_image, daily_limit)

@@ -13,6 +13,7 @@ from scoring.atomic import write_atomic
 from scoring.splits import ALL, PRIVATE, PUBLIC
 
 SPLIT_CHOICES = (PUBLIC, PRIVATE, ALL)
+DAILY_LIMIT_HELP = "scored submissions per team per UTC day, 1-1000 (default 5)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,10 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     submit = actions.add_parser("submit", help="score a submission and record it for a team")
     submit.add_argument("submission", help="submission netCDF")
-    submit.add_argument("--team", required=True, help="team name (1-64 printable characters)")
+    submit.add_argument(
+        "--team", required=True,
+        help="team name: 1-40 characters, at most 40 columns, single spaces between words; "
+        "the same team in any letter case",
+    )  # fmt: skip
     _reference_arguments(submit)
     _db_argument(submit)
-    submit.add_argument("--daily-limit", type=int, default=None, help="scored submissions per team per UTC day (default 5)")  # fmt: skip
+    submit.add_argument("--daily-limit", type=int, default=None, help=DAILY_LIMIT_HELP)
     _strict_argument(submit)
     submit.set_defaults(handler=run_submit)
 
@@ -62,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bundle.add_argument("--out", required=True, help="bundle zip to write")
     bundle.add_argument("--title", default="AutoICE sea-ice charting")
     bundle.add_argument("--docker-image", default=None, help="image running the scoring program")
-    bundle.add_argument("--daily-limit", type=int, default=None)
+    bundle.add_argument("--daily-limit", type=int, default=None, help=DAILY_LIMIT_HELP)
     bundle.set_defaults(handler=run_bundle)
 
 
@@ -179,7 +184,7 @@ def run_bundle(args: argparse.Namespace) -> int:
         split_file=args.split_file,
         title=args.title,
         docker_image=args.docker_image or DEFAULT_DOCKER_IMAGE,
-        daily_limit=args.daily_limit or DEFAULT_DAILY_LIMIT,
+        daily_limit=DEFAULT_DAILY_LIMIT if args.daily_limit is None else args.daily_limit,
     )
     print(f"wrote Codabench bundle {path}")
     return 0

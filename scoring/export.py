@@ -115,7 +115,7 @@ def to_html(standings: list[Standing], split: str, title: str = "AutoICE leaderb
 <style>
 body {{ font-family: sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; }}
+th, td {{ border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; overflow: hidden; }}
 img {{ max-width: 100%; }}
 </style>
 </head>

@@ -19,7 +19,15 @@ whole record or nothing. Rules:
 - The public/private split of the test scenes is stored on first use (from a split file or
   the default seeded split) and every later submission must be scored on the same scenes.
 
-All SQL is parameterised; team names are checked by `check_team_name`.
+The file is the kit's only if stamped with `APPLICATION_ID` (`PRAGMA application_id`, schema
+version in `PRAGMA user_version`) or laid out exactly as the kit's leaderboards were before
+the stamp (stamped on their first write). Any other file is refused before anything in it
+changes (no tables, no WAL conversion); a missing file is created. Reading (`standings`,
+`submissions`, `report`) opens the file read-only, and immutable where its folder is not
+writable, so a read-only copy can be shown; only writing converts it to WAL.
+
+All SQL is parameterised; team names are checked by `check_team_name` (`scoring.team_names`)
+and one team is every name with the same `team_key` (NFKC + casefold, computed when read).
 """
 
 from __future__ import annotations
@@ -29,11 +37,13 @@ import json
 import math
 import os
 import sqlite3
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 from kit.charts import CHARTS
@@ -42,9 +52,16 @@ from scoring.reference import Reference, find_reference
 from scoring.report import Report, published_scores
 from scoring.scorer import score_all_scenes
 from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
+from scoring.team_names import check_team_name, team_key
 
 DEFAULT_DAILY_LIMIT = 5
-TEAM_NAME_MAX = 64
+#: Highest daily limit accepted: more scored submissions a day is no limit at all, and a
+#: mistyped larger number should not pass silently.
+MAX_DAILY_LIMIT = 1000
+#: `PRAGMA application_id` of the kit's leaderboard files ("AICE").
+APPLICATION_ID = 0x41494345
+#: `PRAGMA user_version`: the layout of `SCHEMA`.
+SCHEMA_VERSION = 1
 #: Score columns stored per split: the charts and the combined score.
 SCORE_KEYS: tuple[str, ...] = (*CHARTS, "combined")
 #: Splits whose scores are stored for every submission.
@@ -124,15 +141,13 @@ class Standing:
             self.scores_rounded = _published(self.scores)
 
 
-def check_team_name(name: str) -> str:
-    """The team name if valid: 1-64 printable characters without surrounding spaces."""
-    if not isinstance(name, str) or not name or name != name.strip():
-        raise ScoringError(f"team name {name!r}: must be non-empty, without surrounding spaces")
-    if len(name) > TEAM_NAME_MAX or not name.isprintable():
+def check_daily_limit(limit: int) -> int:
+    """`limit` if it is a whole number from 1 to `MAX_DAILY_LIMIT`; else ScoringError."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_DAILY_LIMIT:
         raise ScoringError(
-            f"team name {name!r}: must be at most {TEAM_NAME_MAX} printable characters"
+            f"daily limit {limit!r}: must be a whole number from 1 to {MAX_DAILY_LIMIT}"
         )
-    return name
+    return limit
 
 
 def file_digest(path: str | os.PathLike) -> tuple[str, int]:
@@ -155,32 +170,110 @@ class Leaderboard:
     def __init__(
         self, db: str | os.PathLike, *, daily_limit: int = DEFAULT_DAILY_LIMIT, timeout: float = 60
     ):
-        if daily_limit < 1:
-            raise ScoringError(f"daily limit {daily_limit}: must be at least 1")
         self.db = Path(db)
-        self.daily_limit = daily_limit
+        self.daily_limit = check_daily_limit(daily_limit)
         self.timeout = timeout
 
     # ---------------------------------------------------------------- connections
 
     @contextmanager
     def _connect(self, create: bool = False) -> Iterator[sqlite3.Connection]:
-        if not create and not self.db.is_file():
+        """A connection to write (`create`: the file and tables made if missing) or read only.
+
+        An existing file is identified first through a read-only connection, so that a foreign
+        one is refused before it is opened for writing.
+        """
+        exists = self.db.is_file()
+        if not create and not exists:
             raise ScoringError(f"leaderboard database {self.db}: no such file")
+        if exists and self._identify() == "empty" and not create:
+            raise ScoringError(f"leaderboard database {self.db}: empty, nothing recorded yet")
+        with self._open(None if create else self._uri(immutable=self._frozen())) as conn:
+            if create:
+                self._prepare(conn)
+            yield conn
+
+    @contextmanager
+    def _open(self, uri: str | None) -> Iterator[sqlite3.Connection]:
+        """A connection to `uri` (read-write to `db` if None); SQLite errors as ScoringError."""
+        target = self.db if uri is None else uri
         try:
-            conn = sqlite3.connect(self.db, timeout=self.timeout, isolation_level=None)
+            conn = sqlite3.connect(
+                target, timeout=self.timeout, isolation_level=None, uri=uri is not None
+            )
         except sqlite3.Error as exc:
             raise ScoringError(f"leaderboard database {self.db}: cannot open ({exc})") from None
         try:
             conn.execute("PRAGMA foreign_keys = ON")
-            if create:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(SCHEMA)
             yield conn
         except sqlite3.DatabaseError as exc:
             raise ScoringError(f"leaderboard database {self.db}: {exc}") from None
         finally:
             conn.close()
+
+    def _identify(self) -> str:
+        """`_kind` of the existing file, read without changing it or adding files next to it:
+        immutable for a WAL file nobody has open (no -wal file), else read-only with locks."""
+        try:
+            with open(self.db, "rb") as f:
+                header = f.read(20)
+        except OSError as exc:
+            message = f"leaderboard database {self.db}: cannot be read ({exc.strerror})"
+            raise ScoringError(message) from None
+        wal_mode = header[:16] == b"SQLite format 3\0" and header[18:20] == b"\2\2"
+        with self._open(self._uri(immutable=wal_mode and not self._wal().exists())) as conn:
+            return self._kind(conn)
+
+    def _uri(self, immutable: bool) -> str:
+        """A read-only URI of `db`; `immutable`: without locks or -wal/-shm files."""
+        flags = "mode=ro&immutable=1" if immutable else "mode=ro"
+        return f"file:{urllib.parse.quote(str(self.db.resolve()))}?{flags}"
+
+    def _wal(self) -> Path:
+        return self.db.with_name(self.db.name + "-wal")
+
+    def _frozen(self) -> bool:
+        """Read immutable: the folder is not writable (SQLite could not make its -shm file) and
+        no write-ahead log holds data that an immutable read would skip."""
+        wal = self._wal()
+        has_log = wal.exists() and wal.stat().st_size > 0
+        return not os.access(self.db.resolve().parent, os.W_OK) and not has_log
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Check the file is the kit's before changing it; create or stamp it; then WAL."""
+        with self._transaction(conn):
+            kind = self._kind(conn)
+            if kind == "empty":
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    conn.execute(statement)  # not executescript: it would commit first
+            if kind != "kit":
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("PRAGMA journal_mode = WAL")
+
+    def _kind(self, conn: sqlite3.Connection) -> str:
+        """What the file is: "kit", "legacy" (the kit's tables, not stamped yet) or "empty";
+        ScoringError for any other file."""
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if app_id == APPLICATION_ID and version <= SCHEMA_VERSION:
+            return "kit"
+        if app_id == APPLICATION_ID:
+            raise ScoringError(
+                f"leaderboard database {self.db}: schema version {version} is newer than this "
+                f"kit's ({SCHEMA_VERSION}); update AutoICE Kit"
+            )
+        tables = _tables(conn)
+        if app_id == version == 0:
+            if tables == _kit_tables():
+                return "legacy"
+            if conn.execute("SELECT 1 FROM sqlite_master").fetchone() is None:
+                return "empty"  # no tables, indexes, views or triggers
+        raise ScoringError(
+            f"leaderboard database {self.db}: not an AutoICE Kit leaderboard (application id "
+            f"{app_id:#x}, user version {version}, {len(tables)} tables); left unchanged, give "
+            "a new file name to start a leaderboard"
+        )
 
     @staticmethod
     @contextmanager
@@ -282,20 +375,31 @@ class Leaderboard:
 
     def _precheck(self, conn, team: str, file_hash: str, now: datetime) -> int | None:
         """Before scoring: the original id if this is a duplicate; raise if over the limit."""
-        row = conn.execute("SELECT id FROM teams WHERE name = ?", (team,)).fetchone()
-        if row is None:
+        team_id = self._find_team(conn, team)
+        if team_id is None:
             return None
-        original = self._scored_with_hash(conn, row[0], file_hash)
+        original = self._scored_with_hash(conn, team_id, file_hash)
         if original is None:
-            self._check_daily_limit(conn, row[0], team, now)
+            self._check_daily_limit(conn, team_id, team, now)
         return original
 
     @staticmethod
-    def _team_id(conn: sqlite3.Connection, team: str, created_at: str) -> int:
-        conn.execute(
-            "INSERT OR IGNORE INTO teams (name, created_at) VALUES (?, ?)", (team, created_at)
-        )
-        return conn.execute("SELECT id FROM teams WHERE name = ?", (team,)).fetchone()[0]
+    def _find_team(conn: sqlite3.Connection, team: str) -> int | None:
+        """The id of the first team whose name has `team`'s `team_key`, or None."""
+        key = team_key(team)
+        for team_id, name in conn.execute("SELECT id, name FROM teams ORDER BY id"):
+            if team_key(name) == key:
+                return team_id
+        return None
+
+    @classmethod
+    def _team_id(cls, conn: sqlite3.Connection, team: str, created_at: str) -> int:
+        """The id of `team`'s team, added if it has none (inside a write transaction)."""
+        team_id = cls._find_team(conn, team)
+        if team_id is None:
+            insert = "INSERT INTO teams (name, created_at) VALUES (?, ?)"
+            team_id = conn.execute(insert, (team, created_at)).lastrowid
+        return team_id
 
     @staticmethod
     def _scored_with_hash(conn: sqlite3.Connection, team_id: int, file_hash: str) -> int | None:
@@ -390,6 +494,23 @@ class Leaderboard:
                 "SELECT report_json FROM submissions WHERE id = ?", (submission_id,)
             ).fetchone()
         return None if row is None or row[0] is None else json.loads(row[0])
+
+
+def _tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """Table name -> column names, of every table in the file."""
+    names = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {
+        name: [column[1] for column in conn.execute("SELECT * FROM pragma_table_info(?)", (name,))]
+        for name in names
+    }
+
+
+@lru_cache(maxsize=1)
+def _kit_tables() -> dict[str, list[str]]:
+    """The tables of a kit leaderboard (`SCHEMA`), as `_tables` lists them."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.executescript(SCHEMA)
+        return _tables(conn)
 
 
 def _rank(rows: list[tuple], scores: dict[int, dict[str, float | None]]) -> list[Standing]:
