@@ -658,12 +658,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "batch",
         help="rerun notebooks over a grid of parameters with papermill",
-        description="Run a plan of notebooks x parameter sets; tabulate their results.json.",
+        description="Run a plan (notebooks x parameter sets, see notebooks/plans/) with "
+        "papermill, each run in its own folder, and tabulate the runs' results.json into "
+        "results.csv and results.md (one table per notebook).",
     )
     p.add_argument("plan", type=Path, help="plan YAML (see notebooks/plans/)")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     p.add_argument("--resume", action="store_true", help="skip runs that completed ok")
-    p.add_argument("--out", type=Path, help="output folder (default outputs/batch/<plan>)")
+    p.add_argument(
+        "--out", type=Path, help="output folder (default: outputs/batch/<the plan's name>)"
+    )
     p.add_argument("--kernel", help="Jupyter kernel name (default: the plan's or notebook's)")
     p.set_defaults(handler=_cmd_batch)
 
