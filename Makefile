@@ -1,10 +1,12 @@
 # AutoICE Kit. `make demo` and `make test` create .venv on first use and install everything.
+# `make lab` opens the notebooks in JupyterLab (LAB_ARGS="--no-browser --port 8899" to pass options).
 PYTHON ?= python3
 VENV   ?= .venv
+LAB_ARGS ?=
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench
+.PHONY: install demo lab test lint format clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +19,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/autoice demo
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q

@@ -16,12 +16,19 @@ Every run gets its own folder under the output folder holding the executed noteb
 (`run.log`), the `results.json` the notebook writes into its `output_dir` (set to that folder)
 and a `status.json`. A failed run is recorded with its failing cell and does not stop the
 others; `--resume` skips runs whose status is ok. At the end the runs are tabulated into
-`results.csv` and `results.md`. Notebooks report their results with `write_results`.
+`results.csv` (every run, a `notebook` column) and `results.md` (one table per notebook;
+parameters the same in every run of a notebook listed once above its table). Notebooks report
+their results with `write_results`.
+
+Explicit parameters never lose silently to `quick: true`: a plan that sets, in a run with quick
+mode on, a parameter the notebook reassigns under `if quick:` (its CI sizes) is refused when
+loaded, naming the parameters.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import concurrent.futures
 import hashlib
 import itertools
@@ -52,6 +59,11 @@ LOG_FILE = "run.log"
 OUTPUT_PARAMETER = "output_dir"
 #: In `sets`, names the set (used in the run id and the tables; not passed to the notebook).
 LABEL_KEY = "label"
+#: Prefix of the parameter columns in the tables.
+PARAM_PREFIX = "param."
+#: The notebooks' switch to CI sizes. A plan may not set, beside `quick: true`, a parameter
+#: the notebook reassigns under `if quick:` (the plan's value would be silently replaced).
+QUICK_PARAMETER = "quick"
 
 
 @dataclass
@@ -260,7 +272,8 @@ def _plan_optional(path: Path, key: str, value: Any, kind: type) -> Any:
 
 
 def _check_parameter_names(plan: BatchPlan) -> None:
-    """Every parameter must exist in every notebook's `parameters` cell (catches typos early)."""
+    """Every parameter must exist in every notebook's `parameters` cell (catches typos early),
+    and none may be one that the notebook's quick mode replaces in a run with `quick: true`."""
     import papermill
 
     names = set(plan.parameters) | set(plan.grid)
@@ -270,33 +283,96 @@ def _check_parameter_names(plan: BatchPlan) -> None:
     if overlap:
         raise KitError(f"{plan.path}: {', '.join(sorted(overlap))} in both 'sets' and 'grid'")
     for nb in plan.notebooks:
-        declared = set(papermill.inspect_notebook(str(nb)))
+        declared = papermill.inspect_notebook(str(nb))
         if not declared:
             raise KitError(f"{nb}: no cell tagged 'parameters', so it cannot be parameterised")
-        unknown = sorted(names - declared)
+        unknown = sorted(names - set(declared))
         if unknown:
             raise KitError(
                 f"{plan.path}: parameter(s) {', '.join(unknown)} not in {nb.name}; "
                 f"it declares: {', '.join(sorted(declared))}"
             )
+        _check_quick(plan, nb, _literal(declared.get(QUICK_PARAMETER, {}).get("default")))
+
+
+def _check_quick(plan: BatchPlan, nb: Path, quick_default: Any) -> None:
+    """Refuse runs that set `quick: true` and a parameter that quick mode replaces."""
+    replaced = quick_overrides(nb)
+    for label, _, params in _parameter_sets(plan):
+        clash = sorted(set(params) & replaced - {QUICK_PARAMETER})
+        if clash and bool(params.get(QUICK_PARAMETER, quick_default)):
+            where = f" (set {label!r})" if label else ""
+            raise KitError(
+                f"{plan.path}: quick: true makes {nb.name} replace {', '.join(clash)}{where} "
+                "by its CI sizes; set quick: false or remove those parameters"
+            )
+
+
+def quick_overrides(notebook: str | os.PathLike) -> set[str]:
+    """The names a notebook assigns under `if quick:` (read from its code, never run)."""
+    import nbformat
+
+    names: set[str] = set()
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue
+        source = "\n".join(
+            "" if line.lstrip().startswith(("%", "!")) else line
+            for line in cell.source.splitlines()
+        )  # IPython magics and shell lines are not Python
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and _tests_quick(node.test):
+                names |= {
+                    n.id
+                    for stmt in node.body
+                    for n in ast.walk(stmt)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                }
+    return names
+
+
+def _tests_quick(test: ast.expr) -> bool:
+    """`if quick:` or `if quick and ...:`."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_tests_quick(v) for v in test.values)
+    return isinstance(test, ast.Name) and test.id == QUICK_PARAMETER
+
+
+def _literal(text: Any) -> Any:
+    """A notebook parameter's default as papermill reports it (source text), or None."""
+    try:
+        return ast.literal_eval(text) if isinstance(text, str) else None
+    except (ValueError, SyntaxError):
+        return None
+
+
+def _parameter_sets(plan: BatchPlan) -> list[tuple[str | None, dict[str, Any], dict[str, Any]]]:
+    """Each run's (label, the parameters naming it, all its parameters), for any notebook."""
+    grid_names = list(plan.grid)
+    combos = [dict(zip(grid_names, vals)) for vals in itertools.product(*plan.grid.values())]
+    runs = []
+    for pset in plan.sets or [{}]:
+        label = str(pset[LABEL_KEY]) if LABEL_KEY in pset else None
+        varying = {k: v for k, v in pset.items() if k != LABEL_KEY}
+        for combo in combos:
+            named = combo if label else {**varying, **combo}  # a label names its set
+            runs.append((label, named, {**plan.parameters, **varying, **combo}))
+    return runs
 
 
 def expand_plan(plan: BatchPlan, out_dir: str | os.PathLike) -> list[RunSpec]:
     """The runs of a plan: notebooks x sets x grid, each with its own `output_dir`."""
     out_dir = Path(out_dir).resolve()
-    grid_names = list(plan.grid)
-    combos = [dict(zip(grid_names, vals)) for vals in itertools.product(*plan.grid.values())]
     runs: list[RunSpec] = []
     for nb in plan.notebooks:
-        for pset in plan.sets or [{}]:
-            label = str(pset[LABEL_KEY]) if LABEL_KEY in pset else None
-            varying = {k: v for k, v in pset.items() if k != LABEL_KEY}
-            for combo in combos:
-                params = {**plan.parameters, **varying, **combo}
-                named = combo if label else {**varying, **combo}  # a label names its set
-                run_id = _run_id(nb, label, named, params)
-                params[OUTPUT_PARAMETER] = str(out_dir / run_id)
-                runs.append(RunSpec(run_id, nb, label, params))
+        for label, named, params in _parameter_sets(plan):
+            run_id = _run_id(nb, label, named, params)
+            params = {**params, OUTPUT_PARAMETER: str(out_dir / run_id)}
+            runs.append(RunSpec(run_id, nb, label, params))
     ids = [r.run_id for r in runs]
     if len(set(ids)) != len(ids):
         raise KitError(f"{plan.path}: two runs have identical parameters; remove the duplicate")
@@ -469,6 +545,10 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+#: The columns saying which run a row is and how it went.
+RUN_COLUMNS = ("run_id", "notebook", "label", "status", "duration_s", "error")
+
+
 def outcome_rows(outcomes: list[RunOutcome]) -> list[dict[str, Any]]:
     """One flat row per run: identity, status, parameters (`param.` prefix) and results."""
     rows = []
@@ -482,7 +562,7 @@ def outcome_rows(outcomes: list[RunOutcome]) -> list[dict[str, Any]]:
             "error": o.error,
         }
         params = {k: v for k, v in o.parameters.items() if k != OUTPUT_PARAMETER}
-        row.update({f"param.{k}": v for k, v in flatten(params).items()})
+        row.update({f"{PARAM_PREFIX}{k}": v for k, v in flatten(params).items()})
         row.update(flatten(o.results))
         rows.append(row)
     return rows
@@ -491,44 +571,83 @@ def outcome_rows(outcomes: list[RunOutcome]) -> list[dict[str, Any]]:
 def write_tables(
     outcomes: list[RunOutcome], out_dir: str | os.PathLike, title: str = "batch"
 ) -> tuple[Path, Path]:
-    """Write `results.csv` (every column) and `results.md` (varying columns) atomically."""
+    """Write `results.csv` (every run and column, with a `notebook` column) and `results.md`
+    (one table per notebook) atomically."""
     import pandas as pd
 
     out_dir = Path(out_dir)
-    frame = pd.DataFrame(outcome_rows(outcomes))
+    rows = outcome_rows(outcomes)
+    # object columns: an integer stays an integer beside runs that lack it
+    frame = pd.DataFrame(rows, columns=table_columns(rows), dtype=object)
     csv_path, md_path = out_dir / "results.csv", out_dir / "results.md"
     _write_text_atomic(csv_path, frame.to_csv(index=False))
-    _write_text_atomic(md_path, markdown_table(frame, title))
+    _write_text_atomic(md_path, markdown_report(rows, title))
     return csv_path, md_path
 
 
-def markdown_table(frame: Any, title: str) -> str:
-    """A markdown summary: constant parameters listed once, then one row per run."""
-    constant = [
-        c
-        for c in frame.columns
-        if c.startswith("param.") and len(frame) > 1 and frame[c].astype(str).nunique() == 1
-    ]
-    shown = frame.drop(columns=constant + ["notebook"] * (frame["notebook"].nunique() == 1))
-    shown = shown.dropna(axis=1, how="all")
-    ok = int((frame["status"] == "ok").sum())
-    lines = [f"# {title}", "", f"{ok} of {len(frame)} runs ok."]
-    fixed = [f"`{c[6:]}={frame[c].iloc[0]}`" for c in constant]
-    if fixed:
-        lines.append(f"Same in every run: {', '.join(fixed)}.")
-    lines += ["", "| " + " | ".join(shown.columns) + " |"]
-    lines.append("|" + "---|" * len(shown.columns))
-    for _, row in shown.iterrows():
-        lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
+def markdown_report(rows: list[dict[str, Any]], title: str) -> str:
+    """The markdown summary: the count of ok runs, then one section and table per notebook."""
+    ok = sum(r["status"] == "ok" for r in rows)
+    lines = [f"# {title}", "", f"{ok} of {len(rows)} runs ok."]
+    notebooks: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        notebooks.setdefault(row["notebook"], []).append(row)
+    for name, group in notebooks.items():
+        lines += ["", f"## {name}", "", *notebook_table(group)]
     return "\n".join(lines) + "\n"
 
 
+def notebook_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Lines of one notebook's section: parameters the same in every run listed once, then a
+    row per run with the columns any of its runs filled. A parameter some runs do not set
+    differs (those runs used the notebook's default, shown as `(default)`)."""
+    columns = [c for c in table_columns(rows) if c != "notebook"]
+    params = [c for c in columns if c.startswith(PARAM_PREFIX)]
+    fixed = [c for c in params if _same_in_every_row(rows, c)]
+    shown = [c for c in columns if c not in fixed and any(r.get(c) is not None for r in rows)]
+    lines = []
+    if fixed:
+        heading = "Parameters" if len(rows) == 1 else "Same in every run"
+        named = ", ".join(f"`{c[len(PARAM_PREFIX) :]}={_text(rows[0][c])}`" for c in fixed)
+        lines += [f"{heading}: {named}.", ""]
+    lines.append("| " + " | ".join(shown) + " |")
+    lines.append("|" + "---|" * len(shown))
+    for row in rows:
+        cells = [_md_cell(row[c]) if c in row else _absent(c) for c in shown]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def table_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Every column of the rows: run identity and status, then parameters, then results."""
+    names = list(dict.fromkeys(c for r in rows for c in r))
+    params = [c for c in names if c.startswith(PARAM_PREFIX)]
+    results = [c for c in names if c not in params and c not in RUN_COLUMNS]
+    return [c for c in RUN_COLUMNS if c in names] + params + results
+
+
+def _same_in_every_row(rows: list[dict[str, Any]], column: str) -> bool:
+    """Whether every row has `column` with one and the same value."""
+    if any(column not in r for r in rows):
+        return False
+    return len({json.dumps(r[column], sort_keys=True, default=str) for r in rows}) == 1
+
+
+def _absent(column: str) -> str:
+    return "(default)" if column.startswith(PARAM_PREFIX) else ""
+
+
+def _text(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")[:120]
+
+
 def _md_cell(value: Any) -> str:
+    """A table cell: floats to 3 decimals, integers and booleans as they are, None empty."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
         return f"{value:.3f}"
-    return str(value).replace("|", "\\|").replace("\n", " ")[:120]
+    return _text(value)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -539,12 +658,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "batch",
         help="rerun notebooks over a grid of parameters with papermill",
-        description="Run a plan of notebooks x parameter sets; tabulate their results.json.",
+        description="Run a plan (notebooks x parameter sets, see notebooks/plans/) with "
+        "papermill, each run in its own folder, and tabulate the runs' results.json into "
+        "results.csv and results.md (one table per notebook).",
     )
     p.add_argument("plan", type=Path, help="plan YAML (see notebooks/plans/)")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     p.add_argument("--resume", action="store_true", help="skip runs that completed ok")
-    p.add_argument("--out", type=Path, help="output folder (default outputs/batch/<plan>)")
+    p.add_argument(
+        "--out", type=Path, help="output folder (default: outputs/batch/<the plan's name>)"
+    )
     p.add_argument("--kernel", help="Jupyter kernel name (default: the plan's or notebook's)")
     p.set_defaults(handler=_cmd_batch)
 

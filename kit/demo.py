@@ -114,13 +114,24 @@ def _write(path: Path, content: str | bytes) -> Path:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
-        "demo", help="end to end: data, training, submission, scoring, leaderboard"
+        "demo",
+        help="end to end: data, training, submission, scoring, leaderboard",
+        description="Run the main job end to end: generate the synthetic demo dataset (cached), "
+        "train the multi-task U-Net of kit/configs/demo.yaml for a few minutes, predict the test "
+        "scenes into OUT/upload_package.nc, validate and score it, add it to the leaderboard "
+        "OUT/leaderboard.sqlite and write its HTML page and plots.",
     )
-    demo.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo)")
+    demo.add_argument("--out", default="outputs/demo", help="output folder")
     demo.add_argument("--quick", action="store_true", help="small set (6+2 scenes of 400x400)")
-    demo.add_argument("--minutes", type=float, default=6.0, help="training time budget")
-    demo.add_argument("--epochs", type=int, default=None, help="cap the training epochs")
-    demo.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    demo.add_argument("--minutes", type=float, default=6.0, help="training time budget (minutes)")
+    demo.add_argument(
+        "--epochs", type=int, default=None,
+        help="cap the training epochs (default: no cap; the time budget ends training)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda"),
+        help="where to train and predict; auto: CUDA when available",
+    )  # fmt: skip
     demo.set_defaults(handler=_run_demo_command)
 
 

@@ -312,9 +312,13 @@ def register(subparsers) -> None:
     parser.add_argument("--out", default="upload_package.nc", help="submission file to write")
     parser.add_argument("--png", metavar="DIR", help="also save a PNG panel per scene here")
     parser.add_argument("--tta", action="store_true", help="average the 8 dihedral transforms")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--tile-size", type=int, default=TILE_SIZE, help="working-grid tile side")
-    parser.add_argument("--tile-overlap", type=int, default=TILE_OVERLAP)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where to predict; auto: CUDA when available")  # fmt: skip
+    parser.add_argument("--tile-size", type=int, default=TILE_SIZE,
+                        help="side of the tiles a scene is predicted in (working-grid px)")  # fmt: skip
+    parser.add_argument("--tile-overlap", type=int, default=TILE_OVERLAP,
+                        help="overlap of neighbouring tiles (working-grid px), less than half "
+                        "of --tile-size")  # fmt: skip
     parser.add_argument("--cache-dir", help="scene cache folder (default: the checkpoint's)")
     parser.set_defaults(handler=_run_predict)
 

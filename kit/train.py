@@ -474,9 +474,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="experiment YAML (sections data, model, loss, train)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
     parser.add_argument("--overwrite", action="store_true", help="start afresh over a previous run")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
-    parser.add_argument("--data", help="override train.data_dir")
-    parser.add_argument("--out", help="override train.out_dir")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                        help="override train.device (default: the config's)")  # fmt: skip
+    parser.add_argument("--data", help="override train.data_dir (default: the config's)")
+    parser.add_argument("--out", help="override train.out_dir (default: the config's)")
 
 
 def register(subparsers) -> None:

@@ -13,18 +13,25 @@ from scoring.atomic import write_atomic
 from scoring.splits import ALL, PRIVATE, PUBLIC
 
 SPLIT_CHOICES = (PUBLIC, PRIVATE, ALL)
-DAILY_LIMIT_HELP = "scored submissions per team per UTC day, 1-1000 (default 5)"
+DAILY_LIMIT_HELP = "scored submissions per team per UTC day, 1-1000 (default: 5)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `score` and `leaderboard` subcommands to the `autoice` parser."""
     score = subparsers.add_parser(
-        "score", help="validate and score a submission netCDF against reference charts"
+        "score",
+        help="validate and score a submission netCDF against reference charts",
+        description="Validate a submission netCDF and score it against the reference charts "
+        "with the challenge metric: R2 for SIC, weighted F1 for SOD and FLOE, combined = "
+        "(2 SIC + 2 SOD + 1 FLOE) / 5.",
     )
     score.add_argument("submission", help="submission netCDF (upload_package.nc)")
     _reference_arguments(score)
     score.add_argument("--json", metavar="OUT", help="write the JSON report here ('-': stdout)")
-    score.add_argument("--split", choices=SPLIT_CHOICES, default=ALL, help="scenes to score")
+    score.add_argument(
+        "--split", choices=SPLIT_CHOICES, default=ALL,
+        help="scenes to score: one half of the public/private split, or all",
+    )  # fmt: skip
     score.add_argument("--progress", action="store_true", help="show a progress bar")
     _strict_argument(score)
     score.add_argument(
@@ -33,10 +40,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     score.set_defaults(handler=run_score)
 
-    board = subparsers.add_parser("leaderboard", help="run a leaderboard in a SQLite file")
+    board = subparsers.add_parser(
+        "leaderboard",
+        help="run a leaderboard in a SQLite file",
+        description="A leaderboard in a SQLite file: score and record submissions per team, "
+        "print or export the ranking, or zip a Codabench competition bundle.",
+    )
     actions = board.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    submit = actions.add_parser("submit", help="score a submission and record it for a team")
+    submit = actions.add_parser(
+        "submit",
+        help="score a submission and record it for a team",
+        description="Score a submission against the reference charts and record it for a team, "
+        "within the team's daily limit; a team's byte-identical resubmission is recorded as a "
+        "duplicate, not scored again.",
+    )
     submit.add_argument("submission", help="submission netCDF")
     submit.add_argument(
         "--team", required=True,
@@ -49,24 +67,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _strict_argument(submit)
     submit.set_defaults(handler=run_submit)
 
-    show = actions.add_parser("show", help="print the ranking")
+    show = actions.add_parser(
+        "show",
+        help="print the ranking",
+        description="Print the ranking: each team's best submission by the combined score.",
+    )
     _db_argument(show)
-    show.add_argument("--split", choices=SPLIT_CHOICES, default=PUBLIC)
+    _rank_split_argument(show)
     show.set_defaults(handler=run_show)
 
-    export = actions.add_parser("export", help="write the ranking as md, csv, html or json")
+    export = actions.add_parser(
+        "export",
+        help="write the ranking as md, csv, html or json",
+        description="Write the ranking as a markdown table, CSV, an HTML page or JSON.",
+    )
     _db_argument(export)
-    export.add_argument("--format", choices=("md", "csv", "html", "json"), default="md")
-    export.add_argument("--split", choices=SPLIT_CHOICES, default=PUBLIC)
+    export.add_argument(
+        "--format", choices=("md", "csv", "html", "json"), default="md", help="output format"
+    )
+    _rank_split_argument(export)
     export.add_argument("--out", help="output file (default: stdout)")
-    export.add_argument("--title", default="AutoICE leaderboard")
+    export.add_argument("--title", default="AutoICE leaderboard", help="title of the page")
     export.set_defaults(handler=run_export)
 
-    bundle = actions.add_parser("bundle", help="zip a Codabench competition bundle")
+    bundle = actions.add_parser(
+        "bundle",
+        help="zip a Codabench competition bundle",
+        description="Zip a Codabench competition bundle to upload: competition.yaml, pages, "
+        "the scoring program, and the reference charts with the public/private split.",
+    )
     _reference_arguments(bundle)
     bundle.add_argument("--out", required=True, help="bundle zip to write")
-    bundle.add_argument("--title", default="AutoICE sea-ice charting")
-    bundle.add_argument("--docker-image", default=None, help="image running the scoring program")
+    bundle.add_argument(
+        "--title", default="AutoICE sea-ice charting", help="title of the competition"
+    )
+    bundle.add_argument(
+        "--docker-image", default=None,
+        help="image running the scoring program (default: codalab/codalab-legacy:py39)",
+    )  # fmt: skip
     bundle.add_argument("--daily-limit", type=int, default=None, help=DAILY_LIMIT_HELP)
     bundle.set_defaults(handler=run_bundle)
 
@@ -76,7 +114,8 @@ def _reference_arguments(parser: argparse.ArgumentParser) -> None:
         "--reference", required=True, help="reference charts: scene folder or netCDF file"
     )
     parser.add_argument(
-        "--split-file", help="public/private split (CSV scene_id,split or YAML); default seeded"
+        "--split-file",
+        help="public/private split (CSV scene_id,split or YAML) (default: a seeded split)",
     )
 
 
@@ -101,6 +140,13 @@ def _positive_int(text: str) -> int:
 
 def _db_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default="leaderboard.sqlite", help="SQLite leaderboard file")
+
+
+def _rank_split_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--split", choices=SPLIT_CHOICES, default=PUBLIC,
+        help="scores that rank the teams: the public or private half of the test scenes, or all",
+    )  # fmt: skip
 
 
 def run_score(args: argparse.Namespace) -> int:

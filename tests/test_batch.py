@@ -16,10 +16,13 @@ from kit.errors import KitError
 KERNEL = "python3"
 
 
-def make_notebook(path: Path, body: str) -> Path:
-    """A tiny notebook: a `parameters` cell (seed, scale, output_dir) then `body`."""
+def make_notebook(path: Path, body: str, quick: bool = False) -> Path:
+    """A tiny notebook: a `parameters` cell (seed, scale, output_dir; `quick` too if asked)
+    then `body`."""
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("seed = 0\nscale = 1.0\noutput_dir = '.'")
+    params = nbformat.v4.new_code_cell(
+        "seed = 0\nscale = 1.0\noutput_dir = '.'" + "\nquick = False" * quick
+    )
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(body)]
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
@@ -217,3 +220,94 @@ def test_write_results_converts_numpy_and_flatten(tmp_path):
         "c.e.f": 1,
         "g": "[1]",
     }
+
+
+def outcome(notebook: str, run_id: str, parameters: dict, results: dict, status="ok"):
+    """A finished run as `execute_run` records it, without running anything."""
+    return batch.RunOutcome(
+        run_id, f"/nb/{notebook}", None, {**parameters, "output_dir": "/o"}, status, 1.5,
+        results=results,
+    )  # fmt: skip
+
+
+def test_a_parameter_absent_in_some_runs_differs(tmp_path):
+    """Two sets, one setting levels/filters: they differ, are shown per run, never `nan`."""
+    runs = [
+        outcome("02.ipynb", "a", {"device": "cpu"}, {"score": 80.0}),
+        outcome("02.ipynb", "b", {"device": "cpu", "levels": 3, "filters": [8, 16]}, {"score": 81}),
+    ]
+    _, md_path = batch.write_tables(runs, tmp_path)
+    md = md_path.read_text()
+    assert "nan" not in md
+    assert "Same in every run: `device=cpu`." in md
+    header = next(line for line in md.splitlines() if line.startswith("| run_id"))
+    assert "param.levels" in header and "param.filters" in header
+    assert "| a | ok | 1.500 | (default) | (default) | 80.000 |" in md
+    assert "| b | ok | 1.500 | 3 | [8, 16] | 81 |" in md  # integers stay integers
+
+
+def test_one_table_per_notebook_with_its_own_columns(tmp_path):
+    runs = [
+        outcome("01.ipynb", "x0", {"seed": 0, "scene_index": 0}, {"scenes": 30}),
+        outcome("06.ipynb", "y0", {"seed": 0, "warped_size": 512}, {"epe": 1.25}),
+        outcome("06.ipynb", "y1", {"seed": 1, "warped_size": 512}, {"epe": 0.75}),
+    ]
+    csv_path, md_path = batch.write_tables(runs, tmp_path, title="mixed")
+    md = md_path.read_text()
+    first, second = md.split("## 01.ipynb")[1].split("## 06.ipynb")
+    assert "Parameters: `seed=0`, `scene_index=0`." in first
+    assert "| x0 | ok | 1.500 | 30 |" in first and "epe" not in first
+    assert "Same in every run: `warped_size=512`." in second
+    assert "| y1 | ok | 1.500 | 1 | 0.750 |" in second and "scenes" not in second
+    assert "512.0" not in md and "3 of 3 runs ok." in md
+    table = pd.read_csv(csv_path)
+    assert list(table["notebook"]) == ["01.ipynb", "06.ipynb", "06.ipynb"]
+    lines = csv_path.read_text().splitlines()  # every column; integers stay integers
+    assert lines[0].endswith("param.seed,param.scene_index,param.warped_size,scenes,epe")
+    assert lines[1:] == [
+        "x0,01.ipynb,,ok,1.5,,0,0,,30,",
+        "y0,06.ipynb,,ok,1.5,,0,,512,,1.25",
+        "y1,06.ipynb,,ok,1.5,,1,,512,,0.75",
+    ]
+
+
+QUICK_BODY = """\
+if quick:  # CI sizes
+    seed, (scale, other) = 7, (0.5, 1)
+from kit.batch import write_results
+write_results(output_dir, {"value": seed * scale})
+"""
+
+
+def test_quick_overrides_are_read_from_the_notebook(tmp_path):
+    nb = make_notebook(tmp_path / "q.ipynb", "%matplotlib inline\n" + QUICK_BODY)
+    assert batch.quick_overrides(nb) == {"seed", "scale", "other"}
+    assert batch.quick_overrides(make_notebook(tmp_path / "p.ipynb", PASSING)) == set()
+
+
+def test_explicit_parameters_beside_quick_are_refused(tmp_path):
+    make_notebook(tmp_path / "q.ipynb", QUICK_BODY, quick=True)
+    plan = write_plan(
+        tmp_path, notebooks=["q.ipynb"], parameters={"quick": True},
+        sets=[{"label": "small"}, {"label": "big", "scale": 10.0}],
+    )  # fmt: skip
+    with pytest.raises(KitError, match="plan.yaml") as info:
+        batch.load_plan(plan)
+    assert "quick: true makes q.ipynb replace scale (set 'big')" in str(info.value)
+    assert "\n" not in str(info.value)
+    assert main(["batch", str(plan)]) == 2
+
+
+def test_quick_without_replaced_parameters_or_quick_off_is_fine(tmp_path):
+    make_notebook(tmp_path / "q.ipynb", QUICK_BODY, quick=True)
+    quick_grid = write_plan(tmp_path, notebooks=["q.ipynb"], parameters={"quick": True})
+    assert len(batch.expand_plan(batch.load_plan(quick_grid), tmp_path)) == 1
+    off = write_plan(tmp_path, notebooks=["q.ipynb"], grid={"quick": [False], "scale": [1.0, 2.0]})
+    assert len(batch.expand_plan(batch.load_plan(off), tmp_path)) == 2
+
+
+@pytest.mark.parametrize(
+    "plan", sorted((Path(__file__).parents[1] / "notebooks/plans").glob("*.yaml"))
+)
+def test_shipped_plans_load(plan):
+    assert batch.expand_plan(batch.load_plan(plan), "/tmp/unused")

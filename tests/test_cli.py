@@ -1,5 +1,6 @@
 """The `autoice` command line: subcommands work, bad input is one line and exit status 2."""
 
+import argparse
 import os
 import re
 import subprocess
@@ -98,3 +99,77 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+
+
+def _command_parsers(parser, prefix="autoice"):
+    """Every (name, parser) below `parser`, nested subcommands included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield f"{prefix} {name}", sub
+                yield from _command_parsers(sub, f"{prefix} {name}")
+
+
+def test_every_command_and_option_is_described_with_its_default_and_choices():
+    parser = build_parser()
+    commands = dict(_command_parsers(parser))
+    assert {"autoice demo", "autoice leaderboard export", "autoice manifest check"} <= set(commands)
+    problems = []
+    for name, sub in [("autoice", parser), *commands.items()]:
+        if not sub.description:
+            problems.append(f"{name}: no description")
+        formatter = sub._get_formatter()
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                continue
+            flag = f"{name} {action.option_strings[0] if action.option_strings else action.dest}"
+            text = formatter._get_help_string(action) if action.help else ""
+            if not text:
+                problems.append(f"{flag}: no help")
+            default = action.default
+            shows = default is None or isinstance(default, bool) or default == argparse.SUPPRESS
+            if not shows and "default" not in text:
+                problems.append(f"{flag}: default {default!r} not shown")
+            if text.count("default") > 1 or "(default " in text:
+                problems.append(f"{flag}: default stated twice or not as '(default: X)'")
+            if (
+                action.choices
+                and action.metavar
+                and not all(str(c) in text for c in action.choices)
+            ):
+                problems.append(f"{flag}: choices hidden by metavar {action.metavar}")
+    assert not problems, "\n".join(problems)
+
+
+def test_help_shows_defaults_once_and_choices():
+    predict = build_parser("predict")._subparsers._group_actions[0].choices["predict"]
+    text = " ".join(predict.format_help().split())
+    assert "{auto,cpu,cuda}" in text and "(default: auto)" in text
+    demo = build_parser("demo")._subparsers._group_actions[0].choices["demo"]
+    assert "{auto,cpu,cuda}" in demo.format_help()
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--device", "gpu"])  # choices, not free text
+    for command in COMMANDS:
+        sub = build_parser(command)._subparsers._group_actions[0].choices[command]
+        assert "(default: None)" not in sub.format_help(), command
+
+
+def test_help_texts_name_the_defaults_the_code_applies():
+    """Where an option's default is applied in the code (None on the command line), its help
+    names the value the code uses."""
+    from scoring.bundle import DEFAULT_DOCKER_IMAGE
+    from scoring.leaderboard import DEFAULT_DAILY_LIMIT
+
+    board = build_parser("leaderboard")._subparsers._group_actions[0].choices["leaderboard"]
+    bundle = " ".join(board._subparsers._group_actions[0].choices["bundle"].format_help().split())
+    assert f"(default: {DEFAULT_DOCKER_IMAGE})" in bundle
+    assert f"(default: {DEFAULT_DAILY_LIMIT})" in bundle
+
+
+def test_version_comes_from_the_package_metadata(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"autoice {version('autoice-kit')}"

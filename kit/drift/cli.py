@@ -68,10 +68,19 @@ def _track_params(args) -> dict:
 
 def register(subparsers) -> None:
     """Add the `drift` and `drift-eval` subcommands."""
-    p = subparsers.add_parser("drift", help="sea-ice drift between two Sentinel-1 GeoTIFFs")
+    p = subparsers.add_parser(
+        "drift",
+        help="sea-ice drift between two Sentinel-1 GeoTIFFs",
+        description="Track sea-ice drift from one Sentinel-1 sigma0 GeoTIFF (with GCPs) to a "
+        "later one and write the vectors on a regular grid as a netCDF drift product.",
+    )
     p.add_argument("img1", help="first image: sigma0 GeoTIFF with GCPs")
     p.add_argument("img2", help="second image")
-    p.add_argument("--method", default="ft+pm", choices=METHODS)
+    p.add_argument(
+        "--method", default="ft+pm", choices=METHODS,
+        help="ft: ORB feature tracking; pm: pattern matching (cross-correlation); superlim: "
+        "a small learned keypoint network; ft+pm, superlim+pm: pm from that first guess",
+    )  # fmt: skip
     p.add_argument("--out", required=True, help="output netCDF file")
     p.add_argument("--png", default=None, help="also save a quiver plot here")
     _add_track_options(p)
@@ -80,12 +89,15 @@ def register(subparsers) -> None:
     e = subparsers.add_parser(
         "drift-eval",
         help="score drift methods: warped images with known truth (0 or 1 image) or a real pair's consistency (2 images)",
+        description="Score drift methods. No image: synthetic textures warped by random fields; "
+        "one image: warps of it; both by end-point error against the known field. Two images: "
+        "a real pair, by forward-backward consistency.",
     )
     e.add_argument(
         "images", nargs="*", help="none: synthetic textures; one: warp it; two: a real pair"
     )
     e.add_argument(
-        "--methods", default="ft,pm,ft+pm,superlim,superlim+pm", help="comma-separated methods"
+        "--methods", default=",".join(METHODS), help="comma-separated methods to compare"
     )
     e.add_argument(
         "--pairs", type=int, default=1, help="warped pairs per image (different random fields)"
@@ -97,7 +109,7 @@ def register(subparsers) -> None:
     e.add_argument(
         "--max-rotation", type=float, default=10.0, help="largest rotation of the warp (deg)"
     )
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=int, default=0, help="seed of the textures and warp fields")
     e.add_argument("--json", default=None, help="write the rows as JSON here")
     _add_track_options(e)
     e.set_defaults(handler=run_drift_eval)
