@@ -189,7 +189,7 @@ def bar_chart_png(standings: list[Standing], split: str) -> str:
     teams = [s.team.replace("$", r"\$") for s in standings]  # no mathtext from team names
     x = np.arange(len(standings))
     width = 0.8 / len(keys)
-    fig = Figure(figsize=(max(6.0, 1.2 * len(standings) + 2), 4), dpi=100)
+    fig = Figure(figsize=(max(7.0, 1.2 * len(standings) + 3), 4), dpi=100)
     ax = fig.subplots()
     colours = colormaps["tab10"].colors
     for i, key in enumerate(keys):
@@ -199,7 +199,7 @@ def bar_chart_png(standings: list[Standing], split: str) -> str:
     ax.set_xticks(x, teams, rotation=30, ha="right")
     ax.set_ylabel("score (%)")
     ax.set_title(f"Best submission per team, {split} split")
-    ax.legend(ncols=len(keys), fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
