@@ -115,7 +115,7 @@ def score_title(chart: str, score: float | None) -> str:
     """`SIC predicted (R² 83.1)`: a predicted chart's title with its metric and score."""
     if score is None:
         return f"{chart} predicted"
-    metric = {"r2": "R²", "f1": "F1"}[charts.METRICS[chart]]
+    metric = charts.METRIC_NAMES[charts.METRICS[chart]]
     return f"{chart} predicted ({metric} {score:.1f})"
 
 
@@ -142,17 +142,17 @@ def scene_backdrop(path: str | os.PathLike) -> tuple[np.ndarray | None, np.ndarr
     return found.get(charts.SAR_VARIABLES[0]), land
 
 
-def save_scene_panel(
-    path: str | os.PathLike,
+def scene_panel_figure(
     scene_id: str,
     sar: np.ndarray,
     predicted: Mapping[str, np.ndarray],
     reference: Mapping[str, np.ndarray] | None = None,
     masked: np.ndarray | None = None,
     sar_unit: str = "dB",
-) -> Path:
-    """Save a PNG: SAR and each predicted chart; a second row with the reference if given (the
-    SAR then spans both rows). `masked` (land, no data) is greyed on the predicted charts."""
+) -> Figure:
+    """The panel as a bare Figure: SAR and each predicted chart; a second row with the
+    reference if given (the SAR then spans both rows). `masked` (land, no data) is greyed on
+    the predicted charts; with a reference, titles carry the scene's scores."""
     chart_names = [c for c in charts.CHARTS if c in predicted]
     scores = scene_scores(predicted, reference) if reference else {}
     rows = 2 if reference else 1
@@ -174,6 +174,20 @@ def save_scene_panel(
     combined = f" - combined score {scores['combined']:.1f}" if "combined" in scores else ""
     fig.suptitle(scene_id + combined)
     fig.tight_layout()
+    return fig
+
+
+def save_scene_panel(
+    path: str | os.PathLike,
+    scene_id: str,
+    sar: np.ndarray,
+    predicted: Mapping[str, np.ndarray],
+    reference: Mapping[str, np.ndarray] | None = None,
+    masked: np.ndarray | None = None,
+    sar_unit: str = "dB",
+) -> Path:
+    """Save `scene_panel_figure` as a PNG at `path` (written atomically)."""
+    fig = scene_panel_figure(scene_id, sar, predicted, reference, masked, sar_unit)
     path = Path(path)
     with atomic_path(path) as temporary:
         fig.savefig(temporary, dpi=90, format="png")
