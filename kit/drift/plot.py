@@ -3,7 +3,7 @@ notebook's backend is left alone).
 
 Arrows are drawn in image pixels (`angles="xy", scale_units="xy"`): at true length when they
 are long enough to see, else magnified by a stated factor; a scale key (`quiverkey`) gives a
-reference length in pixels, or in km for geolocated pairs. The colour scale spans the 2nd to
+reference length in pixels, or in km for geolocated pairs (lower left). The colour scale spans the 2nd to
 98th percentile of the drawn arrows, so a few outliers cannot flatten it.
 """
 
@@ -120,7 +120,10 @@ def quiver_figure(
 
 
 def _scale_key(ax, arrows, lengths_px: np.ndarray, km_per_px: float | None, factor: float):
-    """A `quiverkey` below the plot: a 1-2-5 length near 1.5 median arrows, in km or pixels."""
+    """A `quiverkey` in a white box at the lower left: a 1-2-5 length near 1.5 median arrows,
+    in km or pixels, drawn with the arrows' scale."""
+    from matplotlib.patches import Rectangle
+
     lengths_px = lengths_px[np.isfinite(lengths_px) & (lengths_px > 0)]
     median = float(np.median(lengths_px)) if lengths_px.size else 1.0
     if km_per_px:
@@ -131,4 +134,11 @@ def _scale_key(ax, arrows, lengths_px: np.ndarray, km_per_px: float | None, fact
         text = f"{length:g} px"
     if factor != 1:
         text += f" (drawn x{factor:g})"
-    ax.quiverkey(arrows, 0.02, -0.13, length, f"scale: {text}", labelpos="E", coordinates="axes")
+    left, right = ax.get_xlim()
+    share = length * factor / abs(right - left)  # the key arrow's length in axes widths
+    box = Rectangle((0.01, 0.01), share + 0.33, 0.07, transform=ax.transAxes, facecolor="white",
+                    alpha=0.85, edgecolor="0.5", zorder=4)  # fmt: skip
+    ax.add_patch(box)
+    key = ax.quiverkey(arrows, 0.03 + share, 0.045, length, f"scale: {text}", labelpos="E",
+                       coordinates="axes", fontproperties={"size": "small"})  # fmt: skip
+    key.set_zorder(5)
