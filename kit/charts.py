@@ -38,6 +38,9 @@ N_CLASSES: dict[str, int] = {chart: len(names) for chart, names in CLASS_NAMES.i
 #: Metric per chart: R2 on class values for SIC, support-weighted F1 for SOD and FLOE.
 METRICS: dict[str, str] = {"SIC": "r2", "SOD": "f1", "FLOE": "f1"}
 
+#: How each metric is named in tables and figure titles.
+METRIC_NAMES: dict[str, str] = {"r2": "R²", "f1": "F1"}
+
 #: Weights of the combined score: (2*SIC + 2*SOD + 1*FLOE) / 5.
 CHART_WEIGHTS: dict[str, float] = {"SIC": 2.0, "SOD": 2.0, "FLOE": 1.0}
 

@@ -280,13 +280,22 @@ def predict_dataset(
 
 
 def _save_panel(folder: Path, scene, maps, predictor: Predictor, reference) -> None:
-    from kit.panels import save_scene_panel  # matplotlib and cmocean only when asked for
+    """The scene's panel: HH in dB and land from the scene file (ready-to-train scenes), else
+    the model's normalised HH input; land and no data greyed on the predicted charts."""
+    from kit.panels import save_scene_panel, scene_backdrop  # matplotlib only when asked for
 
-    channel = charts.SAR_VARIABLES[0]
-    index = predictor.channels.index(channel) if channel in predictor.channels else 0
-    sar = np.where(np.asarray(scene.valid), np.asarray(scene.x[index], dtype=np.float32), np.nan)
+    sar, land = scene_backdrop(scene.path)
+    unit = "dB"
+    if sar is None:
+        channel = charts.SAR_VARIABLES[0]
+        index = predictor.channels.index(channel) if channel in predictor.channels else 0
+        valid = np.asarray(scene.valid)
+        sar = np.where(valid, np.asarray(scene.x[index], dtype=np.float32), np.nan)
+        unit = "normalised"
+    masked = None if land is None or land.shape != tuple(scene.shape) else land
     truth = _reference_charts(scene.path, reference)
-    save_scene_panel(folder / f"{scene.scene_id}.png", scene.scene_id, sar, maps, truth or None)
+    save_scene_panel(folder / f"{scene.scene_id}.png", scene.scene_id, sar, maps, truth or None,
+                     masked=masked, sar_unit=unit)  # fmt: skip
 
 
 def _reference_charts(path, reference) -> dict[str, np.ndarray]:

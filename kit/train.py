@@ -244,7 +244,8 @@ def train(
     state = _initial_state(out_dir, config, resume, overwrite)
 
     train_scenes, val_scenes = split_scenes(tc.data_dir, tc)
-    patches = PatchDataset(config.data, train_scenes, rank=proc.rank, world_size=proc.world_size)
+    patches = PatchDataset(config.data, train_scenes, rank=proc.rank, world_size=proc.world_size,
+                           progress=progress and proc.is_main)  # fmt: skip
     validation = SceneDataset(config.data, val_scenes) if len(val_scenes) and proc.is_main else None
     model = build_model(config.model, patches.in_channels, config.data.charts).to(proc.device)
     loss_fn = MultiTaskLoss(

@@ -2,6 +2,8 @@
 
 Scores are shown as the challenge published them (`Standing.scores_rounded`: chart scores
 rounded to 3 decimals, the combined score from those); JSON also carries the unrounded ones.
+Markdown and HTML name each score's metric ("SIC R²", "SOD F1", ...) and show submission
+times to the second in UTC; CSV and JSON keep the plain keys and full timestamps.
 
 Team and file names come from participants, so every format escapes them: HTML entities (and a
 Content-Security-Policy that allows no script at all), Markdown table syntax, and CSV cells that
@@ -15,8 +17,9 @@ import csv
 import html
 import io
 import json
+from datetime import datetime, timezone
 
-from kit.charts import CHARTS, SCORE_DECIMALS
+from kit.charts import CHARTS, METRIC_NAMES, METRICS, SCORE_DECIMALS
 from scoring.leaderboard import SCORE_KEYS, Standing
 
 FORMATS: tuple[str, ...] = ("md", "csv", "html", "json")
@@ -33,10 +36,30 @@ def export(
     return writers[fmt](standings, split, title)
 
 
-def _cells(standing: Standing) -> list[str]:
+def _cells(standing: Standing, readable: bool = False) -> list[str]:
+    """Table cells in `COLUMNS` order; `readable`: the time to the second, in UTC."""
     scores = [_score_text(standing.scores_rounded[key]) for key in SCORE_KEYS]
-    return [str(standing.rank), standing.team, *scores, str(standing.submissions),
-            standing.submitted_at, standing.file_name]  # fmt: skip
+    when = time_text(standing.submitted_at) if readable else standing.submitted_at
+    return [str(standing.rank), standing.team, *scores, str(standing.submissions), when,
+            standing.file_name]  # fmt: skip
+
+
+def column_label(column: str) -> str:
+    """A column's header for people: chart scores name their metric (`SIC R²`)."""
+    if column in CHARTS:
+        return f"{column} {METRIC_NAMES[METRICS[column]]}"
+    return {"submitted_at": "submitted (UTC)"}.get(column, column)
+
+
+def time_text(stamp: str) -> str:
+    """An ISO timestamp as `2026-11-21 09:00:05` (UTC, to the second); unparsable text as is."""
+    try:
+        when = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return stamp
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _score_text(score: float | None) -> str:
@@ -45,10 +68,12 @@ def _score_text(score: float | None) -> str:
 
 def to_markdown(standings: list[Standing], split: str, title: str = "AutoICE leaderboard") -> str:
     """A Markdown table; `|`, backslashes, markup characters and newlines in names are escaped."""
-    lines = [f"# {_md_escape(title)} ({split} split)", "", "| " + " | ".join(COLUMNS) + " |"]
+    header = " | ".join(column_label(c) for c in COLUMNS)
+    lines = [f"# {_md_escape(title)} ({split} split)", "", f"| {header} |"]
     lines.append("|" + "---|" * len(COLUMNS))
     for standing in standings:
-        lines.append("| " + " | ".join(_md_escape(c) for c in _cells(standing)) + " |")
+        cells = _cells(standing, readable=True)
+        lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -94,17 +119,41 @@ def to_json(standings: list[Standing], split: str, title: str = "") -> str:
     return json.dumps({"split": split, "standings": rows}, indent=2, allow_nan=False) + "\n"
 
 
+#: The page's style sheet (inline: the page loads nothing and runs no script).
+_PAGE_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
+h1 { font-weight: 600; margin-bottom: 0.2em; }
+p.note { color: #555; margin-top: 0; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.95em; }
+caption { caption-side: bottom; text-align: left; color: #555; padding-top: 0.5em; }
+th, td { padding: 0.35em 0.8em; text-align: left; border-bottom: 1px solid #ddd; }
+th { background: #0b3d91; color: #fff; font-weight: 600; white-space: nowrap; }
+tbody tr:nth-child(even) { background: #f3f6fb; }
+tbody tr:first-child { font-weight: 600; }
+td:nth-child(n+3):nth-child(-n+8) { text-align: right; font-variant-numeric: tabular-nums; }
+td:nth-child(6) { background: #fff7d6; }
+td { overflow-wrap: anywhere; max-width: 20em; }
+img { max-width: 100%; }
+"""
+
+
 def to_html(standings: list[Standing], split: str, title: str = "AutoICE leaderboard") -> str:
-    """One self-contained HTML page: escaped table and an embedded per-chart bar chart."""
+    """One self-contained HTML page: a styled, escaped table and an embedded bar chart."""
     esc = html.escape
-    header = "".join(f"<th>{esc(c)}</th>" for c in COLUMNS)
+    header = "".join(f"<th>{esc(column_label(c))}</th>" for c in COLUMNS)
     body = "\n".join(
-        "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in _cells(s)) + "</tr>" for s in standings
+        "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in _cells(s, readable=True)) + "</tr>"
+        for s in standings
     )
     chart = (
         f'<img alt="Scores per chart" src="data:image/png;base64,{bar_chart_png(standings, split)}">'
         if standings
         else "<p>No scored submissions yet.</p>"
+    )
+    caption = (
+        "Scores in percent as the challenge rounds them: SIC R² of the concentration classes, "
+        "SOD and FLOE support-weighted F1, combined = (2 SIC + 2 SOD + FLOE) / 5. "
+        "Each team's best submission; times in UTC."
     )
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -112,16 +161,13 @@ def to_html(standings: list[Standing], split: str, title: str = "AutoICE leaderb
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <title>{esc(title)} ({esc(split)})</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; overflow: hidden; }}
-img {{ max-width: 100%; }}
-</style>
+<style>{_PAGE_STYLE}</style>
 </head>
 <body>
-<h1>{esc(title)} ({esc(split)} split)</h1>
+<h1>{esc(title)}</h1>
+<p class="note">{esc(split)} split</p>
 <table>
+<caption>{esc(caption)}</caption>
 <thead><tr>{header}</tr></thead>
 <tbody>
 {body}
@@ -143,16 +189,17 @@ def bar_chart_png(standings: list[Standing], split: str) -> str:
     teams = [s.team.replace("$", r"\$") for s in standings]  # no mathtext from team names
     x = np.arange(len(standings))
     width = 0.8 / len(keys)
-    fig = Figure(figsize=(max(6.0, 1.2 * len(standings) + 2), 4), dpi=100)
+    fig = Figure(figsize=(max(7.0, 1.2 * len(standings) + 3), 4), dpi=100)
     ax = fig.subplots()
     colours = colormaps["tab10"].colors
     for i, key in enumerate(keys):
         values = [np.nan if s.scores[key] is None else s.scores[key] for s in standings]
-        ax.bar(x + (i - (len(keys) - 1) / 2) * width, values, width, label=key, color=colours[i])
+        ax.bar(x + (i - (len(keys) - 1) / 2) * width, values, width, label=column_label(key),
+               color=colours[i])  # fmt: skip
     ax.set_xticks(x, teams, rotation=30, ha="right")
     ax.set_ylabel("score (%)")
     ax.set_title(f"Best submission per team, {split} split")
-    ax.legend(ncols=len(keys), fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -61,13 +61,18 @@ def check_batches_fit(config: DataConfig) -> None:
 
 
 def load_scenes(
-    config: DataConfig, sources: list[tuple[str, str | None]], cache: SceneCache
+    config: DataConfig,
+    sources: list[tuple[str, str | None]],
+    cache: SceneCache,
+    progress: bool = True,
 ) -> list[CachedScene]:
-    """Cached scenes (built on first use, with a progress bar when there are several)."""
+    """Cached scenes (built on first use, with a progress bar when there are several and
+    `progress`)."""
     from tqdm.auto import tqdm
 
     check_variables(sources, config.variables)
-    bar = tqdm(sources, desc="scene cache", unit="scene", disable=len(sources) < 4, leave=False)
+    quiet = not progress or len(sources) < 4
+    bar = tqdm(sources, desc="scene cache", unit="scene", disable=quiet, leave=False)
     return [cache.get(path, ref) for path, ref in bar]
 
 
@@ -129,6 +134,7 @@ class PatchDataset(IterableDataset):
         rank: int | None = None,
         world_size: int | None = None,
         cache_dir: str | os.PathLike | None = None,
+        progress: bool = True,
     ):
         check_batches_fit(config)
         self.config = config
@@ -137,7 +143,9 @@ class PatchDataset(IterableDataset):
         cache = SceneCache(config, cache_dir)
         self.channels: tuple[str, ...] = cache.channels
         self.scenes = [
-            s for s in load_scenes(config, scene_sources(scenes), cache) if self._usable(s)
+            s
+            for s in load_scenes(config, scene_sources(scenes), cache, progress)
+            if self._usable(s)
         ]
         if not self.scenes:
             raise KitError("no scene with labelled pixels to train on")

@@ -1,5 +1,6 @@
 """The tutorial notebooks: committed clean (no outputs, one `parameters` cell with the standard
-parameters) and each one runs top to bottom in quick mode, writing its results.json."""
+parameters) and each one runs top to bottom in quick mode, writing its results.json, with
+clean output (`output_checks`) and nothing written beside the notebooks."""
 
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import papermill
 import pytest
 
 from kit import batch
+from tests.notebooks.output_checks import notebook_problems
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -51,10 +53,14 @@ def test_notebook_runs_in_quick_mode(path, tmp_path):
         label=None,
         parameters={"quick": True, "device": "cpu", "output_dir": str(tmp_path / path.stem)},
     )
-    outcome = batch.execute_run(spec, kernel="python3", cell_timeout=600)
+    before = sorted(NOTEBOOK_DIR.rglob("*"))
+    outcome = batch.execute_run(spec, kernel="python3", cell_timeout=600)  # cwd: notebooks/
     log = (tmp_path / path.stem / batch.LOG_FILE).read_text()
     assert outcome.status == "ok", f"{path.name}: {outcome.error}\n--- log tail ---\n{log[-3000:]}"
     assert outcome.results, f"{path.name}: results.json is empty"
+    executed = nbformat.read(tmp_path / path.stem / batch.NOTEBOOK_FILE, as_version=4)
+    assert notebook_problems(executed) == [], f"{path.name}: output not clean"
+    assert sorted(NOTEBOOK_DIR.rglob("*")) == before, f"{path.name}: wrote beside the notebooks"
 
 
 @pytest.mark.parametrize("plan", sorted((NOTEBOOK_DIR / "plans").glob("*.yaml")), ids=str)

@@ -76,3 +76,27 @@ def test_exports_show_the_challenges_figures():
     row = json.loads(export(standing, "json", "public"))["standings"][0]
     assert row["scores"] == {"SIC": 100.0, "SOD": 68.571, "FLOE": 100.0, "combined": 87.428}
     assert row["scores_unrounded"] == scores
+
+
+def test_markdown_and_html_headers_name_the_metrics_and_times_are_to_the_second():
+    standing = standings()[0]
+    standing.submitted_at = "2026-11-21T09:00:05.123456+00:00"
+    for fmt in ("md", "html"):
+        text = export([standing], fmt, "public")
+        for header in ("SIC R²", "SOD F1", "FLOE F1", "combined", "submitted (UTC)"):
+            assert header in text, (fmt, header)
+        assert "2026-11-21 09:00:05" in text and ".123456" not in text
+    assert "2026-11-21T09:00:05.123456+00:00" in export([standing], "csv", "public")
+
+
+def test_time_text_converts_to_utc_and_keeps_unparsable_text():
+    from scoring.export import time_text
+
+    assert time_text("2026-11-21T10:00:05.9+01:00") == "2026-11-21 09:00:05"
+    assert time_text("yesterday") == "yesterday"
+
+
+def test_html_page_is_styled_without_scripts():
+    page = export(standings(), "html", "public")
+    assert "<style>" in page and "th {" in page and "<caption>" in page
+    assert "<script" not in page.lower() and "javascript:" not in page.lower()
