@@ -35,6 +35,9 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
 
 N_CLASSES: dict[str, int] = {chart: len(names) for chart, names in CLASS_NAMES.items()}
 
+#: SIC class of 100 % (tenths): a SIC fraction in [0, 1] times this is the class value.
+SIC_TENTHS = 10
+
 #: Metric per chart: R2 on class values for SIC, support-weighted F1 for SOD and FLOE.
 METRICS: dict[str, str] = {"SIC": "r2", "SOD": "f1", "FLOE": "f1"}
 

@@ -75,10 +75,14 @@ def checkpoint_config(
 def check_compatible(
     state: dict[str, Any], config: ExperimentConfig, path: str | os.PathLike = "checkpoint"
 ) -> None:
-    """Raise a KitError listing every model/data setting where checkpoint and config differ."""
+    """Raise a KitError listing every model/data setting where checkpoint and config differ.
+
+    The stored config is read through `ExperimentConfig` first, so a setting added since the
+    checkpoint was written compares as its default (what the checkpoint was trained with)."""
+    stored = checkpoint_config(state, path).to_dict()
     differences = [
         d
-        for d in config_differences(state["config"], config.to_dict(), MODEL_SECTIONS)
+        for d in config_differences(stored, config.to_dict(), MODEL_SECTIONS)
         if d.split(":")[0] not in IGNORED_SETTINGS
     ]
     if differences:

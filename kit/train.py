@@ -50,7 +50,7 @@ from kit.data.scene_dataset import SceneDataset
 from kit.errors import KitError, one_line, reason
 from kit.experiment import ExperimentConfig, TrainConfig, load_experiment
 from kit.infer import Predictor, resolve_device
-from kit.models import MultiTaskLoss, build_model
+from kit.models import MultiTaskLoss, build_model, sic_scale
 from kit.safeload import load_weights, require_keys
 from kit.textio import read_text
 from scoring import ScoreAccumulator
@@ -250,7 +250,7 @@ def train(
     model = build_model(config.model, patches.in_channels, config.data.charts).to(proc.device)
     loss_fn = MultiTaskLoss(
         config.loss.for_charts(model.kinds), model.kinds,
-        loss_class_weights(config, model.kinds, train_scenes),
+        loss_class_weights(config, model.kinds, train_scenes), sic_scale(config.model),
     ).to(proc.device)  # fmt: skip
     optimizer = make_optimizer(model, tc)
     scheduler = make_scheduler(optimizer, tc, config.data.epoch_len)

@@ -13,13 +13,17 @@ default (z-scores, 0 = no data, exactly like the real release), `minmax`, `physi
 (the raw-release layout, named by the original raw file name, in `train/` and `test/`).
 
 Scenes are independent and each is determined by (seed, index), so a set is reproducible
-file for file. `demo_dataset()` generates the default demo set once into a cache folder and
+file for file. Each scene is planned from a real training scene of `data_manifest.csv`: its
+month, ice service and chart region, and its per-scene class shares, which drive the egg codes
+(so old ice, new ice and open water follow the real calendar and regions, and the month and
+lat/lon inputs carry information as on the real data). `demo_dataset()` generates the default demo set once into a cache folder and
 reuses it. The physics of a scene lives in `kit.data.synthetic_scene`.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -35,11 +39,12 @@ from tqdm.auto import tqdm
 from kit import charts, resources
 from kit.data import formats
 from kit.data.config import check_seed
+from kit.data.manifest import load_manifest
 from kit.data.synthetic_scene import REGIONS, SceneSpec, generate_scene
 from kit.errors import KitError
 
 #: Bump when the generator changes so cached demo sets are regenerated.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 METADATA_FILE = "metadata.csv"
 CACHE_ENV = "AUTOICE_CACHE"
 #: TorchGeo's columns first (`input_path, reference_path, date, ice_service, split, region_id`),
@@ -51,8 +56,10 @@ METADATA_COLUMNS = (
 )  # fmt: skip
 #: Folder of the extra raw-release copies written with `raw=True`.
 RAW_FOLDER = "raw"
-#: Acquisition times are drawn to the second over four years from 2018, for two ice services.
+#: Acquisition times are drawn to the second within the source scene's month over four years
+#: from FIRST_YEAR (about 4 x 365 x 86400 ids per service in all).
 ACQUISITION_SECONDS = 4 * 365 * 86400
+FIRST_YEAR = 2018
 #: Most scenes in a set: half the distinct scene ids (2 services x ACQUISITION_SECONDS), so that
 #: drawing a new unique id takes two tries at most on average and never loops for ever.
 MAX_SCENES = ACQUISITION_SECONDS
@@ -136,22 +143,56 @@ def _original_id(
     return name, platform
 
 
+@functools.cache
+def source_scenes() -> pd.DataFrame:
+    """The real training scenes with class counts (data_manifest.csv), one row each: scene_id,
+    ice_service, month, chart_source and the pixel share of every class per chart."""
+    table = load_manifest()
+    table = table[(table.split == "train") & (table.duplicate_of == "") & (table.SIC_0 != "")]
+    out = table[["scene_id", "ice_service", "chart_source"]].reset_index(drop=True)
+    out["month"] = table.acquisition_start.str[5:7].astype(int).to_numpy()
+    for chart in charts.CHARTS:
+        columns = [f"{chart}_{k}" for k in range(charts.N_CLASSES[chart])]
+        counts = table[columns].astype(float).to_numpy()
+        shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+        out[columns] = shares
+    if out.empty:
+        raise KitError("data_manifest.csv: no training scene with class counts to plan from")
+    return out
+
+
+def _shares(row: pd.Series) -> dict[str, tuple[float, ...]]:
+    return {
+        c: tuple(float(row[f"{c}_{k}"]) for k in range(charts.N_CLASSES[c])) for c in charts.CHARTS
+    }
+
+
+def _start_in_month(rng: np.random.Generator, month: int) -> datetime:
+    """A random second of `month` in one of the four years from FIRST_YEAR."""
+    first = datetime(FIRST_YEAR + int(rng.integers(0, 4)), month, 1)
+    following = datetime(first.year + month // 12, month % 12 + 1, 1)
+    return first + timedelta(seconds=int(rng.integers(0, (following - first).total_seconds())))
+
+
 def plan_scenes(config: SynthConfig) -> list[tuple[str, SceneSpec]]:
-    """(split, spec) for every scene: unique plausible names, places and per-scene seeds."""
-    rng = np.random.default_rng([config.seed, GENERATOR_VERSION])
+    """(split, spec) for every scene: each drawn from a real training scene (its month, service,
+    region and class shares), with a unique plausible name, place and seed per (seed, index)."""
+    sources = source_scenes()
     plans, used = [], set()
     splits = ["train"] * config.n_train + ["test"] * config.n_test
     for index, split in enumerate(splits):
+        rng = np.random.default_rng([config.seed, index, GENERATOR_VERSION])
+        row = sources.iloc[int(rng.integers(len(sources)))]
+        service = str(row.ice_service)
         while True:
-            start = datetime(2018, 1, 1) + timedelta(
-                seconds=int(rng.integers(0, ACQUISITION_SECONDS))
-            )
-            service = "dmi" if rng.random() < 0.5 else "cis"
+            start = _start_in_month(rng, int(row.month))
             scene_id = f"{start:%Y%m%dT%H%M%S}_{service}"
             if scene_id not in used:
                 used.add(scene_id)
                 break
-        region = str(rng.choice(sorted(REGIONS[service])))
+        region = str(row.chart_source)
+        if region not in REGIONS[service]:
+            region = str(rng.choice(sorted(REGIONS[service])))
         lat, lon = REGIONS[service][region]
         original_id, _ = _original_id(rng, service, region, start)
         spec = SceneSpec(
@@ -165,6 +206,8 @@ def plan_scenes(config: SynthConfig) -> list[tuple[str, SceneSpec]]:
             heading=float(rng.choice([-1, 1]) * rng.uniform(150, 200)),
             seed=int(np.random.SeedSequence([config.seed, index]).generate_state(1)[0]),
             shape=(int(config.size[0]), int(config.size[1])),
+            class_shares=_shares(row),
+            source_scene=str(row.scene_id),
         )
         plans.append((split, spec))
     return plans

@@ -5,7 +5,10 @@ The recipe, in the order it runs:
 1. Land and sea: a smooth random field thresholded into a coastline, cut by fjords, or no land
    at all; `distance_map` is the distance to it, written as the distance index (0 on land).
 2. Ice chart: Voronoi polygons with wavy edges over the sea, one land polygon; each sea polygon
-   carries a SIGRID-3 egg code drawn for the season and its place in the ice pack. The charts
+   carries a SIGRID-3 egg code drawn from the class shares of the real training scene the spec
+   was planned from (`SceneSpec.class_shares`: its ice cover and concentrations from the SIC
+   shares, stages from the SOD shares, forms from the FLOE shares) and its place in the pack,
+   so the month and the region carry what they carry in the real data. The charts
    SIC/SOD/FLOE come from `convert_polygon_icechart`, so ambiguous polygons are masked exactly as
    in the real data.
 3. The "true" surface behind the chart: per pixel, ice or water with the polygon's concentration,
@@ -46,15 +49,6 @@ _SEASON_OF_MONTH = {
     1: WINTER, 2: WINTER, 3: WINTER, 4: WINTER, 5: WINTER, 6: MELT, 7: MELT,
     8: MINIMUM, 9: MINIMUM, 10: FREEZE_UP, 11: FREEZE_UP, 12: WINTER,
 }  # fmt: skip
-#: Share of sea polygons covered by ice, (low, high) per season.
-_ICE_COVER = {WINTER: (0.55, 1.0), MELT: (0.3, 0.85), MINIMUM: (0.0, 0.45), FREEZE_UP: (0.3, 0.9)}
-#: Weights of the dominant SOD class (1 new ... 5 old) per season.
-_STAGE_WEIGHTS = {
-    WINTER: (0.12, 0.16, 0.22, 0.38, 0.12),
-    MELT: (0.02, 0.05, 0.25, 0.48, 0.2),
-    MINIMUM: (0.05, 0.05, 0.1, 0.2, 0.6),
-    FREEZE_UP: (0.4, 0.35, 0.12, 0.05, 0.08),
-}
 #: SIGRID-3 stage codes that encode each SOD class, and form codes drawn for each SOD class.
 _STAGE_CODES = {1: (81, 82), 2: (83, 84, 85), 3: (87, 88, 89), 4: (91, 93, 86), 5: (95, 96, 97)}
 _FORM_CODES = {
@@ -74,6 +68,7 @@ REGIONS: dict[str, dict[str, tuple[float, float]]] = {
         "CapeFarewell": (59.8, -44.0), "SouthEast": (63.5, -39.5), "CentralEast": (68.5, -28.0),
         "NorthEast": (76.0, -16.0), "North": (81.5, -25.0), "Qaanaaq": (77.0, -70.0),
         "NorthWest": (73.5, -58.0), "CentralWest": (68.5, -55.0), "SouthWest": (63.0, -51.5),
+        "NorthAndCentralEast": (72.0, -20.0),
     },
     "cis": {
         "SGRDIEA": (72.5, -68.0), "SGRDIWA": (72.0, -135.0), "SGRDIHA": (60.0, -85.0),
@@ -96,6 +91,10 @@ class SceneSpec:
     heading: float  # degrees, azimuth of the line direction
     seed: int
     shape: tuple[int, int]
+    #: Pixel share of each class per chart (SIC 0-10, SOD 0-5, FLOE 0-6; MASK left out) of the
+    #: real training scene `source_scene` (data_manifest.csv) that the egg codes follow.
+    class_shares: dict[str, tuple[float, ...]]
+    source_scene: str = ""
 
     @property
     def season(self) -> str:
@@ -242,11 +241,35 @@ def _split_tenths(total: int, n_types: int, rng: np.random.Generator) -> list[in
     return [int(p) for p in parts]
 
 
+def _weights(shares: tuple[float, ...], floor: float = 1e-3) -> np.ndarray:
+    """Probabilities from class shares (a small floor keeps every class possible)."""
+    w = np.asarray(shares, float) + floor
+    return w / w.sum()
+
+
+def _pack_tenths(rng: np.random.Generator, sic_shares: tuple[float, ...], n_ice: int) -> np.ndarray:
+    """Concentrations (tenths 1-10) of the ice polygons, deepest in the pack first: drawn from
+    the scene's SIC shares of classes 1-10, sorted high to low with some local disorder."""
+    tenths = rng.choice(np.arange(1, 11), size=n_ice, p=_weights(sic_shares[1:]))
+    order = np.argsort(-(tenths + rng.normal(0, 1.0, n_ice)))
+    return tenths[order]
+
+
+def _form_weights(sod: int, floe_shares: tuple[float, ...]) -> tuple[tuple[int, ...], np.ndarray]:
+    """Form codes for a SOD class, their prior weighted by the scene's share of each code's FLOE
+    class (forms without a floe size count as cake ice)."""
+    forms, prior = _FORM_CODES[sod]
+    share = [floe_shares[charts.FORM_TO_FLOE.get(f, 1)] + 0.02 for f in forms]
+    w = np.asarray(prior) * share
+    return forms, w / w.sum()
+
+
 def make_egg_codes(
     rng: np.random.Generator, spec: SceneSpec, labels: np.ndarray, n: int, land: np.ndarray
 ) -> EggCodes:
     """Draw an egg code per sea polygon: the ice pack sits on one side (with a marginal ice zone
-    of lower concentration at its edge); stages follow the season, forms the stages."""
+    of lower concentration at its edge); ice cover and concentrations follow the SIC shares of
+    the source scene, stages its SOD shares, forms its FLOE shares."""
     h, w = labels.shape
     counts = np.bincount(labels[::4, ::4].ravel(), minlength=n + 1)[:n]
     rows, cols = np.mgrid[0:h:4, 0:w:4]
@@ -262,12 +285,14 @@ def make_egg_codes(
         coast = cv2.dilate(land.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~land
         touches_land[np.unique(labels[coast])] = True
 
-    lo, hi = _ICE_COVER[spec.season]
-    cover = rng.uniform(lo, hi)
+    shares = spec.class_shares
+    sea_share = counts / max(counts.sum(), 1)  # polygons cover the ice share by area
     order = np.argsort(-pack)  # most "pack" first
-    rank = np.empty(n, float)
-    rank[order] = np.arange(n) / max(n - 1, 1)  # 0 = deepest in the pack
-    is_ice = rank < cover - 1e-9 if cover < 1 else np.ones(n, bool)
+    covered = np.cumsum(sea_share[order]) - sea_share[order] / 2
+    is_ice = np.zeros(n, bool)
+    is_ice[order] = covered < 1.0 - shares["SIC"][0]
+    tenths_of = np.zeros(n, int)
+    tenths_of[order[is_ice[order]]] = _pack_tenths(rng, shares["SIC"], int(is_ice.sum()))
 
     codes = np.full((n + 1, 14), charts.EGG_NOT_FILLED, dtype=np.int64)
     first_id = int(rng.integers(10, 400))
@@ -278,7 +303,9 @@ def make_egg_codes(
     true_sod = np.zeros((n + 1, 3), np.int64)
     texture = np.ones((n + 1, 3), np.int64)
     bergs = np.zeros(n + 1, bool)
-    stage_weights = np.array(_STAGE_WEIGHTS[spec.season])
+    stage_weights = _weights(shares["SOD"][1:])
+    n_stages = max(1, int((stage_weights >= 0.05).sum()))  # secondary types from real classes
+    has_bergs = shares["FLOE"][6] > 0
 
     for i in range(n):
         if not is_ice[i]:
@@ -287,19 +314,18 @@ def make_egg_codes(
                 codes[i, 1] = int(rng.choice([1, 2]))
                 ice_fraction[i] = 0.03
                 partial[i, 0], true_sod[i, 0], texture[i, 0] = 1.0, 1, 1
-            bergs[i] = spec.ice_service == "dmi" and rng.random() < 0.15
+            bergs[i] = has_bergs and rng.random() < 0.15
             continue
         poly_type[i] = "I"
-        depth = 1.0 - rank[i] / max(cover, 1e-3)  # 1 deep in the pack, 0 at its edge
-        fast = touches_land[i] and spec.season == WINTER and rng.random() < 0.35
-        tenths = 10 if fast else int(np.clip(round(2 + 9 * depth + rng.normal(0, 1.2)), 1, 10))
+        fast = (
+            touches_land[i] and spec.season == WINTER and tenths_of[i] == 10 and rng.random() < 0.35
+        )
+        tenths = int(tenths_of[i])
         codes[i, 1], conc = _concentration_code(tenths, rng)
         ice_fraction[i] = conc / 10.0
         n_types = 1 if fast else int(rng.choice([1, 2, 3], p=[0.5, 0.33, 0.17]))
-        n_types = min(n_types, tenths)
+        n_types = min(n_types, tenths, n_stages)
         classes = list(rng.choice(np.arange(1, 6), size=n_types, replace=False, p=stage_weights))
-        if fast:
-            classes = [4]
         classes.sort(reverse=True)  # A is the thickest type
         parts = _split_tenths(tenths, n_types, rng)
         parts.sort(reverse=rng.random() < 0.6)
@@ -312,7 +338,7 @@ def make_egg_codes(
             if rng.random() < 0.03:
                 stage = int(rng.choice([charts.EGG_NOT_FILLED, charts.EGG_UNKNOWN]))
             codes[i, col + 1] = stage
-            forms, weights = _FORM_CODES[sod]
+            forms, weights = _form_weights(sod, shares["FLOE"])
             form = 8 if fast else int(rng.choice(forms, p=weights))
             texture[i, j] = _TEXTURE_OF_FORM.get(form, charts.FORM_TO_FLOE.get(form, 3))
             if all_forms_missing or rng.random() < 0.03:

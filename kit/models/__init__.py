@@ -1,6 +1,6 @@
 """Chart models (U-Net baseline, MMSeaIce multi-task U-Net, smp backbones), heads and losses."""
 
-from kit.models.factory import MODEL_TYPES, ModelConfig, build_model
+from kit.models.factory import MODEL_TYPES, ModelConfig, build_model, sic_scale
 from kit.models.heads import predict_classes, scores_to_classes, to_scores
 from kit.models.losses import ChartLossConfig, MultiTaskLoss
 from kit.models.multitask import ChartUNet, MultiTaskUNet
@@ -20,5 +20,6 @@ __all__ = [
     "predict_classes",
     "receptive_field",
     "scores_to_classes",
+    "sic_scale",
     "to_scores",
 ]

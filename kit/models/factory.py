@@ -5,6 +5,7 @@ model:
   type: multitask_unet        # unet | multitask_unet | smp
   filters: [32, 32, 64, 64]   # channels per resolution (unet, multitask_unet)
   sic_head: regression        # regression | classification (default per type)
+  sic_units: fraction         # regression head learns SIC/10 (fraction) or tenths (default)
 ```
 """
 
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 from torch import nn
 
+from kit import charts
 from kit.errors import KitError
 from kit.models.heads import CLASSIFICATION, HEAD_KINDS, REGRESSION, head_kinds
 from kit.models.multitask import MMSEAICE_FILTERS, ChartUNet, MultiTaskUNet
@@ -23,6 +25,8 @@ from kit.models.smp_models import SmpMultiTask
 from kit.models.unet import MAX_LEVELS
 
 MODEL_TYPES = ("unet", "multitask_unet", "smp")
+#: Units the SIC regression head learns in: class values 0-10, or fractions 0-1 (class / 10).
+SIC_UNITS = ("tenths", "fraction")
 
 #: SIC head when the config does not say: the starter's classification for the plain U-Net,
 #: MMSeaIce's regression for the multi-task models.
@@ -54,6 +58,9 @@ class ModelConfig:
     separate_decoders: bool = False
     #: SIC head; default classification for `unet`, regression for the others.
     sic_head: Literal["classification", "regression"] | None = None
+    #: Units the SIC regression learns: `fraction` (SIC/10, an MSE on the scale of the
+    #: cross-entropies) or `tenths` (class values; the default, as checkpoints before it).
+    sic_units: Literal["tenths", "fraction"] = "tenths"
     #: smp architecture (e.g. Unet, UnetPlusPlus, DeepLabV3Plus) and encoder (e.g. resnet34).
     arch: str | None = None
     encoder: str | None = None
@@ -66,6 +73,10 @@ class ModelConfig:
             raise KitError(f"model.type {self.type!r}: allowed {', '.join(MODEL_TYPES)}")
         if self.sic_head is not None and self.sic_head not in HEAD_KINDS:
             raise KitError(f"model.sic_head {self.sic_head!r}: allowed {', '.join(HEAD_KINDS)}")
+        if self.sic_units not in SIC_UNITS:
+            raise KitError(f"model.sic_units {self.sic_units!r}: allowed {', '.join(SIC_UNITS)}")
+        if self.sic_units != "tenths" and self.resolved_sic_head != REGRESSION:
+            raise KitError(f"model.sic_units {self.sic_units} needs sic_head: regression")
         defaults = ModelConfig.__dataclass_fields__
         for key, types in TYPE_KEYS.items():
             if self.type not in types and getattr(self, key) != defaults[key].default:
@@ -89,6 +100,11 @@ class ModelConfig:
         return self.sic_head or DEFAULT_SIC_HEAD[self.type]
 
 
+def sic_scale(config: ModelConfig) -> float:
+    """Tenths per unit of the SIC regression: 10 for `fraction`, 1 for `tenths`."""
+    return float(charts.SIC_TENTHS) if config.sic_units == "fraction" else 1.0
+
+
 def poolings(config: ModelConfig) -> int | None:
     """How many times a U-Net type halves its input (None for smp, whose encoder decides)."""
     if config.type == "smp":
@@ -107,9 +123,11 @@ def build_model(config: ModelConfig, in_channels: int, chart_names: Sequence[str
     if in_channels < 1:
         raise KitError(f"a model needs at least one input channel, got {in_channels}")
     kinds = head_kinds(list(chart_names), config.resolved_sic_head)
+    scale = sic_scale(config)
     if config.type == "unet":
         levels = config.levels if config.levels is not None or config.filters else 4
-        return ChartUNet(in_channels, kinds, levels=levels, filters=config.filters)
+        return ChartUNet(in_channels, kinds, levels=levels, filters=config.filters,
+                         regression_scale=scale)  # fmt: skip
     if config.type == "multitask_unet":
         return MultiTaskUNet(
             in_channels,
@@ -117,6 +135,7 @@ def build_model(config: ModelConfig, in_channels: int, chart_names: Sequence[str
             filters=config.filters or MMSEAICE_FILTERS,
             decoder_filters=config.decoder_filters,
             separate_decoders=config.separate_decoders,
+            regression_scale=scale,
         )
     return SmpMultiTask(
         in_channels,
@@ -124,5 +143,6 @@ def build_model(config: ModelConfig, in_channels: int, chart_names: Sequence[str
         arch=config.arch or "Unet",
         encoder=config.encoder or "resnet34",
         encoder_weights=config.encoder_weights,
+        regression_scale=scale,
         **config.extra,
     )

@@ -2,7 +2,9 @@
 
 Every model of the kit returns `{chart: tensor [B, C, H, W]}`. A chart's head is either a
 classification head (C = number of classes, logits) or, for SIC only, a regression head (C = 1,
-concentration in tenths). Ensembles and test-time augmentation average *scores* (class
+concentration in tenths). A regression head may learn the concentration as a fraction in [0, 1]
+(`regression_scale` 10, the model config's `sic_units: fraction`): its 1x1 convolution then
+predicts SIC/10 and the head multiplies by 10, so every model output stays in tenths. Ensembles and test-time augmentation average *scores* (class
 probabilities, or the regressed value) before taking classes.
 """
 
@@ -36,11 +38,18 @@ def head_channels(kinds: Mapping[str, str]) -> dict[str, int]:
 
 
 class ChartHeads(nn.Module):
-    """One 1x1 convolution per chart on shared (or per-chart) features."""
+    """One 1x1 convolution per chart on shared (or per-chart) features; regression outputs are
+    multiplied by `regression_scale` (the convolution learns tenths / scale)."""
 
-    def __init__(self, in_channels: int | Mapping[str, int], kinds: Mapping[str, str]):
+    def __init__(
+        self,
+        in_channels: int | Mapping[str, int],
+        kinds: Mapping[str, str],
+        regression_scale: float = 1.0,
+    ):
         super().__init__()
         self.kinds = dict(kinds)
+        self.regression_scale = float(regression_scale)
         sizes = head_channels(self.kinds)
         width = (
             in_channels if isinstance(in_channels, Mapping) else dict.fromkeys(sizes, in_channels)
@@ -51,7 +60,17 @@ class ChartHeads(nn.Module):
         self, features: torch.Tensor | Mapping[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
         pick = features.__getitem__ if isinstance(features, Mapping) else lambda _: features
-        return {c: conv(pick(c)) for c, conv in self.convs.items()}
+        outputs = {c: conv(pick(c)) for c, conv in self.convs.items()}
+        return scale_regression(outputs, self.kinds, self.regression_scale)
+
+
+def scale_regression(
+    outputs: Mapping[str, torch.Tensor], kinds: Mapping[str, str], scale: float
+) -> dict[str, torch.Tensor]:
+    """Regression outputs times `scale` (a fraction head back to tenths); others unchanged."""
+    if scale == 1.0:
+        return dict(outputs)
+    return {c: out * scale if kinds[c] == REGRESSION else out for c, out in outputs.items()}
 
 
 def to_scores(

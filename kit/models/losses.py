@@ -1,7 +1,10 @@
 """Training losses per chart, summed with task weights; every one ignores MASK (255) pixels.
 
 - `ce`: cross-entropy, optionally weighted per class by median frequency (AI4SeaIce eq. 3-4).
-- `mse`: mean squared error of a SIC regression head against the class value (MMSeaIce).
+- `mse`: mean squared error of a SIC regression head (MMSeaIce). With the model's
+  `sic_units: fraction` it is taken on SIC/10 in [0, 1], on the scale of the cross-entropies
+  (a random model's MSE is O(1) like its CE); on class values 0-10 (`tenths`) it is ~100x larger
+  and swamps the other tasks unless weighted down.
 - `focal`: focal loss (Lin et al. 2017), optionally with the same class weights.
 
 ```yaml
@@ -85,12 +88,13 @@ def masked_cross_entropy(
     return F.cross_entropy(logits.float(), target, weight=class_weights, ignore_index=charts.MASK)
 
 
-def masked_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error between a `[B, 1, H, W]` regression and class values, MASK ignored."""
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Mean squared error between a `[B, 1, H, W]` regression and class values, both divided
+    by `scale` (10: on fractions 0-1), MASK ignored."""
     valid = target != charts.MASK
     if not valid.any():
         return prediction.sum() * 0.0
-    return F.mse_loss(prediction[:, 0].float()[valid], target[valid].float())
+    return F.mse_loss(prediction[:, 0].float()[valid] / scale, target[valid].float() / scale)
 
 
 def focal_loss(
@@ -112,16 +116,21 @@ def focal_loss(
 
 
 class MultiTaskLoss(nn.Module):
-    """Weighted sum of the charts' losses; `forward` returns (total, {chart: loss})."""
+    """Weighted sum of the charts' losses; `forward` returns (total, {chart: loss}).
+
+    `regression_scale` is the model's (`kit.models.factory.sic_scale`): the MSE is taken in
+    the units the regression head learns."""
 
     def __init__(
         self,
         configs: Mapping[str, ChartLossConfig],
         kinds: Mapping[str, str],
         class_weights: Mapping[str, Sequence[float]] | None = None,
+        regression_scale: float = 1.0,
     ):
         super().__init__()
         self.configs = dict(configs)
+        self.regression_scale = float(regression_scale)
         missing = [c for c in kinds if c not in self.configs]
         if missing:
             raise KitError(f"no loss configured for chart(s) {', '.join(missing)}")
@@ -151,7 +160,7 @@ class MultiTaskLoss(nn.Module):
         config = self.configs[chart]
         weights = getattr(self, f"class_weights_{chart}")
         if config.type == "mse":
-            return masked_mse(output, target)
+            return masked_mse(output, target, self.regression_scale)
         if config.type == "focal":
             return focal_loss(output, target, config.gamma, weights)
         return masked_cross_entropy(output, target, weights)

@@ -33,6 +33,7 @@ class MultiTaskUNet(nn.Module):
         filters: Sequence[int] = MMSEAICE_FILTERS,
         decoder_filters: Sequence[int] | None = None,
         separate_decoders: bool = False,
+        regression_scale: float = 1.0,
     ):
         super().__init__()
         self.kinds = dict(kinds)
@@ -44,10 +45,10 @@ class MultiTaskUNet(nn.Module):
                 {c: UNetDecoder(self.filters, decoder_filters) for c in self.kinds}
             )
             widths = {c: d.out_channels for c, d in self.decoders.items()}
-            self.heads = ChartHeads(widths, self.kinds)
+            self.heads = ChartHeads(widths, self.kinds, regression_scale)
         else:
             self.decoder = UNetDecoder(self.filters, decoder_filters)
-            self.heads = ChartHeads(self.decoder.out_channels, self.kinds)
+            self.heads = ChartHeads(self.decoder.out_channels, self.kinds, regression_scale)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         features = self.encoder(x)
@@ -65,11 +66,12 @@ class ChartUNet(nn.Module):
         kinds: Mapping[str, str],
         levels: int | None = None,
         filters: Sequence[int] | None = None,
+        regression_scale: float = 1.0,
     ):
         super().__init__()
         self.kinds = dict(kinds)
         self.unet = UNet(in_channels, levels=levels, filters=filters)
-        self.heads = ChartHeads(self.unet.out_channels, self.kinds)
+        self.heads = ChartHeads(self.unet.out_channels, self.kinds, regression_scale)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.heads(self.unet(x))

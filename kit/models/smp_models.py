@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kit.models.heads import head_channels
+from kit.models.heads import head_channels, scale_regression
 
 
 class SmpMultiTask(nn.Module):
@@ -29,10 +29,12 @@ class SmpMultiTask(nn.Module):
         arch: str = "Unet",
         encoder: str = "resnet34",
         encoder_weights: str | None = None,
+        regression_scale: float = 1.0,
         **smp_kwargs,
     ):
         super().__init__()
         self.kinds = dict(kinds)
+        self.regression_scale = float(regression_scale)
         self.sizes = head_channels(self.kinds)
         try:
             self.net = smp.create_model(
@@ -54,4 +56,5 @@ class SmpMultiTask(nn.Module):
             mode = "reflect" if pad_h < height and pad_w < width else "replicate"
             x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
         out = self.net(x)[..., :height, :width]
-        return dict(zip(self.sizes, torch.split(out, list(self.sizes.values()), dim=1)))
+        outputs = dict(zip(self.sizes, torch.split(out, list(self.sizes.values()), dim=1)))
+        return scale_regression(outputs, self.kinds, self.regression_scale)

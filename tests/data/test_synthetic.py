@@ -182,3 +182,53 @@ def test_scenes_generated_at_once_are_capped_by_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(synthetic, "ProcessPoolExecutor", lambda n: used.append(n))
     write_dataset(tmp_path, SynthConfig(2, 0, (60, 60)), workers=2, progress=False)
     assert used == [] and len(list(tmp_path.glob("train/*.nc"))) == 2
+
+
+@pytest.fixture(scope="module")
+def planned_shares():
+    """40 small planned scenes: (spec, class shares of the generated charts) per scene."""
+    out = []
+    for _, spec in plan_scenes(SynthConfig(40, 0, (300, 300), 0)):
+        scene = generate_scene(spec)
+        shares = {}
+        for chart in charts.CHARTS:
+            values = scene.charts[chart].values.ravel()
+            values = values[values != charts.MASK]
+            shares[chart] = np.bincount(values, minlength=charts.N_CLASSES[chart]) / len(values)
+        out.append((spec, shares))
+    return out
+
+
+def test_scenes_are_planned_from_real_training_scenes():
+    sources = synthetic.source_scenes().set_index("scene_id")
+    plans = plan_scenes(SynthConfig(8, 2, (100, 100), 3))
+    assert plans[:4] == plan_scenes(SynthConfig(4, 0, (100, 100), 3))  # per (seed, index)
+    for _, spec in plans:
+        row = sources.loc[spec.source_scene]
+        assert (spec.ice_service, spec.acquisition.month) == (row.ice_service, row.month)
+        assert spec.region == row.chart_source
+        assert spec.class_shares["SOD"] == tuple(row[[f"SOD_{k}" for k in range(6)]])
+
+
+@pytest.mark.parametrize(
+    "chart, value, least", [("SIC", 0, 0.9), ("SIC", 10, 0.8), ("SOD", 4, 0.8), ("SOD", 5, 0.8)]
+)
+def test_scene_class_shares_follow_their_source_scene(planned_shares, chart, value, least):
+    drawn = [spec.class_shares[chart][value] for spec, _ in planned_shares]
+    made = [shares[chart][value] for _, shares in planned_shares]
+    assert np.corrcoef(drawn, made)[0, 1] > least
+
+
+def test_seasons_differ_as_in_the_manifest(planned_shares):
+    """Open water rises in summer and thick first-year ice is a winter-spring class, in the real
+    scenes and in the synthetic ones drawn from them."""
+    summer = [s for spec, s in planned_shares if spec.acquisition.month in (7, 8, 9)]
+    winter = [s for spec, s in planned_shares if spec.acquisition.month in (1, 2, 3, 4)]
+    assert len(summer) >= 5 and len(winter) >= 5
+    real = synthetic.source_scenes()
+    real_summer, real_winter = real[real.month.isin([7, 8, 9])], real[real.month.isin([1, 2, 3, 4])]
+    for chart, value in (("SIC", 0), ("SOD", 4)):
+        made = [np.mean([s[chart][value] for s in group]) for group in (summer, winter)]
+        real_means = [group[f"{chart}_{value}"].mean() for group in (real_summer, real_winter)]
+        assert np.sign(made[0] - made[1]) == np.sign(real_means[0] - real_means[1])
+        assert abs(made[0] - made[1]) > 0.1

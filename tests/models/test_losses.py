@@ -4,9 +4,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kit.charts import MASK
+from kit.charts import CHARTS, MASK, N_CLASSES
+from kit.errors import KitError
+from kit.models import ModelConfig, build_model, predict_classes, sic_scale
 from kit.models.losses import (
     ChartLossConfig,
+    LossConfig,
     MultiTaskLoss,
     focal_loss,
     masked_cross_entropy,
@@ -120,3 +123,57 @@ def test_bad_loss_config_values():
         ChartLossConfig(type="dice")
     with pytest.raises(ValueError, match="allowed none, median_frequency"):
         ChartLossConfig(class_weights="inverse")
+
+
+def _random_model_losses(units: str) -> dict[str, float]:
+    """Each chart's loss of an untrained multi-task U-Net on random inputs and class targets."""
+    torch.manual_seed(0)
+    config = ModelConfig(type="multitask_unet", filters=[8, 8, 16], sic_units=units)
+    model = build_model(config, in_channels=3, chart_names=CHARTS)
+    gen = torch.Generator().manual_seed(1)
+    targets = {c: torch.randint(0, N_CLASSES[c], (2, 32, 32), generator=gen) for c in CHARTS}
+    loss = MultiTaskLoss(LossConfig().for_charts(model.kinds), model.kinds, None, sic_scale(config))
+    with torch.no_grad():
+        _, parts = loss(model(torch.randn(2, 3, 32, 32, generator=gen)), targets)
+    return {c: float(v) for c, v in parts.items()}
+
+
+def test_sic_mse_on_fractions_is_on_the_scale_of_the_cross_entropies():
+    fraction, tenths = _random_model_losses("fraction"), _random_model_losses("tenths")
+    ce = max(fraction["SOD"], fraction["FLOE"])
+    assert 0.1 * ce < fraction["SIC"] < 2.0 * ce  # O(1), like log(6) ~ 1.8
+    assert tenths["SIC"] > 10 * ce  # on class values it swamps the classification losses
+
+
+def test_mse_scale_divides_prediction_and_target():
+    target = torch.tensor([[[3, MASK], [10, 0]]])
+    prediction = torch.tensor([[[[4.0, 99.0], [8.0, 0.0]]]])
+    assert masked_mse(prediction, target, 10.0).item() == pytest.approx((1 + 4 + 0) / 3 / 100)
+
+
+def test_fraction_head_is_mapped_back_to_class_values_for_scoring():
+    config = ModelConfig(type="multitask_unet", filters=[8, 8, 16], sic_units="fraction")
+    model = build_model(config, in_channels=2, chart_names=["SIC"])
+    conv = model.heads.convs["SIC"]
+    with torch.no_grad():  # the head's convolution says 0.47 (a fraction) everywhere
+        conv.weight.zero_()
+        conv.bias.fill_(0.47)
+        out = model(torch.randn(1, 2, 16, 16))
+    assert torch.allclose(out["SIC"], torch.full_like(out["SIC"], 4.7))  # tenths
+    assert set(predict_classes(out, model.kinds)["SIC"].flatten().tolist()) == {5}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"sic_units": "percent"}, "model.sic_units 'percent': allowed tenths, fraction"),
+        (
+            {"sic_units": "fraction", "sic_head": "classification"},
+            "model.sic_units fraction needs sic_head: regression",
+        ),
+        ({"type": "unet", "sic_units": "fraction"}, "needs sic_head: regression"),
+    ],
+)
+def test_sic_units_are_checked(kwargs, message):
+    with pytest.raises(KitError, match=message):
+        ModelConfig(**kwargs)
