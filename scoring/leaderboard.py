@@ -216,13 +216,24 @@ class Leaderboard:
         immutable for a WAL file nobody has open (no -wal file), else read-only with locks."""
         try:
             with open(self.db, "rb") as f:
-                header = f.read(20)
+                header = f.read(100)
         except OSError as exc:
             message = f"leaderboard database {self.db}: cannot be read ({exc.strerror})"
             raise ScoringError(message) from None
-        wal_mode = header[:16] == b"SQLite format 3\0" and header[18:20] == b"\2\2"
+        is_sqlite = header[:16] == b"SQLite format 3\0"
+        if is_sqlite and len(header) == 100:
+            # The kit's stamp is in the file header (application id at byte 68, user version at
+            # 60): read it directly, so a file others are writing to is never read unlocked.
+            app_id, version = (int.from_bytes(header[i : i + 4], "big") for i in (68, 60))
+            if app_id == APPLICATION_ID and version <= SCHEMA_VERSION:
+                return "kit"
+        wal_mode = is_sqlite and header[18:20] == b"\2\2"
         with self._open(self._uri(immutable=wal_mode and not self._wal().exists())) as conn:
-            return self._kind(conn)
+            conn.execute("BEGIN")  # one snapshot: a creator may commit between the queries
+            try:
+                return self._kind(conn)
+            finally:
+                conn.execute("ROLLBACK")
 
     def _uri(self, immutable: bool) -> str:
         """A read-only URI of `db`; `immutable`: without locks or -wal/-shm files."""
@@ -249,7 +260,10 @@ class Leaderboard:
             if kind != "kit":
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        # WAL is a property of the file: switch once. Switching needs the file to itself, so
+        # doing it on every connection would make concurrent submitters fail with "locked".
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
 
     def _kind(self, conn: sqlite3.Connection) -> str:
         """What the file is: "kit", "legacy" (the kit's tables, not stamped yet) or "empty";
