@@ -50,11 +50,14 @@ def row_blocks(variable: netCDF4.Variable, block_pixels: int = BLOCK_PIXELS) -> 
     A chunk taller than `block_pixels` allows gives blocks of whole chunk rows (at most one
     chunk row of the variable in memory).
     """
-    # Blocks cover whole chunks, so HDF5 needs no chunk cache; the default one would keep every
-    # variable's last chunks in memory while the file is open (memory growing with scenes).
-    variable.set_var_chunk_cache(size=CHUNK_CACHE_BYTES, nelems=1, preemption=1.0)
-    chunking = variable.chunking()
-    chunk_rows = 1 if chunking == "contiguous" else max(1, chunking[0])
+    chunk_rows = 1
+    if variable.group().data_model.startswith("NETCDF4"):  # HDF5; netCDF-3 has no chunks
+        # Blocks cover whole chunks, so HDF5 needs no chunk cache; the default one would keep
+        # every variable's last chunks in memory while the file is open (memory growing with
+        # scenes).
+        variable.set_var_chunk_cache(size=CHUNK_CACHE_BYTES, nelems=1, preemption=1.0)
+        chunking = variable.chunking()
+        chunk_rows = 1 if chunking == "contiguous" else max(1, chunking[0])
     yield from raw_chunks.chunk_row_slices(variable.shape, chunk_rows, block_pixels)
 
 
