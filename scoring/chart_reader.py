@@ -91,12 +91,15 @@ class ChartFile:
 
     `rows(name)` gives a reader with `blocks(block_pixels)` and `read(rows)`: raw chunks
     inflated with libdeflate where the variable's layout allows it (`scoring.raw_chunks`),
-    netCDF4 otherwise; both return the same stored values.
+    netCDF4 otherwise; both return the same stored values. `bounded` (submissions): before
+    HDF5 inflates a layout the raw reader does not take, every stored chunk is checked to
+    inflate to no more than a chunk's size (`raw_chunks.check_inflated_sizes`).
     """
 
-    def __init__(self, path: str | os.PathLike, role: str) -> None:
+    def __init__(self, path: str | os.PathLike, role: str, *, bounded: bool = False) -> None:
         self.path = os.fspath(path)
         self.role = role
+        self.bounded = bounded
         self._hdf5 = raw_chunks.open_hdf5(path)
         # netCDF4 only when needed (a layout h5py cannot take, or not HDF5 at all: then it
         # also checks the file and names it in the error).
@@ -111,7 +114,11 @@ class ChartFile:
     def rows(self, name: str, where: str) -> raw_chunks.ChunkRows | NetcdfRows:
         """A row reader of variable `name`; `where` names it in errors."""
         fast = raw_chunks.ChunkRows.open(self._hdf5, name, where)
-        return fast if fast is not None else NetcdfRows(self.netcdf.variables[name], where)
+        if fast is not None:
+            return fast
+        if self.bounded:
+            raw_chunks.check_inflated_sizes(self._hdf5, name, where)
+        return NetcdfRows(self.netcdf.variables[name], where)
 
     def close(self) -> None:
         for handle in (self._hdf5, self._netcdf):

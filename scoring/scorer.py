@@ -174,7 +174,7 @@ def _scene_results(
 ) -> Iterator[SceneResult]:
     """`SceneResult`s in scene order, from this process or from `pool`."""
     if pool is None:
-        with ChartFile(submission, "submission") as dataset:
+        with ChartFile(submission, "submission", bounded=True) as dataset:
             for scene in scenes:
                 yield score_scene(dataset, scene, strict)
         return
@@ -192,7 +192,7 @@ def _open_in_worker(submission: str) -> None:
     metrics.warm_up()
     _worker_submission_path = submission
     try:
-        _worker_submission = ChartFile(submission, "submission")
+        _worker_submission = ChartFile(submission, "submission", bounded=True)
     except ScoringError:
         _worker_submission = None  # the parent's checks report it before any scene is scored
 
@@ -200,7 +200,7 @@ def _open_in_worker(submission: str) -> None:
 def _score_in_worker(scene: ReferenceScene, strict: bool = False) -> SceneResult:
     global _worker_submission
     if _worker_submission is None:  # could not be opened at start: try again, raising the reason
-        _worker_submission = ChartFile(_worker_submission_path, "submission")
+        _worker_submission = ChartFile(_worker_submission_path, "submission", bounded=True)
     return score_scene(_worker_submission, scene, strict)
 
 
