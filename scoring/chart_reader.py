@@ -4,7 +4,8 @@ Submissions can be several GB; we look at one variable at a time and read it a b
 a time, with blocks aligned to the variable's chunks so that each compressed chunk is
 decompressed once. Raw stored values are read (no masking or scaling). `ChartFile` picks the
 reader per variable: raw chunks inflated with libdeflate (`scoring.raw_chunks`) where the layout
-allows, netCDF4 otherwise.
+allows, netCDF4 otherwise. Only regular netCDF-3 and HDF5 files are opened (`scoring.storage`
+checks what they hold first).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from scoring import raw_chunks
 from scoring.errors import ScoringError
+from scoring.storage import check_regular_file, file_format, not_readable
 
 if TYPE_CHECKING:  # imported on first use: scoring workers start before it is needed
     import netCDF4
@@ -32,14 +34,13 @@ def open_netcdf(path: str | os.PathLike, role: str) -> netCDF4.Dataset:
     import netCDF4
 
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ScoringError(f"{role} {path}: no such file")
+    check_regular_file(path, role)  # never open a FIFO or device: it would block or not end
+    if file_format(path) is None:  # netCDF-C reads other formats too; we score these two only
+        raise not_readable(role, path, "no netCDF-3 or HDF5 signature")
     try:
         dataset = netCDF4.Dataset(path, "r")
     except OSError as exc:
-        raise ScoringError(
-            f"{role} {path}: not a readable netCDF/HDF5 file (truncated or another format): {exc}"
-        ) from None
+        raise not_readable(role, path, str(exc)) from None
     dataset.set_auto_maskandscale(False)
     return dataset
 
@@ -100,6 +101,7 @@ class ChartFile:
         self.path = os.fspath(path)
         self.role = role
         self.bounded = bounded
+        check_regular_file(path, role)  # h5py would block on a FIFO
         self._hdf5 = raw_chunks.open_hdf5(path)
         # netCDF4 only when needed (a layout h5py cannot take, or not HDF5 at all: then it
         # also checks the file and names it in the error).

@@ -42,6 +42,7 @@ from scoring.reference import Reference, find_reference
 from scoring.report import Report, published_scores
 from scoring.scorer import score_all_scenes
 from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
+from scoring.storage import check_regular_file
 
 DEFAULT_DAILY_LIMIT = 5
 TEAM_NAME_MAX = 64
@@ -137,6 +138,7 @@ def check_team_name(name: str) -> str:
 
 def file_digest(path: str | os.PathLike) -> tuple[str, int]:
     """SHA-256 hex digest and size of a file, read in 1 MiB pieces."""
+    check_regular_file(path, "submission")  # a FIFO would block, a device never end
     digest = hashlib.sha256()
     size = 0
     try:

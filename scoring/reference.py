@@ -13,6 +13,10 @@ Three forms are recognised (`find_reference`):
 - one netCDF file holding `<scene_id>_<chart>` variables, like a submission (or a folder whose
   only netCDF file is such a file, as in a Codabench reference bundle);
 - one scene file (`<scene_id>_prep.nc` or `_prep_reference.nc`) with SIC/SOD/FLOE variables.
+
+Every file read must lie inside the reference folder (the given folder, or the given file's
+own folder) once symbolic links are resolved, and hold its own data
+(`storage.check_reference_file`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from kit.charts import CHARTS, PREP_SUFFIX, REFERENCE_SUFFIX, submission_variable
 from scoring.chart_reader import open_netcdf
 from scoring.errors import ScoringError
+from scoring.storage import check_reference_file, check_regular_file
 
 #: Folders searched for reference scenes, in order of preference, relative to the given folder:
 #: the test scenes (`test/` of the TorchGeo layout, `test_data/` of the DTU release) first.
@@ -55,10 +60,11 @@ class Reference:
 def find_reference(path: str | os.PathLike) -> Reference:
     """Locate the reference charts at `path` (folder or file); ScoringError if there are none."""
     path = Path(path)
-    if path.is_file():
-        scenes = _scenes_in_file(path)
-    elif path.is_dir():
+    if path.is_dir():
         scenes = _scenes_in_folder_tree(path)
+    elif path.exists():
+        check_regular_file(path, "reference")
+        scenes = _scenes_in_file(path, Path(os.path.realpath(path)).parent)
     else:
         raise ScoringError(f"reference {path}: no such file or folder")
     if not scenes:
@@ -73,16 +79,16 @@ def _scenes_in_folder_tree(root: Path) -> dict[str, ReferenceScene]:
     for name in SCENE_FOLDERS:
         folder = root / name
         if folder.is_dir():
-            scenes = _scenes_in_folder(folder)
+            scenes = _scenes_in_folder(folder, root)
             if scenes:
                 return scenes
     others = sorted(p for p in root.glob("*.nc") if not _scene_file_id(p))
     if len(others) == 1:
-        return _scenes_in_file(others[0])
+        return _scenes_in_file(others[0], root)
     return {}
 
 
-def _scenes_in_folder(folder: Path) -> dict[str, ReferenceScene]:
+def _scenes_in_folder(folder: Path, root: Path) -> dict[str, ReferenceScene]:
     files: dict[str, list[Path]] = {}
     for suffix in (REFERENCE_SUFFIX, PREP_SUFFIX):  # preferred first
         for file in sorted(folder.glob(f"*{suffix}")):
@@ -92,7 +98,7 @@ def _scenes_in_folder(folder: Path) -> dict[str, ReferenceScene]:
     scenes = {}
     for scene_id, candidates in files.items():
         for file in candidates:
-            scene = _scene_from_scene_file(file, scene_id, require=False)
+            scene = _scene_from_scene_file(file, scene_id, root, require=False)
             if scene:
                 scenes[scene_id] = scene
                 break
@@ -106,10 +112,11 @@ def _scene_file_id(file: Path) -> str | None:
     return None
 
 
-def _scenes_in_file(file: Path) -> dict[str, ReferenceScene]:
+def _scenes_in_file(file: Path, root: Path) -> dict[str, ReferenceScene]:
     scene_id = _scene_file_id(file)
     if scene_id:
-        return {scene_id: _scene_from_scene_file(file, scene_id, require=True)}
+        return {scene_id: _scene_from_scene_file(file, scene_id, root, require=True)}
+    check_reference_file(file, root)
     with open_netcdf(file, "reference") as dataset:
         names = set(dataset.variables)
         scene_ids = sorted(
@@ -126,7 +133,10 @@ def _scenes_in_file(file: Path) -> dict[str, ReferenceScene]:
     return scenes
 
 
-def _scene_from_scene_file(file: Path, scene_id: str, require: bool) -> ReferenceScene | None:
+def _scene_from_scene_file(
+    file: Path, scene_id: str, root: Path, require: bool
+) -> ReferenceScene | None:
+    check_reference_file(file, root)
     with open_netcdf(file, "reference") as dataset:
         present = [chart for chart in CHARTS if chart in dataset.variables]
         if not present and not require:

@@ -41,6 +41,7 @@ from scoring.metrics import (
 from scoring.reference import Reference, ReferenceScene, find_reference
 from scoring.report import Report
 from scoring.splits import ALL, resolve_split, scenes_of
+from scoring.storage import check_regular_file, check_submission
 from scoring.submission import extra_variables_warning, structural_problems
 
 
@@ -113,10 +114,13 @@ def score_all_scenes(
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ScoringError(f"workers must be at least 1, got {workers}")
+    check_regular_file(submission, "submission")  # before a worker opens (and blocks on) it
     # Workers start first, so that they import and open while the checks below run here.
     with _scene_pool(os.fspath(submission), workers) as pool:
         if not isinstance(reference, Reference):
             reference = find_reference(reference)
+        # What the file holds and how it inflates, before netCDF opens it (and follows links).
+        check_submission(submission, _variable_names(reference))
         notes: list[str] = []
         with open_netcdf(submission, "submission") as dataset:
             problems = structural_problems(dataset, reference)
@@ -135,6 +139,10 @@ def score_all_scenes(
     if problems:
         raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
     return ScoredSubmission(accumulator, reference, notes)
+
+
+def _variable_names(reference: Reference) -> list[str]:
+    return [submission_variable(s, chart) for s in reference.scene_ids for chart in CHARTS]
 
 
 @dataclass
