@@ -9,8 +9,9 @@ whole record or nothing. Rules:
   scored one and not scored again.
 - At most `daily_limit` scored submissions per team per UTC day; duplicates and failed
   submissions do not count.
-- A submission that fails validation is recorded as failed with the reason, without scores,
-  and the `ScoringError` is raised again for the caller.
+- A submission that fails validation, or crashes the scorer, is recorded as failed with a
+  one-line reason (`errors.failure_reason`), without scores, and the error is raised again for
+  the caller.
 - Ranking: each team's best submission by the challenge's combined figure (the weighted mean of
   the chart scores rounded to `SCORE_DECIMALS`, rounded again: `report.challenge_combined`); on
   equal figures the earlier submission wins (then the lower submission id). The figure is
@@ -37,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kit.charts import CHARTS
-from scoring.errors import ScoringError
+from scoring.errors import ScoringError, failure_reason
 from scoring.reference import Reference, find_reference
 from scoring.report import Report, published_scores
 from scoring.scorer import score_all_scenes
@@ -234,10 +235,10 @@ class Leaderboard:
                     scored = score_all_scenes(
                         submission, reference, progress=progress, strict=strict
                     )
-                except ScoringError as exc:
+                except Exception as exc:  # invalid, or a crash: recorded either way
                     with self._transaction(conn):
                         team_id = self._team_id(conn, team, entry["submitted_at"])
-                        self._insert(conn, team_id, entry, "failed", reason=str(exc))
+                        self._insert(conn, team_id, entry, "failed", reason=failure_reason(exc))
                     raise
                 reports = {
                     name: scored.report(scenes_of(split, name), name) for name in STORED_SPLITS
