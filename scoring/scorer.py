@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kit.charts import CHARTS, submission_variable
-from scoring import chart_reader, metrics
+from scoring import chart_reader, metrics, raw_chunks
 from scoring.chart_reader import ChartFile, open_netcdf
 from scoring.errors import ScoringError
 from scoring.heap import keep_freed_buffers
@@ -115,6 +115,7 @@ def score_all_scenes(
     if workers < 1:
         raise ScoringError(f"workers must be at least 1, got {workers}")
     check_regular_file(submission, "submission")  # before a worker opens (and blocks on) it
+    raw_chunks.h5py_module()  # the checks below need it: imported before the workers fork
     # Workers start first, so that they import and open while the checks below run here.
     with _scene_pool(os.fspath(submission), workers) as pool:
         if not isinstance(reference, Reference):

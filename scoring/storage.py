@@ -92,8 +92,7 @@ def check_submission(path: str | os.PathLike, names: Iterable[str]) -> None:
     with _hdf5_file(path, "submission") as file:
         if file is None:
             return  # netCDF-3: values are where the header says, no links nor filters
-        problems = _file_problems(file, local_sources=False)
-        problems += [p for name in names for p in _limit_problems(file, name)]
+        problems = _file_problems(file, {name.encode() for name in names})
     _raise(f"submission {os.fspath(path)} is invalid", problems)
 
 
@@ -105,14 +104,14 @@ def check_reference_file(path: str | os.PathLike, root: str | os.PathLike) -> No
         raise ScoringError(f"reference {os.fspath(path)}: resolves to {real}, outside the "
                            f"reference folder {folder}; refused")  # fmt: skip
     with _hdf5_file(path, "reference") as file:
-        problems = [] if file is None else _file_problems(file, local_sources=True)
+        problems = [] if file is None else _file_problems(file, scored=None)
     _raise(f"reference {os.fspath(path)} holds data in other files", problems)
 
 
 @contextmanager
-def _hdf5_file(path: str | os.PathLike, role: str) -> Iterator[h5py.File | None]:
-    """The file opened with h5py, or None for a netCDF-3 file; ScoringError for anything else
-    (a special file is refused before it is opened)."""
+def _hdf5_file(path: str | os.PathLike, role: str) -> Iterator[h5py.h5f.FileID | None]:
+    """The file opened with h5py's low-level API (cheaper than `h5py.File`), or None for a
+    netCDF-3 file; ScoringError for anything else (a special file is refused unopened)."""
     check_regular_file(path, role)
     kind = file_format(path)
     if kind == NETCDF3:
@@ -125,11 +124,13 @@ def _hdf5_file(path: str | os.PathLike, role: str) -> Iterator[h5py.File | None]
         raise ScoringError(f"{role} {os.fspath(path)}: checking a netCDF-4 (HDF5) file needs "
                            f"h5py, which is not installed")  # fmt: skip
     try:
-        file = h5py.File(path, "r")
+        file = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY)
     except OSError as exc:
         raise not_readable(role, path, str(exc)) from None
-    with file:
+    try:
         yield file
+    finally:
+        file.close()
 
 
 def _raise(prefix: str, problems: list[str]) -> None:
@@ -140,21 +141,29 @@ def _raise(prefix: str, problems: list[str]) -> None:
         raise ScoringError(f"{prefix}: {'; '.join(shown)}{tail}")
 
 
-def _file_problems(file, local_sources: bool) -> list[str]:
-    """Every link other than a hard one (soft links allowed with `local_sources`) and every
-    dataset whose values come from other files."""
-    from h5py import h5l, h5o
+def _file_problems(file: h5py.h5f.FileID, scored: set[bytes] | None) -> list[str]:
+    """One pass over every link of the file: links other than hard ones, datasets whose values
+    come from other files and, for the `scored` variables, what would inflate beyond them.
+    `scored=None` (a reference): soft links and virtual sources in the file itself allowed."""
+    from h5py import h5d, h5l, h5o
 
     problems: list[str] = []
 
     def visit(name: bytes, info) -> None:
-        if info.type == h5l.TYPE_HARD:
-            if h5o.get_info(file.id, name).type == h5o.TYPE_DATASET:
-                problems.extend(_storage_problems(file, name, local_sources))
-        elif info.type != h5l.TYPE_SOFT or not local_sources:
-            problems.append(_link_problem(file, name, info.type))
+        if info.type != h5l.TYPE_HARD:
+            if info.type != h5l.TYPE_SOFT or scored is not None:
+                problems.append(_link_problem(file, name, info.type))
+            return
+        dataset = h5o.open(file, name)
+        if isinstance(dataset, h5d.DatasetID):
+            plist = dataset.get_create_plist()
+            stored = _storage_problem(plist, name, local=scored is None)
+            if stored:
+                problems.append(stored)
+            elif scored and name in scored:
+                problems.extend(_limit_problems(dataset, plist, name.decode()))
 
-    file.id.links.visit(visit, info=True)
+    file.links.visit(visit, info=True)
     return problems
 
 
@@ -162,50 +171,45 @@ def _link_problem(file, name: bytes, link_type: int) -> str:
     from h5py import h5l
 
     if link_type == h5l.TYPE_EXTERNAL:
-        target_file, target = file.id.links.get_val(name)
+        target_file, target = file.links.get_val(name)
         where = f"{_shown(target_file)} (object {_shown(target)})"
         return f"{_shown(name)} is an external link to {where}, data outside the file"
     if link_type == h5l.TYPE_SOFT:
-        return f"{_shown(name)} is a soft link to {_shown(file.id.links.get_val(name))}"
+        return f"{_shown(name)} is a soft link to {_shown(file.links.get_val(name))}"
     return f"{_shown(name)} is a user-defined link (type {link_type})"
 
 
-def _storage_problems(file, name: bytes, local_sources: bool) -> list[str]:
-    """The dataset's values in other files: virtual sources, external storage. Only the
-    creation properties are read: the extent of a virtual dataset may open its sources."""
+def _storage_problem(plist, name: bytes, local: bool) -> str | None:
+    """Values in other files: virtual sources (`local`: other than the file itself), external
+    storage. Only creation properties are read: a virtual extent may open its sources."""
     from h5py import h5d
 
-    plist = h5d.open(file.id, name).get_create_plist()
     if plist.get_layout() == h5d.VIRTUAL:
         sources = {plist.get_virtual_filename(i) for i in range(plist.get_virtual_count())}
-        if not local_sources or sources - {"."}:
+        if not local or sources - {"."}:
             shown = ", ".join(_shown(s) for s in sorted(sources)[:3])
-            return [f"{_shown(name)} is a virtual dataset reading {shown or 'nothing'}"]
+            return f"{_shown(name)} is a virtual dataset reading {shown or 'nothing'}"
     if plist.get_external_count():
         files = {plist.get_external(i)[0] for i in range(plist.get_external_count())}
         shown = ", ".join(_shown(f) for f in sorted(files)[:3])
-        return [f"{_shown(name)} keeps its values in external files ({shown})"]
-    return []
+        return f"{_shown(name)} keeps its values in external files ({shown})"
+    return None
 
 
-def _limit_problems(file, name: str) -> list[str]:
+def _limit_problems(dataset, plist, name: str) -> list[str]:
     """Why the scored variable `name` could inflate beyond its size: chunks larger than its
-    shape, or a filter the scorer does not undo itself. Links and storage are checked apart."""
-    from h5py import h5d, h5l, h5o
+    shape, or a filter the scorer does not undo itself within bounds."""
+    from h5py import h5d
 
-    key = name.encode()
-    if not file.id.links.exists(key) or file.id.links.get_info(key).type != h5l.TYPE_HARD:
-        return []  # missing (the structural check lists it) or a link (already reported)
-    if h5o.get_info(file.id, key).type != h5o.TYPE_DATASET:
-        return []
-    dataset = h5d.open(file.id, key)
-    plist = dataset.get_create_plist()
     if plist.get_layout() != h5d.CHUNKED:
         return []  # contiguous or compact: read as stored, at most the variable's size
     shape, chunks = tuple(dataset.shape), tuple(plist.get_chunk())
     problems = []
-    if len(chunks) != len(shape) or any(c > s for c, s in zip(chunks, shape)):
-        problems.append(f"{name} has chunks of shape {chunks}, larger than its shape {shape}")
+    if any(c > s for c, s in zip(chunks, shape)):
+        problems.append(
+            f"{name} has chunks of shape {chunks}, larger than its shape {shape} (write it "
+            f"with fixed-size dimensions or smaller chunks)"
+        )
     for index in range(plist.get_nfilters()):
         code = plist.get_filter(index)[0]
         if code not in BOUNDED_FILTERS:
