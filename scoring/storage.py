@@ -5,7 +5,8 @@ A submission is scored only on data it holds, at a cost set by its real size:
 - it is a regular file: a FIFO, device, socket or folder is refused before anything opens it
   (opening a FIFO blocks for ever, a device never ends);
 - it is netCDF-3 or HDF5 (netCDF-4), and then every link in it is an ordinary (hard) link:
-  netCDF's reader follows external links to other files as soon as it opens a file;
+  netCDF's reader follows external links to other files as soon as it opens a file, and
+  loops for ever on a group linked twice (a cycle);
 - no dataset is virtual or keeps its values in external files;
 - each scored variable's chunks are no larger than its shape, and its filters are the ones the
   scorer inflates within bounds (deflate, shuffle, Fletcher-32; `scoring.raw_chunks`).
@@ -145,7 +146,7 @@ def _file_problems(file: h5py.h5f.FileID, scored: set[bytes] | None) -> list[str
     """One pass over every link of the file: links other than hard ones, datasets whose values
     come from other files and, for the `scored` variables, what would inflate beyond them.
     `scored=None` (a reference): soft links and virtual sources in the file itself allowed."""
-    from h5py import h5d, h5l, h5o
+    from h5py import h5d, h5g, h5l, h5o
 
     problems: list[str] = []
 
@@ -154,14 +155,17 @@ def _file_problems(file: h5py.h5f.FileID, scored: set[bytes] | None) -> list[str
             if info.type != h5l.TYPE_SOFT or scored is not None:
                 problems.append(_link_problem(file, name, info.type))
             return
-        dataset = h5o.open(file, name)
-        if isinstance(dataset, h5d.DatasetID):
-            plist = dataset.get_create_plist()
+        item = h5o.open(file, name)
+        if isinstance(item, h5d.DatasetID):
+            plist = item.get_create_plist()
             stored = _storage_problem(plist, name, local=scored is None)
             if stored:
                 problems.append(stored)
             elif scored and name in scored:
-                problems.extend(_limit_problems(dataset, plist, name.decode()))
+                problems.extend(_limit_problems(item, plist, name.decode()))
+        elif isinstance(item, h5g.GroupID) and h5o.get_info(item).rc > 1:
+            problems.append(f"{_shown(name)} links a group linked elsewhere too (netCDF's "
+                            f"reader loops for ever on such cycles)")  # fmt: skip
 
     file.links.visit(visit, info=True)
     return problems

@@ -213,6 +213,18 @@ def test_links_where_variables_are_expected_are_refused(case, capsys, kind):
     )
 
 
+def test_group_linked_twice_is_refused(case):
+    """A group holding a hard link back to the root: netCDF's reader loops for ever opening
+    the file (run in a subprocess: it hung before)."""
+    tmp, _, arrays = case
+    sub = write_hdf5(tmp / "upload_package.nc", arrays)
+    with h5py.File(sub, "a") as f:
+        f.create_group("loop")["up"] = f["/"]
+    result = run_bounded(autoice("score", str(sub), "--reference", str(tmp / "data")))
+    assert result.returncode == 2
+    assert "loop/up links a group linked elsewhere too" in one_line(result.stderr)
+
+
 def test_external_storage_is_refused(case, capsys):
     tmp, _, arrays = case
     name = sorted(arrays)[0]
