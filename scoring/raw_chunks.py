@@ -9,8 +9,9 @@ Only layouts we fully understand take this path: a 2-D chunked variable, every c
 filters limited to deflate and shuffle, native byte order. Anything else (netCDF-3 files,
 contiguous or partly written variables, other filters such as Fletcher-32) returns None from
 `ChunkRows.open`, and the caller reads through netCDF4 as before, so values are identical
-whichever path is used. Without `h5py` or `deflate` installed, the scorer still works: without
-h5py every read goes through netCDF4; without `deflate`, chunks are inflated with zlib.
+whichever path is used. Without `deflate` installed, chunks are inflated with zlib; without
+h5py every read would go through netCDF4, but `scoring.storage` then refuses netCDF-4 files,
+which it cannot check.
 
 Inflating is bounded: a chunk never inflates to more than its size (`inflate` raises
 `InflateLimit` instead), so a compression bomb costs no more memory than an honest chunk.

@@ -277,6 +277,23 @@ def test_honest_layouts_still_score(case, options):
         assert score_submission(sub, tmp / "data", workers=workers).charts == expected.charts
 
 
+def test_partly_written_variable_still_scores(case):
+    """Chunks never written hold the fill value; HDF5 reads them after the stored ones pass
+    the bounded inflation check."""
+    tmp, _, arrays = case
+    name = sorted(arrays)[0]
+    filled = {**arrays, name: arrays[name].copy()}
+    filled[name][3:] = 0  # h5py's default fill value
+
+    def partial(f, name, values):
+        f.create_dataset(name, shape=SHAPE, dtype="u1", chunks=(3, 5), compression="gzip")
+        f[name][:3] = values[:3]
+
+    sub = write_hdf5(tmp / "upload_package.nc", arrays, {name: partial}, compression="gzip")
+    expected = score_submission(write_submission(tmp / "nc4.nc", filled), tmp / "data")
+    assert score_submission(sub, tmp / "data").charts == expected.charts
+
+
 def test_chunks_larger_than_the_variable_are_refused(case, capsys):
     """Unlimited dimensions let HDF5 store chunks larger than the variable: one declared
     chunk of 16384 x 16384 int16 inflates to 512 MB of fill for a 6 x 5 variable."""
