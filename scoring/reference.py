@@ -116,44 +116,50 @@ def _scenes_in_file(file: Path, root: Path) -> dict[str, ReferenceScene]:
     scene_id = _scene_file_id(file)
     if scene_id:
         return {scene_id: _scene_from_scene_file(file, scene_id, root, require=True)}
-    check_reference_file(file, root)
-    with open_netcdf(file, "reference") as dataset:
-        names = set(dataset.variables)
-        scene_ids = sorted(
-            {name.rsplit("_", 1)[0] for name in names if name.rsplit("_", 1)[-1] in CHARTS}
-        )
-        scenes = {}
-        for sid in scene_ids:
-            variables = {chart: submission_variable(sid, chart) for chart in CHARTS}
-            missing = [v for v in variables.values() if v not in names]
-            if missing:
-                raise ScoringError(f"reference {file}: missing variables {', '.join(missing)}")
-            shape = _chart_shape(dataset, file, variables)
-            scenes[sid] = ReferenceScene(sid, str(file), variables, shape)
+    shapes = _variable_shapes(file, root)
+    scene_ids = sorted(
+        {name.rsplit("_", 1)[0] for name in shapes if name.rsplit("_", 1)[-1] in CHARTS}
+    )
+    scenes = {}
+    for sid in scene_ids:
+        variables = {chart: submission_variable(sid, chart) for chart in CHARTS}
+        missing = [v for v in variables.values() if v not in shapes]
+        if missing:
+            raise ScoringError(f"reference {file}: missing variables {', '.join(missing)}")
+        shape = _chart_shape(shapes, file, variables)
+        scenes[sid] = ReferenceScene(sid, str(file), variables, shape)
     return scenes
 
 
 def _scene_from_scene_file(
     file: Path, scene_id: str, root: Path, require: bool
 ) -> ReferenceScene | None:
-    check_reference_file(file, root)
-    with open_netcdf(file, "reference") as dataset:
-        present = [chart for chart in CHARTS if chart in dataset.variables]
-        if not present and not require:
-            return None  # a test input without charts
-        missing = [chart for chart in CHARTS if chart not in present]
-        if missing:
-            raise ScoringError(f"reference {file}: missing chart variables {', '.join(missing)}")
-        variables = {chart: chart for chart in CHARTS}
-        shape = _chart_shape(dataset, file, variables)
-    return ReferenceScene(scene_id, str(file), variables, shape)
+    shapes = _variable_shapes(file, root)
+    present = [chart for chart in CHARTS if chart in shapes]
+    if not present and not require:
+        return None  # a test input without charts
+    missing = [chart for chart in CHARTS if chart not in present]
+    if missing:
+        raise ScoringError(f"reference {file}: missing chart variables {', '.join(missing)}")
+    variables = {chart: chart for chart in CHARTS}
+    return ReferenceScene(scene_id, str(file), variables, _chart_shape(shapes, file, variables))
 
 
-def _chart_shape(dataset, file: Path, variables: dict[str, str]) -> tuple[int, int]:
-    shapes = {tuple(dataset.variables[v].shape) for v in variables.values()}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+def _variable_shapes(file: Path, root: Path) -> dict[str, tuple[int, ...]]:
+    """Variable name -> shape of a reference file, once checked (`check_reference_file`): for
+    HDF5 read in the check's own pass (its top-level datasets), for netCDF-3 by netCDF4."""
+    shapes = check_reference_file(file, root)
+    if shapes is None:
+        with open_netcdf(file, "reference") as dataset:
+            shapes = {name: tuple(v.shape) for name, v in dataset.variables.items()}
+    return shapes
+
+
+def _chart_shape(shapes: dict, file: Path, variables: dict[str, str]) -> tuple[int, int]:
+    found = {shapes[v] for v in variables.values()}
+    if len(found) != 1 or len(next(iter(found))) != 2:
         raise ScoringError(
             f"reference {file}: chart variables {', '.join(variables.values())} must be 2-D "
-            f"with one shape, found {sorted(shapes)}"
+            f"with one shape, found {sorted(found)}"
         )
-    return next(iter(shapes))
+    return next(iter(found))

@@ -97,16 +97,25 @@ def check_submission(path: str | os.PathLike, names: Iterable[str]) -> None:
     _raise(f"submission {os.fspath(path)} is invalid", problems)
 
 
-def check_reference_file(path: str | os.PathLike, root: str | os.PathLike) -> None:
+def check_reference_file(
+    path: str | os.PathLike, root: str | os.PathLike
+) -> dict[str, tuple[int, ...]] | None:
     """ScoringError unless the reference file `path` lies inside the folder `root` once
-    symbolic links are resolved, and holds its own data (see the module docstring)."""
+    symbolic links are resolved, and holds its own data (see the module docstring). Returns
+    the shapes of an HDF5 file's top-level datasets (its netCDF variables and dimensions),
+    read in the same pass so that finding the charts needs no second open; None for
+    netCDF-3."""
     real, folder = os.path.realpath(path), os.path.realpath(root)
     if os.path.commonpath([real, folder]) != folder:
         raise ScoringError(f"reference {os.fspath(path)}: resolves to {real}, outside the "
                            f"reference folder {folder}; refused")  # fmt: skip
     with _hdf5_file(path, "reference") as file:
-        problems = [] if file is None else _file_problems(file, scored=None)
+        if file is None:
+            return None
+        shapes: dict[str, tuple[int, ...]] = {}
+        problems = _file_problems(file, scored=None, shapes=shapes)
     _raise(f"reference {os.fspath(path)} holds data in other files", problems)
+    return shapes
 
 
 @contextmanager
@@ -142,10 +151,13 @@ def _raise(prefix: str, problems: list[str]) -> None:
         raise ScoringError(f"{prefix}: {'; '.join(shown)}{tail}")
 
 
-def _file_problems(file: h5py.h5f.FileID, scored: set[bytes] | None) -> list[str]:
+def _file_problems(
+    file: h5py.h5f.FileID, scored: set[bytes] | None, shapes: dict | None = None
+) -> list[str]:
     """One pass over every link of the file: links other than hard ones, datasets whose values
     come from other files and, for the `scored` variables, what would inflate beyond them.
-    `scored=None` (a reference): soft links and virtual sources in the file itself allowed."""
+    `scored=None` (a reference): soft links and virtual sources in the file itself allowed.
+    `shapes`: filled with the shapes of the top-level datasets holding their own data."""
     from h5py import h5d, h5g, h5l, h5o
 
     problems: list[str] = []
@@ -161,8 +173,11 @@ def _file_problems(file: h5py.h5f.FileID, scored: set[bytes] | None) -> list[str
             stored = _storage_problem(plist, name, local=scored is None)
             if stored:
                 problems.append(stored)
-            elif scored and name in scored:
+                return
+            if scored and name in scored:
                 problems.extend(_limit_problems(item, plist, name.decode()))
+            if shapes is not None and b"/" not in name:
+                shapes[name.decode("utf-8", "surrogateescape")] = tuple(item.shape)
         elif isinstance(item, h5g.GroupID) and h5o.get_info(item).rc > 1:
             problems.append(f"{_shown(name)} links a group linked elsewhere too (netCDF's "
                             f"reader loops for ever on such cycles)")  # fmt: skip
