@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -176,11 +177,15 @@ def run_worker(kind: str, submission: Path, reference: Path, folder: Path) -> di
 
 
 def subset_reference(reference: Path, folder: Path, n: int) -> Path:
-    """A reference folder with links to the first `n` scenes (same submission file)."""
+    """A reference folder with hard links to (or copies of) the first `n` scenes (same
+    submission file): symbolic links out of a reference folder are refused."""
     sub_ref = folder / f"ref_{n}" / "test"
     sub_ref.mkdir(parents=True)
     for path in sorted((reference / "test").glob("*_prep.nc"))[:n]:
-        (sub_ref / path.name).symlink_to(path)
+        try:
+            os.link(path, sub_ref / path.name)
+        except OSError:
+            shutil.copyfile(path, sub_ref / path.name)
     return sub_ref.parent
 
 

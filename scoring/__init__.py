@@ -1,7 +1,9 @@
-"""AutoICE submission scorer and leaderboard. Depends only on numpy, netCDF4 and `kit.charts`
-(never torch), so organisers can run it on a bare scoring machine; with h5py and `deflate`
-(libdeflate) installed it reads compressed files about four times faster, and with OpenCV it
-counts faster (both optional, same scores).
+"""AutoICE submission scorer and leaderboard. Depends only on numpy, netCDF4, h5py and
+`kit.charts` (never torch), so organisers can run it on a bare scoring machine. h5py checks a
+netCDF-4 file's links, storage and chunking before anything reads it (`scoring.storage`;
+without h5py only netCDF-3 files can be scored) and reads compressed chunks raw: with `deflate`
+(libdeflate) installed that is about four times faster, and with OpenCV counting is faster
+(both optional, same scores).
 
 Main entry points:
 

@@ -4,7 +4,8 @@ Submissions can be several GB; we look at one variable at a time and read it a b
 a time, with blocks aligned to the variable's chunks so that each compressed chunk is
 decompressed once. Raw stored values are read (no masking or scaling). `ChartFile` picks the
 reader per variable: raw chunks inflated with libdeflate (`scoring.raw_chunks`) where the layout
-allows, netCDF4 otherwise.
+allows, netCDF4 otherwise. Only regular netCDF-3 and HDF5 files are opened (`scoring.storage`
+checks what they hold first).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from scoring import raw_chunks
 from scoring.errors import ScoringError
+from scoring.storage import check_regular_file, file_format, not_readable
 
 if TYPE_CHECKING:  # imported on first use: scoring workers start before it is needed
     import netCDF4
@@ -32,14 +34,13 @@ def open_netcdf(path: str | os.PathLike, role: str) -> netCDF4.Dataset:
     import netCDF4
 
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ScoringError(f"{role} {path}: no such file")
+    check_regular_file(path, role)  # never open a FIFO or device: it would block or not end
+    if file_format(path) is None:  # netCDF-C reads other formats too; we score these two only
+        raise not_readable(role, path, "no netCDF-3 or HDF5 signature")
     try:
         dataset = netCDF4.Dataset(path, "r")
     except OSError as exc:
-        raise ScoringError(
-            f"{role} {path}: not a readable netCDF/HDF5 file (truncated or another format): {exc}"
-        ) from None
+        raise not_readable(role, path, str(exc)) from None
     dataset.set_auto_maskandscale(False)
     return dataset
 
@@ -50,11 +51,14 @@ def row_blocks(variable: netCDF4.Variable, block_pixels: int = BLOCK_PIXELS) -> 
     A chunk taller than `block_pixels` allows gives blocks of whole chunk rows (at most one
     chunk row of the variable in memory).
     """
-    # Blocks cover whole chunks, so HDF5 needs no chunk cache; the default one would keep every
-    # variable's last chunks in memory while the file is open (memory growing with scenes).
-    variable.set_var_chunk_cache(size=CHUNK_CACHE_BYTES, nelems=1, preemption=1.0)
-    chunking = variable.chunking()
-    chunk_rows = 1 if chunking == "contiguous" else max(1, chunking[0])
+    chunk_rows = 1
+    if variable.group().data_model.startswith("NETCDF4"):  # HDF5; netCDF-3 has no chunks
+        # Blocks cover whole chunks, so HDF5 needs no chunk cache; the default one would keep
+        # every variable's last chunks in memory while the file is open (memory growing with
+        # scenes).
+        variable.set_var_chunk_cache(size=CHUNK_CACHE_BYTES, nelems=1, preemption=1.0)
+        chunking = variable.chunking()
+        chunk_rows = 1 if chunking == "contiguous" else max(1, chunking[0])
     yield from raw_chunks.chunk_row_slices(variable.shape, chunk_rows, block_pixels)
 
 
@@ -88,12 +92,16 @@ class ChartFile:
 
     `rows(name)` gives a reader with `blocks(block_pixels)` and `read(rows)`: raw chunks
     inflated with libdeflate where the variable's layout allows it (`scoring.raw_chunks`),
-    netCDF4 otherwise; both return the same stored values.
+    netCDF4 otherwise; both return the same stored values. `bounded` (submissions): before
+    HDF5 inflates a layout the raw reader does not take, every stored chunk is checked to
+    inflate to no more than a chunk's size (`raw_chunks.check_inflated_sizes`).
     """
 
-    def __init__(self, path: str | os.PathLike, role: str) -> None:
+    def __init__(self, path: str | os.PathLike, role: str, *, bounded: bool = False) -> None:
         self.path = os.fspath(path)
         self.role = role
+        self.bounded = bounded
+        check_regular_file(path, role)  # h5py would block on a FIFO
         self._hdf5 = raw_chunks.open_hdf5(path)
         # netCDF4 only when needed (a layout h5py cannot take, or not HDF5 at all: then it
         # also checks the file and names it in the error).
@@ -108,7 +116,11 @@ class ChartFile:
     def rows(self, name: str, where: str) -> raw_chunks.ChunkRows | NetcdfRows:
         """A row reader of variable `name`; `where` names it in errors."""
         fast = raw_chunks.ChunkRows.open(self._hdf5, name, where)
-        return fast if fast is not None else NetcdfRows(self.netcdf.variables[name], where)
+        if fast is not None:
+            return fast
+        if self.bounded:
+            raw_chunks.check_inflated_sizes(self._hdf5, name, where)
+        return NetcdfRows(self.netcdf.variables[name], where)
 
     def close(self) -> None:
         for handle in (self._hdf5, self._netcdf):

@@ -10,13 +10,16 @@ If `ref` holds a split file (`split.csv`), the plain keys are the public split's
 private scores are written as `private_<key>` (hidden columns of the leaderboard), and the
 detailed report covers only public scenes, so nothing about private scenes leaks to
 participants. An invalid submission prints one line to stderr and exits with status 2, which
-marks it failed on the platform.
+marks it failed on the platform. The submission file must lie inside `res` once symbolic links
+are resolved (an upload cannot point at the reference), and is checked like any submission
+(`scoring.storage`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -39,13 +42,21 @@ def find_submission_file(folder: Path) -> Path:
     candidates = sorted(folder.rglob("*.nc"))
     preferred = [p for p in candidates if p.name == SUBMISSION_FILE_NAME]
     if len(preferred) == 1:
-        return preferred[0]
+        return _inside(preferred[0], folder)
     if len(candidates) == 1:
-        return candidates[0]
+        return _inside(candidates[0], folder)
     found = ", ".join(p.name for p in candidates) or "none"
     raise ScoringError(
         f"submission folder {folder}: expected one netCDF file ({SUBMISSION_FILE_NAME}), found {found}"
     )
+
+
+def _inside(file: Path, folder: Path) -> Path:
+    """`file`, if it resolves inside `folder` (an uploaded symbolic link could point anywhere)."""
+    real, root = os.path.realpath(file), os.path.realpath(folder)
+    if os.path.commonpath([real, root]) != root:
+        raise ScoringError(f"submission {file}: a link to {real}, outside the upload; refused")
+    return file
 
 
 def score_codabench(input_dir: str | Path, output_dir: str | Path) -> dict[str, float | None]:

@@ -7,3 +7,13 @@ with status 2, and no leaderboard score is recorded for the submission that rais
 
 class ScoringError(ValueError):
     """Bad input to the scorer, named with its file, variable or argument and the problem."""
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying why scoring failed, as the leaderboard records it: a `ScoringError`'s
+    message, or for a crash (a bug, or a file the checks missed) its type and first line."""
+    lines = (line.strip() for line in str(exc).splitlines())
+    first = next((line for line in lines if line), "")
+    if isinstance(exc, ScoringError):
+        return first or "invalid submission"
+    return f"scorer error ({type(exc).__name__}){': ' + first if first else ''}"

@@ -9,8 +9,9 @@ whole record or nothing. Rules:
   scored one and not scored again.
 - At most `daily_limit` scored submissions per team per UTC day; duplicates and failed
   submissions do not count.
-- A submission that fails validation is recorded as failed with the reason, without scores,
-  and the `ScoringError` is raised again for the caller.
+- A submission that fails validation, or crashes the scorer, is recorded as failed with a
+  one-line reason (`errors.failure_reason`), without scores, and the error is raised again for
+  the caller.
 - Ranking: each team's best submission by the challenge's combined figure (the weighted mean of
   the chart scores rounded to `SCORE_DECIMALS`, rounded again: `report.challenge_combined`); on
   equal figures the earlier submission wins (then the lower submission id). The figure is
@@ -47,11 +48,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from kit.charts import CHARTS
-from scoring.errors import ScoringError
+from scoring.errors import ScoringError, failure_reason
 from scoring.reference import Reference, find_reference
 from scoring.report import Report, published_scores
 from scoring.scorer import score_all_scenes
 from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
+from scoring.storage import check_regular_file
 from scoring.team_names import check_team_name, team_key
 
 DEFAULT_DAILY_LIMIT = 5
@@ -152,6 +154,7 @@ def check_daily_limit(limit: int) -> int:
 
 def file_digest(path: str | os.PathLike) -> tuple[str, int]:
     """SHA-256 hex digest and size of a file, read in 1 MiB pieces."""
+    check_regular_file(path, "submission")  # a FIFO would block, a device never end
     digest = hashlib.sha256()
     size = 0
     try:
@@ -339,10 +342,10 @@ class Leaderboard:
                     scored = score_all_scenes(
                         submission, reference, progress=progress, strict=strict
                     )
-                except ScoringError as exc:
+                except Exception as exc:  # invalid, or a crash: recorded either way
                     with self._transaction(conn):
                         team_id = self._team_id(conn, team, entry["submitted_at"])
-                        self._insert(conn, team_id, entry, "failed", reason=str(exc))
+                        self._insert(conn, team_id, entry, "failed", reason=failure_reason(exc))
                     raise
                 reports = {
                     name: scored.report(scenes_of(split, name), name) for name in STORED_SPLITS

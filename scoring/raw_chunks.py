@@ -9,8 +9,15 @@ Only layouts we fully understand take this path: a 2-D chunked variable, every c
 filters limited to deflate and shuffle, native byte order. Anything else (netCDF-3 files,
 contiguous or partly written variables, other filters such as Fletcher-32) returns None from
 `ChunkRows.open`, and the caller reads through netCDF4 as before, so values are identical
-whichever path is used. Without `h5py` or `deflate` installed, the scorer still works: without
-h5py every read goes through netCDF4; without `deflate`, chunks are inflated with zlib.
+whichever path is used. Without `deflate` installed, chunks are inflated with zlib; without
+h5py every read would go through netCDF4, but `scoring.storage` then refuses netCDF-4 files,
+which it cannot check.
+
+Inflating is bounded: a chunk never inflates to more than its size (`inflate` raises
+`InflateLimit` instead), so a compression bomb costs no more memory than an honest chunk.
+HDF5's own zlib filter has no such bound (it doubles its buffer until the stream ends), so
+`check_inflated_sizes` inflates a submission's compressed chunks this way before HDF5 reads a
+layout this path does not take.
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ except ImportError:  # pragma: no cover
     deflate = None
 
 #: HDF5's identifiers of the filters this reader undoes (H5Zpublic.h).
-FILTER_DEFLATE, FILTER_SHUFFLE = 1, 2
+FILTER_DEFLATE, FILTER_SHUFFLE, FILTER_FLETCHER32 = 1, 2, 3
+#: Bytes of the checksum the Fletcher-32 filter appends to a chunk.
+FLETCHER32_BYTES = 4
 #: What a corrupt compressed chunk raises.
 INFLATE_ERRORS = (zlib.error,) + ((deflate.DeflateError,) if deflate is not None else ())
 
@@ -62,11 +71,77 @@ def chunk_row_slices(shape: tuple[int, int], chunk_rows: int, block_pixels: int)
     return [slice(start, min(rows, start + step)) for start in range(0, rows, step)]
 
 
+class InflateLimit(ValueError):
+    """A compressed chunk inflates to more bytes than its chunk holds."""
+
+
 def inflate(raw: bytes, size: int) -> bytes:
-    """Inflate one zlib stream of known uncompressed `size` (libdeflate when installed)."""
+    """Inflate one zlib stream of expected uncompressed `size` (libdeflate when installed),
+    never producing more than `size` bytes: `InflateLimit` if the stream holds more."""
     if deflate is not None:
-        return deflate.zlib_decompress(raw, size)
-    return zlib.decompress(raw, bufsize=max(size, 1))
+        try:
+            return deflate.zlib_decompress(raw, size)
+        except deflate.DeflateError:
+            pass  # corrupt, or not `size` bytes: zlib below tells which (the error path only)
+    inflater = zlib.decompressobj()
+    data = inflater.decompress(raw, size + 1)  # at most one byte beyond the chunk
+    if len(data) > size:
+        raise InflateLimit(f"inflates to more than its {size} bytes")
+    if not inflater.eof:
+        raise zlib.error("the compressed stream is incomplete")
+    return data
+
+
+def decode_chunk(dataset, offset: tuple[int, ...], filters: list[int], size: int) -> bytes:
+    """The stored chunk at `offset` of an h5py dataset with its filters undone, last first
+    (Fletcher-32 checksums dropped, not verified); deflate never inflates beyond `size`."""
+    skipped, data = dataset.id.read_direct_chunk(offset)
+    for index in reversed(range(len(filters))):
+        if skipped & (1 << index):
+            continue  # HDF5 stored this chunk without that (optional) filter
+        if filters[index] == FILTER_DEFLATE:
+            data = inflate(data, size)
+        elif filters[index] == FILTER_SHUFFLE:
+            data = _unshuffle(data, dataset.dtype.itemsize)
+        elif filters[index] == FILTER_FLETCHER32:
+            data = data[:-FLETCHER32_BYTES]
+    if len(data) != size:
+        raise ValueError(f"chunk at {offset} holds {len(data)} bytes")
+    return data
+
+
+def chunk_error(where: str, offset: tuple[int, ...], exc: Exception) -> ScoringError:
+    """The one-line error for a chunk that cannot be decoded."""
+    at = f"the chunk at rows {offset[0]}, columns {offset[1]}"
+    if isinstance(exc, InflateLimit):
+        return ScoringError(f"{where}: {at} {exc}: refused (a compression bomb or a corrupt file)")
+    if isinstance(exc, MemoryError):
+        exc = "not enough memory for its stored size"
+    return ScoringError(f"{where}: reading {at} failed (truncated or corrupt file): {exc}")
+
+
+#: What decoding a hostile or damaged chunk raises.
+CHUNK_ERRORS = (OSError, RuntimeError, ValueError, MemoryError, *INFLATE_ERRORS)
+
+
+def check_inflated_sizes(file, name: str, where: str) -> None:
+    """ScoringError if a stored chunk of the chunked, deflated variable `name` inflates to
+    more bytes than a chunk holds; one chunk in memory at a time. Run before HDF5 itself
+    inflates a layout `ChunkRows` does not take: its zlib filter has no bound."""
+    dataset = file.get(name) if file is not None else None
+    if dataset is None or not hasattr(dataset, "chunks") or dataset.chunks is None:
+        return
+    plist = dataset.id.get_create_plist()
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    if FILTER_DEFLATE not in filters:
+        return  # no filter that inflates: HDF5 reads at most a chunk's bytes
+    size = int(np.prod(dataset.chunks)) * dataset.dtype.itemsize
+    for index in range(dataset.id.get_num_chunks()):
+        offset = tuple(dataset.id.get_chunk_info(index).chunk_offset)
+        try:
+            decode_chunk(dataset, offset, filters, size)
+        except CHUNK_ERRORS as exc:
+            raise chunk_error(where, offset, exc) from None
 
 
 class ChunkRows:
@@ -150,21 +225,9 @@ class ChunkRows:
     def _decode_chunk(self, offset: tuple[int, int]) -> np.ndarray:
         """One stored chunk: undo the filters HDF5 applied, last first."""
         try:
-            skipped, data = self._dataset.id.read_direct_chunk(offset)
-            for index in reversed(range(len(self._filters))):
-                if skipped & (1 << index):
-                    continue  # HDF5 stored this chunk without that (optional) filter
-                if self._filters[index] == FILTER_DEFLATE:
-                    data = inflate(data, self._chunk_bytes)
-                else:
-                    data = _unshuffle(data, self.dtype.itemsize)
-            if len(data) != self._chunk_bytes:
-                raise ValueError(f"chunk at {offset} holds {len(data)} bytes")
-        except (OSError, RuntimeError, ValueError, *INFLATE_ERRORS) as exc:
-            raise ScoringError(
-                f"{self._where}: reading the chunk at rows {offset[0]}, columns {offset[1]} "
-                f"failed (truncated or corrupt file): {exc}"
-            ) from None
+            data = decode_chunk(self._dataset, offset, self._filters, self._chunk_bytes)
+        except CHUNK_ERRORS as exc:
+            raise chunk_error(self._where, offset, exc) from None
         return np.frombuffer(data, self.dtype).reshape(self.chunks)
 
 

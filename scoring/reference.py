@@ -13,6 +13,10 @@ Three forms are recognised (`find_reference`):
 - one netCDF file holding `<scene_id>_<chart>` variables, like a submission (or a folder whose
   only netCDF file is such a file, as in a Codabench reference bundle);
 - one scene file (`<scene_id>_prep.nc` or `_prep_reference.nc`) with SIC/SOD/FLOE variables.
+
+Every file read must lie inside the reference folder (the given folder, or the given file's
+own folder) once symbolic links are resolved, and hold its own data
+(`storage.check_reference_file`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from kit.charts import CHARTS, PREP_SUFFIX, REFERENCE_SUFFIX, submission_variable
 from scoring.chart_reader import open_netcdf
 from scoring.errors import ScoringError
+from scoring.storage import check_reference_file, check_regular_file
 
 #: Folders searched for reference scenes, in order of preference, relative to the given folder:
 #: the test scenes (`test/` of the TorchGeo layout, `test_data/` of the DTU release) first.
@@ -55,10 +60,11 @@ class Reference:
 def find_reference(path: str | os.PathLike) -> Reference:
     """Locate the reference charts at `path` (folder or file); ScoringError if there are none."""
     path = Path(path)
-    if path.is_file():
-        scenes = _scenes_in_file(path)
-    elif path.is_dir():
+    if path.is_dir():
         scenes = _scenes_in_folder_tree(path)
+    elif path.exists():
+        check_regular_file(path, "reference")
+        scenes = _scenes_in_file(path, Path(os.path.realpath(path)).parent)
     else:
         raise ScoringError(f"reference {path}: no such file or folder")
     if not scenes:
@@ -73,16 +79,16 @@ def _scenes_in_folder_tree(root: Path) -> dict[str, ReferenceScene]:
     for name in SCENE_FOLDERS:
         folder = root / name
         if folder.is_dir():
-            scenes = _scenes_in_folder(folder)
+            scenes = _scenes_in_folder(folder, root)
             if scenes:
                 return scenes
     others = sorted(p for p in root.glob("*.nc") if not _scene_file_id(p))
     if len(others) == 1:
-        return _scenes_in_file(others[0])
+        return _scenes_in_file(others[0], root)
     return {}
 
 
-def _scenes_in_folder(folder: Path) -> dict[str, ReferenceScene]:
+def _scenes_in_folder(folder: Path, root: Path) -> dict[str, ReferenceScene]:
     files: dict[str, list[Path]] = {}
     for suffix in (REFERENCE_SUFFIX, PREP_SUFFIX):  # preferred first
         for file in sorted(folder.glob(f"*{suffix}")):
@@ -92,7 +98,7 @@ def _scenes_in_folder(folder: Path) -> dict[str, ReferenceScene]:
     scenes = {}
     for scene_id, candidates in files.items():
         for file in candidates:
-            scene = _scene_from_scene_file(file, scene_id, require=False)
+            scene = _scene_from_scene_file(file, scene_id, root, require=False)
             if scene:
                 scenes[scene_id] = scene
                 break
@@ -106,44 +112,54 @@ def _scene_file_id(file: Path) -> str | None:
     return None
 
 
-def _scenes_in_file(file: Path) -> dict[str, ReferenceScene]:
+def _scenes_in_file(file: Path, root: Path) -> dict[str, ReferenceScene]:
     scene_id = _scene_file_id(file)
     if scene_id:
-        return {scene_id: _scene_from_scene_file(file, scene_id, require=True)}
-    with open_netcdf(file, "reference") as dataset:
-        names = set(dataset.variables)
-        scene_ids = sorted(
-            {name.rsplit("_", 1)[0] for name in names if name.rsplit("_", 1)[-1] in CHARTS}
-        )
-        scenes = {}
-        for sid in scene_ids:
-            variables = {chart: submission_variable(sid, chart) for chart in CHARTS}
-            missing = [v for v in variables.values() if v not in names]
-            if missing:
-                raise ScoringError(f"reference {file}: missing variables {', '.join(missing)}")
-            shape = _chart_shape(dataset, file, variables)
-            scenes[sid] = ReferenceScene(sid, str(file), variables, shape)
+        return {scene_id: _scene_from_scene_file(file, scene_id, root, require=True)}
+    shapes = _variable_shapes(file, root)
+    scene_ids = sorted(
+        {name.rsplit("_", 1)[0] for name in shapes if name.rsplit("_", 1)[-1] in CHARTS}
+    )
+    scenes = {}
+    for sid in scene_ids:
+        variables = {chart: submission_variable(sid, chart) for chart in CHARTS}
+        missing = [v for v in variables.values() if v not in shapes]
+        if missing:
+            raise ScoringError(f"reference {file}: missing variables {', '.join(missing)}")
+        shape = _chart_shape(shapes, file, variables)
+        scenes[sid] = ReferenceScene(sid, str(file), variables, shape)
     return scenes
 
 
-def _scene_from_scene_file(file: Path, scene_id: str, require: bool) -> ReferenceScene | None:
-    with open_netcdf(file, "reference") as dataset:
-        present = [chart for chart in CHARTS if chart in dataset.variables]
-        if not present and not require:
-            return None  # a test input without charts
-        missing = [chart for chart in CHARTS if chart not in present]
-        if missing:
-            raise ScoringError(f"reference {file}: missing chart variables {', '.join(missing)}")
-        variables = {chart: chart for chart in CHARTS}
-        shape = _chart_shape(dataset, file, variables)
-    return ReferenceScene(scene_id, str(file), variables, shape)
+def _scene_from_scene_file(
+    file: Path, scene_id: str, root: Path, require: bool
+) -> ReferenceScene | None:
+    shapes = _variable_shapes(file, root)
+    present = [chart for chart in CHARTS if chart in shapes]
+    if not present and not require:
+        return None  # a test input without charts
+    missing = [chart for chart in CHARTS if chart not in present]
+    if missing:
+        raise ScoringError(f"reference {file}: missing chart variables {', '.join(missing)}")
+    variables = {chart: chart for chart in CHARTS}
+    return ReferenceScene(scene_id, str(file), variables, _chart_shape(shapes, file, variables))
 
 
-def _chart_shape(dataset, file: Path, variables: dict[str, str]) -> tuple[int, int]:
-    shapes = {tuple(dataset.variables[v].shape) for v in variables.values()}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+def _variable_shapes(file: Path, root: Path) -> dict[str, tuple[int, ...]]:
+    """Variable name -> shape of a reference file, once checked (`check_reference_file`): for
+    HDF5 read in the check's own pass (its top-level datasets), for netCDF-3 by netCDF4."""
+    shapes = check_reference_file(file, root)
+    if shapes is None:
+        with open_netcdf(file, "reference") as dataset:
+            shapes = {name: tuple(v.shape) for name, v in dataset.variables.items()}
+    return shapes
+
+
+def _chart_shape(shapes: dict, file: Path, variables: dict[str, str]) -> tuple[int, int]:
+    found = {shapes[v] for v in variables.values()}
+    if len(found) != 1 or len(next(iter(found))) != 2:
         raise ScoringError(
             f"reference {file}: chart variables {', '.join(variables.values())} must be 2-D "
-            f"with one shape, found {sorted(shapes)}"
+            f"with one shape, found {sorted(found)}"
         )
-    return next(iter(shapes))
+    return next(iter(found))

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kit.charts import CHARTS, submission_variable
-from scoring import chart_reader, metrics
+from scoring import chart_reader, metrics, raw_chunks
 from scoring.chart_reader import ChartFile, open_netcdf
 from scoring.errors import ScoringError
 from scoring.heap import keep_freed_buffers
@@ -41,6 +41,7 @@ from scoring.metrics import (
 from scoring.reference import Reference, ReferenceScene, find_reference
 from scoring.report import Report
 from scoring.splits import ALL, resolve_split, scenes_of
+from scoring.storage import check_regular_file, check_submission
 from scoring.submission import extra_variables_warning, structural_problems
 
 
@@ -113,10 +114,14 @@ def score_all_scenes(
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ScoringError(f"workers must be at least 1, got {workers}")
+    check_regular_file(submission, "submission")  # before a worker opens (and blocks on) it
+    raw_chunks.h5py_module()  # the checks below need it: imported before the workers fork
     # Workers start first, so that they import and open while the checks below run here.
     with _scene_pool(os.fspath(submission), workers) as pool:
         if not isinstance(reference, Reference):
             reference = find_reference(reference)
+        # What the file holds and how it inflates, before netCDF opens it (and follows links).
+        check_submission(submission, _variable_names(reference))
         notes: list[str] = []
         with open_netcdf(submission, "submission") as dataset:
             problems = structural_problems(dataset, reference)
@@ -135,6 +140,10 @@ def score_all_scenes(
     if problems:
         raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
     return ScoredSubmission(accumulator, reference, notes)
+
+
+def _variable_names(reference: Reference) -> list[str]:
+    return [submission_variable(s, chart) for s in reference.scene_ids for chart in CHARTS]
 
 
 @dataclass
@@ -174,7 +183,7 @@ def _scene_results(
 ) -> Iterator[SceneResult]:
     """`SceneResult`s in scene order, from this process or from `pool`."""
     if pool is None:
-        with ChartFile(submission, "submission") as dataset:
+        with ChartFile(submission, "submission", bounded=True) as dataset:
             for scene in scenes:
                 yield score_scene(dataset, scene, strict)
         return
@@ -192,7 +201,7 @@ def _open_in_worker(submission: str) -> None:
     metrics.warm_up()
     _worker_submission_path = submission
     try:
-        _worker_submission = ChartFile(submission, "submission")
+        _worker_submission = ChartFile(submission, "submission", bounded=True)
     except ScoringError:
         _worker_submission = None  # the parent's checks report it before any scene is scored
 
@@ -200,7 +209,7 @@ def _open_in_worker(submission: str) -> None:
 def _score_in_worker(scene: ReferenceScene, strict: bool = False) -> SceneResult:
     global _worker_submission
     if _worker_submission is None:  # could not be opened at start: try again, raising the reason
-        _worker_submission = ChartFile(_worker_submission_path, "submission")
+        _worker_submission = ChartFile(_worker_submission_path, "submission", bounded=True)
     return score_scene(_worker_submission, scene, strict)
 
 

@@ -51,9 +51,12 @@ def write_scene(path: Path, charts: dict[str, np.ndarray], with_input: bool = Tr
     return path
 
 
-def write_submission(path: Path, variables: dict[str, np.ndarray], chunk_rows=None) -> Path:
-    """A submission netCDF with one 2-D variable per name (dtype kept)."""
-    with netCDF4.Dataset(path, "w") as ds:
+def write_submission(
+    path: Path, variables: dict[str, np.ndarray], chunk_rows=None, format="NETCDF4"
+) -> Path:
+    """A submission netCDF with one 2-D variable per name (dtype kept); `format` as netCDF4's
+    (netCDF-3 formats store no chunks and ignore the compression)."""
+    with netCDF4.Dataset(path, "w", format=format) as ds:
         for name, values in variables.items():
             dims = (f"{name}_y", f"{name}_x")[: values.ndim]
             for dim, size in zip(dims, values.shape, strict=True):

@@ -1,9 +1,12 @@
-"""Pickled payloads that create a marker file when unpickled by a loader that runs code."""
+"""Hostile payloads: pickles that create a marker file when unpickled by a loader that runs
+code, and a zlib compression bomb."""
 
 from __future__ import annotations
 
 import builtins
 import os
+import struct
+import zlib
 from pathlib import Path
 
 
@@ -28,6 +31,17 @@ class SystemPayload:
 
 
 PAYLOADS = (ExecPayload, SystemPayload)
+
+
+def zlib_bomb(inflated: int, piece: int = 1 << 20) -> bytes:
+    """A valid zlib stream of `inflated` zero bytes (whole `piece`s), about 1000 times
+    smaller, built without holding them: blocks after a full flush repeat exactly."""
+    compressor = zlib.compressobj(9)
+    first = compressor.compress(bytes(piece)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(bytes(piece)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    end = compressor.flush()[:-4]  # the final block, without the checksum of two pieces
+    adler = ((inflated // piece * piece) % 65521) << 16 | 1  # Adler-32 of zeros
+    return first + block * (inflated // piece - 1) + end + struct.pack(">I", adler)
 
 
 def one_error_line(stderr: str, command: str, path: Path) -> str:
