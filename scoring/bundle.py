@@ -11,8 +11,9 @@
 - `reference_data/`: every reference chart in one netCDF of `<scene_id>_<chart>` variables
   (copied in row blocks) and `split.csv`, the public/private split.
 
-The Docker image that runs the scoring program needs Python >= 3.8 with numpy and netCDF4
-(h5py, deflate and opencv-python-headless make it faster where installed).
+The Docker image that runs the scoring program needs Python >= 3.8 with numpy, netCDF4 and
+h5py (h5py checks that a netCDF-4 upload holds its own data; without it only netCDF-3 uploads
+score); deflate and opencv-python-headless make it faster where installed.
 """
 
 from __future__ import annotations
