@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from kit import charts
 from kit.errors import KitError
 from kit.textio import read_text
 
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     synth.add_argument("--seed", type=int, default=0, help="random seed")
     synth.add_argument(
-        "--convention", default="standard", choices=("standard", "minmax", "physical", "raw"),
+        "--convention", default="standard", choices=(*charts.INPUT_SCALINGS, "raw"),
         help="how inputs are written: standard (ready-to-train z-scores, 0 = no data), "
         "minmax ([-1, 1], 2 = no data), physical (dB/K, NaN) or raw (the raw-release layout)",
     )  # fmt: skip
@@ -133,7 +134,7 @@ def register_inspect(subparsers: argparse._SubParsersAction) -> None:
     )
     inspect.add_argument("scene", help="a *_prep.nc, *_prep_reference.nc or raw-release scene file")
     inspect.add_argument(
-        "--input-scaling", default="auto", choices=("auto", "standard", "minmax", "physical"),
+        "--input-scaling", default="auto", choices=("auto", *charts.INPUT_SCALINGS),
         help="how the file encodes its inputs; auto decides from the file",
     )  # fmt: skip
     inspect.set_defaults(handler=run_inspect)
