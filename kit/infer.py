@@ -280,8 +280,8 @@ def predict_dataset(
 
 
 def _save_panel(folder: Path, scene, maps, predictor: Predictor, reference) -> None:
-    """The scene's panel: HH in dB and land from the scene file (ready-to-train scenes), else
-    the model's normalised HH input; land and no data greyed on the predicted charts."""
+    """The scene's panel: HH in dB and land from the scene file, else (no HH in the file) the
+    model's normalised HH input; land and no data greyed on the predicted charts."""
     from kit.panels import save_scene_panel, scene_backdrop  # matplotlib only when asked for
 
     sar, land = scene_backdrop(scene.path)

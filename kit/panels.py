@@ -120,20 +120,21 @@ def score_title(chart: str, score: float | None) -> str:
 
 
 def scene_backdrop(path: str | os.PathLike) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """HH backscatter (dB, NaN = no data) and land (distance index 0) of a ready-to-train scene
-    on its 80 m grid; (None, None) for a raw (40 m) scene, None for a missing variable."""
-    from kit.data import decide_scaling, open_scene, to_physical
-    from kit.data.scene import is_raw, read_variable
+    """HH backscatter (dB, NaN = no data) and land (distance index 0) of a scene on its 80 m
+    grid, whatever its convention (raw scenes averaged to 80 m); None for a missing variable."""
+    from kit.data import file_scaling, open_scene, to_physical
+    from kit.data.scene import open_netcdf, read_variable
 
-    ds = open_scene(path, variables=[])
+    scaling = file_scaling(path)  # decided on the file itself (a raw view has no attributes)
+    probe = open_netcdf(path)
     try:
-        if is_raw(ds):
-            return None, None
-        scaling = decide_scaling(ds, path)
+        present = [n for n in (charts.SAR_VARIABLES[0], "distance_map") if n in probe]
+    finally:
+        probe.close()
+    ds = open_scene(path, variables=present)
+    try:
         found = {
-            name: to_physical(read_variable(ds, name, path), name, scaling)
-            for name in (charts.SAR_VARIABLES[0], "distance_map")
-            if name in ds
+            name: to_physical(read_variable(ds, name, path), name, scaling) for name in present
         }
     finally:
         ds.close()

@@ -79,3 +79,18 @@ def test_sar_has_a_colour_bar_with_units_and_no_cell_is_empty():
     drawn = [ax for ax in fig.axes if ax.get_images()]
     assert len(drawn) == 7  # SAR spanning both rows and 3 x 2 charts: no empty cell
     assert len(fig.axes) == 2 * len(drawn)  # each with its colour bar, nothing else
+
+
+def test_scene_backdrop_is_the_same_from_the_raw_and_the_ready_to_train_file(tiny_dataset):
+    import pandas as pd
+
+    from kit.panels import scene_backdrop
+
+    row = pd.read_csv(tiny_dataset / "metadata.csv").query("split == 'train'").iloc[0]
+    sar, land = scene_backdrop(tiny_dataset / row.input_path)  # z-scores, 0 = no data
+    raw_sar, raw_land = scene_backdrop(tiny_dataset / "raw" / row.original_id)  # dB at 40 m
+    assert sar.shape == raw_sar.shape == land.shape == (100, 150)
+    assert np.isnan(sar).any() and -30 < np.nanmean(sar) < 0  # dB, no data as NaN
+    assert np.array_equal(np.isnan(sar), np.isnan(raw_sar))
+    assert np.allclose(sar, raw_sar, equal_nan=True, atol=1e-3)
+    assert np.array_equal(land, raw_land)
