@@ -13,3 +13,14 @@ def tiny_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     write_dataset(root, TINY, workers=1, progress=False)
     return root
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test (tiny models: threads only add overhead and noise)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

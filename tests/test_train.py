@@ -23,12 +23,7 @@ def data_dir(tmp_path_factory):
     return tiny_dataset(tmp_path_factory.mktemp("tiny") / "data")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _config(data_dir, tmp_path, run="run", **sections):

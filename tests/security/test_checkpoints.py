@@ -29,12 +29,7 @@ OLD_CHECKPOINT = Path(__file__).with_name("data") / "checkpoint_v1.pt"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _torch_save(obj, path):
