@@ -24,10 +24,10 @@ import torch
 
 from kit.data.class_weights import count_classes
 from kit.data.synthetic import SynthConfig, demo_dataset, write_dataset
-from kit.experiment import load_experiment
-from kit.infer import Predictor, predict_dataset, prediction_scenes
-from kit.submission import SubmissionWriter
-from kit.train import split_scenes, train
+from kit.experiment.config import load_experiment
+from kit.experiment.predict import Predictor, predict_dataset, prediction_scenes
+from kit.experiment.submission import SubmissionWriter
+from kit.experiment.train import split_scenes, train
 from scoring import score_submission
 
 MODELS = {

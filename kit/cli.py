@@ -13,6 +13,7 @@ import importlib
 import importlib.metadata
 import os
 import sys
+from collections.abc import Callable
 
 from kit.errors import one_line
 
@@ -23,8 +24,8 @@ COMMANDS: dict[str, str] = {
     "synth": "kit.data.cli",
     "manifest": "kit.data.cli",
     "inspect": "kit.data.cli",
-    "train": "kit.train",
-    "predict": "kit.infer",
+    "train": "kit.experiment.cli",
+    "predict": "kit.experiment.cli",
     "score": "scoring.cli",
     "leaderboard": "scoring.cli",
     "drift": "kit.drift.cli",
@@ -89,21 +90,27 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def run_handler(prog: str, handler: Callable[[argparse.Namespace], int | None], args) -> int:
+    """Run a command's handler; bad input (`ValueError`, `OSError`: KitError, ScoringError,
+    missing files ...) becomes one line on stderr and exit status 2, Ctrl-C status 130."""
+    try:
+        return int(handler(args) or 0)
+    except (ValueError, OSError) as exc:
+        if os.environ.get("AUTOICE_DEBUG"):
+            raise
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
+    """`autoice ARGS`: parse, run the command's handler, return the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
-    try:
-        result = args.handler(args)
-    except (ValueError, OSError) as exc:  # KitError, ScoringError, missing files ...
-        if os.environ.get("AUTOICE_DEBUG"):
-            raise
-        print(f"autoice {args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"autoice {args.command}: interrupted", file=sys.stderr)
-        return 130
-    return int(result or 0)
+    return run_handler(f"autoice {args.command}", args.handler, args)
 
 
 if __name__ == "__main__":

@@ -46,9 +46,9 @@ def run_demo(
     progress: bool = True,
 ) -> DemoResult:
     """Run the whole demo; `quick` uses the small dataset (tests), `epochs` caps training."""
-    from kit.experiment import load_experiment
-    from kit.infer import Predictor, predict_dataset
-    from kit.train import train
+    from kit.experiment.config import load_experiment
+    from kit.experiment.predict import Predictor, predict_dataset
+    from kit.experiment.train import train
     from scoring import Leaderboard, score_submission
     from scoring.export import bar_chart_png, export
 

@@ -4,7 +4,12 @@ import pytest
 
 from kit.data.cache import channel_names
 from kit.errors import KitError
-from kit.experiment import ExperimentConfig, config_differences, load_experiment, packaged_configs
+from kit.experiment.config import (
+    ExperimentConfig,
+    config_differences,
+    load_experiment,
+    packaged_configs,
+)
 from kit.models import build_model
 
 
@@ -26,7 +31,7 @@ def test_packaged_configs_load_and_build(name):
         ({"loss": {"SIT": {"type": "ce"}}}, "loss: unknown key.*SIT"),
         ({"loss": {"SIC": {"type": "dice"}}}, "loss.SIC.type: invalid value 'dice'"),
         ({"model": {"type": "smp", "extra": 3}}, "model.extra: expected a mapping"),
-        ({"train": {"tile_overlap": 600}}, "tile_overlap must be in"),
+        ({"train": {"tile_overlap": 600}}, "tile_overlap 600: must be in"),
         ({"train": {"cpu_threads": -1}}, r"train: cpu_threads must be in \[0, 1024\]"),
         ({"train": {"cpu_threads": 10**6}}, r"train: cpu_threads must be in \[0, 1024\]"),
         ({"train": {"seed": -1}}, r"train: seed must be in \[0, 4294967295\]"),

@@ -8,7 +8,7 @@ from torch import nn
 from kit.charts import MASK
 from kit.data.config import DataConfig
 from kit.errors import KitError
-from kit.infer import Predictor, blend_window, dihedral, tile_starts
+from kit.experiment.predict import Predictor, blend_window, dihedral, tile_starts
 
 
 class Pointwise(nn.Module):
@@ -86,9 +86,9 @@ def test_scene_prediction_is_exact_80m_masked_and_never_nan():
 
 
 def test_tile_size_is_checked_before_the_overlap():
-    with pytest.raises(KitError, match="^tile size 0 must be at least 1 px$"):
+    with pytest.raises(KitError, match="^tile_size 0: must be at least 1 px$"):
         _predictor(Pointwise(), tile_size=0)
-    with pytest.raises(KitError, match=r"^tile overlap 64 must be in \[0, tile size / 2\)$"):
+    with pytest.raises(KitError, match=r"^tile_overlap 64: must be in \[0, 50\) \(less than half"):
         _predictor(Pointwise(), tile_size=100)
 
 
@@ -103,7 +103,7 @@ def test_input_channel_mismatch_is_an_error():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny trained checkpoint and its dataset."""
-    from kit.train import train
+    from kit.experiment.train import train
     from tests.tiny_runs import tiny_config, tiny_dataset
 
     root = tmp_path_factory.mktemp("infer")
@@ -127,7 +127,7 @@ def _rewrite_scene(source, target, change):
 def test_nan_inputs_are_masked_and_never_reach_the_output(trained, tmp_path):
     import netCDF4
 
-    from kit.infer import predict_dataset
+    from kit.experiment.predict import predict_dataset
 
     checkpoint, data = trained
     source = next((data / "test").glob("*_prep.nc"))
@@ -152,7 +152,7 @@ def test_nan_inputs_are_masked_and_never_reach_the_output(trained, tmp_path):
 
 
 def test_scenes_lacking_trained_variables_are_named(trained, tmp_path):
-    from kit.infer import predict_dataset
+    from kit.experiment.predict import predict_dataset
 
     checkpoint, data = trained
     source = next((data / "test").glob("*_prep.nc"))
@@ -197,7 +197,7 @@ def test_not_a_checkpoint_and_mismatched_ensembles(trained, tmp_path):
 
 
 def test_large_scenes_are_predicted_in_tiles(trained, tmp_path):
-    from kit.checkpoint import load_checkpoint, model_from_checkpoint
+    from kit.experiment.checkpoint import load_checkpoint, model_from_checkpoint
 
     checkpoint, _ = trained
     model, config = model_from_checkpoint(load_checkpoint(checkpoint))

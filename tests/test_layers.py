@@ -1,5 +1,13 @@
-"""The import layers of the guide hold: charts -> data -> models/train/infer/drift -> cli; scoring
-depends only on kit.charts and never on torch."""
+"""The import floors of the guide hold; a lower floor never imports a higher one.
+
+    ground    kit/charts.py, errors.py, atomic.py, config.py, textio.py, paths.py, resources.py,
+              safeload.py, device.py
+    data      kit/data/
+    modelling kit/models/, kit/drift/ (apart), then kit/experiment/ (uses data, models, scoring)
+    top       kit/cli.py, kit/train.py, kit/batch.py, kit/demo.py
+
+`scoring/` depends only on the ground floor and never on torch.
+"""
 
 import ast
 from pathlib import Path
@@ -8,35 +16,57 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Layers above models/training: the command line and what drives it.
-TOP = ("kit.cli", "kit.batch", "kit.demo")
-#: What the modelling modules beside train/infer must not import.
-BELOW_TRAINING = ("kit.train", "kit.infer", "kit.drift", *TOP)
+#: The top floor: the command line and what drives it.
+TOP = ("kit.cli", "kit.train", "kit.batch", "kit.demo")
+#: Everything above the data floor.
+ABOVE_DATA = ("kit.models", "kit.experiment", "kit.drift", *TOP)
+#: Modules of the ground floor; they import nothing of the kit but each other.
+GROUND = (
+    "kit/charts.py",
+    "kit/errors.py",
+    "kit/atomic.py",
+    "kit/config.py",
+    "kit/textio.py",
+    "kit/paths.py",
+    "kit/resources.py",
+    "kit/safeload.py",
+    "kit/device.py",
+)
+GROUND_MODULES = tuple(p.removesuffix(".py").replace("/", ".") for p in GROUND)
 
-#: For each layer, the kit modules it must not import (a lower layer never imports a higher one).
+#: For each floor, what it must not import.
 FORBIDDEN = {
     "kit/charts.py": ("kit.", "numpy", "torch", "xarray", "pandas", "scoring"),
     "kit/errors.py": ("kit.", "numpy", "torch", "xarray", "scoring"),
-    "kit/data": ("kit.models", *BELOW_TRAINING, "scoring"),
-    "kit/models": BELOW_TRAINING,
-    "kit/drift": ("kit.data", "kit.models", "kit.train", "kit.infer", *TOP, "scoring"),
-    "kit/experiment.py": BELOW_TRAINING,
-    "kit/checkpoint.py": BELOW_TRAINING,
-    "kit/submission.py": BELOW_TRAINING,
-    "kit/panels.py": BELOW_TRAINING,
-    "kit/train.py": ("kit.drift", *TOP),
-    "kit/infer.py": ("kit.drift", *TOP),
-    "scoring": (
-        "torch",
-        "kit.data",
-        "kit.models",
-        "kit.train",
-        "kit.infer",
-        "kit.drift",
-        "kit.batch",
-        "kit.demo",
-    ),
+    **{path: ("kit.data", *ABOVE_DATA, "scoring") for path in GROUND[2:]},
+    "kit/data": (*ABOVE_DATA, "scoring"),
+    "kit/models": ("kit.experiment", "kit.drift", *TOP, "scoring"),
+    "kit/drift": ("kit.data", "kit.models", "kit.experiment", *TOP, "scoring"),
+    "kit/experiment": ("kit.drift", *TOP),
 }
+
+
+def test_scoring_uses_only_the_ground_floor_and_never_torch():
+    offences = []
+    for file in python_files("scoring"):
+        for name in imported_modules(file):
+            top = name.split(".")[0]
+            if name == "torch" or name.startswith("torch."):
+                offences.append(f"{file.relative_to(ROOT)} imports {name}")
+            elif top == "kit" and name != "kit" and not name.startswith(GROUND_MODULES):
+                offences.append(f"{file.relative_to(ROOT)} imports {name}")
+    assert not offences, "scoring reaches above the ground floor:\n" + "\n".join(offences)
+
+
+def test_every_kit_module_is_on_a_floor():
+    placed = {ROOT / p for p in GROUND} | {ROOT / "kit/__init__.py"}
+    placed |= {ROOT / p for p in ("kit/cli.py", "kit/train.py", "kit/batch.py", "kit/demo.py")}
+    for folder in ("kit/data", "kit/models", "kit/drift", "kit/experiment"):
+        placed |= set((ROOT / folder).rglob("*.py"))
+    unplaced = sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / "kit").rglob("*.py") if p not in placed
+    )
+    assert not unplaced, f"add these to a floor in tests/test_layers.py: {unplaced}"
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -5,7 +5,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from kit import charts
-from kit.panels import (
+from kit.experiment.panels import (
     PREDICTED_MASK_LABEL,
     REFERENCE_MASK_LABEL,
     draw_chart,
@@ -84,7 +84,7 @@ def test_sar_has_a_colour_bar_with_units_and_no_cell_is_empty():
 def test_scene_backdrop_is_the_same_from_the_raw_and_the_ready_to_train_file(tiny_dataset):
     import pandas as pd
 
-    from kit.panels import scene_backdrop
+    from kit.experiment.panels import scene_backdrop
 
     row = pd.read_csv(tiny_dataset / "metadata.csv").query("split == 'train'").iloc[0]
     sar, land = scene_backdrop(tiny_dataset / row.input_path)  # z-scores, 0 = no data

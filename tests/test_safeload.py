@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from kit.checkpoint import save_checkpoint
 from kit.errors import KitError
+from kit.experiment.checkpoint import save_checkpoint
 from kit.safeload import check_plain, load_plain, load_weights, require_keys, weights_mismatch
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from kit.charts import CHARTS, MASK
 from kit.errors import KitError
-from kit.submission import SubmissionWriter, write_submission
+from kit.experiment.submission import SubmissionWriter, write_submission
 from scoring import score_submission
 from tests.scoring.builders import SCENES, noisy_prediction, random_charts
 from tests.scoring.builders import write_submission as write_reference_file

@@ -9,11 +9,11 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from kit.checkpoint import load_checkpoint
 from kit.cli import main as cli_main
 from kit.errors import KitError
-from kit.infer import Predictor, predict_dataset
-from kit.train import split_scenes, train
+from kit.experiment.checkpoint import load_checkpoint
+from kit.experiment.predict import Predictor, predict_dataset
+from kit.experiment.train import split_scenes, train
 from scoring import score_submission
 from tests.tiny_runs import tiny_config, tiny_dataset
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kit.data.synthetic import SynthConfig, write_dataset
-from kit.experiment import ExperimentConfig
+from kit.experiment.config import ExperimentConfig
 
 #: A few inputs of every kind: SAR, AMSR2, ERA5-free, month and latitude channels.
 TINY_VARIABLES = ["nersc_sar_primary", "nersc_sar_secondary", "btemp_36_5h", "aux_time", "aux_lat"]

@@ -13,7 +13,7 @@ from kit.data.class_weights import (
     manifest_counts,
     median_frequency_weights,
 )
-from kit.data.config import AugmentConfig, DataConfig, config_from_dict, load_yaml
+from kit.data.config import AugmentConfig, DataConfig
 from kit.data.conventions import Scaling, decide_scaling, file_scaling, to_physical, to_zscore
 from kit.data.layouts import discover
 from kit.data.scene import SceneInfo, open_scene, parse_scene_id, read_geo_grid, scene_info
@@ -49,10 +49,8 @@ __all__ = [
     "to_zscore",
     "channel_names",
     "class_weights",
-    "config_from_dict",
     "count_classes",
     "discover",
-    "load_yaml",
     "manifest_counts",
     "median_frequency_weights",
     "open_scene",

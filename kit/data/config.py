@@ -1,29 +1,24 @@
 """Data configuration: which variables and charts, patch geometry, downscaling, augmentations.
 
-`DataConfig` is a plain dataclass. `config_from_dict` builds any (nested) config dataclass from a
-mapping such as a parsed YAML file, and rejects unknown keys and bad values with a `KitError`
-that names the key and the allowed ones. The models and training configs reuse it.
+`DataConfig` is a plain dataclass, read from YAML by the one strict checker
+`kit.config.config_from_dict`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from kit import charts
+from kit.config import check_seed, config_from_dict, load_yaml
 from kit.errors import KitError
-from kit.textio import read_yaml
 
 #: Input variables a config may name: the 24 scene variables and the derived aux channels.
 KNOWN_VARIABLES: tuple[str, ...] = charts.SCENE_VARIABLES + charts.AUX_VARIABLES
-#: Largest seed: numpy's global seeding (`np.random.seed`, used by training) takes 0 .. 2**32 - 1.
-MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -117,12 +112,6 @@ class DataConfig:
         return base / "scenes"
 
 
-def check_seed(setting: str, seed: int) -> None:
-    """KitError naming `setting` unless `seed` is in [0, MAX_SEED]."""
-    if not 0 <= seed <= MAX_SEED:
-        raise KitError(f"{setting} must be in [0, {MAX_SEED}] (2**32 - 1), got {seed}")
-
-
 def _check_names(key: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> None:
     if not values:
         raise KitError(f"data config: {key} is empty; allowed: {', '.join(allowed)}")
@@ -152,103 +141,3 @@ def _check_augment(aug: AugmentConfig) -> None:
             )
     if aug.cutmix_beta <= 0:
         raise KitError(f"data config: augment.cutmix_beta must be > 0, got {aug.cutmix_beta}")
-
-
-# --------------------------------------------------------------------------------------------
-# Generic: (nested) dataclass from a mapping, strictly checked
-# --------------------------------------------------------------------------------------------
-
-
-def load_yaml(path: str | os.PathLike, section: str | None = None) -> dict[str, Any]:
-    """A YAML file's top-level mapping (or one section of it), with errors naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise KitError(f"{path}: no such config file")
-    content = read_yaml(path) or {}
-    if not isinstance(content, dict):
-        raise KitError(f"{path}: expected a mapping of settings at the top level")
-    if section is not None:
-        if section not in content:
-            raise KitError(f"{path}: no section '{section}'; found: {', '.join(content)}")
-        content = content[section] or {}
-        if not isinstance(content, dict):
-            raise KitError(f"{path}: section '{section}' is not a mapping of settings")
-    return content
-
-
-def config_from_dict(cls: type, mapping: Mapping[str, Any] | None, section: str = "config"):
-    """Build dataclass `cls` from `mapping`, converting and checking every value.
-
-    Unknown keys, values of the wrong type and values outside a `Literal[...]` raise a KitError
-    naming `section.key` and what is allowed. Nested dataclass fields take nested mappings;
-    tuple fields accept lists. Missing keys keep their defaults.
-    """
-    if mapping is None:
-        mapping = {}
-    if isinstance(mapping, cls):
-        return mapping
-    if not isinstance(mapping, Mapping):
-        raise KitError(f"{section}: expected a mapping of settings, got {type(mapping).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = [k for k in mapping if k not in fields]
-    if unknown:
-        raise KitError(
-            f"{section}: unknown key(s) {', '.join(map(str, unknown))}; "
-            f"allowed: {', '.join(fields)}"
-        )
-    values = {k: _convert(hints[k], v, f"{section}.{k}") for k, v in mapping.items()}
-    return cls(**values)
-
-
-def _convert(kind: Any, value: Any, where: str) -> Any:
-    """`value` converted to type `kind`, or a KitError naming `where`."""
-    origin = typing.get_origin(kind)
-    args = typing.get_args(kind)
-    if dataclasses.is_dataclass(kind):
-        return config_from_dict(kind, value, where)
-    if origin is Literal:
-        if value not in args:
-            raise KitError(
-                f"{where}: invalid value {value!r}; allowed: {', '.join(map(repr, args))}"
-            )
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for option in (a for a in args if a is not type(None)):
-            try:
-                return _convert(option, value, where)
-            except KitError as exc:
-                errors.append(str(exc))
-        raise KitError(errors[0] if len(errors) == 1 else f"{where}: invalid value {value!r}")
-    if origin is tuple:
-        if isinstance(value, str) or not isinstance(value, (list, tuple)):
-            raise KitError(f"{where}: expected a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise KitError(f"{where}: expected {len(args)} values, got {len(value)}")
-        return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise KitError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise KitError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise KitError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if kind is str:
-        if not isinstance(value, (str, os.PathLike)):
-            raise KitError(f"{where}: expected a string, got {value!r}")
-        return str(value)
-    if kind is Any:
-        return value
-    if isinstance(kind, type) and not isinstance(value, kind):
-        raise KitError(f"{where}: expected {kind.__name__}, got {value!r}")
-    return value

@@ -37,8 +37,8 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from kit import charts, resources
+from kit.config import check_seed
 from kit.data import formats
-from kit.data.config import check_seed
 from kit.data.manifest import load_manifest
 from kit.data.synthetic_scene import REGIONS, SceneSpec, generate_scene
 from kit.errors import KitError

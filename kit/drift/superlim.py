@@ -30,6 +30,7 @@ from scipy import ndimage
 from torch import nn
 
 from kit.atomic import atomic_path
+from kit.device import resolve_device
 from kit.drift.preprocess import normalise, to_db
 from kit.drift.synthetic import synthetic_texture
 from kit.errors import KitError, reason
@@ -37,13 +38,6 @@ from kit.safeload import check_plain, load_plain, load_weights, require_keys
 
 CELL = 8
 DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "superlim.pt"
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    """The given device, else CUDA when available, else the CPU."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -294,7 +288,7 @@ def train_superlim(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     sources = sources if sources is not None else training_sources(seed=cfg.seed)
-    device = pick_device(cfg.device)
+    device = resolve_device(cfg.device)
     model = SuperLIM().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(cfg.steps, 1))
@@ -350,7 +344,7 @@ def load_superlim(path=None, device: str | None = None) -> SuperLIM:
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
         raise KitError(f"{path}: not a SuperLIM checkpoint ({reason(exc)})") from None
     load_weights(model, weights, path, "weights do not fit the stored SuperLIM config")
-    return model.to(pick_device(device)).eval()
+    return model.to(resolve_device(device)).eval()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,9 +15,10 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from kit.device import resolve_device
 from kit.drift.features import FeatureMatches, filter_polynomial
 from kit.drift.matching import find_peaks
-from kit.drift.superlim import load_superlim, network_input, pick_device, sample_descriptors
+from kit.drift.superlim import load_superlim, network_input, sample_descriptors
 
 GRID_STEP = 4
 
@@ -94,7 +95,7 @@ def superlim_match(
     device=None,
 ):
     """SuperLIM vectors (u, v, similarity, valid) at seed points (x, y) of image 1."""
-    model = _model(None if weights is None else str(weights), str(pick_device(device)))
+    model = _model(None if weights is None else str(weights), str(resolve_device(device)))
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     gu = np.zeros_like(x) if guess_u is None else np.nan_to_num(np.asarray(guess_u, float))

@@ -8,7 +8,8 @@ from typing import Literal
 import pytest
 
 from kit import charts
-from kit.data.config import AugmentConfig, DataConfig, config_from_dict
+from kit.config import config_from_dict
+from kit.data.config import AugmentConfig, DataConfig
 from kit.errors import KitError
 
 YAML = """

@@ -140,7 +140,7 @@ def scene_items(tables, tmp_path_factory):
 @pytest.fixture(scope="module")
 def checkpoint(roots, tmp_path_factory):
     """A tiny model trained on the standard variant (4 batches: its classes vary in space)."""
-    from kit.train import train
+    from kit.experiment.train import train
     from tests.tiny_runs import tiny_config
 
     base = tmp_path_factory.mktemp("variants_run")

@@ -8,7 +8,7 @@ SCRIPT = """
 import matplotlib
 matplotlib.use("svg")  # stands in for a notebook's inline backend
 import numpy as np
-from kit.panels import draw_chart, save_scene_panel
+from kit.experiment.panels import draw_chart, save_scene_panel
 from scoring.export import bar_chart_png
 from scoring.leaderboard import Standing
 rng = np.random.default_rng(0)

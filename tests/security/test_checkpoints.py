@@ -16,10 +16,10 @@ import pytest
 import torch
 import yaml
 
-from kit.checkpoint import FORMAT, load_checkpoint
 from kit.cli import main
 from kit.drift.superlim import DEFAULT_WEIGHTS, load_superlim
 from kit.errors import KitError
+from kit.experiment.checkpoint import FORMAT, load_checkpoint
 from tests.security.payloads import PAYLOADS, ExecPayload, SystemPayload, one_error_line
 from tests.tiny_runs import tiny_config
 

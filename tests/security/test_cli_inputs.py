@@ -80,7 +80,7 @@ def write_yaml(path: Path, content) -> Path:
 # -------------------------------------------------------------------- autoice train
 
 
-TRAIN_WORK = ("kit.train.start_process", "kit.train.split_scenes")
+TRAIN_WORK = ("kit.experiment.train.start_process", "kit.experiment.train.split_scenes")
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ def test_drift_eval_json_is_strict_and_written_atomically(tmp_path, capsys):
 # -------------------------------------------------------------------- autoice predict
 
 
-PREDICT_WORK = ("kit.infer.Predictor.from_checkpoints",)
+PREDICT_WORK = ("kit.experiment.predict.Predictor.from_checkpoints",)
 
 
 def test_predict_out_that_is_a_folder_fails_before_predicting(tmp_path, capsys, monkeypatch):

@@ -26,7 +26,7 @@ from torch import nn
 
 from kit.atomic import atomic_path
 from kit.errors import KitError
-from kit.experiment import ExperimentConfig, config_differences
+from kit.experiment.config import ExperimentConfig, config_differences
 from kit.models import build_model
 from kit.safeload import check_plain, load_plain, load_weights, require_keys
 

@@ -11,7 +11,6 @@ back onto the scene's exact 80 m grid and sets MASK where the SAR has no data.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import warnings
@@ -24,17 +23,17 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from kit import charts
-from kit.atomic import check_output_file
-from kit.checkpoint import IGNORED_SETTINGS, load_checkpoint, model_from_checkpoint
 from kit.data.cache import valid_mask
 from kit.data.config import DataConfig
 from kit.data.layouts import discover
 from kit.data.regrid import to_original_grid
 from kit.data.scene_dataset import SceneDataset
+from kit.device import resolve_device
 from kit.errors import KitError
-from kit.experiment import config_differences
+from kit.experiment.checkpoint import IGNORED_SETTINGS, load_checkpoint, model_from_checkpoint
+from kit.experiment.config import TILE_OVERLAP, TILE_SIZE, check_tiles, config_differences
+from kit.experiment.submission import SubmissionWriter
 from kit.models.heads import scores_to_classes, to_scores
-from kit.submission import SubmissionWriter
 
 #: Tiles are padded to a multiple of this before the model sees them: every model pools at most
 #: 5 times (smp encoders need 32), so small scenes and odd tile edges never pool to nothing.
@@ -48,22 +47,6 @@ def pad_to_multiple(batch: torch.Tensor, multiple: int) -> torch.Tensor:
     if not (pad_h or pad_w):
         return batch
     return torch.nn.functional.pad(batch, (0, pad_w, 0, pad_h), mode="replicate")
-
-
-#: Default tile side and overlap on the working grid.
-TILE_SIZE = 1024
-TILE_OVERLAP = 64
-
-
-def resolve_device(name: str | None) -> torch.device:
-    """`cuda` if asked for or available (`auto`/None), else `cpu`; a clear error if absent."""
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise KitError("--device cuda: no CUDA device is available")
-    if name not in ("cpu", "cuda"):
-        raise KitError(f"device {name!r}: allowed auto, cpu, cuda")
-    return torch.device(name)
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -113,11 +96,8 @@ class Predictor:
         kinds = [dict(m.kinds) for m in models]
         if any(k != kinds[0] for k in kinds):
             raise KitError(f"ensemble models predict different charts or heads: {kinds}")
-        if tile_size < 1:
-            raise KitError(f"tile size {tile_size} must be at least 1 px")
-        if not 0 <= tile_overlap < tile_size // 2:
-            raise KitError(f"tile overlap {tile_overlap} must be in [0, tile size / 2)")
-        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        check_tiles(tile_size, tile_overlap)
+        self.device = resolve_device(device)
         self.models = [m.to(self.device).eval() for m in models]
         self.kinds = kinds[0]
         self.data = data
@@ -282,7 +262,10 @@ def predict_dataset(
 def _save_panel(folder: Path, scene, maps, predictor: Predictor, reference) -> None:
     """The scene's panel: HH in dB and land from the scene file, else (no HH in the file) the
     model's normalised HH input; land and no data greyed on the predicted charts."""
-    from kit.panels import save_scene_panel, scene_backdrop  # matplotlib only when asked for
+    from kit.experiment.panels import (  # matplotlib only when asked for
+        save_scene_panel,
+        scene_backdrop,
+    )
 
     sar, land = scene_backdrop(scene.path)
     unit = "dB"
@@ -303,59 +286,3 @@ def _reference_charts(path, reference) -> dict[str, np.ndarray]:
 
     found = scene_charts(path, reference, charts.CHARTS)
     return found if len(found) == len(charts.CHARTS) else {}
-
-
-# -------------------------------------------------------------------- command line
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "predict",
-        help="predict test scenes with trained checkpoints and write a submission file",
-        description="Predict every scene of a dataset folder (its test split, if any) and write "
-        "an AutoICE submission (upload_package.nc).",
-    )
-    parser.add_argument("--checkpoint", action="append", required=True, metavar="CKPT",
-                        help="trained checkpoint; repeat for an ensemble")  # fmt: skip
-    parser.add_argument("--data", required=True, help="dataset folder with the scenes to predict")
-    parser.add_argument("--out", default="upload_package.nc", help="submission file to write")
-    parser.add_argument("--png", metavar="DIR", help="also save a PNG panel per scene here")
-    parser.add_argument("--tta", action="store_true", help="average the 8 dihedral transforms")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="where to predict; auto: CUDA when available")  # fmt: skip
-    parser.add_argument("--tile-size", type=int, default=TILE_SIZE,
-                        help="side of the tiles a scene is predicted in (working-grid px)")  # fmt: skip
-    parser.add_argument("--tile-overlap", type=int, default=TILE_OVERLAP,
-                        help="overlap of neighbouring tiles (working-grid px), less than half "
-                        "of --tile-size")  # fmt: skip
-    parser.add_argument("--cache-dir", help="scene cache folder (default: the checkpoint's)")
-    parser.set_defaults(handler=_run_predict)
-
-
-def _check_predict_options(args: argparse.Namespace) -> None:
-    """Tiles and output paths, checked before any checkpoint is loaded or scene predicted."""
-    if args.tile_size < 1:
-        raise KitError(f"--tile-size {args.tile_size}: must be at least 1 px")
-    if not 0 <= args.tile_overlap < args.tile_size // 2:
-        raise KitError(
-            f"--tile-overlap {args.tile_overlap}: must be in [0, {args.tile_size // 2}) "
-            f"(less than half of --tile-size {args.tile_size})"
-        )
-    check_output_file(args.out, "--out")
-    if args.png is not None and Path(args.png).exists() and not Path(args.png).is_dir():
-        raise KitError(f"--png {args.png}: is a file; give a folder for the panels")
-
-
-def _run_predict(args: argparse.Namespace) -> int:
-    _check_predict_options(args)
-    predictor = Predictor.from_checkpoints(
-        args.checkpoint,
-        cache_dir=args.cache_dir,
-        device=args.device,
-        tta=args.tta,
-        tile_size=args.tile_size,
-        tile_overlap=args.tile_overlap,
-    )
-    out = predict_dataset(predictor, args.data, args.out, args.png)
-    print(f"wrote {out}")
-    return 0

@@ -20,12 +20,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kit.data.config import DataConfig, check_seed, config_from_dict, load_yaml
+from kit.config import check_seed, config_from_dict, load_yaml
+from kit.data.config import DataConfig
 from kit.errors import KitError
 from kit.models.factory import ModelConfig, poolings
 from kit.models.losses import LossConfig
 
 SECTIONS = ("data", "model", "loss", "train")
+#: Default side and overlap (working-grid pixels) of the tiles a whole scene is predicted in.
+TILE_SIZE = 1024
+TILE_OVERLAP = 64
+
+
+def check_tiles(
+    size: int, overlap: int, size_name: str = "tile_size", overlap_name: str = "tile_overlap"
+) -> None:
+    """KitError naming the setting unless tiles are at least 1 px and overlap less than half."""
+    if size < 1:
+        raise KitError(f"{size_name} {size}: must be at least 1 px")
+    if not 0 <= overlap < size // 2:
+        raise KitError(
+            f"{overlap_name} {overlap}: must be in [0, {size // 2}) "
+            f"(less than half of {size_name} {size})"
+        )
+
+
 #: Most CPU threads a run may ask for: far above any one machine's cores, it catches typos
 #: (cpu_threads: 1000000) before torch tries to start that many threads.
 MAX_CPU_THREADS = 1024
@@ -61,25 +80,22 @@ class TrainConfig:
     #: Validate every this many epochs (and after the last one).
     val_every: int = 1
     #: Side of the working-grid tiles used to predict whole scenes, and their overlap.
-    tile_size: int = 1024
-    tile_overlap: int = 64
+    tile_size: int = TILE_SIZE
+    tile_overlap: int = TILE_OVERLAP
     #: Stop training after this many seconds (whole epochs are still validated); none if null.
     time_budget_s: float | None = None
     #: Threads for CPU training (torch.set_num_threads); 0 leaves torch's default.
     cpu_threads: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "restart_epochs", "restart_mult", "val_every", "tile_size"):
+        check_tiles(self.tile_size, self.tile_overlap, "train: tile_size", "train: tile_overlap")
+        for name in ("epochs", "restart_epochs", "restart_mult", "val_every"):
             if getattr(self, name) < 1:
                 raise KitError(f"train: {name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.min_lr < 0 or self.weight_decay < 0:
             raise KitError("train: lr must be > 0, min_lr and weight_decay >= 0")
         if not 0.0 <= self.val_fraction < 1.0:
             raise KitError(f"train: val_fraction must be in [0, 1), got {self.val_fraction}")
-        if not 0 <= self.tile_overlap < self.tile_size // 2:
-            raise KitError(
-                f"train: tile_overlap must be in [0, tile_size / 2), got {self.tile_overlap}"
-            )
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise KitError(f"train: time_budget_s must be > 0, got {self.time_budget_s}")
         if not 0 <= self.cpu_threads <= MAX_CPU_THREADS:
@@ -134,7 +150,7 @@ class ExperimentConfig:
 
 
 #: Folder of the configs shipped with the kit (`autoice train demo` finds `demo.yaml` there).
-PACKAGED_CONFIGS = Path(__file__).parent / "configs"
+PACKAGED_CONFIGS = Path(__file__).parents[1] / "configs"
 
 
 def packaged_configs() -> list[str]:

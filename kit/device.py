@@ -1,0 +1,59 @@
+"""The one place that turns a device setting (`auto`, `cpu`, `cuda`, `cuda:N`) into a torch device.
+
+Training, prediction and the learned drift tracker all call `resolve_device`, so every command
+picks CUDA when it is there, runs on the CPU otherwise, and refuses an absent GPU the same way.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from kit.errors import KitError
+
+#: Device settings every command accepts (`cuda:N` picks one GPU of several).
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str | torch.device | None, setting: str = "device") -> torch.device:
+    """The torch device for a device setting.
+
+    Parameters
+    ----------
+    name : str, torch.device or None
+        ``auto`` or None (CUDA when available, else the CPU), ``cpu``, ``cuda`` or ``cuda:N``;
+        a ``torch.device`` is returned as it is.
+    setting : str
+        How the setting is named in errors (``--device``, ``train.device``).
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    KitError
+        If the name is none of the above, or CUDA is asked for and absent.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("tpu")
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: device 'tpu': allowed auto, cpu, cuda, cuda:N
+    """
+    if isinstance(name, torch.device):
+        return name
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    kind, _, index = str(name).partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise KitError(f"{setting} {name!r}: allowed {', '.join(DEVICE_CHOICES)}, cuda:N")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise KitError(f"{setting} {name}: no CUDA device is available")
+    if index and int(index) >= torch.cuda.device_count():
+        raise KitError(
+            f"{setting} {name}: only {torch.cuda.device_count()} CUDA device(s) are available"
+        )
+    return torch.device(name)

@@ -1,0 +1,61 @@
+"""Experiments: configuration, training, checkpoints, whole-scene prediction, submissions, panels.
+
+One experiment YAML (`ExperimentConfig`) drives `train`; its checkpoints rebuild the model and
+its input pipeline (`Predictor.from_checkpoints`), and `predict_dataset` writes the AutoICE
+submission file. The figures (`kit.experiment.panels`) import matplotlib, so they load on first
+use. Modules:
+
+- `config`: `ExperimentConfig`, `TrainConfig`, `load_experiment`, tile defaults
+- `checkpoint`: what a checkpoint holds, saving, loading, `check_compatible`
+- `distributed`: this process's place in a torchrun run
+- `train`: the training loop (`train`, `validate`, `TrainResult`)
+- `predict`: `Predictor` (tiling, test-time augmentation), `predict_dataset`
+- `submission`: `SubmissionWriter`, `write_submission`
+- `panels`: chart and SAR figures
+- `cli`: the `autoice train` and `autoice predict` commands
+"""
+
+from kit.experiment.checkpoint import (
+    check_compatible,
+    load_checkpoint,
+    model_from_checkpoint,
+    save_checkpoint,
+)
+from kit.experiment.config import ExperimentConfig, TrainConfig, load_experiment
+from kit.experiment.predict import Predictor, predict_dataset
+from kit.experiment.submission import SubmissionWriter, write_submission
+from kit.experiment.train import TrainResult, train, validate
+
+_LAZY = {
+    "chart_colour_map": "kit.experiment.panels",
+    "draw_chart": "kit.experiment.panels",
+    "draw_sar": "kit.experiment.panels",
+    "save_scene_panel": "kit.experiment.panels",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kit.experiment' has no attribute {name!r}")
+
+
+__all__ = [
+    "ExperimentConfig",
+    "Predictor",
+    "SubmissionWriter",
+    "TrainConfig",
+    "TrainResult",
+    "check_compatible",
+    "load_checkpoint",
+    "load_experiment",
+    "model_from_checkpoint",
+    "predict_dataset",
+    "save_checkpoint",
+    "train",
+    "validate",
+    "write_submission",
+    *_LAZY,
+]
