@@ -1,18 +1,22 @@
 """Checkpoints: model weights plus the whole experiment config, written atomically.
 
-A checkpoint is a `torch.save` dict. It carries the experiment config (so a checkpoint alone
-rebuilds its model and its input pipeline), the input channel names, the training state for
-`--resume` (optimiser, schedule, AMP scaler, epoch, best score; random draws follow from the
-seed and the epoch) and the history of validation scores. It is written under a temporary name
-in the same folder and renamed.
+A checkpoint is a `torch.save` dict, built in one place (`training_state`). It carries the
+experiment config (so a checkpoint alone rebuilds its model and its input pipeline), the input
+channel names, the training state for `--resume` (optimiser, schedule, AMP scaler, epoch, best
+score, seconds spent, and torch's random states on the CPU and each GPU: patches are drawn from
+the seed and the epoch, but dropout-like layers draw from torch's global generator) and the
+history of validation scores. It is written under a temporary name in the same folder and
+renamed.
 
 Loading runs no code from the file: a checkpoint holds only tensors, dict/list/tuple and
 str/int/float/bool/None (the config as the plain dict of `ExperimentConfig.to_dict`, rebuilt
 with `ExperimentConfig.from_dict`), is read with `torch.load(weights_only=True)`, and anything
 else is refused with one line naming the file and the refused global (`kit.safeload`).
 Checkpoints written by earlier versions of the kit load unchanged: format 1 has always held
-only such plain data (no config dataclasses, numpy objects, paths or random states), so no
-type is allowed beyond torch's own list and there is nothing to convert.
+only such plain data (no config dataclasses, numpy objects or paths; random states are
+tensors), so no type is allowed beyond torch's own list and there is nothing to convert.
+Checkpoints written before random states were stored resume with the generator as the seed
+left it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch
 from torch import nn
 
 from kit.atomic import atomic_path
-from kit.errors import KitError
+from kit.errors import KitError, reason
 from kit.experiment.config import ExperimentConfig, config_differences
 from kit.models import build_model
 from kit.safeload import check_plain, load_plain, load_weights, require_keys
@@ -34,12 +38,103 @@ FORMAT = "autoice-checkpoint/1"
 #: Keys a checkpoint needs to rebuild its model, and the further keys `--resume` needs.
 MODEL_KEYS = ("config", "channels", "model")
 RESUME_KEYS = ("optimizer", "scheduler", "scaler", "epoch", "best_score", "history")
+#: Optional key: torch's random states ({"cpu": tensor, "cuda": [tensor per GPU]}).
+RANDOM_KEY = "random"
 
 #: Sections and settings that must agree between a checkpoint and the config it is used with:
 #: everything that shapes the model or its inputs. Training settings may change on resume.
 MODEL_SECTIONS = ("data", "model", "loss")
 #: Data settings that change neither the model nor its inputs.
 IGNORED_SETTINGS = ("data.num_workers", "data.cache_dir", "data.epoch_len", "data.batch_size")
+
+
+def training_state(
+    config: ExperimentConfig,
+    channels: list[str],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: torch.amp.GradScaler,
+    epoch: int,
+    best_score: float | None,
+    history: list[dict[str, Any]],
+    seconds: float,
+) -> dict[str, Any]:
+    """Everything a checkpoint holds after `epoch` (counted from 0): the one place it is built.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        Stored as a plain dict, so the checkpoint alone rebuilds model and inputs.
+    channels : list of str
+        Input channel names, in the model's order.
+    model, optimizer, scheduler, scaler
+        Their ``state_dict()`` is stored (the unwrapped model, not its DDP wrapper).
+    epoch : int
+        The epoch just finished, from 0; `--resume` starts at ``epoch + 1``.
+    best_score : float or None
+        Best validation combined score so far.
+    history : list of dict
+        One row per epoch (losses, learning rate, validation scores).
+    seconds : float
+        Training time spent so far (a resumed run's time budget counts it).
+
+    Returns
+    -------
+    dict
+        Plain data and tensors only, ready for `save_checkpoint`.
+    """
+    return {
+        "config": config.to_dict(),
+        "channels": list(channels),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "epoch": epoch,
+        "best_score": best_score,
+        "history": history,
+        "seconds": seconds,
+        RANDOM_KEY: random_states(),
+    }
+
+
+def random_states() -> dict[str, Any]:
+    """torch's generator states: the CPU's and each visible GPU's."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return {"cpu": torch.get_rng_state(), "cuda": list(cuda)}
+
+
+def restore_training(
+    state: dict[str, Any], path: str | os.PathLike, model, optimizer, scheduler, scaler
+) -> None:
+    """Load a checkpoint's training state into this run's objects, for `--resume`.
+
+    Raises
+    ------
+    KitError
+        One line naming `path` if the weights or the training state do not fit this run.
+    """
+    load_weights(model, state["model"], path, "weights do not fit the model")
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        if not isinstance(state["epoch"], int) or not isinstance(state["history"], list):
+            raise TypeError("epoch is not an integer or history not a list")
+        _restore_random(state.get(RANDOM_KEY))
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise KitError(f"{path}: training state does not fit this run ({reason(exc)})") from None
+
+
+def _restore_random(states: dict[str, Any] | None) -> None:
+    """Set torch's generators as stored; GPUs beyond those stored (or none stored) keep theirs."""
+    if states is None:
+        return
+    torch.set_rng_state(states["cpu"])
+    cuda = states["cuda"][: torch.cuda.device_count()] if torch.cuda.is_available() else []
+    for index, cuda_state in enumerate(cuda):
+        torch.cuda.set_rng_state(cuda_state, index)
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
@@ -80,16 +175,37 @@ def check_compatible(
     The stored config is read through `ExperimentConfig` first, so a setting added since the
     checkpoint was written compares as its default (what the checkpoint was trained with)."""
     stored = checkpoint_config(state, path).to_dict()
-    differences = [
-        d
-        for d in config_differences(stored, config.to_dict(), MODEL_SECTIONS)
-        if d.split(":")[0] not in IGNORED_SETTINGS
-    ]
+    differences = model_differences(stored, config.to_dict(), MODEL_SECTIONS)
     if differences:
         raise KitError(
             f"{path}: checkpoint was made with a different config "
             f"(checkpoint -> config): {'; '.join(differences)}"
         )
+
+
+def model_differences(
+    first: dict[str, Any], second: dict[str, Any], sections: tuple[str, ...] = MODEL_SECTIONS
+) -> list[str]:
+    """`section.key: first -> second` for each setting of `sections` that differs, leaving out
+    the IGNORED_SETTINGS (those change neither the model nor its inputs).
+
+    Parameters
+    ----------
+    first, second : dict
+        Experiment configs as plain dicts (`ExperimentConfig.to_dict`).
+    sections : tuple of str
+        The sections compared; ``("data",)`` asks whether two models share their inputs.
+
+    Returns
+    -------
+    list of str
+        One line per difference, sorted by setting; empty when they agree.
+    """
+    return [
+        d
+        for d in config_differences(first, second, sections)
+        if d.split(":")[0] not in IGNORED_SETTINGS
+    ]
 
 
 def model_from_checkpoint(

@@ -71,6 +71,13 @@ def any_process(flag: bool, proc: Process) -> bool:
     return bool(value.item())
 
 
+def sum_over_processes(values: torch.Tensor, proc: Process) -> torch.Tensor:
+    """`values` summed over all processes (unchanged in a run of one)."""
+    if proc.distributed:
+        dist.all_reduce(values)
+    return values
+
+
 def wrap_model(model: nn.Module, proc: Process) -> nn.Module:
     """The model as DistributedDataParallel in a distributed run, else unchanged."""
     if not proc.distributed:

@@ -30,8 +30,8 @@ from kit.data.regrid import to_original_grid
 from kit.data.scene_dataset import SceneDataset
 from kit.device import resolve_device
 from kit.errors import KitError
-from kit.experiment.checkpoint import IGNORED_SETTINGS, load_checkpoint, model_from_checkpoint
-from kit.experiment.config import TILE_OVERLAP, TILE_SIZE, check_tiles, config_differences
+from kit.experiment.checkpoint import load_checkpoint, model_differences, model_from_checkpoint
+from kit.experiment.config import TILE_OVERLAP, TILE_SIZE, check_tiles
 from kit.experiment.submission import SubmissionWriter
 from kit.models.heads import scores_to_classes, to_scores
 
@@ -205,11 +205,7 @@ class Predictor:
 
 
 def _check_same_inputs(first_path, first_state, path, state) -> None:
-    differences = [
-        d
-        for d in config_differences(first_state["config"], state["config"], ("data",))
-        if d.split(":")[0] not in IGNORED_SETTINGS
-    ]
+    differences = model_differences(first_state["config"], state["config"], ("data",))
     if differences:
         raise KitError(
             f"{path}: cannot ensemble with {first_path}, their inputs differ "

@@ -12,8 +12,6 @@ writes the checkpoints.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import random
 import time
@@ -26,44 +24,65 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
 from kit import charts
-from kit.atomic import atomic_path
 from kit.data.class_weights import class_weights, count_classes
 from kit.data.layouts import discover
 from kit.data.patches import PatchDataset, check_batches_fit
 from kit.data.scene_dataset import SceneDataset
-from kit.errors import KitError, reason
+from kit.errors import KitError
 from kit.experiment.checkpoint import (
     MODEL_KEYS,
     RESUME_KEYS,
     check_compatible,
     checkpoint_config,
     load_checkpoint,
+    restore_training,
     save_checkpoint,
+    training_state,
 )
 from kit.experiment.config import ExperimentConfig, TrainConfig
 from kit.experiment.distributed import (
     Process,
     any_process,
     average_buffers,
+    barrier,
     start_process,
+    sum_over_processes,
+    wrap_model,
 )
+from kit.experiment.metrics_log import MetricsLog
+from kit.experiment.optim import make_optimizer, make_scheduler
 from kit.experiment.predict import Predictor
 from kit.models import MultiTaskLoss, build_model, sic_scale
-from kit.safeload import load_weights, require_keys
-from kit.textio import read_text
+from kit.safeload import require_keys
 from scoring import ScoreAccumulator
 
-LAST, BEST, METRICS = "last.pt", "best.pt", "metrics.csv"
+#: Checkpoints in a run's output folder: after the latest epoch, and of the best score.
+LAST, BEST = "last.pt", "best.pt"
 
 
 @dataclass
 class TrainResult:
-    """What a training run produced (on every process; paths are written by process 0)."""
+    """What a training run produced (on every process; paths are written by process 0).
+
+    Attributes
+    ----------
+    out_dir : Path
+        The run's folder: ``last.pt``, ``best.pt``, ``metrics.csv``, ``tensorboard/``.
+    model : nn.Module
+        The trained network, unwrapped from DDP, in training mode.
+    history : list of dict
+        One row per epoch since the run began (a resumed run includes earlier epochs).
+    best_score : float or None
+        Best validation combined score; None without validation scenes.
+    epochs_run : int
+        Epochs run by this call (fewer than asked if the time budget ran out).
+    seconds : float
+        Training time, counting a resumed run's earlier time.
+    """
 
     out_dir: Path
     model: nn.Module
@@ -85,6 +104,8 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators (model initialisation draws from
+    torch's; patches draw from their own generators, seeded by data.seed and the epoch)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -123,33 +144,6 @@ def split_scenes(data_dir: str, train: TrainConfig) -> tuple[pd.DataFrame, pd.Da
     if training.empty:
         raise KitError("train.val_scenes: every training scene is a validation scene")
     return training.reset_index(drop=True), validation.reset_index(drop=True)
-
-
-def make_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
-    params = model.parameters()
-    if train.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay
-        )
-    kind = torch.optim.Adam if train.optimizer == "adam" else torch.optim.AdamW
-    return kind(params, lr=train.lr, weight_decay=train.weight_decay)
-
-
-def make_scheduler(optimizer, train: TrainConfig, epoch_len: int):
-    """Per-batch schedule: constant, cosine over the run, or cosine with warm restarts."""
-    sched = torch.optim.lr_scheduler
-    if train.scheduler == "cosine":
-        return sched.CosineAnnealingLR(
-            optimizer, T_max=train.epochs * epoch_len, eta_min=train.min_lr
-        )
-    if train.scheduler == "cosine_warm_restarts":
-        return sched.CosineAnnealingWarmRestarts(
-            optimizer,
-            T_0=train.restart_epochs * epoch_len,
-            T_mult=train.restart_mult,
-            eta_min=train.min_lr,
-        )
-    return sched.LambdaLR(optimizer, lambda _: 1.0)
 
 
 def loss_class_weights(config: ExperimentConfig, kinds, scenes: pd.DataFrame) -> dict:
@@ -204,16 +198,91 @@ def train(
     device: str | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train as configured; returns the run's history and the trained (unwrapped) model."""
-    tc = config.train
-    check_batches_fit(config.data)
-    proc = start_process(device or tc.device)
-    if tc.cpu_threads and proc.device.type == "cpu":
-        torch.set_num_threads(tc.cpu_threads)
-    seed_everything(tc.seed)
-    out_dir = Path(tc.out_dir)
-    state = _initial_state(out_dir, config, resume, overwrite)
+    """Train a chart model as configured, validating and checkpointing after each epoch.
 
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The whole experiment: data, model, loss and train sections.
+    resume : bool
+        Continue from ``train.out_dir/last.pt``; its model and data settings must match.
+    overwrite : bool
+        Start afresh even if ``train.out_dir`` holds a run.
+    device : str, optional
+        ``auto``, ``cpu`` or ``cuda``; default ``train.device``.
+    progress : bool
+        Show progress bars (process 0 only).
+
+    Returns
+    -------
+    TrainResult
+        The trained (unwrapped) model, the history and where the checkpoints are.
+
+    Raises
+    ------
+    KitError
+        A bad config, dataset or checkpoint, an existing run without `resume`/`overwrite`,
+        or a loss that is no longer finite.
+    """
+    check_batches_fit(config.data)
+    proc = start_process(device or config.train.device)
+    if config.train.cpu_threads and proc.device.type == "cpu":
+        torch.set_num_threads(config.train.cpu_threads)
+    seed_everything(config.train.seed)
+    state = _initial_state(Path(config.train.out_dir), config, resume, overwrite)
+    run = _build(config, proc, progress)
+    done = _restore(run, state)
+    log = MetricsLog(run.out_dir, proc.is_main)
+    try:
+        for epoch in range(done.start_epoch, config.train.epochs):
+            stopped = _run_epoch(run, done, epoch, log, progress)
+            barrier(proc)
+            if stopped:
+                break
+    finally:
+        log.close()
+    return TrainResult(
+        out_dir=run.out_dir,
+        model=run.model,
+        history=done.history,
+        best_score=done.best,
+        epochs_run=done.epochs_run,
+        seconds=time.perf_counter() - done.started,
+    )
+
+
+@dataclass
+class _Run:
+    """What one training run works with, built once by `_build`."""
+
+    config: ExperimentConfig
+    proc: Process
+    out_dir: Path
+    patches: PatchDataset
+    validation: SceneDataset | None
+    model: nn.Module
+    wrapped: nn.Module
+    loss_fn: MultiTaskLoss
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    use_amp: bool
+
+
+@dataclass
+class _Done:
+    """How far the run has got: history, best score, where it (re)started and its clock."""
+
+    history: list[dict[str, Any]]
+    best: float | None
+    start_epoch: int
+    started: float
+    epochs_run: int = 0
+
+
+def _build(config: ExperimentConfig, proc: Process, progress: bool) -> _Run:
+    """Data, model, loss, optimiser, schedule and AMP scaler of a run."""
+    tc = config.train
     train_scenes, val_scenes = split_scenes(tc.data_dir, tc)
     patches = PatchDataset(config.data, train_scenes, rank=proc.rank, world_size=proc.world_size,
                            progress=progress and proc.is_main)  # fmt: skip
@@ -224,77 +293,71 @@ def train(
         loss_class_weights(config, model.kinds, train_scenes), sic_scale(config.model),
     ).to(proc.device)  # fmt: skip
     optimizer = make_optimizer(model, tc)
-    scheduler = make_scheduler(optimizer, tc, config.data.epoch_len)
     use_amp = tc.amp and proc.device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    if state is not None:
-        _restore(state, out_dir / LAST, model, optimizer, scheduler, scaler)
-    wrapped = (
-        nn.parallel.DistributedDataParallel(
-            model, device_ids=[proc.device.index] if proc.device.type == "cuda" else None
-        )
-        if proc.distributed
-        else model
+    return _Run(
+        config=config, proc=proc, out_dir=Path(tc.out_dir), patches=patches,
+        validation=validation, model=model, wrapped=wrap_model(model, proc), loss_fn=loss_fn,
+        optimizer=optimizer, scheduler=make_scheduler(optimizer, tc, config.data.epoch_len),
+        scaler=torch.amp.GradScaler("cuda", enabled=use_amp), use_amp=use_amp,
+    )  # fmt: skip
+
+
+def _restore(run: _Run, state: dict[str, Any] | None) -> _Done:
+    """Load a resumed run's state into `run`; where the run starts, and its clock so far."""
+    if state is None:
+        return _Done(history=[], best=None, start_epoch=0, started=time.perf_counter())
+    restore_training(state, run.out_dir / LAST, run.model, run.optimizer, run.scheduler,
+                     run.scaler)  # fmt: skip
+    return _Done(
+        history=list(state["history"]),
+        best=state["best_score"],
+        start_epoch=state["epoch"] + 1,
+        started=time.perf_counter() - state.get("seconds", 0.0),
     )
 
-    history = list(state["history"]) if state else []
-    best = state["best_score"] if state else None
-    start_epoch = state["epoch"] + 1 if state else 0
-    spent = state.get("seconds", 0.0) if state else 0.0
-    logger = _Logger(out_dir, proc.is_main)
-    started = time.perf_counter() - spent
-    stop = False
-    epoch = start_epoch - 1
-    for epoch in range(start_epoch, tc.epochs):
-        patches.set_epoch(epoch)
-        losses = _train_epoch(
-            wrapped, patches, loss_fn, optimizer, scheduler, scaler, proc, use_amp,
-            budget_end=started + tc.time_budget_s if tc.time_budget_s else None,
-            label=f"epoch {epoch + 1}/{tc.epochs}", progress=progress,
-        )  # fmt: skip
-        stop = losses.pop("stopped")
-        average_buffers(model, proc)
-        row = {"epoch": epoch + 1, "seconds": time.perf_counter() - started, **losses}
-        row["lr"] = optimizer.param_groups[0]["lr"]
-        last_epoch = stop or epoch + 1 == tc.epochs
-        if validation is not None and ((epoch + 1) % tc.val_every == 0 or last_epoch):
-            row.update(validate(model, validation, config, proc.device))
-        history.append(row)
-        if proc.is_main:
-            score = row.get("val_combined")
-            improved = (
-                score is not None and not math.isnan(score) and (best is None or score > best)
-            )
-            best = score if improved else best
-            checkpoint = {
-                "config": config.to_dict(),
-                "channels": list(patches.channels),
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "epoch": epoch,
-                "best_score": best,
-                "history": history,
-                "seconds": row["seconds"],
-            }
-            save_checkpoint(out_dir / LAST, checkpoint)
-            if improved or validation is None:
-                save_checkpoint(out_dir / BEST, checkpoint)
-            logger.log(row)
-        if proc.distributed:
-            dist.barrier()
-        if stop:
-            break
-    logger.close()
-    return TrainResult(
-        out_dir=out_dir,
-        model=model,
-        history=history,
-        best_score=best,
-        epochs_run=epoch + 1 - start_epoch,
-        seconds=time.perf_counter() - started,
-    )
+
+def _run_epoch(run: _Run, done: _Done, epoch: int, log: MetricsLog, progress: bool) -> bool:
+    """Train, validate when due, checkpoint and log one epoch; True if the time ran out."""
+    tc = run.config.train
+    run.patches.set_epoch(epoch)
+    budget_end = done.started + tc.time_budget_s if tc.time_budget_s else None
+    losses = _train_epoch(run, budget_end, f"epoch {epoch + 1}/{tc.epochs}", progress)
+    stopped = losses.pop("stopped")
+    average_buffers(run.model, run.proc)
+    row = {"epoch": epoch + 1, "seconds": time.perf_counter() - done.started, **losses}
+    row["lr"] = run.optimizer.param_groups[0]["lr"]
+    if _validation_due(run, epoch, stopped):
+        row.update(validate(run.model, run.validation, run.config, run.proc.device))
+    done.history.append(row)
+    done.epochs_run += 1
+    if run.proc.is_main:
+        _save(run, done, epoch, row)
+        log.log(row)
+    return stopped
+
+
+def _validation_due(run: _Run, epoch: int, stopped: bool) -> bool:
+    """Validate every `val_every` epochs, after the last one, and when the time runs out."""
+    if run.validation is None:
+        return False
+    last = stopped or epoch + 1 == run.config.train.epochs
+    return (epoch + 1) % run.config.train.val_every == 0 or last
+
+
+def _save(run: _Run, done: _Done, epoch: int, row: dict[str, Any]) -> None:
+    """Write last.pt, and best.pt when the combined score improved (or there is no
+    validation); updates the best score."""
+    score = row.get("val_combined")
+    improved = score is not None and not math.isnan(score)
+    improved = improved and (done.best is None or score > done.best)
+    done.best = score if improved else done.best
+    checkpoint = training_state(
+        run.config, run.patches.channels, run.model, run.optimizer, run.scheduler, run.scaler,
+        epoch=epoch, best_score=done.best, history=done.history, seconds=row["seconds"],
+    )  # fmt: skip
+    save_checkpoint(run.out_dir / LAST, checkpoint)
+    if improved or run.validation is None:
+        save_checkpoint(run.out_dir / BEST, checkpoint)
 
 
 def _initial_state(out_dir: Path, config: ExperimentConfig, resume: bool, overwrite: bool):
@@ -316,102 +379,47 @@ def _initial_state(out_dir: Path, config: ExperimentConfig, resume: bool, overwr
     return None
 
 
-def _restore(state: dict[str, Any], path: Path, model, optimizer, scheduler, scaler) -> None:
-    """Load the training state of a checkpoint; one KitError line naming the file if it does not
-    fit this run."""
-    load_weights(model, state["model"], path, "weights do not fit the model")
-    try:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        if not isinstance(state["epoch"], int) or not isinstance(state["history"], list):
-            raise TypeError("epoch is not an integer or history not a list")
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-        raise KitError(f"{path}: training state does not fit this run ({reason(exc)})") from None
-
-
-def _train_epoch(
-    model, patches, loss_fn, optimizer, scheduler, scaler, proc: Process, use_amp: bool,
-    budget_end: float | None, label: str, progress: bool,
-) -> dict[str, float]:  # fmt: skip
-    """One epoch of batches; mean losses (over processes) and whether the time budget ran out."""
-    model.train()
-    sums = torch.zeros(1 + len(loss_fn.configs), dtype=torch.float64)
+def _train_epoch(run: _Run, budget_end: float | None, label: str, progress: bool) -> dict:
+    """One epoch of batches: mean losses (over processes), steps, and whether the time budget
+    ran out (then every process stops after the same batch)."""
+    run.wrapped.train()
+    sums = torch.zeros(1 + len(run.loss_fn.configs), dtype=torch.float64)
     steps, stopped = 0, False
     bar = tqdm(
-        patches.loader(pin_memory=proc.device.type == "cuda"),
-        total=len(patches), desc=label, unit="batch", leave=False,
-        disable=not (progress and proc.is_main),
+        run.patches.loader(pin_memory=run.proc.device.type == "cuda"),
+        total=len(run.patches), desc=label, unit="batch", leave=False,
+        disable=not (progress and run.proc.is_main),
     )  # fmt: skip
-    autocast = torch.autocast("cuda", dtype=torch.float16) if use_amp else nullcontext()
     for x, y in bar:
-        x = x.to(proc.device, non_blocking=True)
-        y = {c: t.to(proc.device, non_blocking=True) for c, t in y.items()}
-        with autocast:
-            outputs = model(x)
-        total, parts = loss_fn({c: o.float() for c, o in outputs.items()}, y)
-        if not torch.isfinite(total):
-            raise KitError(f"{label}: the loss is {total.item()} at batch {steps}; lower train.lr")
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(total).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        sums += torch.tensor(
-            [total.item(), *(p.item() for p in parts.values())], dtype=torch.float64
-        )
+        losses = _step(run, x, y, f"{label}: batch {steps}")
+        sums += losses
         steps += 1
-        bar.set_postfix(loss=f"{total.item():.3f}")
-        if budget_end is not None and any_process(time.perf_counter() >= budget_end, proc):
+        bar.set_postfix(loss=f"{losses[0].item():.3f}")
+        if budget_end is not None and any_process(time.perf_counter() >= budget_end, run.proc):
             stopped = True
             break
     bar.close()
-    counts = torch.tensor([float(steps)], dtype=torch.float64)
-    if proc.distributed:
-        dist.all_reduce(sums)
-        dist.all_reduce(counts)
-    means = (sums / counts.clamp(min=1)).tolist()
-    names = ["loss"] + [f"loss_{c}" for c in loss_fn.configs]
-    return {**dict(zip(names, means)), "steps": int(counts.item()), "stopped": stopped}
+    sums = sum_over_processes(sums, run.proc)
+    count = int(sum_over_processes(torch.tensor([float(steps)], dtype=torch.float64), run.proc))
+    names = ["loss"] + [f"loss_{c}" for c in run.loss_fn.configs]
+    means = (sums / max(count, 1)).tolist()
+    return {**dict(zip(names, means)), "steps": count, "stopped": stopped}
 
 
-class _Logger:
-    """metrics.csv (rewritten whole, atomically, each epoch) and TensorBoard, on process 0."""
-
-    def __init__(self, out_dir: Path, active: bool):
-        self.out_dir, self.active, self.rows = out_dir, active, []
-        self.board = None
-        if active:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.board = SummaryWriter(str(out_dir / "tensorboard"))
-
-    def log(self, row: dict[str, Any]) -> None:
-        if not self.active:
-            return
-        self.rows = _read_metrics(self.out_dir / METRICS, before_epoch=row["epoch"]) + [row]
-        columns = list(dict.fromkeys(k for r in self.rows for k in r))
-        with (
-            atomic_path(self.out_dir / METRICS) as temporary,
-            open(temporary, "w", newline="") as fh,
-        ):
-            writer = csv.DictWriter(fh, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        for key, value in row.items():
-            if key != "epoch" and isinstance(value, (int, float)) and not math.isnan(value):
-                self.board.add_scalar(key, value, row["epoch"])
-        self.board.flush()
-
-    def close(self) -> None:
-        if self.board is not None:
-            self.board.close()
-
-
-def _read_metrics(path: Path, before_epoch: int) -> list[dict[str, Any]]:
-    """Rows of an existing metrics.csv for earlier epochs (a resumed run keeps them)."""
-    if not path.is_file():
-        return []
-    rows = csv.DictReader(io.StringIO(read_text(path), newline=""))
-    return [r for r in rows if int(r["epoch"]) < before_epoch]
+def _step(run: _Run, x: torch.Tensor, y: dict[str, torch.Tensor], where: str) -> torch.Tensor:
+    """One optimisation step on a batch; the total and per-chart losses, as float64."""
+    x = x.to(run.proc.device, non_blocking=True)
+    y = {c: t.to(run.proc.device, non_blocking=True) for c, t in y.items()}
+    autocast = torch.autocast("cuda", dtype=torch.float16) if run.use_amp else nullcontext()
+    with autocast:
+        outputs = run.wrapped(x)
+    total, parts = run.loss_fn({c: o.float() for c, o in outputs.items()}, y)
+    if not torch.isfinite(total):
+        raise KitError(f"{where}: the loss is {total.item()}; lower train.lr")
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(total).backward()
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.scheduler.step()
+    values = [total.item(), *(part.item() for part in parts.values())]
+    return torch.tensor(values, dtype=torch.float64)
