@@ -29,7 +29,41 @@ def check_seed(setting: str, seed: int) -> None:
 
 
 def load_yaml(path: str | os.PathLike, section: str | None = None) -> dict[str, Any]:
-    """A YAML file's top-level mapping (or one section of it), with errors naming the file."""
+    """A YAML file's top-level mapping (or one section of it), with errors naming the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The YAML file (UTF-8).
+    section : str, optional
+        A top-level key whose mapping to return instead of the whole file; an empty section
+        gives ``{}``.
+
+    Returns
+    -------
+    dict
+        The settings as parsed; an empty file gives ``{}``.
+
+    Raises
+    ------
+    KitError
+        If the file is missing, not UTF-8 or not valid YAML, its top level (or `section`) is
+        not a mapping, or `section` is absent.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp, "run.yaml")
+    ...     _ = path.write_text("{data: {patch_size: 128}, train: {epochs: 2}}")
+    ...     load_yaml(path, section="data")
+    {'patch_size': 128}
+    >>> load_yaml("no/such.yaml")
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: no/such.yaml: no such config file
+    """
     path = Path(path)
     if not path.is_file():
         raise KitError(f"{path}: no such config file")
@@ -48,9 +82,51 @@ def load_yaml(path: str | os.PathLike, section: str | None = None) -> dict[str, 
 def config_from_dict(cls: type, mapping: Mapping[str, Any] | None, section: str = "config"):
     """Build dataclass `cls` from `mapping`, converting and checking every value.
 
-    Unknown keys, values of the wrong type and values outside a `Literal[...]` raise a KitError
-    naming `section.key` and what is allowed. Nested dataclass fields take nested mappings;
-    tuple fields accept lists. Missing keys keep their defaults.
+    The one strict settings checker: a typo in a key or a value is an error naming the setting
+    and what is allowed, never a silently ignored setting. Nested dataclass fields take nested
+    mappings; tuple fields accept lists. Missing keys keep their defaults.
+
+    Parameters
+    ----------
+    cls : type
+        A dataclass whose type hints say what each setting accepts (``int``, ``float``,
+        ``bool``, ``str``, ``Literal[...]``, ``tuple[...]``, optional values, nested dataclasses).
+    mapping : Mapping or None
+        The settings, e.g. a section of a parsed YAML file; None means all defaults, and an
+        instance of `cls` is returned as it is.
+    section : str
+        How the settings are named in errors (``data`` gives ``data.patch_size``).
+
+    Returns
+    -------
+    cls
+        The instance; its own ``__post_init__`` checks (ranges, combinations) have run.
+
+    Raises
+    ------
+    KitError
+        For a mapping that is not one, an unknown key, or a value of the wrong type or outside
+        a ``Literal``, naming ``section.key`` and the allowed keys or values.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from typing import Literal
+    >>> @dataclass
+    ... class Settings:
+    ...     size: int = 256
+    ...     mode: Literal["mode", "nearest"] = "mode"
+    ...     charts: tuple[str, ...] = ("SIC",)
+    >>> config_from_dict(Settings, {"size": 128, "charts": ["SIC", "SOD"]}, "data")
+    Settings(size=128, mode='mode', charts=('SIC', 'SOD'))
+    >>> config_from_dict(Settings, {"sise": 128}, "data")
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: data: unknown key(s) sise; allowed: size, mode, charts
+    >>> config_from_dict(Settings, {"mode": "bilinear"}, "data")
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: data.mode: invalid value 'bilinear'; allowed: 'mode', 'nearest'
     """
     if mapping is None:
         mapping = {}

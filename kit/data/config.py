@@ -43,7 +43,69 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Everything the training loader needs to know. See README "Training data"."""
+    """Everything the training loader needs to know. See README "Training data".
+
+    Read from YAML with `from_yaml` (or `from_dict`), which reject unknown keys and values by
+    name; the checks below run however it is built.
+
+    Parameters
+    ----------
+    variables : tuple of str
+        Input variables, from `KNOWN_VARIABLES` (MMSeaIce's ``aux_long`` means ``aux_lon``);
+        default the 24 scene variables.
+    charts : tuple of str
+        Charts to train on (default SIC, SOD, FLOE).
+    patch_size : int
+        Patch side in pixels of the working grid.
+    batch_size : int
+        Patches per batch.
+    downscale : int
+        Working grid = 80 m grid averaged over ``downscale`` x ``downscale`` blocks (1 = none).
+    upsampling : {'bilinear', 'nearest'}
+        How AMSR2/ERA5 (2 km grid) are regridded onto the working grid.
+    chart_downscale : {'mode', 'nearest'}
+        How charts are downscaled: the block's most frequent valid class, or its centre pixel.
+    normalisation : {'meanstd', 'minmax'}
+        ``(v - mean) / std``, or ``[mean - 3 std, mean + 3 std]`` onto [-1, 1], clipped.
+    month_encoding : {'mmseaice', 'cyclic'}
+        One channel (month 1..12 onto -1..1), or the sine and cosine of the month angle.
+    input_scaling : {'auto', 'standard', 'minmax', 'physical'}
+        How the files encode their inputs: 'auto' decides per file (`kit.data.conventions`).
+    augment : AugmentConfig
+        Random augmentations and their probabilities (none by default).
+    epoch_len : int
+        Batches per epoch (per rank; shared among the loader workers).
+    seed : int
+        Seed of the patch draws, in [0, 2**32 - 1].
+    num_workers : int
+        Loader worker processes (0: the main process).
+    min_valid_fraction : float
+        Patches with a smaller share of labelled pixels are redrawn (0: any labelled pixel).
+    cache_dir : str, optional
+        Scene cache folder; default ``$AUTOICE_CACHE/scenes`` or ``~/.cache/autoice/scenes``.
+
+    Raises
+    ------
+    KitError
+        For an empty list of variables or charts, an unknown or repeated name, a size below 1,
+        a negative ``num_workers``, or a seed, fraction or augmentation setting out of range.
+
+    Examples
+    --------
+    >>> config = DataConfig.from_dict({"patch_size": 128, "downscale": 5, "charts": ["SIC"]})
+    >>> config.patch_size, config.downscale, config.charts
+    (128, 5, ('SIC',))
+    >>> DataConfig(variables=("nersc_sar_primary", "aux_long")).variables
+    ('nersc_sar_primary', 'aux_lon')
+    >>> DataConfig.from_dict({"upsampling": "cubic"})
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: data.upsampling: invalid value 'cubic'; allowed: 'bilinear', 'nearest'
+    >>> DataConfig(patch_size=0)
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: data config: patch_size must be >= 1, got 0
+    """
 
     variables: tuple[str, ...] = charts.SCENE_VARIABLES
     charts: tuple[str, ...] = charts.CHARTS

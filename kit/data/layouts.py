@@ -41,9 +41,44 @@ def detect_layout(root: str | os.PathLike) -> str:
 
 
 def discover(root: str | os.PathLike) -> pd.DataFrame:
-    """The scene table of a dataset folder (columns `SCENE_TABLE_COLUMNS`), sorted by split, id.
+    """The scene table of a dataset folder in any published layout, so nothing else cares which.
 
-    Raises KitError when the folder does not exist or holds no `_prep.nc` scene.
+    Only file names are read: a scene's split comes from its folder (a folder whose name
+    contains "test" holds test scenes), its service and time from its name.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The dataset folder: DTU release, TorchGeo / Hugging Face mirror or raw release.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scene with the columns `SCENE_TABLE_COLUMNS` (``reference_path`` is the
+        separate test charts of the TorchGeo layout, else None), sorted by split and id.
+
+    Raises
+    ------
+    KitError
+        If the folder does not exist, holds no scene, or holds a scene twice in one split.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     root = Path(tmp)
+    ...     (root / "test_data").mkdir()
+    ...     (root / "20180124T194759_dmi_prep.nc").touch()
+    ...     (root / "test_data" / "20210430T205436_cis_prep.nc").touch()
+    ...     table = discover(root)
+    >>> table[["scene_id", "split", "ice_service", "layout"]]
+                  scene_id  split ice_service layout
+    0  20210430T205436_cis   test         cis    dtu
+    1  20180124T194759_dmi  train         dmi    dtu
+    >>> discover(root)
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: ...: no such data folder
     """
     root = Path(root)
     if not root.is_dir():

@@ -132,9 +132,52 @@ def coarse_to_working(
 def to_original_grid(array, shape: tuple[int, int], factor: int, mode: str = "nearest"):
     """Bring a working-grid array [..., h, w] back exactly onto the 80 m grid [..., H, W].
 
-    'nearest' repeats each working pixel over its block (class ids, masks, probabilities);
-    'bilinear' interpolates between block centres (probabilities or logits, as MMSeaIce did).
-    Accepts a NumPy array or a torch tensor and returns the same kind.
+    Predictions are made on the downscaled working grid but scored on the 80 m grid; this is
+    the inverse of the downscaling, also for sizes that are not a multiple of `factor` (the
+    partial edge blocks are cut back to the original size).
+
+    Parameters
+    ----------
+    array : numpy.ndarray or torch.Tensor
+        Values on the working grid, ``[..., h, w]`` with ``(h, w) = working_shape(shape,
+        factor)``; leading dimensions (classes, batch) are kept.
+    shape : tuple of int
+        ``(H, W)`` of the 80 m grid.
+    factor : int
+        The downscale factor of the working grid (1 returns `array` itself).
+    mode : {'nearest', 'bilinear'}
+        'nearest' repeats each working pixel over its block (class ids, masks,
+        probabilities); 'bilinear' interpolates between block centres (probabilities or
+        logits, as MMSeaIce did; the result is float32).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        ``[..., H, W]``, of the same kind as `array`.
+
+    Raises
+    ------
+    ValueError
+        If `array` is not on the working grid of `shape` and `factor`, or `mode` is unknown.
+
+    Examples
+    --------
+    An odd 80 m size: 81 x 79 pixels at downscale 10 are 9 x 8 working pixels, the last row
+    and column of blocks partial; the way back gives exactly 81 x 79 again.
+
+    >>> import numpy as np
+    >>> working = np.arange(72, dtype=np.uint8).reshape(9, 8)
+    >>> full = to_original_grid(working, (81, 79), 10)
+    >>> full.shape, full.dtype
+    ((81, 79), dtype('uint8'))
+    >>> int(full[80, 78]) == int(working[8, 7]), int(full[9, 9]), int(full[10, 10])
+    (True, 0, 9)
+    >>> to_original_grid(working, (81, 79), 10, mode="bilinear").shape
+    (81, 79)
+    >>> to_original_grid(working, (100, 79), 10)
+    Traceback (most recent call last):
+    ...
+    ValueError: array of shape (9, 8) is not on the working grid (10, 8) of an 80 m grid ...
     """
     import torch
 

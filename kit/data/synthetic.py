@@ -394,8 +394,38 @@ def ensure_dataset(config: SynthConfig, root: str | os.PathLike | None = None) -
 
 
 def demo_dataset(root: str | os.PathLike | None = None, quick: bool = False) -> Path:
-    """Path of the demo dataset (24 train + 6 test scenes of 1000x1000), generated once and
-    cached; `quick` gives the small set (6 + 2 scenes of 400x400) for tests and smoke runs."""
+    """Path of the synthetic demo dataset, generated on first use and reused afterwards.
+
+    Tutorials, the demo and tests run without the 250+ GB real dataset on this set, in its
+    TorchGeo layout and `standard` convention. Concurrent callers wait for one generator.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        Folder that holds generated sets; default ``$AUTOICE_CACHE`` or ``~/.cache/autoice``.
+    quick : bool
+        The small set (6 train + 2 test scenes of 400 x 400) for tests and smoke runs instead
+        of the demo set (24 + 6 scenes of 1000 x 1000).
+
+    Returns
+    -------
+    pathlib.Path
+        The dataset folder under `root`, named by its parameters and generator version, so a
+        changed generator makes a new set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from kit.data import discover
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = demo_dataset(tmp, quick=True)
+    ...     table = discover(path)
+    ...     again = demo_dataset(tmp, quick=True)  # complete: reused, not generated again
+    >>> path.name, again == path
+    ('synthetic-v...-s0-train6-test2-400x400-standard', True)
+    >>> table.split.value_counts().to_dict()
+    {'train': 6, 'test': 2}
+    """
     return ensure_dataset(QUICK_CONFIG if quick else DEMO_CONFIG, root)
 
 
