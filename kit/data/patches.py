@@ -125,7 +125,56 @@ def _new_tensor(shape, dtype) -> torch.Tensor:
 
 
 class PatchDataset(IterableDataset):
-    """Endless-style random patch batches for training (`epoch_len` batches per epoch and rank)."""
+    """Random patch batches for training: `epoch_len` whole batches per epoch and rank.
+
+    Scenes are drawn in proportion to their labelled pixels, then cropped at random (see the
+    module docstring); batch `i` of epoch `e` on rank `r` depends only on (seed, e, r, i), so
+    runs are reproducible whatever the number of loader workers. Each item is one batch
+    ``(x float32 [B, C, P, P], {chart: int64 [B, P, P]})``, MASK (255) where unlabelled;
+    iterate `loader()` (or a DataLoader with ``batch_size=None``).
+
+    Parameters
+    ----------
+    config : DataConfig
+        Variables, charts, patch geometry, augmentations, seed, epoch length.
+    scenes : table or sequence of paths
+        A `discover()` table (e.g. its training rows) or scene file paths.
+    rank, world_size : int, optional
+        This process's place in a distributed run, so that ranks draw different batches;
+        default from ``torch.distributed`` when initialised, else 0 and 1.
+    cache_dir : str or os.PathLike, optional
+        Scene cache folder (default ``config.resolved_cache_dir()``); each scene is converted
+        into it on first use.
+    progress : bool
+        Show a progress bar while several scenes are converted.
+
+    Raises
+    ------
+    KitError
+        If batches cannot fit in memory, a scene lacks a configured variable or chart, no
+        scene has a labelled pixel, or `rank` is not in ``0 .. world_size - 1``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from kit.data import discover
+    >>> from kit.data.synthetic import SynthConfig, write_dataset
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> _ = write_dataset(tmp.name, SynthConfig(n_train=1, n_test=0, size=(100, 100)),
+    ...                   workers=1, progress=False)
+    >>> config = DataConfig(variables=("nersc_sar_primary", "nersc_sar_secondary"),
+    ...                     patch_size=32, batch_size=2, downscale=2, epoch_len=3)
+    >>> patches = PatchDataset(config, discover(tmp.name), cache_dir=tmp.name + "/cache")
+    >>> patches.channels, len(patches)
+    (('nersc_sar_primary', 'nersc_sar_secondary'), 3)
+    >>> patches.set_epoch(0)
+    >>> for x, y in patches.loader():
+    ...     pass
+    >>> tuple(x.shape), x.dtype, {chart: tuple(v.shape) for chart, v in y.items()}
+    ((2, 2, 32, 32), torch.float32, {'SIC': (2, 32, 32), 'SOD': (2, 32, 32), 'FLOE': (2, 32, 32)})
+    >>> del x, y
+    >>> tmp.cleanup()
+    """
 
     def __init__(
         self,

@@ -118,7 +118,43 @@ def poolings(config: ModelConfig) -> int | None:
 def build_model(config: ModelConfig, in_channels: int, chart_names: Sequence[str]) -> nn.Module:
     """The network for `config` with `in_channels` inputs and a head per chart.
 
-    Every model returns `{chart: [B, C, H, W]}` and has `.kinds` (chart -> head kind).
+    Every model type has the same contract, so training, prediction and scoring never ask
+    which one it is: it maps ``[B, in_channels, H, W]`` to ``{chart: [B, C, H, W]}`` and has
+    ``.kinds`` (chart -> ``classification`` or ``regression``).
+
+    Parameters
+    ----------
+    config : ModelConfig
+        The ``model:`` section: type (``unet``, ``multitask_unet``, ``smp``), depth, filters,
+        SIC head and units.
+    in_channels : int
+        Input channels (``len(PatchDataset.channels)``).
+    chart_names : sequence of str
+        Charts to predict, one head each; a classification head has one channel per class, a
+        regression head (SIC only) one channel.
+
+    Returns
+    -------
+    torch.nn.Module
+        The untrained network (smp encoders load `encoder_weights` if given).
+
+    Raises
+    ------
+    KitError
+        If `in_channels` is below 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> config = ModelConfig(type="multitask_unet", filters=(8, 8, 16))
+    >>> model = build_model(config, in_channels=3, chart_names=["SIC", "SOD", "FLOE"])
+    >>> model.kinds
+    {'SIC': 'regression', 'SOD': 'classification', 'FLOE': 'classification'}
+    >>> outputs = model(torch.zeros(2, 3, 16, 16))
+    >>> {chart: tuple(y.shape) for chart, y in outputs.items()}
+    {'SIC': (2, 1, 16, 16), 'SOD': (2, 6, 16, 16), 'FLOE': (2, 7, 16, 16)}
+    >>> build_model(ModelConfig(type="unet", levels=2), 3, ["SOD"]).kinds
+    {'SOD': 'classification'}
     """
     if in_channels < 1:
         raise KitError(f"a model needs at least one input channel, got {in_channels}")

@@ -118,8 +118,49 @@ def focal_loss(
 class MultiTaskLoss(nn.Module):
     """Weighted sum of the charts' losses; `forward` returns (total, {chart: loss}).
 
-    `regression_scale` is the model's (`kit.models.factory.sic_scale`): the MSE is taken in
-    the units the regression head learns."""
+    One module for the multi-task models: each chart gets the loss its head kind calls for
+    (MSE for a regression head, cross-entropy or focal for a classification head), MASK (255)
+    pixels are ignored, and the task weights set the balance (MMSeaIce: 2 SIC, 2 SOD, 1 FLOE).
+
+    Parameters
+    ----------
+    configs : Mapping of str to ChartLossConfig
+        The loss of every chart the model predicts (`LossConfig.for_charts`).
+    kinds : Mapping of str to str
+        The model's head kinds (``model.kinds``).
+    class_weights : Mapping of str to sequence of float, optional
+        Per-class weights (`kit.data.class_weights`) for the charts configured with
+        ``class_weights: median_frequency``.
+    regression_scale : float
+        The model's (`kit.models.factory.sic_scale`): the MSE is taken in the units the
+        regression head learns.
+
+    Raises
+    ------
+    KitError
+        If a chart has no loss or no head, a loss type does not fit its head, or median
+        frequency weights are missing or of the wrong length.
+
+    Examples
+    --------
+    >>> import torch
+    >>> loss = MultiTaskLoss(
+    ...     {"SIC": ChartLossConfig(type="mse", weight=2.0), "SOD": ChartLossConfig(type="ce")},
+    ...     kinds={"SIC": "regression", "SOD": "classification"},
+    ... )
+    >>> outputs = {"SIC": torch.full((1, 1, 2, 2), 10.0), "SOD": torch.zeros(1, 6, 2, 2)}
+    >>> targets = {"SIC": torch.tensor([[[10, 8], [255, 255]]]),
+    ...            "SOD": torch.tensor([[[0, 1], [2, 255]]])}
+    >>> total, parts = loss(outputs, targets)
+    >>> round(parts["SIC"].item(), 4), round(parts["SOD"].item(), 4)  # 255 ignored
+    (2.0, 1.7918)
+    >>> round(total.item(), 4)  # 2 * 2.0 + 1 * log(6)
+    5.7918
+    >>> MultiTaskLoss({"SOD": ChartLossConfig(type="mse")}, kinds={"SOD": "classification"})
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: loss.SOD: type mse does not fit a classification head (use mse for ...)
+    """
 
     def __init__(
         self,

@@ -155,9 +155,36 @@ def encoder_receptive_field(levels: int) -> int:
 def receptive_field(levels: int) -> ReceptiveField:
     """AI4SeaIce eq. (8): receptive field of the encoder and of the whole U-Net.
 
-    The encoder part is counted exactly (`encoder_receptive_field`); the paper's decoder adds
-    3 * 2**levels, so the whole U-Net sees 12 * 2**levels - 4 pixels: 44, 92, 188, 380, 764,
-    1532, 3068 for 2 to 8 levels (the values the paper tabulates and uses to pick a depth).
+    How far a pixel's prediction can see decides the depth: the encoder part is counted
+    exactly (`encoder_receptive_field`); the paper's decoder adds 3 * 2**levels, so the whole
+    U-Net sees 12 * 2**levels - 4 pixels: 44, 92, 188, 380, 764, 1532, 3068 for 2 to 8
+    levels (the values the paper tabulates and uses to pick a depth).
+
+    Parameters
+    ----------
+    levels : int
+        Poolings of the U-Net (at least 1).
+
+    Returns
+    -------
+    ReceptiveField
+        ``levels``, and the receptive fields in pixels of the ``encoder`` and the ``unet``.
+
+    Raises
+    ------
+    ValueError
+        If `levels` is below 1.
+
+    Examples
+    --------
+    >>> receptive_field(4)
+    ReceptiveField(levels=4, encoder=140, unet=188)
+    >>> [receptive_field(n).unet for n in range(2, 9)]
+    [44, 92, 188, 380, 764, 1532, 3068]
+    >>> receptive_field(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: levels must be at least 1, got 0
     """
     if levels < 1:
         raise ValueError(f"levels must be at least 1, got {levels}")
