@@ -152,7 +152,50 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint on the CPU, running no code from it; a KitError names the file if it
-    is not one of ours."""
+    is not one of ours.
+
+    Checkpoints are untrusted files: they are read with ``torch.load(weights_only=True)``, so
+    a crafted one is refused before any of its code runs (`kit.safeload`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by `save_checkpoint` (``last.pt``, ``best.pt``).
+
+    Returns
+    -------
+    dict
+        The checkpoint: ``format``, ``config`` (plain dict), ``channels``, ``model`` weights
+        and, from training, the state `--resume` needs (`training_state`).
+
+    Raises
+    ------
+    KitError
+        If the file is missing, unreadable, holds more than tensors and plain data, or is
+        not an AutoICE Kit checkpoint.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from kit.experiment import ExperimentConfig
+    >>> config = ExperimentConfig()
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = save_checkpoint(Path(tmp, "best.pt"), {
+    ...         "config": config.to_dict(),
+    ...         "channels": ["nersc_sar_primary"],
+    ...         "model": {"weight": torch.ones(2)},
+    ...     })
+    ...     state = load_checkpoint(path)
+    ...     torch.save({"weights": torch.ones(2)}, Path(tmp, "other.pt"))
+    ...     load_checkpoint(Path(tmp, "other.pt"))
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: .../other.pt: not an AutoICE Kit checkpoint (format autoice-checkpoint/1)
+    >>> sorted(state), state["channels"]
+    (['channels', 'config', 'format', 'model'], ['nersc_sar_primary'])
+    >>> ExperimentConfig.from_dict(state["config"]) == config
+    True
+    """
     state = load_plain(path, "checkpoint")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise KitError(f"{path}: not an AutoICE Kit checkpoint (format {FORMAT})")

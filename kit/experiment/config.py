@@ -7,7 +7,7 @@ loss:  {...}    # kit.models.losses.LossConfig: per-chart loss type, task weight
 train: {...}    # TrainConfig below: data folder, optimiser, schedule, epochs, output folder
 ```
 
-Every section is checked strictly by `kit.data.config.config_from_dict`: an unknown key or value
+Every section is checked strictly by `kit.config.config_from_dict`: an unknown key or value
 is an error naming it and the allowed ones.
 """
 
@@ -110,7 +110,46 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """The four sections of an experiment config."""
+    """The four sections of an experiment config: data, model, loss and train.
+
+    One object says everything about a run; it is stored in every checkpoint (`to_dict`), so
+    a checkpoint alone rebuilds its model and its input pipeline. Read it with
+    `load_experiment` or `from_dict`, which check every section strictly.
+
+    Parameters
+    ----------
+    data : DataConfig
+        Inputs, charts, patches, downscaling, augmentation (`kit.data.DataConfig`).
+    model : ModelConfig
+        The network (`kit.models.ModelConfig`).
+    loss : LossConfig
+        Per-chart loss type, task weight and class weights (`kit.models.losses.LossConfig`).
+    train : TrainConfig
+        Data folder, optimiser, schedule, epochs, validation, tiles, outputs.
+
+    Raises
+    ------
+    KitError
+        If ``data.patch_size`` is smaller than the model's poolings need (2 ** poolings).
+
+    Examples
+    --------
+    >>> config = ExperimentConfig.from_dict(
+    ...     {"model": {"type": "unet", "levels": 3}, "train": {"epochs": 2}})
+    >>> config.model.type, config.train.epochs, config.data.patch_size
+    ('unet', 2, 256)
+    >>> config.replace("train", lr=0.01).train.lr
+    0.01
+    >>> ExperimentConfig.from_dict({"model": {"type": "unet", "levels": 6},
+    ...                             "data": {"patch_size": 32}})
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: data: patch_size 32 is smaller than the 64 pixels that the model's 6 ...
+    >>> ExperimentConfig.from_dict({"trian": {}})
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: config: unknown section(s) trian; allowed: data, model, loss, train
+    """
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -173,7 +212,39 @@ def resolve_config_path(name: str | os.PathLike) -> Path:
 
 def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
     """Read and validate an experiment YAML file (or packaged config name); errors name both
-    the file and the setting."""
+    the file and the setting.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A YAML file with the sections ``data``, ``model``, ``loss`` and ``train`` (each
+        optional), or the name of a config shipped in ``kit/configs`` (``demo``,
+        ``baseline_unet``).
+
+    Returns
+    -------
+    ExperimentConfig
+        The checked config; settings left out keep their defaults.
+
+    Raises
+    ------
+    KitError
+        If there is no such file or packaged config, or a section, key or value is invalid;
+        the message starts with the file.
+
+    Examples
+    --------
+    >>> load_experiment("demo").model.type
+    'multitask_unet'
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp, "run.yaml")
+    ...     _ = path.write_text("{train: {epochs: 0}}")
+    ...     load_experiment(path)
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: .../run.yaml: train: epochs must be >= 1, got 0
+    """
     path = resolve_config_path(path)
     try:
         return ExperimentConfig.from_dict(load_yaml(path), source=str(path))

@@ -85,7 +85,48 @@ class SubmissionWriter:
 def write_submission(
     path: str | os.PathLike, scenes: Mapping[str, Mapping[str, np.ndarray]]
 ) -> Path:
-    """Write `{scene_id: {chart: uint8 map}}` as a submission file; returns its path."""
+    """Write `{scene_id: {chart: uint8 map}}` as a submission file; returns its path.
+
+    The challenge's format (see the module docstring), written atomically: a failure leaves
+    neither a partial file under `path` nor a temporary file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (``upload_package.nc``), in an existing or creatable folder.
+    scenes : Mapping of str to Mapping of str to numpy.ndarray
+        Per scene id (no ``_prep.nc`` suffix), the class maps of SIC, SOD and FLOE on the
+        scene's 80 m grid: integers 0 .. N-1, or MASK (255) where nothing is predicted.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    KitError
+        If `path` is a folder, a scene is given twice or lacks a chart, its maps differ in
+        shape or are not 2-D, or hold NaN or values outside their chart's classes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> sic = np.full((3, 4), 10, dtype=np.uint8)
+    >>> maps = {"SIC": sic, "SOD": sic // 2, "FLOE": np.full((3, 4), 255, dtype=np.uint8)}
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_submission(Path(tmp, "upload_package.nc"), {"20180124T194759_dmi": maps})
+    ...     with netCDF4.Dataset(path) as dataset:
+    ...         print(sorted(dataset.variables))
+    ...         print(dataset["20180124T194759_dmi_SOD"][:].max())
+    ['20180124T194759_dmi_FLOE', '20180124T194759_dmi_SIC', '20180124T194759_dmi_SOD']
+    5
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     write_submission(Path(tmp, "bad.nc"), {"20180124T194759_dmi": {"SIC": sic}})
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: scene 20180124T194759_dmi: no prediction for chart(s) SOD, FLOE
+    """
     with SubmissionWriter(path) as writer:
         for scene_id, chart_maps in scenes.items():
             writer.add_scene(scene_id, chart_maps)
