@@ -168,7 +168,56 @@ def file_digest(path: str | os.PathLike) -> tuple[str, int]:
 
 
 class Leaderboard:
-    """A leaderboard stored in the SQLite file `db` (created on first submission)."""
+    """A leaderboard stored in the SQLite file `db` (created on first submission).
+
+    Teams submit files; each is scored once and recorded with its scores, the daily limit and
+    duplicates are enforced in one transaction, and `standings` ranks each team's best
+    submission (see the module docstring for the rules).
+
+    Parameters
+    ----------
+    db : str or os.PathLike
+        The SQLite file; a foreign SQLite file is refused before anything in it changes.
+    daily_limit : int
+        Scored submissions per team per UTC day, 1 to `MAX_DAILY_LIMIT`.
+    timeout : float
+        Seconds to wait for another writer's lock.
+
+    Raises
+    ------
+    ScoringError
+        If `daily_limit` is not a whole number in range (raised by `check_daily_limit`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import netCDF4
+    >>> import numpy as np
+    >>> def write_charts(path, sic):  # one 4 x 4 scene, variables as in a submission
+    ...     with netCDF4.Dataset(path, "w") as dataset:
+    ...         for chart, values in {"SIC": sic, "SOD": sic // 2, "FLOE": sic // 2}.items():
+    ...             name = f"20180124T194759_dmi_{chart}"
+    ...             dims = (f"{name}_dim0", f"{name}_dim1")
+    ...             for dim in dims:
+    ...                 _ = dataset.createDimension(dim, 4)
+    ...             dataset.createVariable(name, "u1", dims)[:] = values
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> reference = Path(tmp.name, "reference.nc")
+    >>> write_charts(reference, np.arange(16, dtype=np.uint8).reshape(4, 4) % 11)
+    >>> board = Leaderboard(Path(tmp.name, "leaderboard.sqlite"))
+    >>> board.submit(reference, "Polar Bears", reference).status
+    'scored'
+    >>> board.submit(reference, "polar bears", reference).status  # same team, same file
+    'duplicate'
+    >>> [(s.rank, s.team, s.scores_rounded["combined"]) for s in board.standings("all")]
+    [(1, 'Polar Bears', 100.0)]
+    >>> Leaderboard("leaderboard.sqlite", daily_limit=0)
+    Traceback (most recent call last):
+    ...
+    scoring.errors.ScoringError: daily limit 0: must be a whole number from 1 to 1000
+    >>> tmp.cleanup()
+    """
 
     def __init__(
         self, db: str | os.PathLike, *, daily_limit: int = DEFAULT_DAILY_LIMIT, timeout: float = 60

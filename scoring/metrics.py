@@ -345,10 +345,45 @@ def out_of_class_warning(variable: str, chart: str, counts: ChartCounts) -> str:
 def r2_from_confusion(confusion: np.ndarray, out_squared_error: int = 0) -> float:
     """scikit-learn `r2_score` of the pooled pixels, in exact integer arithmetic.
 
-    `confusion` has the columns of `ChartCounts.confusion`; the squared errors of its
-    out-of-class column, which depend on the values predicted, are `out_squared_error`.
-    NaN with fewer than two pixels; for a constant reference 1.0 if the prediction is perfect
-    and 0.0 otherwise (scikit-learn's `force_finite` convention).
+    The SIC score, from counts instead of pixels: the result equals scikit-learn's on the
+    pooled pixels to rounding error, however many scenes were added.
+
+    Parameters
+    ----------
+    confusion : numpy.ndarray
+        Valid reference class x predicted value counts, int64 ``[n, n + 2]``: the columns of
+        `ChartCounts.confusion` (the chart's classes, out of class, MASK).
+    out_squared_error : int
+        Sum of (class - value)**2 over the out-of-class predictions (their values are not in
+        `confusion`).
+
+    Returns
+    -------
+    float
+        R2 (1.0 is perfect; below 0 is worse than predicting the mean). NaN with fewer than
+        two pixels. For a constant reference, where R2 is 0/0, 1.0 if the prediction is
+        perfect and 0.0 otherwise (scikit-learn's ``force_finite`` convention).
+
+    Examples
+    --------
+    A constant reference: five pixels of 100 % ice (class 10).
+
+    >>> confusion = np.zeros((11, 13), dtype=np.int64)
+    >>> confusion[10, 10] = 5  # all predicted 10: perfect
+    >>> r2_from_confusion(confusion)
+    1.0
+    >>> confusion[10, 9] = 1  # one more pixel of 100 % predicted as 90 %
+    >>> r2_from_confusion(confusion)
+    0.0
+
+    Reference 0, 10, 10 predicted as 0, 9, 10, and fewer than two pixels:
+
+    >>> confusion = np.zeros((11, 13), dtype=np.int64)
+    >>> confusion[0, 0] = confusion[10, 9] = confusion[10, 10] = 1
+    >>> round(r2_from_confusion(confusion), 6)
+    0.985
+    >>> r2_from_confusion(np.zeros((11, 13), dtype=np.int64))
+    nan
     """
     n_classes = confusion.shape[0]
     ref_values = np.arange(n_classes, dtype=np.int64)
@@ -416,9 +451,32 @@ def chart_score(counts: ChartCounts, chart: str) -> float:
 class ScoreAccumulator:
     """Sums per-scene `ChartCounts` and turns them into a `Report`.
 
+    The one implementation of the challenge metric: the file scorer and training validation
+    both use it, so a validation score is the score a submission would get. Only confusion
+    counts are kept, never pixels.
+
     `update` takes in-memory arrays (training validation); `add_counts` takes the counts of an
     already validated chart (the file scorer, which streams row blocks through `ChartTally`).
     Calling either several times for the same scene and chart adds up (e.g. tile by tile).
+
+    Examples
+    --------
+    >>> acc = ScoreAccumulator()
+    >>> ref = np.array([[0, 10], [10, 255]])  # 255: no label, not scored
+    >>> acc.update("20180124T194759_dmi", "SIC", np.array([[0, 9], [10, 3]]), ref)
+    >>> acc.update("20180124T194759_dmi", "SOD", np.array([[0, 1], [1, 0]]),
+    ...            np.array([[0, 1], [1, 255]]))
+    >>> acc.update("20180124T194759_dmi", "FLOE", np.array([[0, 2], [2, 0]]),
+    ...            np.array([[0, 2], [3, 255]]))
+    >>> report = acc.report()
+    >>> report.charts
+    {'SIC': 98.5, 'SOD': 100.0, 'FLOE': 55.55555555555555}
+    >>> round(report.combined, 3)  # (2 SIC + 2 SOD + 1 FLOE) / 5, in percent
+    90.511
+    >>> acc.update("20180124T194759_dmi", "SIC", np.zeros((2, 2)), np.zeros((3, 3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: 20180124T194759_dmi SIC: prediction shape (2, 2) != reference shape (3, 3)
     """
 
     def __init__(self) -> None:

@@ -58,7 +58,54 @@ class Reference:
 
 
 def find_reference(path: str | os.PathLike) -> Reference:
-    """Locate the reference charts at `path` (folder or file); ScoringError if there are none."""
+    """Locate the reference charts at `path` (folder or file); ScoringError if there are none.
+
+    Organisers hold their charts in any of the published forms; scoring sees one `Reference`.
+    Every file must lie inside the reference folder once links are resolved.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A dataset folder (``test/*_prep_reference.nc`` or ``*_prep.nc`` files with charts,
+        in either layout) or one netCDF file of ``<scene_id>_<chart>`` variables.
+
+    Returns
+    -------
+    Reference
+        ``.scenes``: per scene id, its file, variables and 80 m shape; ``.scene_ids``.
+
+    Raises
+    ------
+    ScoringError
+        If `path` does not exist, is not a regular file or folder, holds no reference
+        charts, or a reference file lies outside it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import netCDF4
+    >>> import numpy as np
+    >>> def write_charts(path, sic):  # one 4 x 4 scene, variables as in a submission
+    ...     with netCDF4.Dataset(path, "w") as dataset:
+    ...         for chart, values in {"SIC": sic, "SOD": sic // 2, "FLOE": sic // 2}.items():
+    ...             name = f"20180124T194759_dmi_{chart}"
+    ...             dims = (f"{name}_dim0", f"{name}_dim1")
+    ...             for dim in dims:
+    ...                 _ = dataset.createDimension(dim, 4)
+    ...             dataset.createVariable(name, "u1", dims)[:] = values
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> reference = Path(tmp.name, "reference.nc")
+    >>> write_charts(reference, np.arange(16, dtype=np.uint8).reshape(4, 4) % 11)
+    >>> found = find_reference(reference)
+    >>> found.scene_ids, found.scenes["20180124T194759_dmi"].shape
+    (['20180124T194759_dmi'], (4, 4))
+    >>> find_reference(Path(tmp.name, "nothing"))
+    Traceback (most recent call last):
+    ...
+    scoring.errors.ScoringError: reference .../nothing: no such file or folder
+    >>> tmp.cleanup()
+    """
     path = Path(path)
     if path.is_dir():
         scenes = _scenes_in_folder_tree(path)

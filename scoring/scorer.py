@@ -71,12 +71,70 @@ def score_submission(
 ) -> Report:
     """Score a submission netCDF against reference charts (folder or file, see `find_reference`).
 
-    Every reference scene must be in the submission. `split` ("public", "private" or "all")
-    chooses the scenes the scores cover, from `split_file` or the default seeded split.
-    Returns a `Report` (`.combined`, `.charts`, `.per_scene`, in percent); raises
-    `ScoringError` for an invalid submission or reference. `workers`: processes reading scenes
-    in parallel (default `default_workers()`; 1 scores in this process). `strict`: reject
-    predicted integers outside a chart's classes instead of scoring them as wrong.
+    The challenge's scores, with the file treated as untrusted: its metadata is checked before
+    any value is read (`scoring.storage`), and memory stays bounded by the workers, not by
+    the number of scenes.
+
+    Parameters
+    ----------
+    submission : str or os.PathLike
+        The submission file (``upload_package.nc``): a ``<scene_id>_<chart>`` variable per
+        reference scene and chart, on the scene's grid. Every reference scene must be in it.
+    reference : str, os.PathLike or Reference
+        Reference charts: a dataset folder, one netCDF file, or a `find_reference` result.
+    split : {'all', 'public', 'private'}
+        The scenes the scores cover, from `split_file` or the default seeded split.
+    split_file : str or os.PathLike, optional
+        A YAML or CSV file naming the public and private scenes.
+    progress : bool
+        Show a progress bar over the scenes.
+    workers : int, optional
+        Processes reading scenes in parallel (default `default_workers()`; 1 scores in this
+        process). The scores are the same either way.
+    strict : bool
+        Reject predicted integers outside a chart's classes instead of scoring them as wrong.
+
+    Returns
+    -------
+    Report
+        ``.combined`` and ``.charts`` in percent, unrounded (``*_rounded`` as the challenge
+        published them), with ``.per_scene`` and per-class details.
+
+    Raises
+    ------
+    ScoringError
+        For an invalid or unsafe submission or reference, a missing scene, or an unknown
+        split; the message is one line.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import netCDF4
+    >>> import numpy as np
+    >>> def write_charts(path, sic):  # one 4 x 4 scene, variables as in a submission
+    ...     with netCDF4.Dataset(path, "w") as dataset:
+    ...         for chart, values in {"SIC": sic, "SOD": sic // 2, "FLOE": sic // 2}.items():
+    ...             name = f"20180124T194759_dmi_{chart}"
+    ...             dims = (f"{name}_dim0", f"{name}_dim1")
+    ...             for dim in dims:
+    ...                 _ = dataset.createDimension(dim, 4)
+    ...             dataset.createVariable(name, "u1", dims)[:] = values
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> reference = Path(tmp.name, "reference.nc")
+    >>> write_charts(reference, np.arange(16, dtype=np.uint8).reshape(4, 4) % 11)
+    >>> submission = Path(tmp.name, "upload_package.nc")
+    >>> prediction = np.arange(16, dtype=np.uint8).reshape(4, 4) % 11
+    >>> prediction[0, 0] = 5  # one pixel wrong in every chart
+    >>> write_charts(submission, prediction)
+    >>> report = score_submission(submission, reference, workers=1)
+    >>> report.charts_rounded, report.combined_rounded
+    ({'SIC': 83.437, 'SOD': 93.75, 'FLOE': 93.75}, 89.625)
+    >>> score_submission(Path(tmp.name, "missing.nc"), reference)
+    Traceback (most recent call last):
+    ...
+    scoring.errors.ScoringError: ...missing.nc...
+    >>> tmp.cleanup()
     """
     scored = score_all_scenes(
         submission, reference, progress=progress, workers=workers, strict=strict
