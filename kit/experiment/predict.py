@@ -25,9 +25,9 @@ from tqdm.auto import tqdm
 from kit import charts
 from kit.data.cache import valid_mask
 from kit.data.config import DataConfig
-from kit.data.layouts import discover
 from kit.data.regrid import to_original_grid
 from kit.data.scene_dataset import SceneDataset
+from kit.data.selection import prediction_scenes
 from kit.device import resolve_device
 from kit.errors import KitError
 from kit.experiment.checkpoint import IGNORED_SETTINGS, load_checkpoint, model_from_checkpoint
@@ -218,13 +218,6 @@ def _check_same_inputs(first_path, first_state, path, state) -> None:
 
 
 # -------------------------------------------------------------------- scenes -> submission
-
-
-def prediction_scenes(data_dir: str | os.PathLike):
-    """The scenes to predict in a folder: its test split if it has one, else all scenes."""
-    table = discover(data_dir)
-    test = table[table["split"] == "test"]
-    return (test if len(test) else table).reset_index(drop=True)
 
 
 def predict_dataset(
