@@ -17,7 +17,14 @@ from kit.data.class_weights import (
 from kit.data.config import AugmentConfig, DataConfig
 from kit.data.conventions import Scaling, decide_scaling, file_scaling, to_physical, to_zscore
 from kit.data.layouts import discover
-from kit.data.scene import SceneInfo, open_scene, parse_scene_id, read_geo_grid, scene_info
+from kit.data.scene import (
+    SceneInfo,
+    open_scene,
+    parse_scene_id,
+    read_geo_grid,
+    read_scene_charts,
+    scene_info,
+)
 from kit.data.selection import prediction_scenes, resolve_data_dir, split_scenes
 
 _LAZY = {
@@ -47,6 +54,7 @@ __all__ = [
     "decide_scaling",
     "file_scaling",
     "read_geo_grid",
+    "read_scene_charts",
     "to_physical",
     "to_zscore",
     "channel_names",

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from kit.data.cache import SceneCache, scene_charts
+from kit.data.cache import SceneCache
 from kit.data.config import DataConfig
 from kit.data.regrid import to_original_grid
+from kit.data.scene import read_scene_charts
 from kit.data.sources import check_variables, scene_sources
 
 __all__ = ["SceneDataset", "to_original_grid"]
@@ -51,7 +52,7 @@ class SceneDataset(Dataset):
             "x": torch.from_numpy(np.asarray(scene.x, dtype=np.float32)),
             "valid": torch.from_numpy(np.array(scene.valid, dtype=bool)),
             "shape": scene.shape,
-            "charts": scene_charts(path, reference, self.config.charts),
+            "charts": read_scene_charts(path, reference, self.config.charts),
         }
 
     def loader(self, **kwargs) -> DataLoader:

@@ -26,6 +26,7 @@ from kit import charts
 from kit.data.cache import valid_mask
 from kit.data.config import DataConfig
 from kit.data.regrid import to_original_grid
+from kit.data.scene import read_scene_charts
 from kit.data.scene_dataset import SceneDataset
 from kit.data.selection import prediction_scenes
 from kit.device import resolve_device
@@ -269,13 +270,7 @@ def _save_panel(folder: Path, scene, maps, predictor: Predictor, reference) -> N
         sar = np.where(valid, np.asarray(scene.x[index], dtype=np.float32), np.nan)
         unit = "normalised"
     masked = None if land is None or land.shape != tuple(scene.shape) else land
-    truth = _reference_charts(scene.path, reference)
-    save_scene_panel(folder / f"{scene.scene_id}.png", scene.scene_id, sar, maps, truth or None,
+    truth = read_scene_charts(scene.path, reference)  # shown only when all charts are there
+    complete = truth if len(truth) == len(charts.CHARTS) else None
+    save_scene_panel(folder / f"{scene.scene_id}.png", scene.scene_id, sar, maps, complete,
                      masked=masked, sar_unit=unit)  # fmt: skip
-
-
-def _reference_charts(path, reference) -> dict[str, np.ndarray]:
-    from kit.data.cache import scene_charts
-
-    found = scene_charts(path, reference, charts.CHARTS)
-    return found if len(found) == len(charts.CHARTS) else {}
