@@ -240,11 +240,10 @@ def predict_dataset(
     if png_dir is not None:
         Path(png_dir).mkdir(parents=True, exist_ok=True)
     with SubmissionWriter(out) as writer:
-        for path, reference in tqdm(
-            dataset.sources, desc="predict", unit="scene", disable=not progress
-        ):
-            scene = dataset.cache.get(path)  # inputs only: reference charts are never read here
-            maps = predictor.predict_scene(scene.x, scene.valid, scene.shape, path)
+        scenes = tqdm(dataset.inputs(), total=len(dataset), desc="predict", unit="scene",
+                      disable=not progress)  # fmt: skip
+        for scene, reference in scenes:
+            maps = predictor.predict_scene(scene.x, scene.valid, scene.shape, scene.path)
             for chart in absent:
                 maps[chart] = np.full(scene.shape, charts.MASK, dtype=np.uint8)
             writer.add_scene(scene.scene_id, maps)
