@@ -23,6 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from kit import charts
+from kit.data.augment import dihedral
 from kit.data.cache import valid_mask
 from kit.data.config import DataConfig
 from kit.data.regrid import to_original_grid
@@ -67,16 +68,6 @@ def blend_window(height: int, width: int, overlap: int) -> torch.Tensor:
         return (distance / (overlap + 1.0)).clamp(max=1.0)
 
     return ramp(height)[:, None] * ramp(width)[None, :]
-
-
-def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
-    """The k-th of the 8 dihedral transforms (k % 4 quarter turns, flipped if k >= 4)."""
-    turns = k % 4
-    if not inverse:
-        x = x.flip(-1) if k >= 4 else x
-        return torch.rot90(x, turns, dims=(-2, -1))
-    x = torch.rot90(x, -turns, dims=(-2, -1))
-    return x.flip(-1) if k >= 4 else x
 
 
 class Predictor:
