@@ -23,11 +23,12 @@ import numpy as np
 import torch
 
 from kit.data.class_weights import count_classes
+from kit.data.selection import prediction_scenes, split_scenes
 from kit.data.synthetic import SynthConfig, demo_dataset, write_dataset
 from kit.experiment.config import load_experiment
-from kit.experiment.predict import Predictor, predict_dataset, prediction_scenes
+from kit.experiment.predict import Predictor, predict_dataset
 from kit.experiment.submission import SubmissionWriter
-from kit.experiment.train import split_scenes, train
+from kit.experiment.train import train
 from scoring import score_submission
 
 MODELS = {
@@ -41,7 +42,7 @@ LEARNING_MARGIN_GOAL = 20.0
 def majority_mean_baseline(data_dir: Path, out: Path) -> dict[str, float]:
     """Score of constant charts: mean SIC class, most frequent SOD and FLOE class (training)."""
     config = load_experiment("demo").train
-    training, _ = split_scenes(str(data_dir), config)
+    training, _ = split_scenes(data_dir, config.val_scenes, config.val_fraction, config.seed)
     counts = count_classes(training)
     sic = counts["SIC"]
     constant = {

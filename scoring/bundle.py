@@ -30,7 +30,7 @@ import yaml
 
 from kit.charts import CHARTS, SUBMISSION_FILE_NAME, submission_variable
 from scoring.atomic import atomic_path
-from scoring.chart_reader import open_netcdf, read_rows, row_blocks
+from scoring.chart_reader import open_chart_file, read_rows, row_blocks
 from scoring.codabench import SPLIT_FILE_NAME
 from scoring.leaderboard import DEFAULT_DAILY_LIMIT, SCORE_KEYS, check_daily_limit
 from scoring.reference import Reference, find_reference
@@ -131,7 +131,7 @@ def write_reference_file(reference: Reference, path: str | os.PathLike) -> None:
             dims = (f"{scene_id}_lines", f"{scene_id}_samples")
             for dim, size in zip(dims, scene.shape, strict=True):
                 out.createDimension(dim, size)
-            with open_netcdf(scene.path, "reference") as source:
+            with open_chart_file(scene.path, "reference") as source:
                 for chart in CHARTS:
                     variable = source.variables[scene.variables[chart]]
                     target = out.createVariable(

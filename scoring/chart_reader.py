@@ -29,8 +29,29 @@ BLOCK_PIXELS = 1 << 21
 CHUNK_CACHE_BYTES = 1 << 10
 
 
-def open_netcdf(path: str | os.PathLike, role: str) -> netCDF4.Dataset:
-    """Open a netCDF/HDF5 file for reading raw values; ScoringError naming it if that fails."""
+def open_chart_file(path: str | os.PathLike, role: str) -> netCDF4.Dataset:
+    """Open a submission or reference chart file (netCDF-3 or HDF5) for reading raw values.
+
+    Unlike `kit.data.scene.open_netcdf` (xarray, decoded values, KitError) this gives the
+    netCDF4 dataset with masking and scaling off, as the scorer reads it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file; only a regular file is opened (never a FIFO or device).
+    role : str
+        What the file is (`submission`, `reference`), named by the errors.
+
+    Returns
+    -------
+    netCDF4.Dataset
+        Open for reading; close it (or use it as a context manager).
+
+    Raises
+    ------
+    ScoringError
+        When the file is missing, not a regular file, or not a readable netCDF-3/HDF5 file.
+    """
     import netCDF4
 
     path = os.fspath(path)
@@ -105,12 +126,12 @@ class ChartFile:
         self._hdf5 = raw_chunks.open_hdf5(path)
         # netCDF4 only when needed (a layout h5py cannot take, or not HDF5 at all: then it
         # also checks the file and names it in the error).
-        self._netcdf = None if self._hdf5 is not None else open_netcdf(path, role)
+        self._netcdf = None if self._hdf5 is not None else open_chart_file(path, role)
 
     @property
     def netcdf(self) -> netCDF4.Dataset:
         if self._netcdf is None:
-            self._netcdf = open_netcdf(self.path, self.role)
+            self._netcdf = open_chart_file(self.path, self.role)
         return self._netcdf
 
     def rows(self, name: str, where: str) -> raw_chunks.ChunkRows | NetcdfRows:

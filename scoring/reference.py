@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.charts import CHARTS, PREP_SUFFIX, REFERENCE_SUFFIX, submission_variable
-from scoring.chart_reader import open_netcdf
+from scoring.chart_reader import open_chart_file
 from scoring.errors import ScoringError
 from scoring.storage import check_reference_file, check_regular_file
 
@@ -197,7 +197,7 @@ def _variable_shapes(file: Path, root: Path) -> dict[str, tuple[int, ...]]:
     HDF5 read in the check's own pass (its top-level datasets), for netCDF-3 by netCDF4."""
     shapes = check_reference_file(file, root)
     if shapes is None:
-        with open_netcdf(file, "reference") as dataset:
+        with open_chart_file(file, "reference") as dataset:
             shapes = {name: tuple(v.shape) for name, v in dataset.variables.items()}
     return shapes
 

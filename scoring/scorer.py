@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from kit.charts import CHARTS, submission_variable
 from scoring import chart_reader, metrics, raw_chunks
-from scoring.chart_reader import ChartFile, open_netcdf
+from scoring.chart_reader import ChartFile, open_chart_file
 from scoring.errors import ScoringError
 from scoring.heap import keep_freed_buffers
 from scoring.metrics import (
@@ -181,7 +181,7 @@ def score_all_scenes(
         # What the file holds and how it inflates, before netCDF opens it (and follows links).
         check_submission(submission, _variable_names(reference))
         notes: list[str] = []
-        with open_netcdf(submission, "submission") as dataset:
+        with open_chart_file(submission, "submission") as dataset:
             problems = structural_problems(dataset, reference)
             if problems:
                 raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")

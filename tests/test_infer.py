@@ -8,7 +8,7 @@ from torch import nn
 from kit.charts import MASK
 from kit.data.config import DataConfig
 from kit.errors import KitError
-from kit.experiment.predict import Predictor, blend_window, dihedral, tile_starts
+from kit.experiment.predict import Predictor, blend_window, tile_starts
 
 
 class Pointwise(nn.Module):
@@ -44,13 +44,6 @@ def test_blend_window_is_positive_and_flat_inside():
     assert w.min() > 0 and w.max() == 1.0 and w[20, 15] == 1.0 and w[0, 0] < w[4, 4]
 
 
-def test_dihedral_inverse_round_trip():
-    x = torch.arange(2 * 3 * 5, dtype=torch.float32).view(1, 2, 3, 5)
-    for k in range(8):
-        assert torch.equal(dihedral(dihedral(x, k), k, inverse=True), x)
-    assert len({tuple(dihedral(x, k).flatten().tolist()) for k in range(8)}) == 8
-
-
 def test_tiled_prediction_equals_whole_scene_prediction():
     x = torch.randn(3, 150, 97)
     whole = _predictor(Pointwise(), tile_size=512).scores(x)
@@ -71,6 +64,32 @@ def test_tta_of_a_pointwise_model_changes_nothing_and_ensembles_average():
     pair = Predictor([Pointwise(), other], DataConfig(), ["a", "b", "c"], "cpu").scores(x)
     alone = Predictor([other], DataConfig(), ["a", "b", "c"], "cpu").scores(x)
     torch.testing.assert_close(pair["SIC"], (plain["SIC"] + alone["SIC"]) / 2)
+
+
+class Symmetric(nn.Module):
+    """A model equivariant under the 8 dihedral transforms: 3x3 kernels symmetric under all of
+    them (centre, edge and corner weights), so TTA must give its plain prediction back."""
+
+    kinds = {"SIC": "regression", "SOD": "classification"}
+
+    def __init__(self, channels=3):
+        super().__init__()
+        torch.manual_seed(1)
+        self.weights = nn.Parameter(torch.randn(7, channels, 3))  # centre, edge, corner
+
+    def forward(self, x):
+        centre, edge, corner = self.weights.unbind(-1)
+        kernel = torch.stack([corner, edge, corner, edge, centre, edge, corner, edge, corner], -1)
+        out = nn.functional.conv2d(x, kernel.view(7, -1, 3, 3), padding=1)
+        return {"SIC": 5 + out[:, :1], "SOD": out[:, 1:]}
+
+
+def test_tta_of_an_equivariant_model_is_its_plain_prediction():
+    x = torch.randn(3, 37, 26)  # not square: odd quarter turns swap the sides
+    plain = _predictor(Symmetric()).scores(x)
+    tta = _predictor(Symmetric(), tta=True).scores(x)
+    for chart in plain:
+        torch.testing.assert_close(tta[chart], plain[chart], rtol=1e-5, atol=1e-5)
 
 
 def test_scene_prediction_is_exact_80m_masked_and_never_nan():

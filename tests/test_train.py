@@ -13,7 +13,7 @@ from kit.cli import main as cli_main
 from kit.errors import KitError
 from kit.experiment.checkpoint import load_checkpoint
 from kit.experiment.predict import Predictor, predict_dataset
-from kit.experiment.train import split_scenes, train
+from kit.experiment.train import train
 from scoring import score_submission
 from tests.tiny_runs import tiny_config, tiny_dataset
 
@@ -93,14 +93,6 @@ def test_time_budget_stops_early(data_dir, tmp_path):
     config = _config(data_dir, tmp_path, train={"epochs": 50, "time_budget_s": 0.01})
     result = train(config, progress=False)
     assert result.epochs_run == 1 and "val_combined" in result.history[-1]
-
-
-def test_validation_scenes_by_id_and_unknown_ids(data_dir):
-    config = _config(data_dir, data_dir.parent, train={"val_scenes": ["20000101T000000_dmi"]}).train
-    with pytest.raises(KitError, match="not among the training scenes: 20000101T000000_dmi"):
-        split_scenes(str(data_dir), config)
-    training, validation = split_scenes(str(data_dir), config.__class__(val_fraction=0.5))
-    assert len(training) == 2 and len(validation) == 2
 
 
 def _free_port() -> int:

@@ -1,5 +1,6 @@
 """AutoICE data: scene I/O, dataset layouts, ice-chart conversion, synthetic data, manifest,
-and the training data pipeline (config, scene cache, patches, augmentations, class weights).
+and scene selection (training/validation split, scenes to predict) and the training data pipeline
+(config, scene cache, patches, augmentations, class weights).
 
 The torch-based names (`PatchDataset`, `SceneDataset`, `Augmenter`, `to_original_grid`) are
 imported on first use, so that `import kit.data` stays light.
@@ -16,7 +17,15 @@ from kit.data.class_weights import (
 from kit.data.config import AugmentConfig, DataConfig
 from kit.data.conventions import Scaling, decide_scaling, file_scaling, to_physical, to_zscore
 from kit.data.layouts import discover
-from kit.data.scene import SceneInfo, open_scene, parse_scene_id, read_geo_grid, scene_info
+from kit.data.scene import (
+    SceneInfo,
+    open_scene,
+    parse_scene_id,
+    read_geo_grid,
+    read_scene_charts,
+    scene_info,
+)
+from kit.data.selection import prediction_scenes, resolve_data_dir, split_scenes
 
 _LAZY = {
     "PatchDataset": "kit.data.patches",
@@ -45,6 +54,7 @@ __all__ = [
     "decide_scaling",
     "file_scaling",
     "read_geo_grid",
+    "read_scene_charts",
     "to_physical",
     "to_zscore",
     "channel_names",
@@ -55,6 +65,9 @@ __all__ = [
     "median_frequency_weights",
     "open_scene",
     "parse_scene_id",
+    "prediction_scenes",
+    "resolve_data_dir",
     "scene_info",
+    "split_scenes",
     *_LAZY,
 ]

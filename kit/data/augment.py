@@ -22,9 +22,31 @@ from kit import charts
 from kit.data.config import AugmentConfig
 
 
-def dihedral(t: torch.Tensor, k: int) -> torch.Tensor:
-    """Dihedral transform `k` (0..7) of the last two axes: k % 4 quarter turns, mirrored if k >= 4."""
-    out = torch.rot90(t, k % 4, dims=(-2, -1)) if k % 4 else t
+def dihedral(t: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
+    """The k-th of the 8 dihedral transforms of the last two axes, or its inverse.
+
+    Transform k turns by k % 4 quarter turns (`torch.rot90`), then mirrors the columns if
+    k >= 4; exact, no resampling. Augmentation and test-time augmentation both use it.
+
+    Parameters
+    ----------
+    t : Tensor
+        [..., H, W].
+    k : int
+        The transform, 0 (identity) to 7.
+    inverse : bool
+        Undo transform k instead: `dihedral(dihedral(t, k), k, inverse=True)` equals `t`.
+
+    Returns
+    -------
+    Tensor
+        [..., H, W], or [..., W, H] after an odd number of quarter turns.
+    """
+    turns = k % 4
+    if inverse:
+        t = t.flip(-1) if k >= 4 else t
+        return torch.rot90(t, -turns, dims=(-2, -1)) if turns else t
+    out = torch.rot90(t, turns, dims=(-2, -1)) if turns else t
     return out.flip(-1) if k >= 4 else out
 
 

@@ -39,8 +39,8 @@ from kit.data.scene import (
     open_netcdf,
     open_scene,
     parse_scene_id,
+    read_charts,
     read_variable,
-    scene_info,
 )
 from kit.data.spatiotemporal import encode_month, lat_lon_channels, month_channels
 from kit.errors import KitError
@@ -281,43 +281,6 @@ def valid_mask(path: str | os.PathLike, input_scaling: str = "auto") -> np.ndarr
         return ~no_data(read_variable(ds, name, path), name, scaling)
     finally:
         ds.close()
-
-
-def scene_charts(path, reference_path, wanted) -> dict[str, np.ndarray]:
-    """Charts {name: uint8 [H, W]} of a scene file at 80 m (raw scenes converted), else {}."""
-    shape = scene_info(path).shape  # the 80 m grid, also for a raw test scene without charts
-    ds = open_scene(path, variables=[])
-    try:
-        return read_charts(ds, path, reference_path, wanted, shape)
-    finally:
-        ds.close()
-
-
-def read_charts(ds, path, reference_path, wanted, shape) -> dict[str, np.ndarray]:
-    """Charts {name: uint8 [H, W]} from the scene, or else from its `_prep_reference.nc`."""
-    found = {c: _chart_values(ds, c, path) for c in wanted if c in ds}
-    missing = [c for c in wanted if c not in found]
-    if missing and reference_path:
-        ref = open_netcdf(reference_path)
-        try:
-            for name in (c for c in missing if c in ref):
-                values = _chart_values(ref, name, reference_path)
-                if values.shape != tuple(shape):
-                    raise KitError(
-                        f"{reference_path}: chart {name} has shape {values.shape}, "
-                        f"scene {path} has {tuple(shape)}"
-                    )
-                found[name] = values
-        finally:
-            ref.close()
-    return found
-
-
-def _chart_values(ds, name: str, path) -> np.ndarray:
-    values = read_variable(ds, name, path)
-    if np.issubdtype(values.dtype, np.floating):  # masked fill decoded as NaN
-        values = np.where(np.isfinite(values), values, charts.MASK)
-    return values.astype(np.uint8)
 
 
 def _remove_stale(folder: Path, keep_prefix: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kit import charts
-from kit.data.cache import scene_charts
+from kit.data.scene import read_scene_charts
 from kit.data.sources import scene_sources
 from kit.errors import KitError
 
@@ -77,7 +77,7 @@ def count_classes(scenes, chart_names=charts.CHARTS) -> dict[str, np.ndarray]:
     """
     totals = {c: np.zeros(charts.N_CLASSES[c], dtype=np.int64) for c in chart_names}
     for path, reference in scene_sources(scenes):
-        found = scene_charts(path, reference, chart_names)
+        found = read_scene_charts(path, reference, chart_names)
         for chart, values in found.items():
             counts = np.bincount(values.ravel(), minlength=256)
             totals[chart] += counts[: charts.N_CLASSES[chart]]

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from kit import charts, resources
 from kit.data.augment import Augmenter
-from kit.data.batch_ring import BatchRing, Layout, RingBatch, RingReceiver, new_tensor
+from kit.data.batch_memory import BatchRing, Layout, RingBatch, RingReceiver, new_tensor
 from kit.data.cache import CachedScene, SceneCache
 from kit.data.config import DataConfig
 from kit.data.sources import check_variables, scene_sources
@@ -82,7 +82,7 @@ def crop(array, top: int, left: int, size: int, fill, out, extent=None) -> None:
 
     `extent` (optional, an int array [row0, row1, col0, col1], updated in place) is where `out`
     may hold anything but `fill` from an earlier crop into the same memory: then only that
-    part is padded again, not the whole margin (reused batch memory, `kit.data.batch_ring`).
+    part is padded again, not the whole margin (reused batch memory, `kit.data.batch_memory`).
     """
     h, w = array.shape[-2:]
     r0, c0 = max(top, 0), max(left, 0)
@@ -202,7 +202,7 @@ class PatchDataset(IterableDataset):
         self.probabilities = counts / counts.sum()
         self.augment = Augmenter(config.augment)
         self._tensors: dict[str, torch.Tensor] = {}  # per process, filled lazily
-        #: Reusable batch slots per process; set by `PatchLoader` only (see `kit.data.batch_ring`).
+        #: Reusable batch slots per process; set by `PatchLoader` only (see `kit.data.batch_memory`).
         self.ring_slots = 0
         self._batch_ring: BatchRing | None = None
 
@@ -330,7 +330,7 @@ class PatchLoader:
     """Batches of a `PatchDataset` through a torch DataLoader, in reusable memory.
 
     Each worker (or the main process, without workers) fills a few reusable slots
-    (`kit.data.batch_ring`) instead of allocating 100+ MB per batch, which makes batches
+    (`kit.data.batch_memory`) instead of allocating 100+ MB per batch, which makes batches
     about twice as fast to produce. A slot is refilled only after the consumer released every
     tensor of the batch it held, so keeping batches is safe (they then come in new memory).
     With `pin_memory=True` batches are copied to pinned memory anyway, and no ring is used.

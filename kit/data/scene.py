@@ -1,4 +1,5 @@
-"""Open and validate one ready-to-train AutoICE scene (`<YYYYmmddTHHMMSS>_<service>_prep.nc`).
+"""Open and validate one ready-to-train AutoICE scene (`<YYYYmmddTHHMMSS>_<service>_prep.nc`),
+and read its ice charts (from the scene, or else from its `_prep_reference.nc`).
 
 `open_scene` is lazy (xarray) and checks the file before anyone trains on it for hours: a file that
 is not netCDF, is truncated, lacks a variable or has inconsistent shapes gives one `KitError`
@@ -210,3 +211,96 @@ def read_variable(ds: xr.Dataset, name: str, path=None) -> np.ndarray:
     except Exception as exc:
         where = path or ds.encoding.get("source", "scene")
         raise KitError(f"{where}: cannot read variable {name} ({exc})") from exc
+
+
+def read_scene_charts(
+    path: str | os.PathLike,
+    reference_path: str | os.PathLike | None = None,
+    wanted: Iterable[str] = charts.CHARTS,
+) -> dict[str, np.ndarray]:
+    """The ice charts of a scene on its 80 m grid, from the scene or its reference file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The scene file (ready-to-train, or raw release: converted to the 80 m grid).
+    reference_path : str or path-like, optional
+        Its `_prep_reference.nc`, read for the charts the scene itself lacks.
+    wanted : iterable of str
+        The charts to read (default: SIC, SOD, FLOE).
+
+    Returns
+    -------
+    dict of str to ndarray
+        `{chart: uint8 [H, W]}` for the wanted charts found, MASK where a file has no value;
+        empty when neither file has any.
+
+    Raises
+    ------
+    KitError
+        When a file is unreadable, or a reference chart's shape differs from the scene's grid.
+    """
+    shape = scene_info(path).shape  # the 80 m grid, also for a raw test scene without charts
+    ds = open_scene(path, variables=[])
+    try:
+        return read_charts(ds, path, reference_path, wanted, shape)
+    finally:
+        ds.close()
+
+
+def read_charts(
+    ds: xr.Dataset,
+    path: str | os.PathLike,
+    reference_path: str | os.PathLike | None,
+    wanted: Iterable[str],
+    shape: tuple[int, int],
+) -> dict[str, np.ndarray]:
+    """The ice charts of an open scene, or else from its reference file.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The open scene, on the 80 m grid (`open_scene`).
+    path : str or path-like
+        Its file, named by errors.
+    reference_path : str or path-like or None
+        Its `_prep_reference.nc`, opened (and closed) only when the scene lacks a wanted chart.
+    wanted : iterable of str
+        The charts to read.
+    shape : tuple of int
+        The scene's 80 m grid (H, W), which reference charts must match.
+
+    Returns
+    -------
+    dict of str to ndarray
+        `{chart: uint8 [H, W]}` for the wanted charts found, MASK where a file has no value.
+
+    Raises
+    ------
+    KitError
+        When a file is unreadable, or a reference chart's shape differs from `shape`.
+    """
+    wanted = list(wanted)
+    found = {c: _chart_values(ds, c, path) for c in wanted if c in ds}
+    missing = [c for c in wanted if c not in found]
+    if missing and reference_path:
+        ref = open_netcdf(reference_path)
+        try:
+            for name in (c for c in missing if c in ref):
+                values = _chart_values(ref, name, reference_path)
+                if values.shape != tuple(shape):
+                    raise KitError(
+                        f"{reference_path}: chart {name} has shape {values.shape}, "
+                        f"scene {path} has {tuple(shape)}"
+                    )
+                found[name] = values
+        finally:
+            ref.close()
+    return found
+
+
+def _chart_values(ds: xr.Dataset, name: str, path) -> np.ndarray:
+    values = read_variable(ds, name, path)
+    if np.issubdtype(values.dtype, np.floating):  # masked fill decoded as NaN
+        values = np.where(np.isfinite(values), values, charts.MASK)
+    return values.astype(np.uint8)

@@ -9,6 +9,8 @@ Each item of `SceneDataset(config, scenes)` is a dict:
 - `charts`: {chart: uint8 array [H, W]} at 80 m when the scene (or its `_prep_reference.nc`)
   has them, else {}.
 
+`inputs()` iterates the cached inputs alone (no charts are read), for prediction.
+
 A working-grid prediction goes back onto the 80 m grid with `to_original_grid(pred, shape,
 config.downscale)`, exactly (same shape as the charts).
 """
@@ -16,14 +18,16 @@ config.downscale)`, exactly (same shape as the charts).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from kit.data.cache import SceneCache, scene_charts
+from kit.data.cache import CachedScene, SceneCache
 from kit.data.config import DataConfig
 from kit.data.regrid import to_original_grid
+from kit.data.scene import read_scene_charts
 from kit.data.sources import check_variables, scene_sources
 
 __all__ = ["SceneDataset", "to_original_grid"]
@@ -51,8 +55,25 @@ class SceneDataset(Dataset):
             "x": torch.from_numpy(np.asarray(scene.x, dtype=np.float32)),
             "valid": torch.from_numpy(np.array(scene.valid, dtype=bool)),
             "shape": scene.shape,
-            "charts": scene_charts(path, reference, self.config.charts),
+            "charts": read_scene_charts(path, reference, self.config.charts),
         }
+
+    def inputs(self) -> Iterator[tuple[CachedScene, str | None]]:
+        """The scenes' inputs, one scene at a time, without reading their reference charts.
+
+        Returns
+        -------
+        iterator of (CachedScene, str or None)
+            Each scene from the cache (memory-mapped `x`, `valid`, `shape`, `path`, built on
+            first use) and the path of its reference file, if it has one.
+
+        Raises
+        ------
+        KitError
+            When a scene file is missing or unreadable.
+        """
+        for path, reference in self.sources:
+            yield self.cache.get(path), reference
 
     def loader(self, **kwargs) -> DataLoader:
         """A DataLoader yielding one scene dict at a time, with `config.num_workers` workers."""

@@ -23,11 +23,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from kit import charts
+from kit.data.augment import dihedral
 from kit.data.cache import valid_mask
 from kit.data.config import DataConfig
-from kit.data.layouts import discover
 from kit.data.regrid import to_original_grid
+from kit.data.scene import read_scene_charts
 from kit.data.scene_dataset import SceneDataset
+from kit.data.selection import prediction_scenes
 from kit.device import resolve_device
 from kit.errors import KitError
 from kit.experiment.checkpoint import load_checkpoint, model_differences, model_from_checkpoint
@@ -66,16 +68,6 @@ def blend_window(height: int, width: int, overlap: int) -> torch.Tensor:
         return (distance / (overlap + 1.0)).clamp(max=1.0)
 
     return ramp(height)[:, None] * ramp(width)[None, :]
-
-
-def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
-    """The k-th of the 8 dihedral transforms (k % 4 quarter turns, flipped if k >= 4)."""
-    turns = k % 4
-    if not inverse:
-        x = x.flip(-1) if k >= 4 else x
-        return torch.rot90(x, turns, dims=(-2, -1))
-    x = torch.rot90(x, -turns, dims=(-2, -1))
-    return x.flip(-1) if k >= 4 else x
 
 
 class Predictor:
@@ -216,13 +208,6 @@ def _check_same_inputs(first_path, first_state, path, state) -> None:
 # -------------------------------------------------------------------- scenes -> submission
 
 
-def prediction_scenes(data_dir: str | os.PathLike):
-    """The scenes to predict in a folder: its test split if it has one, else all scenes."""
-    table = discover(data_dir)
-    test = table[table["split"] == "test"]
-    return (test if len(test) else table).reset_index(drop=True)
-
-
 def predict_dataset(
     predictor: Predictor,
     data_dir: str | os.PathLike,
@@ -242,11 +227,10 @@ def predict_dataset(
     if png_dir is not None:
         Path(png_dir).mkdir(parents=True, exist_ok=True)
     with SubmissionWriter(out) as writer:
-        for path, reference in tqdm(
-            dataset.sources, desc="predict", unit="scene", disable=not progress
-        ):
-            scene = dataset.cache.get(path)  # inputs only: reference charts are never read here
-            maps = predictor.predict_scene(scene.x, scene.valid, scene.shape, path)
+        scenes = tqdm(dataset.inputs(), total=len(dataset), desc="predict", unit="scene",
+                      disable=not progress)  # fmt: skip
+        for scene, reference in scenes:
+            maps = predictor.predict_scene(scene.x, scene.valid, scene.shape, scene.path)
             for chart in absent:
                 maps[chart] = np.full(scene.shape, charts.MASK, dtype=np.uint8)
             writer.add_scene(scene.scene_id, maps)
@@ -272,13 +256,7 @@ def _save_panel(folder: Path, scene, maps, predictor: Predictor, reference) -> N
         sar = np.where(valid, np.asarray(scene.x[index], dtype=np.float32), np.nan)
         unit = "normalised"
     masked = None if land is None or land.shape != tuple(scene.shape) else land
-    truth = _reference_charts(scene.path, reference)
-    save_scene_panel(folder / f"{scene.scene_id}.png", scene.scene_id, sar, maps, truth or None,
+    truth = read_scene_charts(scene.path, reference)  # shown only when all charts are there
+    complete = truth if len(truth) == len(charts.CHARTS) else None
+    save_scene_panel(folder / f"{scene.scene_id}.png", scene.scene_id, sar, maps, complete,
                      masked=masked, sar_unit=unit)  # fmt: skip
-
-
-def _reference_charts(path, reference) -> dict[str, np.ndarray]:
-    from kit.data.cache import scene_charts
-
-    found = scene_charts(path, reference, charts.CHARTS)
-    return found if len(found) == len(charts.CHARTS) else {}

@@ -29,9 +29,9 @@ from tqdm.auto import tqdm
 
 from kit import charts
 from kit.data.class_weights import class_weights, count_classes
-from kit.data.layouts import discover
 from kit.data.patches import PatchDataset, check_batches_fit
 from kit.data.scene_dataset import SceneDataset
+from kit.data.selection import split_scenes
 from kit.errors import KitError
 from kit.experiment.checkpoint import (
     MODEL_KEYS,
@@ -43,7 +43,7 @@ from kit.experiment.checkpoint import (
     save_checkpoint,
     training_state,
 )
-from kit.experiment.config import ExperimentConfig, TrainConfig
+from kit.experiment.config import ExperimentConfig
 from kit.experiment.distributed import (
     Process,
     any_process,
@@ -109,41 +109,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-#: `train.data_dir` values that name the synthetic demo datasets (generated on first use).
-DEMO_DATA = {"demo": False, "demo-quick": True}
-
-
-def resolve_data_dir(data_dir: str) -> Path:
-    """The dataset folder; `demo` / `demo-quick` give the synthetic demo sets."""
-    if data_dir in DEMO_DATA and not Path(data_dir).exists():
-        from kit.data.synthetic import demo_dataset
-
-        return demo_dataset(quick=DEMO_DATA[data_dir])
-    return Path(data_dir)
-
-
-def split_scenes(data_dir: str, train: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(training scenes, validation scenes) from the dataset's training split."""
-    table = discover(resolve_data_dir(data_dir))
-    table = table[table["split"] == "train"].reset_index(drop=True)
-    if table.empty:
-        raise KitError(f"{data_dir}: no training scenes (only a test split was found)")
-    if train.val_scenes:
-        unknown = [s for s in train.val_scenes if s not in set(table["scene_id"])]
-        if unknown:
-            raise KitError(f"train.val_scenes: not among the training scenes: {', '.join(unknown)}")
-        is_val = table["scene_id"].isin(train.val_scenes)
-    else:
-        n_val = round(train.val_fraction * len(table))
-        n_val = min(max(n_val, 1 if train.val_fraction > 0 else 0), len(table) - 1)
-        picked = np.random.default_rng(train.seed).permutation(len(table))[:n_val]
-        is_val = table.index.isin(picked)
-    training, validation = table[~is_val], table[is_val]
-    if training.empty:
-        raise KitError("train.val_scenes: every training scene is a validation scene")
-    return training.reset_index(drop=True), validation.reset_index(drop=True)
 
 
 def loss_class_weights(config: ExperimentConfig, kinds, scenes: pd.DataFrame) -> dict:
@@ -283,7 +248,7 @@ class _Done:
 def _build(config: ExperimentConfig, proc: Process, progress: bool) -> _Run:
     """Data, model, loss, optimiser, schedule and AMP scaler of a run."""
     tc = config.train
-    train_scenes, val_scenes = split_scenes(tc.data_dir, tc)
+    train_scenes, val_scenes = split_scenes(tc.data_dir, tc.val_scenes, tc.val_fraction, tc.seed)
     patches = PatchDataset(config.data, train_scenes, rank=proc.rank, world_size=proc.world_size,
                            progress=progress and proc.is_main)  # fmt: skip
     validation = SceneDataset(config.data, val_scenes) if len(val_scenes) and proc.is_main else None

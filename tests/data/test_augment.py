@@ -18,6 +18,15 @@ def test_the_eight_dihedral_transforms_are_distinct_permutations():
     assert torch.equal(dihedral(image, 0), image)
 
 
+def test_dihedral_turns_then_mirrors_and_its_inverse_undoes_it():
+    image = torch.arange(2 * 3 * 5, dtype=torch.float32).view(1, 2, 3, 5)
+    for k in range(8):
+        turned = torch.rot90(image, k % 4, dims=(-2, -1))
+        assert torch.equal(dihedral(image, k), turned.flip(-1) if k >= 4 else turned)
+        assert torch.equal(dihedral(dihedral(image, k), k, inverse=True), image)
+    assert len({tuple(dihedral(image, k).flatten().tolist()) for k in range(8)}) == 8
+
+
 def _coordinate_batch(n=4, size=32):
     """x: row and column coordinate channels; y: a class map that is a function of them."""
     rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
@@ -37,6 +46,9 @@ def test_dihedral_moves_x_and_y_together():
     x2, y2 = aug(x.clone(), y.clone(), np.random.default_rng(0))
     assert not torch.equal(y2, y)  # every patch was transformed
     assert torch.equal(_class_at(x2), y2[:, 0])
+    for i in range(len(x)):  # each patch: one transform k, the same for its inputs and charts
+        ks = [k for k in range(1, 8) if torch.equal(dihedral(x[i], k), x2[i])]
+        assert len(ks) == 1 and torch.equal(dihedral(y[i], ks[0]), y2[i])
 
 
 def test_affine_warp_is_the_same_for_inputs_and_charts():

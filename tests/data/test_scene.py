@@ -1,11 +1,12 @@
-"""open_scene validation: every bad-file case gives one KitError naming the file and the problem."""
+"""open_scene validation: every bad-file case gives one KitError naming the file and the problem;
+read_scene_charts: charts from the scene, or else from its reference file."""
 
 import numpy as np
 import pytest
 import xarray as xr
 
 from kit import charts
-from kit.data import open_scene, parse_scene_id, scene_info
+from kit.data import open_scene, parse_scene_id, read_scene_charts, scene_info
 from kit.data.synthetic import write_netcdf_atomic
 from kit.errors import KitError
 
@@ -97,3 +98,29 @@ def test_parse_scene_id():
     assert (scene_id, service, when.month) == ("20180124T194759_dmi", "dmi", 1)
     with pytest.raises(KitError, match="not an AutoICE scene name"):
         parse_scene_id("S1A_nothing.nc")
+
+
+def test_charts_are_read_from_the_scene(good_scene):
+    found = read_scene_charts(good_scene)
+    assert list(found) == list(charts.CHARTS)
+    with xr.open_dataset(good_scene) as ds:
+        for chart, values in found.items():
+            assert values.dtype == np.uint8 and values.shape == (100, 150)
+            expected = np.nan_to_num(ds[chart].values, nan=charts.MASK).astype(np.uint8)
+            np.testing.assert_array_equal(values, expected)
+    assert list(read_scene_charts(good_scene, wanted=["SOD"])) == ["SOD"]
+
+
+def test_charts_missing_in_the_scene_come_from_its_reference_file(tiny_dataset, tmp_path):
+    scene = sorted((tiny_dataset / "test").glob("*_prep.nc"))[0]
+    reference = scene.with_name(scene.name.replace(charts.PREP_SUFFIX, charts.REFERENCE_SUFFIX))
+    assert read_scene_charts(scene) == {}  # a test scene holds no charts
+    found = read_scene_charts(scene, reference)
+    assert list(found) == list(charts.CHARTS)
+    assert all(v.shape == scene_info(scene).shape for v in found.values())
+    small = _rewrite(reference, tmp_path / reference.name, lambda ds: ds.isel(sar_lines=slice(50)))
+    with pytest.raises(KitError, match=f"{small}: chart SIC has shape .* scene {scene} has"):
+        read_scene_charts(scene, small)
+    (tmp_path / "broken.nc").write_bytes(b"junk")
+    with pytest.raises(KitError, match="broken.nc: not a netCDF file"):
+        read_scene_charts(scene, tmp_path / "broken.nc")

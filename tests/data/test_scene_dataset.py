@@ -37,3 +37,23 @@ def test_scene_without_charts_gives_empty_dict(tmp_path, pipeline_table):
     cfg = DataConfig(variables=VARIABLES, cache_dir=str(tmp_path / "cache"))
     item = SceneDataset(cfg, [test_path])[0]
     assert item["charts"] == {} and item["x"].shape == (3, 300, 260)
+
+
+def test_inputs_are_the_cached_scenes_without_their_charts(tmp_path, pipeline_table, monkeypatch):
+    cfg = DataConfig(variables=VARIABLES, downscale=7, cache_dir=str(tmp_path / "cache"))
+    dataset = SceneDataset(cfg, pipeline_table)
+    items = [dataset[i] for i in range(len(dataset))]
+
+    def no_charts(*args, **kwargs):
+        raise AssertionError("inputs() read reference charts")
+
+    monkeypatch.setattr("kit.data.scene_dataset.read_scene_charts", no_charts)
+    inputs = list(dataset.inputs())
+    assert len(inputs) == len(pipeline_table)
+    for (scene, reference), item, row in zip(
+        inputs, items, pipeline_table.itertuples(), strict=True
+    ):
+        assert (scene.scene_id, scene.path, scene.shape) == (row.scene_id, row.path, item["shape"])
+        assert reference == (row.reference_path if row.split == "test" else None)
+        assert np.array_equal(np.asarray(scene.x, dtype=np.float32), item["x"].numpy())
+        assert np.array_equal(scene.valid, item["valid"].numpy())

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from kit import charts
-from kit.data.batch_ring import BatchRing, RingReceiver
+from kit.data.batch_memory import BatchRing, RingReceiver
 from kit.data.config import AugmentConfig
 from kit.data.patches import PatchDataset, crop
 from tests.data.test_patches import make_config

@@ -73,7 +73,18 @@ class RingReceiver:
         self._busy: dict[str, torch.Tensor] = {}
 
     def unpack(self, batch: RingBatch) -> dict[str, torch.Tensor]:
-        """The batch's tensors; the slot becomes free again once all of them are released."""
+        """The batch's tensors; the slot becomes free again once all of them are released.
+
+        Parameters
+        ----------
+        batch : RingBatch
+            A batch from `BatchRing.acquire` (in this or a loader worker process).
+
+        Returns
+        -------
+        dict of str to Tensor
+            The tensors of the batch's layout, viewing the slot's memory.
+        """
         if batch.busy is not None:
             self._busy[batch.ring] = batch.busy
         if batch.memory is not None:
@@ -96,8 +107,23 @@ def _unpack(memory: torch.Tensor, busy: torch.Tensor, slot: int, layout: Layout)
 
 
 def new_tensor(shape: tuple[int, ...], dtype: torch.dtype, shared: bool) -> torch.Tensor:
-    """An empty tensor, in shared memory when `shared` (allocated there directly: moving a
-    tensor there with `share_memory_()` would copy it)."""
+    """An empty tensor, in shared memory when `shared`.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Its shape.
+    dtype : torch.dtype
+        Its element type.
+    shared : bool
+        Allocate it in shared memory directly (moving a tensor there with `share_memory_()`
+        would copy it).
+
+    Returns
+    -------
+    Tensor
+        Uninitialised.
+    """
     if not shared:
         return torch.empty(shape, dtype=dtype)
     try:  # as torch's own default_collate does in loader workers
@@ -124,14 +150,22 @@ class BatchRing:
         self._memory: list[torch.Tensor | None] = [None] * slots
         self._sent = [False] * slots  # the receiver has this slot's memory
         self._busy_sent = False
-        batch, size = layout[0][1][0], layout[0][1][-1]
+        (_, first_shape, _), *_ = layout  # the first tensor: the inputs [B, C, P, P]
+        batch, size = first_shape[0], first_shape[-1]
         #: Per slot and patch of the first tensor: (row0, row1, col0, col1) that may hold data
         #: from the slot's last batch; the rest holds the fill value (see `kit.data.patches.crop`).
         self._extents = [np.tile(np.array([0, size, 0, size]), (batch, 1)) for _ in range(slots)]
 
     def acquire(self) -> tuple[RingBatch, dict[str, torch.Tensor], np.ndarray] | None:
-        """A free slot marked busy, with the producer's views of it and the extents of what it
-        holds; None if all slots are in use."""
+        """A free slot, marked busy until the consumer has released the batch.
+
+        Returns
+        -------
+        (RingBatch, dict of str to Tensor, ndarray) or None
+            The batch to hand out, the producer's tensors viewing the slot, and per patch the
+            (row0, row1, col0, col1) that may still hold the slot's last batch; None when every
+            slot is in use (the caller then uses fresh memory).
+        """
         free = torch.nonzero(self.busy == 0)
         if free.numel() == 0:
             return None
