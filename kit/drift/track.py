@@ -13,10 +13,11 @@ Methods:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from kit.config import config_from_dict
 from kit.drift.features import FeatureParams, feature_track
 from kit.drift.io import GcpTransform
 from kit.drift.matching import MatchParams, pattern_match
@@ -24,6 +25,8 @@ from kit.drift.preprocess import normalise
 from kit.errors import KitError
 
 METHODS: tuple[str, ...] = ("ft", "pm", "ft+pm", "superlim", "superlim+pm")
+#: The method `track` and `autoice drift` use unless told otherwise.
+DEFAULT_METHOD = "ft+pm"
 EARTH_RADIUS_KM = 6371.0
 
 
@@ -74,14 +77,24 @@ class TrackParams:
 
 
 def make_params(**params) -> TrackParams:
-    """TrackParams from keywords, naming any unknown keyword in the error."""
-    known = {f.name for f in fields(TrackParams)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise KitError(
-            f"unknown drift parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
-    return replace(TrackParams(), **params)
+    """Tracking settings from keywords, checked like every other config.
+
+    Parameters
+    ----------
+    **params
+        Any fields of `TrackParams`; the others keep their defaults.
+
+    Returns
+    -------
+    TrackParams
+
+    Raises
+    ------
+    KitError
+        For an unknown keyword (``drift: unknown key(s) ...; allowed: ...``) or a value of the
+        wrong type (``drift.<name>: ...``).
+    """
+    return config_from_dict(TrackParams, params, section="drift")
 
 
 @dataclass
@@ -210,7 +223,7 @@ def geolocate(
 def track(
     img1,
     img2,
-    method: str = "ft+pm",
+    method: str = DEFAULT_METHOD,
     points: tuple[np.ndarray, np.ndarray] | None = None,
     geo1: GcpTransform | None = None,
     geo2: GcpTransform | None = None,
