@@ -40,16 +40,14 @@ import re
 import time
 import traceback
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from kit.atomic import atomic_path
+from kit.config import config_from_dict, flatten_settings, load_yaml
 from kit.errors import KitError
-from kit.textio import read_yaml
 
-#: Keys a plan file may have.
-PLAN_KEYS = ("name", "notebooks", "parameters", "sets", "grid", "kernel", "cell_timeout")
 #: The file a notebook writes its key results into (inside its `output_dir`).
 RESULTS_FILE = "results.json"
 STATUS_FILE = "status.json"
@@ -64,6 +62,24 @@ PARAM_PREFIX = "param."
 #: The notebooks' switch to CI sizes. A plan may not set, beside `quick: true`, a parameter
 #: the notebook reassigns under `if quick:` (the plan's value would be silently replaced).
 QUICK_PARAMETER = "quick"
+
+
+@dataclass(frozen=True)
+class PlanFile:
+    """A plan file's keys as written, checked by `config_from_dict` (unknown keys, the types of
+    `kernel` and `cell_timeout`); `load_plan` checks the rest and makes a `BatchPlan`."""
+
+    name: Any = None
+    notebooks: Any = None
+    parameters: Any = None
+    sets: Any = None
+    grid: Any = None
+    kernel: str | None = None
+    cell_timeout: int | None = None
+
+
+#: Keys a plan file may have.
+PLAN_KEYS = tuple(f.name for f in fields(PlanFile))
 
 
 @dataclass
@@ -172,27 +188,42 @@ def _write_json_atomic(path: Path, data: Any) -> None:
 
 
 def load_plan(path: str | os.PathLike) -> BatchPlan:
-    """Read and validate a plan file; every problem is a `KitError` naming the file and key."""
+    """Read and validate a plan file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The plan YAML file; notebook paths in it are relative to its folder.
+
+    Returns
+    -------
+    BatchPlan
+        The checked plan, notebooks resolved to absolute paths.
+
+    Raises
+    ------
+    KitError
+        Naming the file (and the key): a missing or unreadable file, unknown keys, values of
+        the wrong kind, notebooks that are missing or lack a `parameters` cell, parameters a
+        notebook does not declare or that its quick mode would replace.
+    """
     path = Path(path)
     if not path.is_file():
         raise KitError(f"{path}: plan file not found")
-    raw = read_yaml(path)
-    if not isinstance(raw, dict):
-        raise KitError(f"{path}: a plan must be a mapping with keys {', '.join(PLAN_KEYS)}")
-    unknown = sorted(set(raw) - set(PLAN_KEYS))
-    if unknown:
-        raise KitError(
-            f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(PLAN_KEYS)}"
-        )
+    try:
+        written = config_from_dict(PlanFile, load_yaml(path), section="")
+    except KitError as exc:
+        message = str(exc)
+        raise KitError(message if message.startswith(str(path)) else f"{path}: {message}") from None
     plan = BatchPlan(
         path=path,
-        name=_plan_name(path, raw.get("name")),
-        notebooks=_plan_notebooks(path, raw.get("notebooks")),
-        parameters=_plan_mapping(path, "parameters", raw.get("parameters")),
-        sets=_plan_sets(path, raw.get("sets")),
-        grid=_plan_grid(path, raw.get("grid")),
-        kernel=_plan_optional(path, "kernel", raw.get("kernel"), str),
-        cell_timeout=_plan_optional(path, "cell_timeout", raw.get("cell_timeout"), int),
+        name=_plan_name(path, written.name),
+        notebooks=_plan_notebooks(path, written.notebooks),
+        parameters=_plan_mapping(path, "parameters", written.parameters),
+        sets=_plan_sets(path, written.sets),
+        grid=_plan_grid(path, written.grid),
+        kernel=written.kernel,
+        cell_timeout=written.cell_timeout,
     )
     _check_parameter_names(plan)
     return plan
@@ -263,12 +294,6 @@ def _plan_grid(path: Path, value: Any) -> dict[str, list[Any]]:
     if LABEL_KEY in grid:
         raise KitError(f"{path}: grid: '{LABEL_KEY}' belongs in 'sets', not in the grid")
     return grid
-
-
-def _plan_optional(path: Path, key: str, value: Any, kind: type) -> Any:
-    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
-        return value
-    raise KitError(f"{path}: '{key}' must be a {kind.__name__}, got {value!r}")
 
 
 def _check_parameter_names(plan: BatchPlan) -> None:
@@ -529,20 +554,25 @@ def _execute_all(
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts to dotted keys (`{"charts": {"SIC": 1}}` -> `{"charts.SIC": 1}`).
+    """One table row's cells: nested dicts under dotted keys, lists as JSON strings.
 
-    Lists become JSON strings so that every value fits one table cell.
+    Parameters
+    ----------
+    data : Mapping
+        Parameters or results, nested to any depth.
+    prefix : str, default ""
+        Put before every key as it is (e.g. ``"param."``).
+
+    Returns
+    -------
+    dict
+        ``{"charts": {"SIC": 1}, "seeds": [0, 1]}`` gives ``{"charts.SIC": 1, "seeds": "[0, 1]"}``,
+        so that every value fits one table cell.
     """
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        elif isinstance(value, list):
-            flat[name] = json.dumps(value)
-        else:
-            flat[name] = value
-    return flat
+    return {
+        f"{prefix}{key}": json.dumps(value) if isinstance(value, list) else value
+        for key, value in flatten_settings(data).items()
+    }
 
 
 #: The columns saying which run a row is and how it went.

@@ -2,7 +2,8 @@
 
 `config_from_dict` builds any (nested) dataclass from a mapping such as a parsed YAML file and
 rejects unknown keys and bad values with a `KitError` that names the key and the allowed ones.
-Data, model, loss, training, drift and batch settings all go through it.
+Data, model, loss, training, drift and batch settings all go through it. `flatten_settings`
+turns nested settings into dotted keys (config comparisons, result tables).
 """
 
 from __future__ import annotations
@@ -23,7 +24,20 @@ MAX_SEED = 2**32 - 1
 
 
 def check_seed(setting: str, seed: int) -> None:
-    """KitError naming `setting` unless `seed` is in [0, MAX_SEED]."""
+    """Check that a seed fits numpy's global seeding.
+
+    Parameters
+    ----------
+    setting : str
+        How the seed is named in the error (e.g. ``"train: seed"``).
+    seed : int
+        The seed to check.
+
+    Raises
+    ------
+    KitError
+        If `seed` is outside [0, MAX_SEED].
+    """
     if not 0 <= seed <= MAX_SEED:
         raise KitError(f"{setting} must be in [0, {MAX_SEED}] (2**32 - 1), got {seed}")
 
@@ -84,7 +98,8 @@ def config_from_dict(cls: type, mapping: Mapping[str, Any] | None, section: str 
 
     The one strict settings checker: a typo in a key or a value is an error naming the setting
     and what is allowed, never a silently ignored setting. Nested dataclass fields take nested
-    mappings; tuple fields accept lists. Missing keys keep their defaults.
+    mappings; tuple fields accept lists; integers are accepted (as floats) for float fields.
+    Missing keys keep their defaults.
 
     Parameters
     ----------
@@ -95,7 +110,8 @@ def config_from_dict(cls: type, mapping: Mapping[str, Any] | None, section: str 
         The settings, e.g. a section of a parsed YAML file; None means all defaults, and an
         instance of `cls` is returned as it is.
     section : str
-        How the settings are named in errors (``data`` gives ``data.patch_size``).
+        How the settings are named in errors (``data`` gives ``data.patch_size``); an empty
+        string names the keys alone, for a caller that puts its own file name in front.
 
     Returns
     -------
@@ -133,17 +149,72 @@ def config_from_dict(cls: type, mapping: Mapping[str, Any] | None, section: str 
     if isinstance(mapping, cls):
         return mapping
     if not isinstance(mapping, Mapping):
-        raise KitError(f"{section}: expected a mapping of settings, got {type(mapping).__name__}")
+        raise KitError(
+            f"{_named(section)}expected a mapping of settings, got {type(mapping).__name__}"
+        )
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in mapping if k not in fields]
     if unknown:
         raise KitError(
-            f"{section}: unknown key(s) {', '.join(map(str, unknown))}; "
+            f"{_named(section)}unknown key(s) {', '.join(map(str, unknown))}; "
             f"allowed: {', '.join(fields)}"
         )
-    values = {k: _convert(hints[k], v, f"{section}.{k}") for k, v in mapping.items()}
+    values = {k: _convert(hints[k], v, _key_path(section, k)) for k, v in mapping.items()}
     return cls(**values)
+
+
+def _named(section: str) -> str:
+    """The start of an error about a whole section: `section: `, or nothing for no section."""
+    return f"{section}: " if section else ""
+
+
+def _key_path(section: str, key: Any) -> str:
+    """How errors name one key of a section: `section.key`, or `key` for no section."""
+    return f"{section}.{key}" if section else str(key)
+
+
+def flatten_settings(
+    mapping: Mapping[str, Any], prefix: str = "", sep: str = "."
+) -> dict[str, Any]:
+    """Nested mappings as one flat mapping with joined keys.
+
+    Parameters
+    ----------
+    mapping : Mapping
+        Settings or results, nested to any depth.
+    prefix : str, default ""
+        A name put before every key (joined by `sep`); none if empty.
+    sep : str, default "."
+        What joins a parent key and a child key.
+
+    Returns
+    -------
+    dict
+        Every leaf (any value that is not a mapping, lists and tuples included, unchanged)
+        under its joined key, in the mapping's order. Keys are turned into strings; an empty
+        nested mapping leaves no key.
+
+    Examples
+    --------
+    >>> flatten_settings({"data": {"patch_size": 256, "charts": ["SIC"]}, "seed": 0})
+    {'data.patch_size': 256, 'data.charts': ['SIC'], 'seed': 0}
+    >>> flatten_settings({"lr": 0.1, "sched": {}}, prefix="train", sep="/")
+    {'train/lr': 0.1}
+    """
+    flat: dict[str, Any] = {}
+    _flatten_into(flat, mapping, f"{prefix}{sep}" if prefix else "", sep)
+    return flat
+
+
+def _flatten_into(flat: dict[str, Any], mapping: Mapping[str, Any], start: str, sep: str) -> None:
+    """Add the leaves of `mapping` to `flat`, each key after `start` (a parent's name and `sep`)."""
+    for key, value in mapping.items():
+        name = f"{start}{key}"
+        if isinstance(value, Mapping):
+            _flatten_into(flat, value, f"{name}{sep}", sep)
+        else:
+            flat[name] = value
 
 
 def _convert(kind: Any, value: Any, where: str) -> Any:

@@ -611,4 +611,7 @@ def _published(row: dict[str, float | None]) -> dict[str, float | None]:
 
 def _score_row(report: Report) -> dict[str, float | None]:
     values = {**report.charts, "combined": report.combined}
-    return {key: (None if values[key] != values[key] else values[key]) for key in SCORE_KEYS}
+    return {
+        key: None if isinstance(values[key], float) and math.isnan(values[key]) else values[key]
+        for key in SCORE_KEYS
+    }

@@ -85,7 +85,11 @@ def test_expand_plan_grid_sets_and_ids(tmp_path, notebooks):
 @pytest.mark.parametrize(
     ("plan", "message"),
     [
-        ({"notebooks": ["good.ipynb"], "gird": {"seed": [1]}}, "unknown key(s) gird"),
+        (
+            {"notebooks": ["good.ipynb"], "gird": {"seed": [1]}},
+            "plan.yaml: unknown key(s) gird; "
+            "allowed: name, notebooks, parameters, sets, grid, kernel, cell_timeout",
+        ),
         ({"notebooks": ["missing.ipynb"]}, "missing.ipynb not found"),
         ({"notebooks": []}, "'notebooks' must be a non-empty list"),
         ({"notebooks": ["good.ipynb"], "grid": {"seed": []}}, "grid: 'seed' must be a non-empty"),
@@ -98,13 +102,24 @@ def test_expand_plan_grid_sets_and_ids(tmp_path, notebooks):
             {"notebooks": ["good.ipynb"], "sets": [{"seed": 1}], "grid": {"seed": [2]}},
             "seed in both 'sets' and 'grid'",
         ),
-        ({"notebooks": ["good.ipynb"], "cell_timeout": "soon"}, "'cell_timeout' must be a int"),
+        (
+            {"notebooks": ["good.ipynb"], "cell_timeout": "soon"},
+            "cell_timeout: expected an integer, got 'soon'",
+        ),
+        ({"notebooks": ["good.ipynb"], "kernel": 3}, "kernel: expected a string, got 3"),
     ],
 )
 def test_bad_plans_are_clear_errors(tmp_path, notebooks, plan, message):
     with pytest.raises(KitError, match="plan.yaml") as info:
         batch.load_plan(write_plan(tmp_path, **plan))
     assert message in str(info.value)
+
+
+def test_plan_that_is_not_a_mapping_is_refused(tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text("- good.ipynb\n")
+    with pytest.raises(KitError, match="plan.yaml: expected a mapping of settings"):
+        batch.load_plan(path)
 
 
 def test_notebook_without_parameters_cell_is_rejected(tmp_path):

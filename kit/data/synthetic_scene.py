@@ -264,12 +264,11 @@ def _form_weights(sod: int, floe_shares: tuple[float, ...]) -> tuple[tuple[int, 
     return forms, w / w.sum()
 
 
-def make_egg_codes(
-    rng: np.random.Generator, spec: SceneSpec, labels: np.ndarray, n: int, land: np.ndarray
-) -> EggCodes:
-    """Draw an egg code per sea polygon: the ice pack sits on one side (with a marginal ice zone
-    of lower concentration at its edge); ice cover and concentrations follow the SIC shares of
-    the source scene, stages its SOD shares, forms its FLOE shares."""
+def _pack_depth(
+    rng: np.random.Generator, labels: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each sea polygon's pixel count (on a 4x coarser grid) and how deep it lies in the ice
+    pack: its mean position along a random direction, plus noise."""
     h, w = labels.shape
     counts = np.bincount(labels[::4, ::4].ravel(), minlength=n + 1)[:n]
     rows, cols = np.mgrid[0:h:4, 0:w:4]
@@ -280,74 +279,181 @@ def make_egg_codes(
         counts, 1
     )
     pack += rng.normal(0, 0.08, n)
+    return counts, pack
+
+
+def _touches_land(labels: np.ndarray, land: np.ndarray, n: int) -> np.ndarray:
+    """Which sea polygons reach within 4 pixels of land (where fast ice can form)."""
     touches_land = np.zeros(n, bool)
     if land.any():
         coast = cv2.dilate(land.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~land
         touches_land[np.unique(labels[coast])] = True
+    return touches_land
 
-    shares = spec.class_shares
-    sea_share = counts / max(counts.sum(), 1)  # polygons cover the ice share by area
+
+def _ice_cover(
+    rng: np.random.Generator,
+    sic_shares: tuple[float, ...],
+    counts: np.ndarray,
+    pack: np.ndarray,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which sea polygons are ice, and their concentration (tenths): the deepest in the pack
+    are ice until they cover the scene's ice share by area (polygons cover it by area)."""
+    sea_share = counts / max(counts.sum(), 1)
     order = np.argsort(-pack)  # most "pack" first
     covered = np.cumsum(sea_share[order]) - sea_share[order] / 2
     is_ice = np.zeros(n, bool)
-    is_ice[order] = covered < 1.0 - shares["SIC"][0]
+    is_ice[order] = covered < 1.0 - sic_shares[0]
     tenths_of = np.zeros(n, int)
-    tenths_of[order[is_ice[order]]] = _pack_tenths(rng, shares["SIC"], int(is_ice.sum()))
+    tenths_of[order[is_ice[order]]] = _pack_tenths(rng, sic_shares, int(is_ice.sum()))
+    return is_ice, tenths_of
 
+
+def _blank_eggs(rng: np.random.Generator, n: int) -> EggCodes:
+    """Egg codes of n sea polygons and the land polygon: consecutive ids from a random first
+    one, every code not filled, every polygon water ("W") but the last, land ("L")."""
     codes = np.full((n + 1, 14), charts.EGG_NOT_FILLED, dtype=np.int64)
     first_id = int(rng.integers(10, 400))
     codes[:, 0] = first_id + np.arange(n + 1)
-    poly_type = ["W"] * n + ["L"]
-    ice_fraction = np.zeros(n + 1, np.float32)
-    partial = np.zeros((n + 1, 3), np.float32)
-    true_sod = np.zeros((n + 1, 3), np.int64)
-    texture = np.ones((n + 1, 3), np.int64)
-    bergs = np.zeros(n + 1, bool)
-    stage_weights = _weights(shares["SOD"][1:])
-    n_stages = max(1, int((stage_weights >= 0.05).sum()))  # secondary types from real classes
-    has_bergs = shares["FLOE"][6] > 0
+    return EggCodes(
+        codes,
+        poly_type=["W"] * n + ["L"],
+        ice_fraction=np.zeros(n + 1, np.float32),
+        partial_fraction=np.zeros((n + 1, 3), np.float32),
+        true_sod=np.zeros((n + 1, 3), np.int64),
+        texture=np.ones((n + 1, 3), np.int64),
+        bergs=np.zeros(n + 1, bool),
+    )
 
+
+@dataclass(frozen=True)
+class _EggPriors:
+    """What the source scene's class shares say about its egg codes."""
+
+    floe_shares: tuple[float, ...]
+    stage_weights: np.ndarray  # probability of SOD classes 1-5
+    n_stages: int  # most ice types per polygon: the real classes (share >= 5 %)
+    has_bergs: bool
+    winter: bool
+
+    @classmethod
+    def of(cls, spec: SceneSpec) -> _EggPriors:
+        shares = spec.class_shares
+        stage_weights = _weights(shares["SOD"][1:])
+        n_stages = max(1, int((stage_weights >= 0.05).sum()))  # secondary types from real classes
+        has_bergs = shares["FLOE"][6] > 0
+        return cls(shares["FLOE"], stage_weights, n_stages, has_bergs, spec.season == WINTER)
+
+
+def _code_water(rng: np.random.Generator, eggs: EggCodes, i: int, priors: _EggPriors) -> None:
+    """Polygon i is open water: now and then coded as "ice free" or "less than 1/10" on an ice
+    polygon; icebergs in some where the scene has them."""
+    if rng.random() < 0.2:  # "ice free" / "less than 1/10" coded on an ice polygon
+        eggs.poly_type[i] = "I"
+        eggs.codes[i, 1] = int(rng.choice([1, 2]))
+        eggs.ice_fraction[i] = 0.03
+        eggs.partial_fraction[i, 0], eggs.true_sod[i, 0], eggs.texture[i, 0] = 1.0, 1, 1
+    eggs.bergs[i] = priors.has_bergs and rng.random() < 0.15
+
+
+def _stage_code(rng: np.random.Generator, sod: int) -> int:
+    """A stage-of-development code of SOD class `sod`; now and then not filled or unknown."""
+    stage = int(rng.choice(_STAGE_CODES[sod]))
+    if rng.random() < 0.03:
+        stage = int(rng.choice([charts.EGG_NOT_FILLED, charts.EGG_UNKNOWN]))
+    return stage
+
+
+def _form_code(
+    rng: np.random.Generator,
+    sod: int,
+    fast: bool,
+    all_forms_missing: bool,
+    floe_shares: tuple[float, ...],
+) -> tuple[int, int]:
+    """(form code, true floe texture) of an ice type: fast ice, or drawn from the scene's FLOE
+    shares; the code (not the texture) is sometimes not filled."""
+    forms, weights = _form_weights(sod, floe_shares)
+    form = 8 if fast else int(rng.choice(forms, p=weights))
+    texture = _TEXTURE_OF_FORM.get(form, charts.FORM_TO_FLOE.get(form, 3))
+    if all_forms_missing or rng.random() < 0.03:
+        form = charts.EGG_NOT_FILLED
+    return form, texture
+
+
+def _code_ice(
+    rng: np.random.Generator,
+    eggs: EggCodes,
+    i: int,
+    tenths: int,
+    coastal: bool,
+    priors: _EggPriors,
+) -> None:
+    """Polygon i is ice of `tenths` concentration: its total concentration, then one to three
+    ice types (thickest first) with partial concentration, stage and form."""
+    eggs.poly_type[i] = "I"
+    fast = coastal and priors.winter and tenths == 10 and rng.random() < 0.35
+    eggs.codes[i, 1], conc = _concentration_code(tenths, rng)
+    eggs.ice_fraction[i] = conc / 10.0
+    n_types = 1 if fast else int(rng.choice([1, 2, 3], p=[0.5, 0.33, 0.17]))
+    n_types = min(n_types, tenths, priors.n_stages)
+    classes = list(rng.choice(np.arange(1, 6), size=n_types, replace=False, p=priors.stage_weights))
+    classes.sort(reverse=True)  # A is the thickest type
+    parts = _split_tenths(tenths, n_types, rng)
+    parts.sort(reverse=rng.random() < 0.6)
+    all_forms_missing = rng.random() < 0.08
+    for j, (sod, part) in enumerate(zip(classes, parts)):
+        col = 2 + 3 * j  # CA/SA/FA, CB/SB/FB, CC/SC/FC
+        if j > 0 or n_types > 1 or rng.random() < 0.35:
+            eggs.codes[i, col] = 10 * part if part < 10 else 91
+        eggs.codes[i, col + 1] = _stage_code(rng, sod)
+        form, texture = _form_code(rng, sod, fast, all_forms_missing, priors.floe_shares)
+        eggs.texture[i, j] = texture
+        eggs.codes[i, col + 2] = form
+        eggs.true_sod[i, j] = sod
+        eggs.partial_fraction[i, j] = part
+    eggs.partial_fraction[i] /= eggs.partial_fraction[i].sum()
+
+
+def make_egg_codes(
+    rng: np.random.Generator, spec: SceneSpec, labels: np.ndarray, n: int, land: np.ndarray
+) -> EggCodes:
+    """Draw an egg code per sea polygon.
+
+    The ice pack sits on one side (with a marginal ice zone of lower concentration at its
+    edge); ice cover and concentrations follow the SIC shares of the source scene, stages its
+    SOD shares, forms its FLOE shares.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The scene's generator (the draws, and so the scene, are deterministic in its seed).
+    spec : SceneSpec
+        The scene: its class shares and season.
+    labels : numpy.ndarray
+        Polygon index per pixel (0 .. n-1 sea polygons, n land), as from `make_polygons`.
+    n : int
+        The number of sea polygons.
+    land : numpy.ndarray
+        Boolean land mask.
+
+    Returns
+    -------
+    EggCodes
+        One row per polygon (the land polygon last) and the truth behind the codes.
+    """
+    counts, pack = _pack_depth(rng, labels, n)
+    coastal = _touches_land(labels, land, n)
+    is_ice, tenths_of = _ice_cover(rng, spec.class_shares["SIC"], counts, pack, n)
+    eggs = _blank_eggs(rng, n)
+    priors = _EggPriors.of(spec)
     for i in range(n):
-        if not is_ice[i]:
-            if rng.random() < 0.2:  # "ice free" / "less than 1/10" coded on an ice polygon
-                poly_type[i] = "I"
-                codes[i, 1] = int(rng.choice([1, 2]))
-                ice_fraction[i] = 0.03
-                partial[i, 0], true_sod[i, 0], texture[i, 0] = 1.0, 1, 1
-            bergs[i] = has_bergs and rng.random() < 0.15
-            continue
-        poly_type[i] = "I"
-        fast = (
-            touches_land[i] and spec.season == WINTER and tenths_of[i] == 10 and rng.random() < 0.35
-        )
-        tenths = int(tenths_of[i])
-        codes[i, 1], conc = _concentration_code(tenths, rng)
-        ice_fraction[i] = conc / 10.0
-        n_types = 1 if fast else int(rng.choice([1, 2, 3], p=[0.5, 0.33, 0.17]))
-        n_types = min(n_types, tenths, n_stages)
-        classes = list(rng.choice(np.arange(1, 6), size=n_types, replace=False, p=stage_weights))
-        classes.sort(reverse=True)  # A is the thickest type
-        parts = _split_tenths(tenths, n_types, rng)
-        parts.sort(reverse=rng.random() < 0.6)
-        all_forms_missing = rng.random() < 0.08
-        for j, (sod, part) in enumerate(zip(classes, parts)):
-            col = 2 + 3 * j  # CA/SA/FA, CB/SB/FB, CC/SC/FC
-            if j > 0 or n_types > 1 or rng.random() < 0.35:
-                codes[i, col] = 10 * part if part < 10 else 91
-            stage = int(rng.choice(_STAGE_CODES[sod]))
-            if rng.random() < 0.03:
-                stage = int(rng.choice([charts.EGG_NOT_FILLED, charts.EGG_UNKNOWN]))
-            codes[i, col + 1] = stage
-            forms, weights = _form_weights(sod, shares["FLOE"])
-            form = 8 if fast else int(rng.choice(forms, p=weights))
-            texture[i, j] = _TEXTURE_OF_FORM.get(form, charts.FORM_TO_FLOE.get(form, 3))
-            if all_forms_missing or rng.random() < 0.03:
-                form = charts.EGG_NOT_FILLED
-            codes[i, col + 2] = form
-            true_sod[i, j] = sod
-            partial[i, j] = part
-        partial[i] /= partial[i].sum()
-    return EggCodes(codes, poly_type, ice_fraction, partial, true_sod, texture, bergs)
+        if is_ice[i]:
+            _code_ice(rng, eggs, i, int(tenths_of[i]), coastal[i], priors)
+        else:
+            _code_water(rng, eggs, i, priors)
+    return eggs
 
 
 def polygon_code_rows(eggs: EggCodes) -> list[str]:

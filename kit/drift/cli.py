@@ -12,7 +12,7 @@ import numpy as np
 
 from kit import resources
 from kit.atomic import atomic_path, check_output_file
-from kit.drift.track import METHODS, make_params
+from kit.drift.track import DEFAULT_METHOD, METHODS, TrackParams, make_params
 from kit.errors import KitError
 
 #: Peak memory of `drift-eval` on a synthetic pair, per pixel of the texture (the texture, its
@@ -45,15 +45,27 @@ CONSISTENCY_COLUMNS = [
 
 
 def _add_track_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--grid-step", type=int, default=32, help="grid spacing of the vectors (px)")
+    """The tracking options, their defaults those of `track` (`TrackParams`)."""
+    defaults = TrackParams()
     p.add_argument(
-        "--template", type=int, default=35, help="pattern-matching template size (odd, px)"
+        "--grid-step", type=int, default=defaults.grid_step, help="grid spacing of the vectors (px)"
     )
     p.add_argument(
-        "--search", type=int, default=16, help="pattern-matching search radius for pm (px)"
+        "--template",
+        type=int,
+        default=defaults.template,
+        help="pattern-matching template size (odd, px)",
     )
     p.add_argument(
-        "--weights", default=None, help="SuperLIM checkpoint (default: the packaged one)"
+        "--search",
+        type=int,
+        default=defaults.search,
+        help="pattern-matching search radius for pm (px)",
+    )
+    p.add_argument(
+        "--weights",
+        default=defaults.superlim_weights,
+        help="SuperLIM checkpoint (default: the packaged one)",
     )
 
 
@@ -77,7 +89,7 @@ def register(subparsers) -> None:
     p.add_argument("img1", help="first image: sigma0 GeoTIFF with GCPs")
     p.add_argument("img2", help="second image")
     p.add_argument(
-        "--method", default="ft+pm", choices=METHODS,
+        "--method", default=DEFAULT_METHOD, choices=METHODS,
         help="ft: ORB feature tracking; pm: pattern matching (cross-correlation); superlim: "
         "a small learned keypoint network; ft+pm, superlim+pm: pm from that first guess",
     )  # fmt: skip

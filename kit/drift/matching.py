@@ -204,6 +204,114 @@ def find_peaks(surfaces: np.ndarray, exclusion: int = 3) -> Peak:
     return Peak(px + sx - (w - 1) / 2, py + sy - (h - 1) / 2, quality, sharpness, on_border)
 
 
+@dataclass
+class _BestPeaks:
+    """Each point's best peak so far over the template rotations tried, and whether any of
+    its templates had texture."""
+
+    result: MatchResult
+    quality: np.ndarray  # -inf where no peak yet
+    on_border: np.ndarray
+    textured: np.ndarray
+
+    @classmethod
+    def none(cls, n: int) -> _BestPeaks:
+        empty = MatchResult(*(np.full(n, np.nan) for _ in range(4)), np.zeros(n, bool), np.zeros(n))
+        return cls(empty, np.full(n, -np.inf), np.ones(n, bool), np.zeros(n, bool))
+
+    def valid(self, params: MatchParams) -> np.ndarray:
+        """Textured, peak inside the searched area, enough quality and sharpness."""
+        return (
+            self.textured
+            & ~self.on_border
+            & (np.nan_to_num(self.result.quality, nan=-1) >= params.min_quality)
+            & (np.nan_to_num(self.result.sharpness, nan=-1) >= params.min_sharpness)
+        )
+
+
+@dataclass
+class _Points:
+    """The points to match: positions in image 1, integer centres of their search windows in
+    image 2, and the guessed template rotation (degrees, or None)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    window_x: np.ndarray
+    window_y: np.ndarray
+    base_angle: np.ndarray | None
+
+    @classmethod
+    def from_guess(cls, x, y, guess_u, guess_v, guess_angle) -> _Points:
+        """Points at (x, y), windows moved by the first guess (zero where none or not finite)."""
+        x = np.asarray(x, dtype=np.float64).ravel()
+        y = np.asarray(y, dtype=np.float64).ravel()
+        guess_u, guess_v = _guess(guess_u, x.size), _guess(guess_v, x.size)
+        unknown = ~(np.isfinite(guess_u) & np.isfinite(guess_v))
+        guess_u, guess_v = np.where(unknown, 0.0, guess_u), np.where(unknown, 0.0, guess_v)
+        angle = None if guess_angle is None else np.asarray(guess_angle, dtype=np.float64).ravel()
+        return cls(x, y, np.round(x + guess_u), np.round(y + guess_v), angle)
+
+    def rotations(self, angle: float) -> np.ndarray | None:
+        """Per-point template rotation: `angle` on top of the guessed one; None for none."""
+        if angle == 0.0 and self.base_angle is None:
+            return None
+        return np.full(self.x.size, angle) + (0.0 if self.base_angle is None else self.base_angle)
+
+
+def _guess(guess: np.ndarray | None, n: int) -> np.ndarray:
+    """A first-guess displacement per point as float64, zero when none is given."""
+    return np.zeros(n) if guess is None else np.asarray(guess, dtype=np.float64).ravel()
+
+
+def _textured_templates(
+    image1: np.ndarray, x: np.ndarray, y: np.ndarray, rotation, params: MatchParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Templates of image 1 at (x, y) and which of them are usable: free of NaN and with more
+    texture than `min_texture_std`."""
+    templates = sample_patches(image1, x, y, params.template, rotation)
+    usable = ~np.isnan(templates).any(axis=(1, 2))
+    usable &= (
+        np.nanstd(np.where(usable[:, None, None], templates, 0.0), axis=(1, 2))
+        > params.min_texture_std
+    )
+    return templates, usable
+
+
+def _match_batch(
+    image1: np.ndarray,
+    image2: np.ndarray,
+    points: _Points,
+    batch: slice,
+    angle: float,
+    rotation: np.ndarray | None,
+    params: MatchParams,
+    best: _BestPeaks,
+) -> None:
+    """Match one batch of points with one template rotation; keep the peaks that beat `best`."""
+    rotated = None if rotation is None else rotation[batch]
+    templates, usable = _textured_templates(
+        image1, points.x[batch], points.y[batch], rotated, params
+    )
+    best.textured[batch] |= usable
+    if not usable.any():
+        return
+    idx = np.flatnonzero(usable) + batch.start
+    window_x, window_y = points.window_x, points.window_y
+    side = params.template + 2 * params.search
+    windows = sample_patches(image2, window_x[idx], window_y[idx], side)
+    peak = find_peaks(ncc_surfaces(templates[usable], windows, params.workers))
+    better = np.nan_to_num(peak.quality, nan=-np.inf) > best.quality[idx]
+    improved = idx[better]
+    best.quality[improved] = peak.quality[better]
+    best.result.u[improved] = window_x[improved] + peak.dx[better] - points.x[improved]
+    best.result.v[improved] = window_y[improved] + peak.dy[better] - points.y[improved]
+    best.result.quality[improved] = peak.quality[better]
+    best.result.sharpness[improved] = peak.sharpness[better]
+    guessed = 0.0 if points.base_angle is None else points.base_angle[improved]
+    best.result.angle[improved] = angle + guessed
+    best.on_border[improved] = peak.on_border[better]
+
+
 def pattern_match(
     image1: np.ndarray,
     image2: np.ndarray,
@@ -216,57 +324,40 @@ def pattern_match(
 ) -> MatchResult:
     """Match templates of image 1 around (x, y) inside windows of image 2 around the first guess.
 
-    Images are normalised float arrays (NaN = no data). `guess_angle` (deg) rotates the templates
-    before matching; `params.angles` are tried on top of it and the best peak is kept.
+    Parameters
+    ----------
+    image1, image2 : numpy.ndarray
+        Normalised 2-D float images (NaN = no data).
+    x, y : numpy.ndarray
+        Columns and rows of the points in image 1.
+    guess_u, guess_v : numpy.ndarray, optional
+        First-guess displacement (px) per point; zero by default and where not finite.
+    guess_angle : numpy.ndarray, optional
+        Rotation (degrees) of the templates per point; `params.angles` are tried on top of it
+        and the best peak is kept.
+    params : MatchParams, optional
+        Template and search sizes, angles, validity thresholds.
+
+    Returns
+    -------
+    MatchResult
+        Per point: (u, v) NaN where nothing could be matched, the peak's quality and
+        sharpness, validity and the template angle of the best peak.
+
+    Raises
+    ------
+    KitError
+        If `params` is invalid or its search windows cannot fit in memory.
     """
     params = params or MatchParams()
     params.check()
-    x = np.asarray(x, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
-    n = x.size
-    gu = np.zeros(n) if guess_u is None else np.asarray(guess_u, dtype=np.float64).ravel()
-    gv = np.zeros(n) if guess_v is None else np.asarray(guess_v, dtype=np.float64).ravel()
-    base_angle = None if guess_angle is None else np.asarray(guess_angle, dtype=np.float64).ravel()
-    unknown = ~(np.isfinite(gu) & np.isfinite(gv))
-    gu, gv = np.where(unknown, 0.0, gu), np.where(unknown, 0.0, gv)
-    out = MatchResult(*(np.full(n, np.nan) for _ in range(4)), np.zeros(n, bool), np.zeros(n))
-    best = np.full(n, -np.inf)
-    border = np.ones(n, bool)
-    textured = np.zeros(n, bool)
-    t, s = params.template, params.template + 2 * params.search
-    wx, wy = np.round(x + gu), np.round(y + gv)  # window centres in image 2 (integer)
+    points = _Points.from_guess(x, y, guess_u, guess_v, guess_angle)
+    n = points.x.size
+    best = _BestPeaks.none(n)
     for angle in params.angles:
-        rotation = None
-        if angle != 0.0 or base_angle is not None:
-            rotation = np.full(n, angle) + (0.0 if base_angle is None else base_angle)
+        rotation = points.rotations(angle)
         for start in range(0, n, params.batch):
-            sl = slice(start, min(start + params.batch, n))
-            rot = None if rotation is None else rotation[sl]
-            tmpl = sample_patches(image1, x[sl], y[sl], t, rot)
-            ok = ~np.isnan(tmpl).any(axis=(1, 2))
-            ok &= (
-                np.nanstd(np.where(ok[:, None, None], tmpl, 0.0), axis=(1, 2))
-                > params.min_texture_std
-            )
-            textured[sl] |= ok
-            if not ok.any():
-                continue
-            idx = np.flatnonzero(ok) + start
-            win = sample_patches(image2, wx[idx], wy[idx], s)
-            peak = find_peaks(ncc_surfaces(tmpl[ok], win, params.workers))
-            better = np.nan_to_num(peak.quality, nan=-np.inf) > best[idx]
-            i = idx[better]
-            best[i] = peak.quality[better]
-            out.u[i] = wx[i] + peak.dx[better] - x[i]
-            out.v[i] = wy[i] + peak.dy[better] - y[i]
-            out.quality[i] = peak.quality[better]
-            out.sharpness[i] = peak.sharpness[better]
-            out.angle[i] = angle + (0.0 if base_angle is None else base_angle[i])
-            border[i] = peak.on_border[better]
-    out.valid = (
-        textured
-        & ~border
-        & (np.nan_to_num(out.quality, nan=-1) >= params.min_quality)
-        & (np.nan_to_num(out.sharpness, nan=-1) >= params.min_sharpness)
-    )
-    return out
+            batch = slice(start, min(start + params.batch, n))
+            _match_batch(image1, image2, points, batch, angle, rotation, params, best)
+    best.result.valid = best.valid(params)
+    return best.result

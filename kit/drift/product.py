@@ -8,6 +8,7 @@ The file is written under a temporary name and moved into place, so a failed wri
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +27,30 @@ def east_north_km(lon1, lat1, lon2, lat2) -> tuple[np.ndarray, np.ndarray]:
     return east, north
 
 
-def drift_dataset(result: DriftResult, attrs: dict | None = None) -> xr.Dataset:
-    """The drift result as an xarray Dataset with CF attributes."""
-    dims: tuple[str, ...] = ("y", "x") if result.grid_shape else ("point",)
-    shape = result.grid_shape or (result.x.size,)
+@dataclass(frozen=True)
+class _Layout:
+    """Dimensions of the product's variables: (y, x) for a grid, `point` for scattered points."""
 
-    def var(values, **attributes):
-        return xr.Variable(dims, np.asarray(values, dtype=np.float32).reshape(shape), attributes)
+    dims: tuple[str, ...]
+    shape: tuple[int, ...]
 
-    data = {
+    @classmethod
+    def of(cls, result: DriftResult) -> _Layout:
+        if result.grid_shape:
+            return cls(("y", "x"), result.grid_shape)
+        return cls(("point",), (result.x.size,))
+
+    def variable(self, values, **attributes) -> xr.Variable:
+        """A float32 variable of one value per point, with these attributes."""
+        return xr.Variable(
+            self.dims, np.asarray(values, dtype=np.float32).reshape(self.shape), attributes
+        )
+
+
+def _vector_variables(result: DriftResult, layout: _Layout) -> dict[str, xr.Variable]:
+    """Point positions, pixel displacements, their quality measures and the validity flag."""
+    var = layout.variable
+    return {
         "col": var(result.x, long_name="column of the point in image 1", units="1"),
         "row": var(result.y, long_name="row of the point in image 1", units="1"),
         "u": var(result.u, long_name="displacement along image columns", units="pixel"),
@@ -44,8 +60,8 @@ def drift_dataset(result: DriftResult, attrs: dict | None = None) -> xr.Dataset:
             result.sharpness, long_name="peak correlation minus best rival correlation", units="1"
         ),
         "valid": xr.Variable(
-            dims,
-            result.valid.reshape(shape).astype(np.int8),
+            layout.dims,
+            result.valid.reshape(layout.shape).astype(np.int8),
             {
                 "long_name": "vector passed the quality checks",
                 "flag_values": np.array([0, 1], np.int8),
@@ -53,31 +69,34 @@ def drift_dataset(result: DriftResult, attrs: dict | None = None) -> xr.Dataset:
             },
         ),
     }
-    if result.lon is not None:
-        data["lon"] = var(
+
+
+def _geolocated_variables(result: DriftResult, layout: _Layout) -> dict[str, xr.Variable]:
+    """Start and end lon/lat, displacement (km) and, with a time step, the velocity."""
+    var = layout.variable
+    data = {
+        "lon": var(
             result.lon, standard_name="longitude", units="degrees_east", long_name="start longitude"
-        )
-        data["lat"] = var(
+        ),
+        "lat": var(
             result.lat, standard_name="latitude", units="degrees_north", long_name="start latitude"
-        )
-        data["lon2"] = var(result.lon2, units="degrees_east", long_name="end longitude (image 2)")
-        data["lat2"] = var(result.lat2, units="degrees_north", long_name="end latitude (image 2)")
-        data["displacement"] = var(
-            result.displacement_km, long_name="sea-ice displacement", units="km"
-        )
-        if result.speed_ms is not None:
-            east, north = east_north_km(result.lon, result.lat, result.lon2, result.lat2)
-            scale = 1000.0 / result.dt_seconds
-            data["speed"] = var(result.speed_ms, standard_name="sea_ice_speed", units="m s-1")
-            data["ve"] = var(east * scale, standard_name="eastward_sea_ice_velocity", units="m s-1")
-            data["vn"] = var(
-                north * scale, standard_name="northward_sea_ice_velocity", units="m s-1"
-            )
-        for name in data:
-            if name not in ("lon", "lat"):
-                data[name].attrs["coordinates"] = "lon lat"
-    ds = xr.Dataset(data)
-    ds.attrs = {
+        ),
+        "lon2": var(result.lon2, units="degrees_east", long_name="end longitude (image 2)"),
+        "lat2": var(result.lat2, units="degrees_north", long_name="end latitude (image 2)"),
+        "displacement": var(result.displacement_km, long_name="sea-ice displacement", units="km"),
+    }
+    if result.speed_ms is not None:
+        east, north = east_north_km(result.lon, result.lat, result.lon2, result.lat2)
+        scale = 1000.0 / result.dt_seconds
+        data["speed"] = var(result.speed_ms, standard_name="sea_ice_speed", units="m s-1")
+        data["ve"] = var(east * scale, standard_name="eastward_sea_ice_velocity", units="m s-1")
+        data["vn"] = var(north * scale, standard_name="northward_sea_ice_velocity", units="m s-1")
+    return data
+
+
+def _global_attributes(result: DriftResult, attrs: dict | None) -> dict:
+    """CF conventions, title, method, processing time, time step, then the caller's `attrs`."""
+    return {
         "Conventions": "CF-1.8",
         "title": "Sea-ice drift",
         "method": result.method,
@@ -85,6 +104,34 @@ def drift_dataset(result: DriftResult, attrs: dict | None = None) -> xr.Dataset:
         **({"time_step_seconds": float(result.dt_seconds)} if result.dt_seconds else {}),
         **(attrs or {}),
     }
+
+
+def drift_dataset(result: DriftResult, attrs: dict | None = None) -> xr.Dataset:
+    """The drift result as an xarray Dataset with CF attributes.
+
+    Parameters
+    ----------
+    result : DriftResult
+        What `track` returned; a grid result is written on (y, x), scattered points on `point`.
+    attrs : dict, optional
+        Extra global attributes (e.g. the source images), after the kit's own.
+
+    Returns
+    -------
+    xarray.Dataset
+        Positions, displacements, quality and validity; with geolocation also lon/lat (the
+        coordinates of every other variable), displacement (km) and, with a time step, speed
+        and its eastward/northward components.
+    """
+    layout = _Layout.of(result)
+    data = _vector_variables(result, layout)
+    if result.lon is not None:
+        data |= _geolocated_variables(result, layout)
+        for name in data:
+            if name not in ("lon", "lat"):
+                data[name].attrs["coordinates"] = "lon lat"
+    ds = xr.Dataset(data)
+    ds.attrs = _global_attributes(result, attrs)
     return ds
 
 

@@ -115,8 +115,11 @@ def network_input(image: np.ndarray) -> torch.Tensor:
 
 
 @dataclass
-class TrainConfig:
-    """Training settings; the defaults made the committed checkpoint."""
+class SuperLIMTrainConfig:
+    """SuperLIM's self-supervised training settings; the defaults made the committed checkpoint.
+
+    (The segmentation models' training settings are `kit.experiment.config.TrainConfig`.)
+    """
 
     steps: int = 500
     batch: int = 8
@@ -152,8 +155,21 @@ def training_sources(
     return sources
 
 
-def random_affine(rng: np.random.Generator, cfg: TrainConfig) -> np.ndarray:
-    """2 x 3 matrix mapping patch-1 offsets from the centre to patch-2 offsets."""
+def random_affine(rng: np.random.Generator, cfg: SuperLIMTrainConfig) -> np.ndarray:
+    """A random affine warp within the limits of `cfg`.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The source of randomness.
+    cfg : SuperLIMTrainConfig
+        Uses `max_rotation_deg`, `max_scale`, `max_shear` and `max_shift`.
+
+    Returns
+    -------
+    numpy.ndarray
+        2 x 3 matrix mapping patch-1 offsets from the centre to patch-2 offsets.
+    """
     a = np.radians(rng.uniform(-cfg.max_rotation_deg, cfg.max_rotation_deg))
     s = 1 + rng.uniform(-cfg.max_scale, cfg.max_scale)
     shear = rng.uniform(-cfg.max_shear, cfg.max_shear)
@@ -178,8 +194,24 @@ def _augment(patch: np.ndarray, rng: np.random.Generator, looks: float) -> np.nd
     return out
 
 
-def sample_batch(sources: list[np.ndarray], rng: np.random.Generator, cfg: TrainConfig):
-    """A batch of (patch1, patch2, affine) with patch2(A p) = patch1(p) (offsets from centres)."""
+def sample_batch(sources: list[np.ndarray], rng: np.random.Generator, cfg: SuperLIMTrainConfig):
+    """A training batch of patches, their warped copies and the warps.
+
+    Parameters
+    ----------
+    sources : list of numpy.ndarray
+        Normalised images to cut patches from (see `training_sources`).
+    rng : numpy.random.Generator
+        The source of randomness.
+    cfg : SuperLIMTrainConfig
+        Uses `batch`, `patch`, `looks` and the warp limits.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        patch1 and patch2 (B, 1, patch, patch), each with its own speckle, and the (B, 2, 3)
+        affines A with patch2(A p) = patch1(p) (offsets from the centres).
+    """
     n = cfg.patch
     c = (n - 1) / 2
     oy, ox = np.mgrid[0:n, 0:n].astype(np.float64) - c
@@ -231,60 +263,117 @@ def sample_descriptors(desc: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
     return F.normalize(out, dim=1).transpose(1, 2)
 
 
+def _warp_points(mats: torch.Tensor, points: torch.Tensor, centre: float) -> torch.Tensor:
+    """Pixel positions (B, N, 2) in patch 2 of `points` (N, 2) of patch 1, by each batch item's
+    2 x 3 affine matrix acting on offsets from the patch centre."""
+    return (
+        torch.einsum("bij,nj->bni", mats[:, :, :2], points - centre) + mats[:, None, :, 2] + centre
+    )
+
+
 def superlim_loss(
-    model: SuperLIM, p1: torch.Tensor, p2: torch.Tensor, mats: torch.Tensor, cfg: TrainConfig
-):
-    """Contrastive descriptor loss + keypoint reliability loss + warp consistency of the scores."""
-    b, _, n, _ = p1.shape
-    logits, desc = model(torch.cat([p1, p2]))
-    l1, l2 = logits[:b], logits[b:]
-    d1, d2 = desc[:b], desc[b:]
-    hc, wc = d1.shape[-2:]
-    centres = _cell_centres(hc, wc, p1.device)  # (N, 2)
-    c = (n - 1) / 2
-    warped = torch.einsum("bij,nj->bni", mats[:, :, :2], centres - c) + mats[:, None, :, 2] + c
-    inside = ((warped >= CELL / 2) & (warped <= n - 1 - CELL / 2)).all(-1)  # (B, N)
-    desc1 = d1.flatten(2).transpose(1, 2)  # (B, N, D)
-    positive = (desc1 * sample_descriptors(d2, warped)).sum(-1)  # (B, N)
-    cells2 = d2.flatten(2)  # (B, D, M)
-    sim = torch.bmm(desc1, cells2)  # (B, N, M)
-    dist = torch.cdist(warped, centres[None].expand(b, -1, -1))
-    negatives = sim.masked_fill(dist < cfg.negative_radius, float("-inf"))
-    logits_nce = torch.cat([positive[..., None], negatives], -1) / cfg.temperature
-    nce = F.cross_entropy(
-        logits_nce[inside], torch.zeros(int(inside.sum()), dtype=torch.long, device=p1.device)
+    model: SuperLIM,
+    p1: torch.Tensor,
+    p2: torch.Tensor,
+    mats: torch.Tensor,
+    cfg: SuperLIMTrainConfig,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The self-supervised training loss of a batch of warped patch pairs.
+
+    Contrastive descriptor loss + keypoint reliability loss + warp consistency of the scores.
+
+    Parameters
+    ----------
+    model : SuperLIM
+        The network being trained.
+    p1, p2 : torch.Tensor
+        Patches (B, 1, n, n) and their warped copies, as made by `sample_batch`.
+    mats : torch.Tensor
+        (B, 2, 3) affine matrices: patch-2 offset from the centre = A @ patch-1 offset + t.
+    cfg : SuperLIMTrainConfig
+        Uses `negative_radius`, `temperature` and `consistency_weight`.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        The scalar loss to minimise.
+    parts : dict of str to float
+        Its terms ("descriptor", "keypoint", "consistency") and "match_accuracy", the share
+        of cells whose best match in patch 2 is the right one.
+    """
+    batch, _, side, _ = p1.shape
+    logits, descriptors = model(torch.cat([p1, p2]))
+    logits1, logits2 = logits[:batch], logits[batch:]
+    descriptor_map1, descriptor_map2 = descriptors[:batch], descriptors[batch:]
+    cells_high, cells_wide = descriptor_map1.shape[-2:]
+    centres = _cell_centres(cells_high, cells_wide, p1.device)  # (N, 2)
+    centre = (side - 1) / 2
+    warped_centres = _warp_points(mats, centres, centre)
+    lowest, highest = CELL / 2, side - 1 - CELL / 2  # a whole cell inside patch 2
+    centre_inside = ((warped_centres >= lowest) & (warped_centres <= highest)).all(-1)  # (B, N)
+    cell_descriptors1 = descriptor_map1.flatten(2).transpose(1, 2)  # (B, N, D)
+    positive = (cell_descriptors1 * sample_descriptors(descriptor_map2, warped_centres)).sum(-1)
+    cell_descriptors2 = descriptor_map2.flatten(2)  # (B, D, M)
+    similarity = torch.bmm(cell_descriptors1, cell_descriptors2)  # (B, N, M)
+    distance = torch.cdist(warped_centres, centres[None].expand(batch, -1, -1))
+    negatives = similarity.masked_fill(distance < cfg.negative_radius, float("-inf"))
+    contrastive_logits = torch.cat([positive[..., None], negatives], -1) / cfg.temperature
+    descriptor_loss = F.cross_entropy(
+        contrastive_logits[centre_inside],
+        torch.zeros(int(centre_inside.sum()), dtype=torch.long, device=p1.device),
     )
     with torch.no_grad():  # a cell is reliable when its best image-2 cell is the right one
-        best = sim.argmax(-1)
-        correct = (dist.gather(-1, best[..., None])[..., 0] < cfg.negative_radius).float()
-    reliability = cell_reliability(l1).flatten(1).clamp(1e-4, 1 - 1e-4)
-    det = F.binary_cross_entropy(reliability[inside], correct[inside])
+        best = similarity.argmax(-1)
+        correct = (distance.gather(-1, best[..., None])[..., 0] < cfg.negative_radius).float()
+    reliability = cell_reliability(logits1).flatten(1).clamp(1e-4, 1 - 1e-4)
+    keypoint_loss = F.binary_cross_entropy(reliability[centre_inside], correct[centre_inside])
     # scores of patch 1 must move with the image: compare with patch 2's scores at warped pixels
-    k1, k2 = keypoint_map(l1), keypoint_map(l2)
+    scores1, scores2 = keypoint_map(logits1), keypoint_map(logits2)
     ys, xs = torch.meshgrid(
-        torch.arange(n, device=p1.device), torch.arange(n, device=p1.device), indexing="ij"
+        torch.arange(side, device=p1.device), torch.arange(side, device=p1.device), indexing="ij"
     )
-    pix = torch.stack([xs, ys], -1).reshape(-1, 2).float()
-    wpix = torch.einsum("bij,nj->bni", mats[:, :, :2], pix - c) + mats[:, None, :, 2] + c
-    pin = ((wpix >= 0) & (wpix <= n - 1)).all(-1)
-    k2w = _sample(k2, wpix, (n, n))[:, 0]
-    consistency = ((k1.flatten(1) - k2w) ** 2)[pin].mean() * cfg.consistency_weight
+    pixels = torch.stack([xs, ys], -1).reshape(-1, 2).float()
+    warped_pixels = _warp_points(mats, pixels, centre)
+    pixel_inside = ((warped_pixels >= 0) & (warped_pixels <= side - 1)).all(-1)
+    scores2_at_warped = _sample(scores2, warped_pixels, (side, side))[:, 0]
+    squared_change = (scores1.flatten(1) - scores2_at_warped) ** 2
+    consistency = squared_change[pixel_inside].mean() * cfg.consistency_weight
     parts = {
-        "descriptor": nce,
-        "keypoint": det,
+        "descriptor": descriptor_loss,
+        "keypoint": keypoint_loss,
         "consistency": consistency,
-        "match_accuracy": correct[inside].mean(),
+        "match_accuracy": correct[centre_inside].mean(),
     }
-    return nce + det + consistency, {k: float(v.detach()) for k, v in parts.items()}
+    loss = descriptor_loss + keypoint_loss + consistency
+    return loss, {k: float(v.detach()) for k, v in parts.items()}
 
 
 def train_superlim(
-    cfg: TrainConfig | None = None, sources: list[np.ndarray] | None = None, progress: bool = True
+    cfg: SuperLIMTrainConfig | None = None,
+    sources: list[np.ndarray] | None = None,
+    progress: bool = True,
 ) -> tuple[SuperLIM, list[dict]]:
-    """Train a SuperLIM network on synthetic warps of `sources` (see `training_sources`)."""
+    """Train a SuperLIM network on synthetic warps of `sources`.
+
+    Parameters
+    ----------
+    cfg : SuperLIMTrainConfig, optional
+        Training settings; the defaults made the committed checkpoint.
+    sources : list of numpy.ndarray, optional
+        Normalised images to cut patches from; default: `training_sources(seed=cfg.seed)`.
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    model : SuperLIM
+        The trained network, in eval mode.
+    history : list of dict
+        Per step: "step", "loss" and the loss parts of `superlim_loss`.
+    """
     from tqdm import tqdm
 
-    cfg = cfg or TrainConfig()
+    cfg = cfg or SuperLIMTrainConfig()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     sources = sources if sources is not None else training_sources(seed=cfg.seed)
@@ -308,8 +397,22 @@ def train_superlim(
     return model, history
 
 
-def save_superlim(model: SuperLIM, path, cfg: TrainConfig | None = None, half: bool = True) -> None:
-    """Save weights (float16 by default, to stay small) and the network config; atomic write."""
+def save_superlim(
+    model: SuperLIM, path, cfg: SuperLIMTrainConfig | None = None, half: bool = True
+) -> None:
+    """Save a SuperLIM checkpoint atomically (creating its folder).
+
+    Parameters
+    ----------
+    model : SuperLIM
+        The network; its config is stored beside the weights.
+    path : str or os.PathLike
+        The checkpoint file.
+    cfg : SuperLIMTrainConfig, optional
+        Training settings to record in the checkpoint.
+    half : bool, default True
+        Store floating-point weights as float16, to stay small.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
@@ -354,13 +457,13 @@ def main(argv: list[str] | None = None) -> int:
         "--images", nargs="*", help="GeoTIFFs to train on (default: shared S1 images)"
     )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
-    for name, value in asdict(TrainConfig()).items():
+    for name, value in asdict(SuperLIMTrainConfig()).items():
         if name != "device":
             parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     parser.add_argument("--device", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cfg = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig())})
+    cfg = SuperLIMTrainConfig(**{k: getattr(args, k) for k in asdict(SuperLIMTrainConfig())})
     start = time.perf_counter()
     model, history = train_superlim(cfg, training_sources(args.images, seed=cfg.seed))
     save_superlim(model, args.out, cfg)

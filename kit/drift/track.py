@@ -12,11 +12,14 @@ Methods:
 
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from kit.config import config_from_dict
 from kit.drift.features import FeatureParams, feature_track
 from kit.drift.io import GcpTransform
 from kit.drift.matching import MatchParams, pattern_match
@@ -24,6 +27,8 @@ from kit.drift.preprocess import normalise
 from kit.errors import KitError
 
 METHODS: tuple[str, ...] = ("ft", "pm", "ft+pm", "superlim", "superlim+pm")
+#: The method `track` and `autoice drift` use unless told otherwise.
+DEFAULT_METHOD = "ft+pm"
 EARTH_RADIUS_KM = 6371.0
 
 
@@ -74,14 +79,24 @@ class TrackParams:
 
 
 def make_params(**params) -> TrackParams:
-    """TrackParams from keywords, naming any unknown keyword in the error."""
-    known = {f.name for f in fields(TrackParams)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise KitError(
-            f"unknown drift parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
-    return replace(TrackParams(), **params)
+    """Tracking settings from keywords, checked like every other config.
+
+    Parameters
+    ----------
+    **params
+        Any fields of `TrackParams`; the others keep their defaults.
+
+    Returns
+    -------
+    TrackParams
+
+    Raises
+    ------
+    KitError
+        For an unknown keyword (``drift: unknown key(s) ...; allowed: ...``) or a value of the
+        wrong type (``drift.<name>: ...``).
+    """
+    return config_from_dict(TrackParams, params, section="drift")
 
 
 @dataclass
@@ -207,70 +222,176 @@ def geolocate(
         result.speed_ms = result.displacement_km * 1000.0 / dt_seconds
 
 
+@dataclass
+class _NoMotion:
+    """The first guess without any matching: zero (all None), or where each point would be if
+    the ice did not move, by the two images' geolocation."""
+
+    u: np.ndarray | None = None
+    v: np.ndarray | None = None
+    #: Rotation (degrees) of image-2 content relative to image 1 at each point.
+    angle: np.ndarray | None = None
+    #: (u, v) of motionless ice at any (cols, rows), for feature tracking's outlier test.
+    expected: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
+
+
+def _no_motion(
+    geo1: GcpTransform | None, geo2: GcpTransform | None, x: np.ndarray, y: np.ndarray
+) -> _NoMotion:
+    """The no-motion first guess at points (x, y) of image 1.
+
+    Parameters
+    ----------
+    geo1, geo2 : GcpTransform or None
+        The images' geolocation; without both the guess is zero.
+    x, y : numpy.ndarray
+        Columns and rows of the points in image 1.
+
+    Returns
+    -------
+    _NoMotion
+    """
+    if geo1 is None or geo2 is None:
+        return _NoMotion()
+    u, v = geometric_guess(geo1, geo2, x, y)
+    angle = geometric_rotation(geo1, geo2, x, y)
+    return _NoMotion(u, v, angle, functools.partial(geometric_guess, geo1, geo2))
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise KitError(
+            f"method={method!r}: unknown drift method; choose one of {', '.join(METHODS)}"
+        )
+
+
+def _tracked_points(
+    shape: tuple[int, int], points: tuple[np.ndarray, np.ndarray] | None, settings: TrackParams
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
+    """(cols, rows, grid shape) of the points to track: the given ones (no grid shape), or a
+    regular grid every `grid_step` px, half a template from the edges."""
+    if points is None:
+        return grid_points(shape, settings.grid_step, margin=settings.template // 2)
+    x = np.asarray(points[0], dtype=np.float64).ravel()
+    y = np.asarray(points[1], dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise KitError(f"points: cols and rows differ in length ({x.size} vs {y.size})")
+    return x, y, None
+
+
+def _pattern_match_guess(
+    method: str,
+    image1: np.ndarray,
+    image2: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    settings: TrackParams,
+    still: _NoMotion,
+    extra: dict,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, int]:
+    """(guess_u, guess_v, guess_angle, search) for pattern matching: the FT or SuperLIM first
+    guess with its small search window, or the no-motion guess with the full `search` when
+    there is none. Feature tracking adds its match count to `extra`."""
+    if method == "ft+pm":
+        matches = feature_track(image1, image2, settings.feature_params(), still.expected)
+        extra["n_matches"] = matches.count
+        if matches.fit is not None:  # else no features (no texture, no overlap): plain PM
+            guess_u, guess_v, guess_angle, _ = matches.first_guess(x, y)
+            return guess_u, guess_v, guess_angle, settings.refine_search
+    elif method == "superlim+pm":
+        from kit.drift.superlim_matching import superlim_first_guess
+
+        guess = superlim_first_guess(image1, image2, x, y, settings, still.u, still.v)
+        if guess is not None:
+            guess_u, guess_v, guess_angle = guess
+            return guess_u, guess_v, guess_angle, settings.superlim_search
+    return still.u, still.v, still.angle, settings.search
+
+
+def _drift_vectors(
+    method: str,
+    image1: np.ndarray,
+    image2: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    settings: TrackParams,
+    still: _NoMotion,
+    extra: dict,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(u, v, quality, sharpness, valid) of `method` at the points, before the data checks;
+    NaN quality and sharpness where the method has none."""
+    missing = np.full(x.size, np.nan)
+    if method == "ft":
+        matches = feature_track(image1, image2, settings.feature_params(), still.expected)
+        u, v, _, valid = matches.first_guess(x, y)
+        extra["n_matches"] = matches.count
+        return u, v, missing, missing, valid
+    if method == "superlim":
+        from kit.drift.superlim_matching import superlim_track
+
+        u, v, quality, valid = superlim_track(image1, image2, x, y, settings, still.u, still.v)
+        return u, v, quality, missing, valid
+    guess_u, guess_v, guess_angle, search = _pattern_match_guess(
+        method, image1, image2, x, y, settings, still, extra
+    )
+    match = pattern_match(
+        image1, image2, x, y, guess_u, guess_v, guess_angle, settings.match_params(search)
+    )
+    return match.u, match.v, match.quality, match.sharpness, match.valid
+
+
 def track(
     img1,
     img2,
-    method: str = "ft+pm",
+    method: str = DEFAULT_METHOD,
     points: tuple[np.ndarray, np.ndarray] | None = None,
     geo1: GcpTransform | None = None,
     geo2: GcpTransform | None = None,
     dt_seconds: float | None = None,
     **params,
 ) -> DriftResult:
-    """Drift from image 1 to image 2 (backscatter in dB, NaN = no data) at `points` (cols, rows)
-    of image 1, by default a regular grid every `grid_step` px. See `TrackParams` for settings."""
-    if method not in METHODS:
-        raise KitError(
-            f"method={method!r}: unknown drift method; choose one of {', '.join(METHODS)}"
-        )
-    p = make_params(**params)
+    """Sea-ice drift from image 1 to image 2, by any of the `METHODS`.
+
+    Parameters
+    ----------
+    img1, img2 : array_like
+        2-D backscatter images in dB (NaN = no data), at least 8 x 8 pixels.
+    method : str, default "ft+pm"
+        One of `METHODS` (see the module docstring).
+    points : tuple of array_like, optional
+        (cols, rows) of image-1 points; default: a grid every `grid_step` px (`grid_shape`).
+    geo1, geo2 : GcpTransform, optional
+        The images' geolocation: with both, the first guess is "no motion" rather than zero
+        and the result gets lon/lat, displacement (km) and the ice motion (u_ice, v_ice).
+    dt_seconds : float, optional
+        Time from image 1 to image 2; with geolocation it gives the speed (m/s).
+    **params
+        Any settings of `TrackParams` (template, search, grid_step ...).
+
+    Returns
+    -------
+    DriftResult
+        One vector per point, `valid` where it passed the checks and starts and ends on data.
+
+    Raises
+    ------
+    KitError
+        For an unknown method or setting, a setting of the wrong type, an image that is not
+        2-D and at least 8 x 8, or points (or a grid) that do not fit.
+    """
+    _check_method(method)
+    settings = make_params(**params)
     start = time.perf_counter()
-    a = normalise(_as_image(img1, "img1"), p.clip, p.mean_sigma)
-    b = normalise(_as_image(img2, "img2"), p.clip, p.mean_sigma)
-    grid_shape = None
-    if points is None:
-        x, y, grid_shape = grid_points(a.shape, p.grid_step, margin=p.template // 2)
-    else:
-        x = np.asarray(points[0], dtype=np.float64).ravel()
-        y = np.asarray(points[1], dtype=np.float64).ravel()
-        if x.shape != y.shape:
-            raise KitError(f"points: cols and rows differ in length ({x.size} vs {y.size})")
-    quality = sharpness = np.full(x.size, np.nan)
+    image1 = normalise(_as_image(img1, "img1"), settings.clip, settings.mean_sigma)
+    image2 = normalise(_as_image(img2, "img2"), settings.clip, settings.mean_sigma)
+    x, y, grid_shape = _tracked_points(image1.shape, points, settings)
+    still = _no_motion(geo1, geo2, x, y)
     extra: dict = {}
-    # first guess without any matching: zero, or "no motion" by geolocation
-    base_u = base_v = base_angle = expected = None
-    if geo1 is not None and geo2 is not None:
-        base_u, base_v = geometric_guess(geo1, geo2, x, y)
-        base_angle = geometric_rotation(geo1, geo2, x, y)
-
-        def expected(px, py):
-            return geometric_guess(geo1, geo2, px, py)
-
-    if method == "ft":
-        matches = feature_track(a, b, p.feature_params(), expected)
-        u, v, _, valid = matches.first_guess(x, y)
-        extra["n_matches"] = matches.count
-    elif method == "superlim":
-        from kit.drift.superlim_matching import superlim_track
-
-        u, v, quality, valid = superlim_track(a, b, x, y, p, base_u, base_v)
-    else:
-        gu, gv, angle, search = base_u, base_v, base_angle, p.search
-        if method == "ft+pm":
-            matches = feature_track(a, b, p.feature_params(), expected)
-            extra["n_matches"] = matches.count
-            if matches.fit is not None:  # else no features (no texture, no overlap): plain PM
-                gu, gv, angle, _ = matches.first_guess(x, y)
-                search = p.refine_search
-        elif method == "superlim+pm":
-            from kit.drift.superlim_matching import superlim_first_guess
-
-            guess = superlim_first_guess(a, b, x, y, p, base_u, base_v)
-            if guess is not None:
-                (gu, gv, angle), search = guess, p.superlim_search
-        m = pattern_match(a, b, x, y, gu, gv, angle, p.match_params(search))
-        u, v, quality, sharpness, valid = m.u, m.v, m.quality, m.sharpness, m.valid
-    valid = np.asarray(valid, bool) & _inside_data(a, x, y) & _inside_data(b, x + u, y + v)
+    u, v, quality, sharpness, valid = _drift_vectors(
+        method, image1, image2, x, y, settings, still, extra
+    )
+    on_data = _inside_data(image1, x, y) & _inside_data(image2, x + u, y + v)
+    valid = np.asarray(valid, bool) & on_data
     result = DriftResult(
         x, y, u, v, quality, sharpness, valid, method, grid_shape=grid_shape, extra=extra
     )

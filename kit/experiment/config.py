@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kit.config import check_seed, config_from_dict, load_yaml
+from kit.config import check_seed, config_from_dict, flatten_settings, load_yaml
 from kit.data.config import DataConfig
 from kit.errors import KitError
 from kit.models.factory import ModelConfig, poolings
@@ -266,15 +266,9 @@ def config_differences(
     ]
 
 
-def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat = {}
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, name + "."))
-        else:
-            flat[name] = _plain(value)
-    return flat
+def _flatten(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings under dotted keys (`section.key`), lists and tuples compared as plain lists."""
+    return {key: _plain(value) for key, value in flatten_settings(mapping).items()}
 
 
 def _plain(value: Any) -> Any:

@@ -101,3 +101,18 @@ def test_drift_eval_on_synthetic_textures(tmp_path, capsys):
     assert rows[0]["method"] == "pm" and rows[0]["valid_median"] < 0.5
     assert "valid_median" in capsys.readouterr().out
     assert main(["drift-eval", "--methods", "pm,bogus"]) == 2
+
+
+def test_track_option_defaults_are_tracks_own():
+    from kit.cli import build_parser
+    from kit.drift.track import DEFAULT_METHOD, TrackParams
+
+    defaults = TrackParams()
+    for command in (["drift", "a.tif", "b.tif", "--out", "x.nc"], ["drift-eval"]):
+        args = build_parser(command[0]).parse_args(command)
+        assert args.grid_step == defaults.grid_step
+        assert args.template == defaults.template
+        assert args.search == defaults.search
+        assert args.weights == defaults.superlim_weights
+    args = build_parser("drift").parse_args(["drift", "a.tif", "b.tif", "--out", "x.nc"])
+    assert args.method == DEFAULT_METHOD

@@ -4,7 +4,7 @@ import torch
 from kit.drift.superlim import (
     DEFAULT_WEIGHTS,
     SuperLIM,
-    TrainConfig,
+    SuperLIMTrainConfig,
     keypoint_map,
     load_superlim,
     network_input,
@@ -29,7 +29,7 @@ def test_forward_shapes_and_unit_descriptors():
 
 
 def test_training_batch_follows_the_affine():
-    cfg = TrainConfig(batch=2, patch=64, looks=1e6)
+    cfg = SuperLIMTrainConfig(batch=2, patch=64, looks=1e6)
     sources = [synthetic_texture((256, 256), seed=0)]
     p1, p2, mats = sample_batch(sources, np.random.default_rng(0), cfg)
     assert p1.shape == p2.shape == (2, 1, 64, 64) and mats.shape == (2, 2, 3)
@@ -43,7 +43,7 @@ def test_training_batch_follows_the_affine():
 
 def test_a_few_training_steps_lower_the_loss_on_a_fixed_batch():
     torch.manual_seed(0)
-    cfg = TrainConfig(batch=4, patch=64)
+    cfg = SuperLIMTrainConfig(batch=4, patch=64)
     p1, p2, mats = sample_batch(
         [synthetic_texture((256, 256), seed=1)], np.random.default_rng(1), cfg
     )
@@ -61,7 +61,7 @@ def test_a_few_training_steps_lower_the_loss_on_a_fixed_batch():
 
 
 def test_train_save_and_load(tmp_path):
-    cfg = TrainConfig(steps=2, batch=2, patch=64, device="cpu")
+    cfg = SuperLIMTrainConfig(steps=2, batch=2, patch=64, device="cpu")
     model, history = train_superlim(cfg, [synthetic_texture((256, 256), seed=2)], progress=False)
     assert len(history) == 2 and np.isfinite(history[-1]["loss"])
     path = tmp_path / "s.pt"
