@@ -87,7 +87,9 @@ def test_unknown_keys_are_all_named_with_the_allowed_ones():
 
 
 def test_nested_unknown_key_names_the_whole_path():
-    with pytest.raises(KitError, match=r"^model.inner: unknown key\(s\) width; allowed: depth, kind$"):
+    with pytest.raises(
+        KitError, match=r"^model.inner: unknown key\(s\) width; allowed: depth, kind$"
+    ):
         config_from_dict(Outer, {"inner": {"width": 3}}, "model")
 
 
