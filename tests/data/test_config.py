@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
 import pytest
 
 from kit import charts
-from kit.config import config_from_dict
 from kit.data.config import AugmentConfig, DataConfig
 from kit.errors import KitError
 
@@ -95,34 +91,6 @@ def test_yaml_file_errors(tmp_path):
     other.write_text("model: {}\n")
     with pytest.raises(KitError, match="no section 'data'; found: model"):
         DataConfig.from_yaml(other, section="data")
-
-
-@dataclass(frozen=True)
-class Inner:
-    depth: int = 2
-    kind: Literal["a", "b"] = "a"
-
-
-@dataclass(frozen=True)
-class Outer:
-    """A config of another section, as the model/training configs will be."""
-
-    name: str = "x"
-    rate: float = 0.1
-    inner: Inner = field(default_factory=Inner)
-    sizes: tuple[int, ...] = (1, 2)
-    extra: str | None = None
-
-
-def test_generic_helper_handles_nested_dataclasses():
-    built = config_from_dict(
-        Outer, {"rate": 1, "inner": {"kind": "b"}, "sizes": [3, 4, 5]}, "model"
-    )
-    assert built == Outer(rate=1.0, inner=Inner(kind="b"), sizes=(3, 4, 5))
-    with pytest.raises(KitError, match=r"model.inner.kind: invalid value 'c'; allowed: 'a', 'b'"):
-        config_from_dict(Outer, {"inner": {"kind": "c"}}, "model")
-    with pytest.raises(KitError, match=r"model.sizes\[1\]: expected an integer"):
-        config_from_dict(Outer, {"sizes": [1, "two"]}, "model")
 
 
 def test_augment_config_round_trip():

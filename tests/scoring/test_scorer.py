@@ -55,13 +55,6 @@ def test_scores_each_reference_layout(tmp_path, layout):
     assert report.warnings == []
 
 
-def test_torchgeo_layout_uses_test_reference_files_not_training_scenes(dataset):
-    root, _, refs, _ = dataset
-    reference = find_reference(root)
-    assert reference.scene_ids == sorted(refs)
-    assert all(s.path.endswith("_prep_reference.nc") for s in reference.scenes.values())
-
-
 def test_dtu_release_is_scored_against_test_data_not_training_scenes(tmp_path):
     """The DTU release: training scenes (with charts) in the data folder, test scenes in
     `test_data/`. Only the test scenes are reference scenes, so a test submission scores."""
