@@ -46,7 +46,7 @@ from typing import Any
 
 from kit.atomic import atomic_path
 from kit.config import config_from_dict, flatten_settings, load_yaml
-from kit.errors import KitError
+from kit.errors import KitError, named
 
 #: The file a notebook writes its key results into (inside its `output_dir`).
 RESULTS_FILE = "results.json"
@@ -210,11 +210,8 @@ def load_plan(path: str | os.PathLike) -> BatchPlan:
     path = Path(path)
     if not path.is_file():
         raise KitError(f"{path}: plan file not found")
-    try:
+    with named(str(path)):
         written = config_from_dict(PlanFile, load_yaml(path), section="")
-    except KitError as exc:
-        message = str(exc)
-        raise KitError(message if message.startswith(str(path)) else f"{path}: {message}") from None
     plan = BatchPlan(
         path=path,
         name=_plan_name(path, written.name),
@@ -394,8 +391,8 @@ def expand_plan(plan: BatchPlan, out_dir: str | os.PathLike) -> list[RunSpec]:
     out_dir = Path(out_dir).resolve()
     runs: list[RunSpec] = []
     for nb in plan.notebooks:
-        for label, named, params in _parameter_sets(plan):
-            run_id = _run_id(nb, label, named, params)
+        for label, varying, params in _parameter_sets(plan):
+            run_id = _run_id(nb, label, varying, params)
             params = {**params, OUTPUT_PARAMETER: str(out_dir / run_id)}
             runs.append(RunSpec(run_id, nb, label, params))
     ids = [r.run_id for r in runs]

@@ -247,6 +247,19 @@ def _convert(kind: Any, value: Any, where: str) -> Any:
         if len(value) != len(args):
             raise KitError(f"{where}: expected {len(args)} values, got {len(value)}")
         return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin is list:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise KitError(f"{where}: expected a list, got {value!r}")
+        item = args[0] if args else Any
+        return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise KitError(f"{where}: expected a mapping, got {value!r}")
+        key_kind, item_kind = args if args else (Any, Any)
+        return {
+            _convert(key_kind, k, f"{where} key {k!r}"): _convert(item_kind, v, f"{where}.{k}")
+            for k, v in value.items()
+        }
     if kind is bool:
         if not isinstance(value, bool):
             raise KitError(f"{where}: expected true or false, got {value!r}")

@@ -47,8 +47,9 @@ def resolve_device(name: str | torch.device | None, setting: str = "device") -> 
         return name
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    kind, _, index = str(name).partition(":")
-    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+    kind, colon, index = str(name).partition(":")
+    canonical_index = index.isdigit() and str(int(index)) == index  # torch refuses 'cuda:01'
+    if kind not in ("cpu", "cuda") or (colon and (kind == "cpu" or not canonical_index)):
         raise KitError(f"{setting} {name!r}: allowed {', '.join(DEVICE_CHOICES)}, cuda:N")
     if kind == "cuda" and not torch.cuda.is_available():
         raise KitError(f"{setting} {name}: no CUDA device is available")

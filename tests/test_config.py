@@ -134,12 +134,6 @@ class Containers:
     names: list[str] = field(default_factory=list)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: parameterised dict[...] / list[...] fields are not type-checked "
-    "(isinstance(dict[str, Any], type) is False, so _convert returns the value unchecked); "
-    "ModelConfig.extra relies on its own __post_init__ check instead",
-)
 @pytest.mark.parametrize("mapping", [{"options": 5}, {"names": "abc"}])
 def test_parameterised_containers_are_checked(mapping):
     with pytest.raises(KitError, match="cfg.options|cfg.names"):

@@ -76,12 +76,6 @@ def test_a_torch_device_passes_through_unchecked(gpus, device):
     assert resolve_device(device) is device
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="bug: with CUDA present, 'cuda:' and 'cuda:01' pass the name check and reach "
-    "torch.device, which raises RuntimeError('Invalid device string') instead of a KitError",
-)
 @pytest.mark.parametrize("name", ["cuda:", "cuda:01"])
 def test_malformed_gpu_index_is_a_kit_error_with_cuda_present(gpus, name):
     gpus(2)

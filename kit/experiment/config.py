@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from kit.config import check_seed, config_from_dict, flatten_settings, load_yaml
 from kit.data.config import DataConfig
-from kit.errors import KitError
+from kit.errors import KitError, named
 from kit.models.factory import ModelConfig, poolings
 from kit.models.losses import LossConfig
 
@@ -165,7 +165,14 @@ class ExperimentConfig:
             )
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any], source: str = "config") -> ExperimentConfig:
+    def from_dict(cls, mapping: Mapping[str, Any], source: str | None = None) -> ExperimentConfig:
+        """Build and check a config from its four sections; `source` (a file) starts every
+        error message when given."""
+        with named(source):
+            return cls._from_sections(mapping, source or "config")
+
+    @classmethod
+    def _from_sections(cls, mapping: Mapping[str, Any], source: str) -> ExperimentConfig:
         if not isinstance(mapping, Mapping):
             raise KitError(f"{source}: expected a mapping with sections {', '.join(SECTIONS)}")
         unknown = [k for k in mapping if k not in SECTIONS]
@@ -246,11 +253,7 @@ def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
     kit.errors.KitError: .../run.yaml: train: epochs must be >= 1, got 0
     """
     path = resolve_config_path(path)
-    try:
-        return ExperimentConfig.from_dict(load_yaml(path), source=str(path))
-    except KitError as exc:
-        message = str(exc)
-        raise KitError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+    return ExperimentConfig.from_dict(load_yaml(path), source=str(path))
 
 
 def config_differences(

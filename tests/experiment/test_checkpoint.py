@@ -227,12 +227,6 @@ def test_a_stored_config_with_an_unknown_section_names_the_checkpoint():
         check_compatible(state, CONFIG, "last.pt")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ExperimentConfig.from_dict uses `source` only for section-level errors, so a "
-    "bad setting inside a stored section reads 'model: unknown key(s) depth; ...' without "
-    "naming the checkpoint (load_experiment prefixes the path itself; checkpoint_config does not)",
-)
 def test_a_stored_setting_that_no_longer_loads_names_the_checkpoint():
     state = tiny_state()
     state["config"]["model"]["depth"] = 3
