@@ -20,7 +20,9 @@ from kit.experiment.checkpoint import (
     checkpoint_config,
     load_checkpoint,
     model_from_checkpoint,
+    restore_training,
     save_checkpoint,
+    training_state,
 )
 from kit.experiment.config import ExperimentConfig
 from kit.experiment.train import train
@@ -50,17 +52,10 @@ def tiny_state(seed: int = 0, config: ExperimentConfig = CONFIG) -> dict:
     sum(o.square().mean() for o in outputs.values()).backward()
     optimizer.step()
     scheduler.step()
-    return {
-        "config": config.to_dict(),
-        "channels": list(CHANNELS),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "scaler": torch.amp.GradScaler("cuda", enabled=False).state_dict(),
-        "epoch": 1,
-        "best_score": None,
-        "history": [{"epoch": 1, "loss": 0.5, "val_combined": float("nan")}],
-    }
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    history = [{"epoch": 1, "loss": 0.5, "val_combined": float("nan")}]
+    return training_state(config, CHANNELS, model, optimizer, scheduler, scaler, epoch=1,
+                          best_score=None, history=history, seconds=1.5)  # fmt: skip
 
 
 def assert_same(a, b):
@@ -307,3 +302,31 @@ def model_channels(model) -> int:
     """Input channels of a U-Net model: those of its first convolution."""
     first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     return first.in_channels
+
+
+def test_resume_restores_torch_random_state(tmp_path):
+    """Layers that draw from torch's generator (dropout, stochastic depth) continue on resume
+    exactly as the uninterrupted run would have."""
+    torch.manual_seed(7)
+    state = tiny_state(seed=7)
+    path = save_checkpoint(tmp_path / "last.pt", state)
+    expected = torch.rand(5)  # what the run would draw next
+    torch.rand(1000)  # a new process has drawn something else
+    model = build_model(CONFIG.model, len(CHANNELS), CONFIG.data.charts)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    restore_training(load_checkpoint(path), path, model, optimizer, scheduler, scaler)
+    assert torch.equal(torch.rand(5), expected)
+
+
+def test_checkpoints_without_random_states_still_resume(tmp_path):
+    state = tiny_state()
+    del state["random"]
+    path = save_checkpoint(tmp_path / "old.pt", state)
+    model = build_model(CONFIG.model, len(CHANNELS), CONFIG.data.charts)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    restore_training(load_checkpoint(path), path, model, optimizer, scheduler, scaler)
+    assert optimizer.state_dict()["state"]  # the optimiser moments came back
