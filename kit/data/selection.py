@@ -1,8 +1,9 @@
 """Which scenes to use: the training/validation split and the scenes to predict.
 
-Both take plain values (a folder or a `discover()` table, scene ids, a fraction, a seed), so the
-notebooks, the benchmarks and `kit.experiment` choose scenes the same way. The names `demo` and
-`demo-quick` stand for the synthetic demo datasets, generated on first use.
+Both take plain values (a folder, or for the split a `discover()` table, scene ids, a fraction,
+a seed), so the notebooks, the benchmarks and `kit.experiment` choose scenes the same way. For
+the split (`resolve_data_dir`) the names `demo` and `demo-quick` stand for the synthetic demo
+datasets, generated on first use; `prediction_scenes` takes a folder only.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ several GPUs/nodes `torchrun --nproc_per_node N -m kit.train CONFIG.yaml`.
 An epoch is `data.epoch_len` random patch batches (per process). After each epoch the model
 predicts the validation scenes whole, on the working grid, and the predictions, brought back to
 the 80 m grid, are scored with the challenge metric (`scoring.ScoreAccumulator`). The output
-folder gets `last.pt` (resumable with `--resume`), `best.pt` (best combined score),
-`metrics.csv` and TensorBoard logs. With torchrun the processes use DistributedDataParallel
+folder gets `last.pt` (resumable with `--resume`), `best.pt` (best combined score; the latest
+epoch when there are no validation scenes), `metrics.csv` and TensorBoard logs. With torchrun the processes use DistributedDataParallel
 (NCCL on GPU, gloo on CPU); each draws its own shard of patches and process 0 validates and
 writes the checkpoints.
 """
