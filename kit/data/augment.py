@@ -41,6 +41,20 @@ def dihedral(t: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
     -------
     Tensor
         [..., H, W], or [..., W, H] after an odd number of quarter turns.
+
+    Examples
+    --------
+    >>> t = torch.arange(6).reshape(2, 3)
+    >>> dihedral(t, 1)  # a quarter turn, counter-clockwise
+    tensor([[2, 5],
+            [1, 4],
+            [0, 3]])
+    >>> dihedral(t, 5)  # the same turn, then the columns mirrored
+    tensor([[5, 2],
+            [4, 1],
+            [3, 0]])
+    >>> all(torch.equal(dihedral(dihedral(t, k), k, inverse=True), t) for k in range(8))
+    True
     """
     turns = k % 4
     if inverse:

@@ -239,6 +239,20 @@ def read_scene_charts(
     ------
     KitError
         When a file is unreadable, or a reference chart's shape differs from the scene's grid.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from kit.data import discover
+    >>> from kit.data.synthetic import SynthConfig, write_dataset
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = write_dataset(tmp, SynthConfig(n_train=0, n_test=1, size=(60, 80)),
+    ...                       workers=1, progress=False)
+    ...     scene = discover(tmp).iloc[0]  # a TorchGeo test scene: charts in a reference file
+    ...     alone = read_scene_charts(scene.path, wanted=["SOD"])
+    ...     found = read_scene_charts(scene.path, scene.reference_path, wanted=["SOD"])
+    >>> alone, {chart: (v.shape, v.dtype.name) for chart, v in found.items()}
+    ({}, {'SOD': ((60, 80), 'uint8')})
     """
     shape = scene_info(path).shape  # the 80 m grid, also for a raw test scene without charts
     ds = open_scene(path, variables=[])

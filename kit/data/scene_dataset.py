@@ -34,7 +34,54 @@ __all__ = ["SceneDataset", "to_original_grid"]
 
 
 class SceneDataset(Dataset):
-    """Validation/inference scenes; each item is a dict (see the module docstring)."""
+    """Whole scenes on the working grid, for validation and prediction.
+
+    Where `PatchDataset` draws random patches for training, this dataset gives each scene
+    whole, once, with its 80 m charts, so predictions can be scored or written at the
+    challenge's resolution. Item `i` is a dict (see the module docstring): ``scene_id``,
+    ``path``, ``x`` (float32 [C, h, w]), ``valid`` (bool [h, w]), ``shape`` (H, W of the 80 m
+    grid) and ``charts`` ({chart: uint8 [H, W]}, or {} when the scene has none). `inputs()`
+    gives the inputs alone, `loader()` a DataLoader of one scene at a time.
+
+    Parameters
+    ----------
+    config : DataConfig
+        Variables, charts, downscale factor and input scaling (patch settings are unused).
+    scenes : table or sequence of paths
+        A `discover()` table (its ``reference_path`` column is used for the charts of
+        TorchGeo test scenes), or scene file paths (one path is accepted too).
+    cache_dir : str or os.PathLike, optional
+        Scene cache folder (default ``config.resolved_cache_dir()``); each scene is converted
+        into it on first use.
+
+    Raises
+    ------
+    KitError
+        If no scene is given, the table has no ``path`` column, or a scene lacks a configured
+        variable (all such scenes are named).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from kit.data import discover
+    >>> from kit.data.synthetic import SynthConfig, write_dataset
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> _ = write_dataset(tmp.name, SynthConfig(n_train=1, n_test=1, size=(100, 100)),
+    ...                   workers=1, progress=False)
+    >>> config = DataConfig(variables=("nersc_sar_primary", "nersc_sar_secondary"), downscale=2)
+    >>> scenes = SceneDataset(config, discover(tmp.name), cache_dir=tmp.name + "/cache")
+    >>> len(scenes), scenes.channels
+    (2, ('nersc_sar_primary', 'nersc_sar_secondary'))
+    >>> item = scenes[0]
+    >>> item["scene_id"], tuple(item["x"].shape), item["shape"]
+    ('20180203T043352_cis', (2, 50, 50), (100, 100))
+    >>> {chart: (values.shape, values.dtype.name) for chart, values in item["charts"].items()}
+    {'SIC': ((100, 100), 'uint8'), 'SOD': ((100, 100), 'uint8'), 'FLOE': ((100, 100), 'uint8')}
+    >>> [(scene.scene_id, reference is None) for scene, reference in scenes.inputs()]
+    [('20180203T043352_cis', False), ('20210525T004601_cis', True)]
+    >>> del item
+    >>> tmp.cleanup()
+    """
 
     def __init__(self, config: DataConfig, scenes, cache_dir: str | os.PathLike | None = None):
         self.config = config

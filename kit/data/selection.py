@@ -1,8 +1,9 @@
 """Which scenes to use: the training/validation split and the scenes to predict.
 
-Both take plain values (a folder or a `discover()` table, scene ids, a fraction, a seed), so the
-notebooks, the benchmarks and `kit.experiment` choose scenes the same way. The names `demo` and
-`demo-quick` stand for the synthetic demo datasets, generated on first use.
+Both take plain values (a folder, or for the split a `discover()` table, scene ids, a fraction,
+a seed), so the notebooks, the benchmarks and `kit.experiment` choose scenes the same way. For
+the split (`resolve_data_dir`) the names `demo` and `demo-quick` stand for the synthetic demo
+datasets, generated on first use; `prediction_scenes` takes a folder only.
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
     -------
     Path
         The folder; the demo sets are generated on first use.
+
+    Examples
+    --------
+    >>> resolve_data_dir("data/demo/train") == Path("data/demo/train")
+    True
+
+    Not run here, as it writes the quick demo set under ``~/.cache/autoice`` on first use:
+
+    >>> resolve_data_dir("demo-quick").name  # doctest: +SKIP
+    'synthetic-v...-s0-train6-test2-400x400-standard'
     """
     if data_dir in DEMO_DATA and not Path(data_dir).exists():
         from kit.data.synthetic import demo_dataset
@@ -58,8 +69,8 @@ def split_scenes(
     val_scenes : sequence of str
         Ids of the validation scenes; when empty, a seeded `val_fraction` is drawn instead.
     val_fraction : float
-        Share of the training scenes drawn for validation (at least one when above 0, never
-        all of them).
+        Share of the training scenes drawn for validation, rounded; at least one when above 0,
+        but never all of them (a split of a single scene has no validation scene).
     seed : int
         Seed of that draw.
     setting : str
@@ -75,6 +86,31 @@ def split_scenes(
     KitError
         When the folder does not exist or holds no scenes, it has no training scenes, a
         validation id is not a training scene, or every training scene would be validating.
+
+    Examples
+    --------
+    Only file names are read, so empty files stand in for scenes here:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     for day in ("0124", "0125", "0126", "0127"):
+    ...         Path(tmp, f"2018{day}T194759_dmi_prep.nc").touch()
+    ...     training, validation = split_scenes(tmp, val_fraction=0.25, seed=1)
+    ...     by_id = split_scenes(tmp, val_scenes=["20180125T194759_dmi"])
+    ...     split_scenes(tmp, val_scenes=["20990101T000000_dmi"])
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: train.val_scenes: not among the training scenes: 20990101T000000_dmi
+    >>> len(training), len(validation)
+    (3, 1)
+    >>> by_id[1].scene_id.tolist()
+    ['20180125T194759_dmi']
+
+    A single training scene is never drawn for validation:
+
+    >>> one = pd.DataFrame({"scene_id": ["20180124T194759_dmi"], "split": ["train"]})
+    >>> [len(part) for part in split_scenes(one, val_fraction=0.5)]
+    [1, 0]
     """
     val_scenes = list(val_scenes)
     if isinstance(scenes, pd.DataFrame):
@@ -117,6 +153,23 @@ def prediction_scenes(data_dir: str | os.PathLike) -> pd.DataFrame:
     ------
     KitError
         When the folder does not exist or holds no scenes (from `discover()`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     Path(tmp, "test").mkdir()
+    ...     Path(tmp, "20180124T194759_dmi_prep.nc").touch()
+    ...     Path(tmp, "test", "20210430T205436_cis_prep.nc").touch()
+    ...     with_test = prediction_scenes(tmp)
+    ...     Path(tmp, "test", "20210430T205436_cis_prep.nc").unlink()
+    ...     without_test = prediction_scenes(tmp)
+    >>> with_test[["scene_id", "split"]]
+                  scene_id split
+    0  20210430T205436_cis  test
+    >>> without_test[["scene_id", "split"]]
+                  scene_id  split
+    0  20180124T194759_dmi  train
     """
     table = discover(data_dir)
     test = table[table["split"] == "test"]

@@ -168,8 +168,57 @@ def _start_time(tags: dict, path: Path) -> datetime | None:
 def read_s1_geotiff(path, band: int = 1, order: int = 3) -> S1Image:
     """Read a sigma0 GeoTIFF with GCPs: the image (float32, NaN for no data) and its transform.
 
-    Non-positive and nodata values become NaN. Without GCPs the image is still returned, with
-    `geo=None` (drift then stays in pixels).
+    Sentinel-1 drift images carry ground control points rather than an affine transform; they
+    are fitted into a `GcpTransform`, so drift can be geolocated in km and m/s. Non-positive
+    and nodata values become NaN. Without GCPs (or without their CRS) the image is still
+    returned, with ``geo=None`` (drift then stays in pixels).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The GeoTIFF of linear sigma0.
+    band : int
+        The band to read, from 1.
+    order : int
+        Polynomial order of the GCP fit (lowered when the GCPs cannot determine it).
+
+    Returns
+    -------
+    S1Image
+        ``path``, ``sigma0`` (float32 [rows, cols], NaN = no data), ``geo`` (`GcpTransform`
+        or None) and ``time``, the start time from the ``time_coverage_start`` tag or a
+        ``_YYYYMMDDTHHMMSS`` stamp in the file name (None without either).
+
+    Raises
+    ------
+    KitError
+        If the file is missing or not a readable GeoTIFF, has no such band, is not a 2-D
+        image of at least 2 x 2, or has too few GCPs for the polynomial.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import rasterio
+    >>> from rasterio.control import GroundControlPoint
+    >>> gcps = [GroundControlPoint(row=r, col=c, x=1000.0 + 40 * c, y=5000.0 - 40 * r)
+    ...         for r in (0, 25, 50) for c in (0, 20, 40, 60)]
+    >>> image = np.full((50, 60), 0.01, np.float32)
+    >>> image[:5] = 0.0  # no data
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp, "S1A_EW_GRDM_1SDH_20200101T000000.tif")
+    ...     with rasterio.open(path, "w", driver="GTiff", width=60, height=50, count=1,
+    ...                        dtype="float32") as ds:
+    ...         ds.write(image, 1)
+    ...         ds.gcps = (gcps, rasterio.crs.CRS.from_epsg(3413))
+    ...     s1 = read_s1_geotiff(path)
+    ...     read_s1_geotiff(path, band=2)
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: .../S1A_EW_GRDM_1SDH_20200101T000000.tif: has 1 band(s), band 2 asked for
+    >>> int(np.isnan(s1.sigma0).sum()), s1.time.isoformat()
+    (300, '2020-01-01T00:00:00')
+    >>> round(s1.geo.pixel_spacing_m(), 3)
+    40.0
     """
     import rasterio
     from rasterio.errors import RasterioIOError

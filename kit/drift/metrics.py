@@ -115,7 +115,41 @@ def summarise(method: str, seconds: float, epe: np.ndarray, valid: np.ndarray) -
 def evaluate(
     result: DriftResult, truth: Callable, image1: np.ndarray, image2: np.ndarray, template: int = 35
 ) -> Evaluation:
-    """Score a drift result against `truth(x, y) -> (u, v)`."""
+    """Score a drift result against `truth(x, y) -> (u, v)` by its end-point errors.
+
+    Only matchable points are scored (see the module docstring); the statistics are given for
+    the vectors the method marks valid and for all scored points.
+
+    Parameters
+    ----------
+    result : DriftResult
+        What `track` returned for the pair.
+    truth : callable
+        ``truth(x, y) -> (u, v)``, the true displacement at image-1 positions
+        (``SyntheticPair.truth``).
+    image1, image2 : numpy.ndarray
+        The tracked images (NaN = no data), to find the matchable points.
+    template : int
+        Template side (px) a point's footprint must find on data in both images.
+
+    Returns
+    -------
+    Evaluation
+        Points scored, fraction valid, `EPEStats` of the valid and of all scored vectors, and
+        how often invalid and valid vectors are wrong (end-point error over 3 px).
+
+    Examples
+    --------
+    >>> from kit.drift.synthetic import DisplacementField, make_pair
+    >>> pair = make_pair(displacement=DisplacementField((128, 128), translation=(5.0, -3.0)),
+    ...                  shape=(128, 128), seed=0)
+    >>> result = track(pair.image1, pair.image2, "pm", grid_step=32, search=8)
+    >>> scores = evaluate(result, pair.truth, pair.image1, pair.image2)
+    >>> scores.method, scores.n_points, scores.valid.n, scores.valid.under_1px
+    ('pm', 6, 4, 1.0)
+    >>> sorted(scores.row())[:4]
+    ['all_median', 'all_n', 'all_p90', 'all_under_1px']
+    """
     epe, valid = scored_errors(result, truth, image1, image2, template)
     return summarise(result.method, result.seconds, epe, valid)
 

@@ -189,8 +189,47 @@ def make_pair(
     looks: float = 10.0,
     seed: int = 0,
 ) -> SyntheticPair:
-    """Warp `base` (dB; a synthetic texture when None) with `displacement` (random when None)
-    and add independent speckle with `looks` looks to each image (no speckle when looks=0)."""
+    """An image pair with exactly known drift, to test and benchmark the trackers.
+
+    `base` is warped with `displacement` into image 2; image-2 pixels that image 1 does not
+    reach are NaN (no data), except where a lead opened inside the scene (dark open water).
+    Each image then gets its own speckle.
+
+    Parameters
+    ----------
+    base : numpy.ndarray, optional
+        Image 1 before speckle, in dB (NaN = no data); default a `synthetic_texture`.
+    displacement : DisplacementField, optional
+        The drift; default a `random_field` (up to 40 px of translation, 10 degrees of
+        rotation, with smooth deformation).
+    shape : tuple of int
+        (rows, cols) of the synthetic texture; unused when `base` is given.
+    looks : float
+        Number of looks of the gamma speckle (mean 1) added to each image independently;
+        0 for none.
+    seed : int
+        Seed of the texture, the random field and the speckle.
+
+    Returns
+    -------
+    SyntheticPair
+        ``image1``, ``image2`` (float32, dB) and the field; ``truth(x, y)`` gives the true
+        (u, v) at image-1 positions.
+
+    Examples
+    --------
+    5 px to the right and 3 px up: image 2 has no data in its first 5 columns and last 3 rows.
+
+    >>> field = DisplacementField((128, 128), translation=(5.0, -3.0))
+    >>> pair = make_pair(displacement=field, shape=(128, 128), seed=0)
+    >>> pair.image1.shape, pair.image2.dtype
+    ((128, 128), dtype('float32'))
+    >>> [float(d) for d in pair.truth(10, 20)]
+    [5.0, -3.0]
+    >>> no_data = np.isnan(pair.image2)
+    >>> int(no_data.all(axis=0).sum()), int(no_data.all(axis=1).sum())
+    (5, 3)
+    """
     rng = np.random.default_rng(seed)
     if base is None:
         base = synthetic_texture(shape, seed=seed)

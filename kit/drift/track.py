@@ -378,6 +378,23 @@ def track(
     KitError
         For an unknown method or setting, a setting of the wrong type, an image that is not
         2-D and at least 8 x 8, or points (or a grid) that do not fit.
+
+    Examples
+    --------
+    A synthetic pair whose ice moves 5 px right and 3 px up, tracked on a 3 x 3 grid:
+
+    >>> from kit.drift.synthetic import DisplacementField, make_pair
+    >>> pair = make_pair(displacement=DisplacementField((128, 128), translation=(5.0, -3.0)),
+    ...                  shape=(128, 128), seed=0)
+    >>> result = track(pair.image1, pair.image2, "pm", grid_step=32, search=8)
+    >>> result.grid_shape, int(result.valid.sum())
+    ((3, 3), 4)
+    >>> np.round(result.u[result.valid]), np.round(result.v[result.valid])
+    (array([5., 5., 5., 5.]), array([-3., -3., -3., -3.]))
+    >>> track(pair.image1, pair.image2, "pm", serach=8)
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: drift: unknown key(s) serach; allowed: ...
     """
     _check_method(method)
     settings = make_params(**params)

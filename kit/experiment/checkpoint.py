@@ -138,9 +138,41 @@ def _restore_random(states: dict[str, Any] | None) -> None:
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write `state` (with `config` as a plain dict and `model` weights) atomically.
+    """Write a checkpoint atomically: a crash never leaves a half-written file at `path`.
 
-    TypeError if `state` holds anything but tensors and plain data: it could not be reloaded.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (``best.pt``); its folder is created if needed.
+    state : dict
+        At least ``config`` (`ExperimentConfig.to_dict`), ``channels`` and ``model`` weights,
+        as `training_state` builds it; a ``format`` key is added.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    TypeError
+        If `state` holds anything but tensors and plain data (dict, list, tuple, str, int,
+        float, bool, None): `load_checkpoint` could not read it back.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = save_checkpoint(Path(tmp, "run", "best.pt"), {
+    ...         "config": ExperimentConfig().to_dict(), "channels": ["nersc_sar_primary"],
+    ...         "model": {"weight": torch.ones(2)}})
+    ...     written = sorted(p.name for p in path.parent.iterdir())
+    ...     save_checkpoint(Path(tmp, "bad.pt"), {"model": {}, "path": Path(tmp)})
+    Traceback (most recent call last):
+    ...
+    TypeError: ...PosixPath is not plain data
+    >>> written
+    ['best.pt']
     """
     path = Path(path)
     state = {"format": FORMAT, **state}
@@ -213,10 +245,40 @@ def checkpoint_config(
 def check_compatible(
     state: dict[str, Any], config: ExperimentConfig, path: str | os.PathLike = "checkpoint"
 ) -> None:
-    """Raise a KitError listing every model/data setting where checkpoint and config differ.
+    """Check that a checkpoint can be used with `config`: same data, model and loss settings.
 
-    The stored config is read through `ExperimentConfig` first, so a setting added since the
-    checkpoint was written compares as its default (what the checkpoint was trained with)."""
+    Training settings (``train``) may differ, and so may the data settings that change neither
+    the model nor its inputs (`IGNORED_SETTINGS`: workers, cache folder, epoch length, batch
+    size). The stored config is read through `ExperimentConfig` first, so a setting added
+    since the checkpoint was written compares as its default (what it was trained with).
+
+    Parameters
+    ----------
+    state : dict
+        A checkpoint (`load_checkpoint`).
+    config : ExperimentConfig
+        The config it is to be used with, e.g. to resume training.
+    path : str or os.PathLike
+        The checkpoint's file, named by the error.
+
+    Raises
+    ------
+    KitError
+        Listing every data/model/loss setting that differs (``setting: checkpoint -> config``),
+        or if the stored config is missing or invalid.
+
+    Examples
+    --------
+    >>> config = ExperimentConfig.from_dict({"model": {"type": "unet", "levels": 2}})
+    >>> state = {"config": config.to_dict()}
+    >>> check_compatible(state, config.replace("train", lr=0.1))  # training settings may differ
+    >>> check_compatible(state, config.replace("data", batch_size=2))  # so may the batch size
+    >>> check_compatible(state, config.replace("model", levels=3), "runs/a/last.pt")
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: runs/a/last.pt: checkpoint was made with a different config
+    (checkpoint -> config): model.levels: 2 -> 3
+    """
     stored = checkpoint_config(state, path).to_dict()
     differences = model_differences(stored, config.to_dict(), MODEL_SECTIONS)
     if differences:
@@ -254,7 +316,45 @@ def model_differences(
 def model_from_checkpoint(
     state: dict[str, Any], path: str | os.PathLike = "checkpoint"
 ) -> tuple[nn.Module, ExperimentConfig]:
-    """Rebuild the network a checkpoint was trained as and load its weights (eval mode)."""
+    """Rebuild the network a checkpoint was trained as and load its weights (eval mode).
+
+    The checkpoint's own config says which network to build, so no config file is needed to
+    use a trained model (`Predictor.from_checkpoints` builds on this).
+
+    Parameters
+    ----------
+    state : dict
+        A checkpoint (`load_checkpoint`) with ``config``, ``channels`` and ``model``.
+    path : str or os.PathLike
+        The checkpoint's file, named by the errors.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The network on the CPU, in eval mode.
+    config : ExperimentConfig
+        The experiment it was trained with (its input pipeline is ``config.data``).
+
+    Raises
+    ------
+    KitError
+        If a key is missing, the stored config is invalid, the channels are not a list of
+        names, or the weights do not fit the network the config describes.
+
+    Examples
+    --------
+    >>> config = ExperimentConfig.from_dict({"model": {"type": "unet", "levels": 2}})
+    >>> trained = build_model(config.model, 2, config.data.charts)
+    >>> channels = ["nersc_sar_primary", "nersc_sar_secondary"]
+    >>> state = {"config": config.to_dict(), "channels": channels, "model": trained.state_dict()}
+    >>> model, stored = model_from_checkpoint(state)
+    >>> model.training, stored == config, model.kinds == trained.kinds
+    (False, True, True)
+    >>> model_from_checkpoint({**state, "channels": ["nersc_sar_primary"]}, "best.pt")
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: best.pt: weights do not fit the stored model config...
+    """
     require_keys(state, MODEL_KEYS, path, "checkpoint")
     config = checkpoint_config(state, path)
     channels = state["channels"]

@@ -71,7 +71,63 @@ def blend_window(height: int, width: int, overlap: int) -> torch.Tensor:
 
 
 class Predictor:
-    """Averaged scores, classes and 80 m charts from an ensemble of models with one pipeline."""
+    """Averaged scores, classes and 80 m charts from an ensemble of models with one pipeline.
+
+    The one prediction path of validation, `predict_dataset` and the notebooks: inputs on the
+    working grid are predicted in overlapping, blended tiles (any scene size fits in memory),
+    optionally averaged over the 8 dihedral transforms, and brought back onto the 80 m grid.
+    Usually built with `Predictor.from_checkpoints`.
+
+    Parameters
+    ----------
+    models : sequence of torch.nn.Module
+        One model, or an ensemble whose scores are averaged; all must predict the same charts
+        with the same heads (``.kinds``) from the same input channels.
+    data : DataConfig
+        The input pipeline the models were trained with (downscale factor, input scaling).
+    channels : sequence of str
+        The input channel names, in the models' order (``SceneDataset.channels``).
+    device : str or torch.device, optional
+        ``auto`` or None (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
+    tta : bool
+        Average the scores over the 8 dihedral transforms (test-time augmentation).
+    tile_size, tile_overlap : int
+        Tile side and overlap on the working grid (defaults `TILE_SIZE`, `TILE_OVERLAP`).
+
+    Raises
+    ------
+    KitError
+        If no model is given, the models predict different charts or heads, the tile overlap
+        does not fit the tile size, or the device is unknown or unavailable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from kit.data import SceneDataset, discover
+    >>> from kit.data.synthetic import SynthConfig, write_dataset
+    >>> from kit.models import ModelConfig, build_model
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> _ = write_dataset(tmp.name, SynthConfig(n_train=0, n_test=1, size=(100, 100)),
+    ...                   workers=1, progress=False)
+    >>> data = DataConfig(variables=("nersc_sar_primary", "nersc_sar_secondary"), downscale=2)
+    >>> scenes = SceneDataset(data, discover(tmp.name), cache_dir=tmp.name + "/cache")
+    >>> _ = torch.manual_seed(0)
+    >>> model = build_model(ModelConfig(type="unet", levels=2), 2, ["SIC", "SOD", "FLOE"])
+    >>> predictor = Predictor([model], data, scenes.channels, device="cpu", tta=True,
+    ...                       tile_size=32, tile_overlap=8)
+    >>> item = scenes[0]
+    >>> {chart: tuple(s.shape) for chart, s in predictor.scores(item["x"]).items()}
+    {'SIC': (11, 50, 50), 'SOD': (6, 50, 50), 'FLOE': (7, 50, 50)}
+    >>> maps = predictor.predict_scene(item["x"], item["valid"], item["shape"], item["path"])
+    >>> {chart: (m.shape, m.dtype.name) for chart, m in maps.items()}
+    {'SIC': ((100, 100), 'uint8'), 'SOD': ((100, 100), 'uint8'), 'FLOE': ((100, 100), 'uint8')}
+    >>> Predictor([], data, scenes.channels)
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: no model to predict with
+    >>> del item
+    >>> tmp.cleanup()
+    """
 
     def __init__(
         self,
@@ -101,7 +157,27 @@ class Predictor:
     def from_checkpoints(
         cls, paths: Sequence[str | os.PathLike], cache_dir: str | None = None, **options
     ) -> Predictor:
-        """Load checkpoints (one, or an ensemble trained on the same inputs)."""
+        """A predictor of checkpoints (one, or an ensemble trained on the same inputs).
+
+        Parameters
+        ----------
+        paths : sequence of str or os.PathLike
+            Checkpoint files (``best.pt``); the first one's config gives the input pipeline.
+        cache_dir : str, optional
+            Scene cache folder instead of the stored ``data.cache_dir``.
+        **options
+            `Predictor` keywords: ``device``, ``tta``, ``tile_size``, ``tile_overlap``.
+
+        Returns
+        -------
+        Predictor
+
+        Raises
+        ------
+        KitError
+            If no path is given, a checkpoint cannot be read or rebuilt, or the checkpoints'
+            data settings differ (they cannot share one input pipeline).
+        """
         if not paths:
             raise KitError("--checkpoint: at least one checkpoint is needed")
         models, first = [], None
@@ -215,9 +291,65 @@ def predict_dataset(
     png_dir: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> Path:
-    """Predict every scene of `data_dir` and write the submission file `out`; returns its path.
+    """Predict the scenes of `data_dir` and write the submission file `out`.
 
-    Charts the model does not predict are written as MASK (no prediction), with a warning.
+    What `autoice predict` does: the scenes to predict are the folder's test split if it has
+    one, else all its scenes (`prediction_scenes`); each is predicted whole and its 80 m charts
+    are written into one AutoICE submission file, atomically. Charts the model does not
+    predict are written as MASK (no prediction), with a warning.
+
+    Parameters
+    ----------
+    predictor : Predictor
+        The model(s) and their input pipeline (`Predictor.from_checkpoints`).
+    data_dir : str or os.PathLike
+        A dataset folder in any layout `discover()` reads.
+    out : str or os.PathLike
+        The submission file to write (``upload_package.nc``).
+    png_dir : str or os.PathLike, optional
+        Also save a figure per scene (SAR and predicted charts, and the reference charts when
+        the scene has all three) into this folder.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    pathlib.Path
+        The written submission file.
+
+    Raises
+    ------
+    KitError
+        If the folder holds no scenes, a scene lacks an input the predictor needs, or the
+        submission cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import netCDF4
+    >>> from kit.data.synthetic import SynthConfig, write_dataset
+    >>> from kit.experiment import ExperimentConfig, save_checkpoint
+    >>> from kit.models import build_model
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> tmp = Path(folder.name)
+    >>> _ = write_dataset(tmp / "data", SynthConfig(n_train=1, n_test=1, size=(100, 100)),
+    ...                   workers=1, progress=False)
+    >>> config = ExperimentConfig.from_dict({
+    ...     "data": {"variables": ["nersc_sar_primary", "nersc_sar_secondary"], "downscale": 2},
+    ...     "model": {"type": "unet", "levels": 2}})
+    >>> _ = torch.manual_seed(0)
+    >>> model = build_model(config.model, 2, config.data.charts)  # untrained, for the shapes
+    >>> _ = save_checkpoint(tmp / "best.pt", {
+    ...     "config": config.to_dict(), "channels": list(config.data.variables),
+    ...     "model": model.state_dict()})
+    >>> predictor = Predictor.from_checkpoints([tmp / "best.pt"], cache_dir=str(tmp / "cache"),
+    ...                                        device="cpu", tile_size=64, tile_overlap=16)
+    >>> path = predict_dataset(predictor, tmp / "data", tmp / "upload_package.nc",
+    ...                        progress=False)
+    >>> with netCDF4.Dataset(path) as submission:  # the test scene only
+    ...     sorted(submission.variables)
+    ['20180203T043352_cis_FLOE', '20180203T043352_cis_SIC', '20180203T043352_cis_SOD']
+    >>> folder.cleanup()
     """
     table = prediction_scenes(data_dir)
     dataset = SceneDataset(predictor.data, table)

@@ -4,8 +4,8 @@ several GPUs/nodes `torchrun --nproc_per_node N -m kit.train CONFIG.yaml`.
 An epoch is `data.epoch_len` random patch batches (per process). After each epoch the model
 predicts the validation scenes whole, on the working grid, and the predictions, brought back to
 the 80 m grid, are scored with the challenge metric (`scoring.ScoreAccumulator`). The output
-folder gets `last.pt` (resumable with `--resume`), `best.pt` (best combined score),
-`metrics.csv` and TensorBoard logs. With torchrun the processes use DistributedDataParallel
+folder gets `last.pt` (resumable with `--resume`), `best.pt` (best combined score; the latest
+epoch when there are no validation scenes), `metrics.csv` and TensorBoard logs. With torchrun the processes use DistributedDataParallel
 (NCCL on GPU, gloo on CPU); each draws its own shard of patches and process 0 validates and
 writes the checkpoints.
 """
@@ -165,12 +165,18 @@ def train(
 ) -> TrainResult:
     """Train a chart model as configured, validating and checkpointing after each epoch.
 
+    The one training loop behind `autoice train`, ``python -m kit.train`` and torchrun: the
+    training scenes of ``train.data_dir`` (less the validation scenes, `split_scenes`) give
+    ``data.epoch_len`` random patch batches an epoch; the validation scenes are predicted whole
+    and scored with the challenge metric every ``train.val_every`` epochs and after the last.
+
     Parameters
     ----------
     config : ExperimentConfig
         The whole experiment: data, model, loss and train sections.
     resume : bool
-        Continue from ``train.out_dir/last.pt``; its model and data settings must match.
+        Continue from ``train.out_dir/last.pt``; its data, model and loss settings must match
+        (`check_compatible`), training settings may differ.
     overwrite : bool
         Start afresh even if ``train.out_dir`` holds a run.
     device : str, optional
@@ -188,6 +194,36 @@ def train(
     KitError
         A bad config, dataset or checkpoint, an existing run without `resume`/`overwrite`,
         or a loss that is no longer finite.
+
+    Examples
+    --------
+    One epoch of two batches on two tiny synthetic scenes, one of them validating (about a
+    second on a CPU):
+
+    >>> import tempfile
+    >>> from kit.data.synthetic import SynthConfig, write_dataset
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> tmp = Path(folder.name)
+    >>> _ = write_dataset(tmp / "data", SynthConfig(n_train=2, n_test=0, size=(64, 64)),
+    ...                   workers=1, progress=False)
+    >>> config = ExperimentConfig.from_dict({
+    ...     "data": {"variables": ["nersc_sar_primary", "nersc_sar_secondary"],
+    ...              "patch_size": 32, "batch_size": 2, "downscale": 2, "epoch_len": 2,
+    ...              "cache_dir": str(tmp / "cache")},
+    ...     "model": {"type": "unet", "filters": [4, 8]},
+    ...     "train": {"data_dir": str(tmp / "data"), "out_dir": str(tmp / "run"),
+    ...               "epochs": 1, "val_fraction": 0.5, "device": "cpu"},
+    ... })
+    >>> result = train(config, progress=False)
+    >>> result.epochs_run, sorted(path.name for path in result.out_dir.iterdir())
+    (1, ['best.pt', 'last.pt', 'metrics.csv', 'tensorboard'])
+    >>> [key for key in result.history[0] if key.startswith("val_")]
+    ['val_SIC', 'val_SOD', 'val_FLOE', 'val_combined']
+    >>> train(config, progress=False)
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: .../run/last.pt exists: use --resume to continue that run, ...
+    >>> folder.cleanup()
     """
     check_batches_fit(config.data)
     proc = start_process(device or config.train.device)
