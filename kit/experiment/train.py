@@ -31,7 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from kit import charts
-from kit.atomic import atomic_path
+from kit.atomic import atomic_open
 from kit.data.class_weights import class_weights, count_classes
 from kit.data.layouts import discover
 from kit.data.patches import PatchDataset, check_batches_fit
@@ -392,10 +392,7 @@ class _Logger:
             return
         self.rows = _read_metrics(self.out_dir / METRICS, before_epoch=row["epoch"]) + [row]
         columns = list(dict.fromkeys(k for r in self.rows for k in r))
-        with (
-            atomic_path(self.out_dir / METRICS) as temporary,
-            open(temporary, "w", newline="") as fh,
-        ):
+        with atomic_open(self.out_dir / METRICS, newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             writer.writerows(self.rows)
