@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from kit.atomic import atomic_path
+from kit.atomic import atomic_paths, write_atomic, write_json_atomic
 from kit.config import config_from_dict, flatten_settings, load_yaml
 from kit.errors import KitError, named
 
@@ -145,7 +145,7 @@ def write_results(output_dir: str | os.PathLike, results: Mapping[str, Any]) -> 
     arrays are converted. This is the file `autoice batch` tabulates.
     """
     path = Path(output_dir) / RESULTS_FILE
-    _write_json_atomic(path, _to_jsonable(dict(results)))
+    write_json_atomic(path, _to_jsonable(dict(results)))
     return path
 
 
@@ -173,15 +173,6 @@ def _to_jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else str(value)
     return value
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    _write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 # --------------------------------------------------------------------------- plan
@@ -426,17 +417,18 @@ def execute_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in (RESULTS_FILE, STATUS_FILE):
         (run_dir / stale).unlink(missing_ok=True)
-    partial = run_dir / f".{NOTEBOOK_FILE}.partial.ipynb"
-    log_tmp = run_dir / f".{LOG_FILE}.partial"
     outcome = RunOutcome(spec.run_id, str(spec.notebook), spec.label, spec.parameters, "ok", 0.0)
     start = time.perf_counter()
-    with open(log_tmp, "w") as log:
+    # Both renamed into place at the end, the notebook first; keep_suffix, as papermill warns
+    # about an output notebook whose name does not end in .ipynb.
+    commit = atomic_paths([run_dir / NOTEBOOK_FILE, run_dir / LOG_FILE], keep_suffix=True)
+    with commit as (notebook, log_file), open(log_file, "w", encoding="utf-8") as log:
         log.write(f"notebook: {spec.notebook}\nparameters: {json.dumps(spec.parameters)}\n\n")
         log.flush()
         try:
             papermill.execute_notebook(
                 str(spec.notebook),
-                str(partial),
+                str(notebook),
                 parameters=spec.parameters,
                 kernel_name=kernel,
                 progress_bar=False,
@@ -457,12 +449,11 @@ def execute_run(
             outcome.status = "failed"
             outcome.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             log.write(f"\nFAILED:\n{traceback.format_exc()}\n")
+        if notebook.stat().st_size == 0:  # papermill stopped before writing any notebook
+            notebook.unlink()  # so none is renamed into place
     outcome.duration_s = round(time.perf_counter() - start, 3)
-    if partial.exists():
-        os.replace(partial, run_dir / NOTEBOOK_FILE)
-    os.replace(log_tmp, run_dir / LOG_FILE)
     _collect_results(outcome, run_dir)
-    _write_json_atomic(run_dir / STATUS_FILE, asdict(outcome))
+    write_json_atomic(run_dir / STATUS_FILE, asdict(outcome))
     return outcome
 
 
@@ -607,8 +598,8 @@ def write_tables(
     # object columns: an integer stays an integer beside runs that lack it
     frame = pd.DataFrame(rows, columns=table_columns(rows), dtype=object)
     csv_path, md_path = out_dir / "results.csv", out_dir / "results.md"
-    _write_text_atomic(csv_path, frame.to_csv(index=False))
-    _write_text_atomic(md_path, markdown_report(rows, title))
+    write_atomic(csv_path, frame.to_csv(index=False))
+    write_atomic(md_path, markdown_report(rows, title))
     return csv_path, md_path
 
 

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.atomic import atomic_path
+from kit.atomic import write_atomic
 from kit.data import discover
 from kit.data.synthetic import demo_dataset
 from kit.errors import KitError
@@ -84,9 +84,9 @@ def run_demo(
     board = Leaderboard(db)
     entry = board.submit(submission, DEMO_TEAM, data_dir)
     standings = board.standings("public")
-    html_path = _write(out_dir / "leaderboard.html", export(standings, "html", "public"))
+    html_path = write_atomic(out_dir / "leaderboard.html", export(standings, "html", "public"))
     plot_path = out_dir / "leaderboard_scores.png"
-    _write(plot_path, base64.b64decode(bar_chart_png(standings, "public")))
+    write_atomic(plot_path, base64.b64decode(bar_chart_png(standings, "public")))
     print(export(standings, "md", "public"), end="")
     print(f"submission {entry.submission_id}: {entry.status}")
     for label, path in [("submission", submission), ("leaderboard", db),
@@ -100,16 +100,6 @@ def run_demo(
 
 def _say(message: str) -> None:
     print(message, flush=True)
-
-
-def _write(path: Path, content: str | bytes) -> Path:
-    """Write a file under a temporary name in its folder, then rename it (atomic)."""
-    with atomic_path(path) as temporary:
-        if isinstance(content, bytes):
-            temporary.write_bytes(content)
-        else:
-            temporary.write_text(content)
-    return path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -6,8 +6,8 @@
 - `competition.yaml` (Codabench format version 2): one phase, one task, a leaderboard whose
   visible columns are the public-split scores and whose hidden columns are the private ones;
 - `pages/`: overview, evaluation and terms pages;
-- `scoring_program/`: this `scoring` package plus `kit/charts.py`, run by `score.py` (which
-  calls `scoring.codabench`), described by `metadata.yaml`;
+- `scoring_program/`: this `scoring` package plus the kit modules it imports (`KIT_MODULES`),
+  run by `score.py` (which calls `scoring.codabench`), described by `metadata.yaml`;
 - `reference_data/`: every reference chart in one netCDF of `<scene_id>_<chart>` variables
   (copied in row blocks) and `split.csv`, the public/private split.
 
@@ -28,8 +28,8 @@ from pathlib import Path
 import netCDF4
 import yaml
 
+from kit.atomic import atomic_path
 from kit.charts import CHARTS, SUBMISSION_FILE_NAME, submission_variable
-from scoring.atomic import atomic_path
 from scoring.chart_reader import open_chart_file, read_rows, row_blocks
 from scoring.codabench import SPLIT_FILE_NAME
 from scoring.leaderboard import DEFAULT_DAILY_LIMIT, SCORE_KEYS, check_daily_limit
@@ -49,7 +49,9 @@ from scoring.codabench import main  # noqa: E402
 sys.exit(main())
 '''
 
-KIT_INIT = '"""Only the chart schema of AutoICE Kit, shipped with the scoring program."""\n'
+KIT_INIT = '"""The ground floor of AutoICE Kit that the scoring program imports."""\n'
+#: The kit modules the `scoring` package imports (the chart schema, errors, the file writer).
+KIT_MODULES = ("charts.py", "errors.py", "atomic.py")
 
 OVERVIEW = """# {title}
 
@@ -175,14 +177,14 @@ def build_bundle(
 
 def _add_scoring_program(bundle: zipfile.ZipFile) -> None:
     package = Path(__file__).resolve().parent
-    charts = package.parent / "kit" / "charts.py"
     bundle.writestr(
         "scoring_program/metadata.yaml",
         "command: python3 /app/program/score.py /app/input /app/output\n",
     )
     bundle.writestr("scoring_program/score.py", SCORE_SCRIPT)
     bundle.writestr("scoring_program/kit/__init__.py", KIT_INIT)
-    bundle.write(charts, "scoring_program/kit/charts.py")
+    for name in KIT_MODULES:
+        bundle.write(package.parent / "kit" / name, f"scoring_program/kit/{name}")
     for source in sorted(package.glob("*.py")):
         bundle.write(source, f"scoring_program/scoring/{source.name}")
 

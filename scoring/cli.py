@@ -1,6 +1,6 @@
 """`autoice score` and `autoice leaderboard submit|show|export|bundle`.
 
-Every bad input raises `ScoringError` (a ValueError): the `autoice` command prints it as one
+Every bad input raises `ScoringError` (a KitError): the `autoice` command prints it as one
 line and exits with status 2.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scoring.atomic import write_atomic
+from kit.atomic import write_atomic
 from scoring.splits import ALL, PRIVATE, PUBLIC
 
 SPLIT_CHOICES = (PUBLIC, PRIVATE, ALL)

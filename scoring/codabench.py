@@ -23,8 +23,8 @@ import os
 import sys
 from pathlib import Path
 
+from kit.atomic import write_atomic, write_json_atomic
 from kit.charts import SUBMISSION_FILE_NAME
-from scoring.atomic import write_atomic
 from scoring.errors import ScoringError
 from scoring.leaderboard import SCORE_KEYS
 from scoring.report import Report
@@ -74,8 +74,7 @@ def score_codabench(input_dir: str | Path, output_dir: str | Path) -> dict[str, 
     else:
         shown = scored.report()
         scores = _scores(shown)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(output_dir / "scores.json", json.dumps(scores, indent=2) + "\n")
+    write_json_atomic(output_dir / "scores.json", scores)
     text = "".join(f"{key}: {'NaN' if v is None else repr(v)}\n" for key, v in scores.items())
     write_atomic(output_dir / "scores.txt", text)
     write_atomic(output_dir / "report.json", shown.to_json() + "\n")

@@ -1,11 +1,14 @@
 """The scorer's user-facing error: a bad submission, reference or leaderboard request.
 
-`ScoringError` is a `ValueError`, so the `autoice` command line prints it as one line and exits
-with status 2, and no leaderboard score is recorded for the submission that raised it.
+`ScoringError` is a `kit.errors.KitError` (so a `ValueError`): the `autoice` command line prints
+it as one line and exits with status 2, and no leaderboard score is recorded for the submission
+that raised it.
 """
 
+from kit.errors import KitError
 
-class ScoringError(ValueError):
+
+class ScoringError(KitError):
     """Bad input to the scorer, named with its file, variable or argument and the problem."""
 
 

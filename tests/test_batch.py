@@ -224,6 +224,17 @@ def test_finishing_without_results_json_is_a_failure(tmp_path):
     assert "without writing results.json" in outcome.error
 
 
+def test_a_run_that_never_starts_keeps_its_log_and_writes_no_notebook(tmp_path):
+    """papermill fails before writing the executed notebook: nothing (not an empty file) takes
+    its name, the log still says why, and no temporary file is left."""
+    run_dir = tmp_path / "out" / "run"
+    spec = batch.RunSpec("run", tmp_path / "gone.ipynb", None, {"output_dir": str(run_dir)})
+    outcome = batch.execute_run(spec, kernel=KERNEL)  # the notebook vanished after the plan
+    assert outcome.status == "failed" and "gone.ipynb" in outcome.error
+    assert sorted(p.name for p in run_dir.iterdir()) == ["run.log", "status.json"]
+    assert "FAILED" in (run_dir / "run.log").read_text()
+
+
 def test_write_results_converts_numpy_and_flatten(tmp_path):
     np = pytest.importorskip("numpy")
     path = batch.write_results(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kit.atomic import is_temporary
 from kit.cli import COMMANDS, build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +77,7 @@ def test_demo_runs_the_main_job_end_to_end(tiny_dataset, tmp_path, capsys, monke
         "leaderboard_scores.png",
     ):
         assert (out / name).stat().st_size > 0, name
-    assert not list(out.glob(".*.part")), "temporary files left behind"
+    assert not [p for p in out.iterdir() if is_temporary(p.name)], "temporary files left behind"
 
 
 @pytest.mark.parametrize(

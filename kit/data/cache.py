@@ -13,10 +13,10 @@ normalisation, month encoding) the cache holds, on the working grid:
 
 Entries live in `<cache_dir>/<scene_id>-<path hash>/<settings hash>/` and their file names start
 with a hash of the source files' size and modification time: a changed scene gets new files and
-the stale ones are removed. Files are written under a temporary name and renamed into place,
-the metadata file last, so that concurrent workers never see half an entry (they may build the
-same entry twice; the result is identical). Arrays are opened with `np.load(mmap_mode='r')`,
-so datasets larger than the memory work.
+the stale ones are removed. Files are written under temporary names and renamed into place
+(`kit.atomic.atomic_paths`), the metadata file last, so that concurrent workers never see half
+an entry (they may build the same entry twice; the result is identical). Arrays are opened with
+`np.load(mmap_mode='r')`, so datasets larger than the memory work.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from kit import charts
+from kit.atomic import atomic_paths, is_temporary
 from kit.data.config import DataConfig
 from kit.data.conventions import Scaling, file_scaling, no_data, to_zscore
 from kit.data.regrid import block_any, block_chart, block_mean, coarse_to_working, working_shape
@@ -52,6 +52,9 @@ CACHE_SETTINGS = (
     "variables", "charts", "downscale", "upsampling", "chart_downscale", "normalisation",
     "month_encoding", "input_scaling",
 )  # fmt: skip
+#: The files of an entry, after its hash prefix; renamed into place in this order, so the
+#: metadata file, last, says that the entry is complete.
+ENTRY_FILES = ("x.npy", "valid.npy", "charts.npy", "json")
 #: `minmax` normalisation maps [mean - K std, mean + K std] onto [-1, 1].
 MINMAX_STD_SPAN = 3.0
 
@@ -171,57 +174,50 @@ class SceneCache:
         return load_entry(str(folder / prefix), path)
 
     def _build(self, path, reference_path, folder: Path, prefix: str, identity, scaling) -> None:
+        targets = [folder / f"{prefix}.{name}" for name in ENTRY_FILES]
+        with atomic_paths(targets) as (x_tmp, valid_tmp, charts_tmp, meta_tmp):
+            meta = self._write_arrays(path, reference_path, scaling, x_tmp, valid_tmp, charts_tmp)
+            meta["identity"] = identity
+            meta["settings"] = {name: getattr(self.config, name) for name in CACHE_SETTINGS}
+            meta["input_scaling"] = {"convention": scaling.convention, "reason": scaling.reason}
+            meta_tmp.write_text(json.dumps(meta, indent=1))
+        _remove_stale(folder, prefix)
+
+    def _write_arrays(self, path, reference_path, scaling, x_file, valid_file, charts_file):
+        """Write the entry's arrays to the given files; return the scene's part of the metadata."""
         config = self.config
-        folder.mkdir(parents=True, exist_ok=True)
         ds = open_scene(path, variables=config.variables)
         try:
             scene_id = parse_scene_id(ds.attrs.get("scene_id", Path(path).name))[0]
             shape = (ds.sizes[charts.SAR_DIMS[0]], ds.sizes[charts.SAR_DIMS[1]])
             grid = working_shape(shape, config.downscale)
-            tag = f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            written = []
-
-            x_tmp = folder / f"{prefix}.x.npy{tag}"
             x = np.lib.format.open_memmap(
-                x_tmp, mode="w+", dtype=np.float16, shape=(len(self.channels), *grid)
+                x_file, mode="w+", dtype=np.float16, shape=(len(self.channels), *grid)
             )
             channels = self._channels(ds, path, shape, scene_id, scaling)
             for index, values in enumerate(channels):
                 x[index] = values
             x.flush()
             del x
-            written.append((x_tmp, folder / f"{prefix}.x.npy"))
-
             valid = self._valid(ds, path, shape, scaling)
             chart_arrays, chart_names = self._charts(ds, path, reference_path)
-            labelled = (
-                (chart_arrays != charts.MASK).any(axis=0)
-                if len(chart_names)
-                else np.zeros(grid, dtype=bool)
-            )
-            for name, array in (("valid", valid), ("charts", chart_arrays)):
-                tmp = folder / f"{prefix}.{name}.npy{tag}"
-                with open(tmp, "wb") as fh:
-                    np.save(fh, array)
-                written.append((tmp, folder / f"{prefix}.{name}.npy"))
         finally:
             ds.close()
-        meta = {
+        labelled = (
+            (chart_arrays != charts.MASK).any(axis=0)
+            if len(chart_names)
+            else np.zeros(grid, dtype=bool)
+        )
+        for file, array in ((valid_file, valid), (charts_file, chart_arrays)):
+            with open(file, "wb") as fh:
+                np.save(fh, array)
+        return {
             "scene_id": scene_id,
             "shape": list(shape),
             "channels": list(self.channels),
             "chart_names": list(chart_names),
             "valid_label_pixels": int(labelled.sum()),
-            "identity": identity,
-            "settings": {name: getattr(config, name) for name in CACHE_SETTINGS},
-            "input_scaling": {"convention": scaling.convention, "reason": scaling.reason},
         }
-        meta_tmp = folder / f"{prefix}.json{tag}"
-        meta_tmp.write_text(json.dumps(meta, indent=1))
-        written.append((meta_tmp, folder / f"{prefix}.json"))
-        for tmp, final in written:  # metadata last: an entry is complete once it exists
-            os.replace(tmp, final)
-        _remove_stale(folder, prefix)
 
     def _channels(self, ds, path, shape, scene_id, scaling: Scaling):
         """Yield each input channel on the working grid, normalised, float32, no NaN."""
@@ -284,9 +280,10 @@ def valid_mask(path: str | os.PathLike, input_scaling: str = "auto") -> np.ndarr
 
 
 def _remove_stale(folder: Path, keep_prefix: str) -> None:
-    """Delete entries of older versions of the source files (open memmaps stay readable)."""
+    """Delete entries of older versions of the source files (open memmaps stay readable); the
+    temporary files of entries being written (by another worker) are left alone."""
     for entry in folder.iterdir():
-        if not entry.name.startswith(keep_prefix) and ".tmp-" not in entry.name:
+        if not entry.name.startswith(keep_prefix) and not is_temporary(entry.name):
             try:
                 entry.unlink()
             except OSError:

@@ -37,6 +37,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from kit import charts, resources
+from kit.atomic import atomic_path
 from kit.config import check_seed
 from kit.data import formats
 from kit.data.manifest import load_manifest
@@ -235,16 +236,9 @@ def _encoding(ds: xr.Dataset) -> dict:
 
 
 def write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
-    """Write under a temporary name in the same folder, then rename onto `path` (no half files)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        ds.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(ds))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write `ds` to `path` through `kit.atomic.atomic_path` (no half files, folders created)."""
+    with atomic_path(path) as temporary:
+        ds.to_netcdf(temporary, engine="netcdf4", encoding=_encoding(ds))
 
 
 def _write_scene(task: tuple[str, SceneSpec, str, str, bool]) -> dict:
@@ -317,9 +311,8 @@ def write_dataset(
                 bar.update()
     bar.close()
     table = pd.DataFrame(rows, columns=list(METADATA_COLUMNS))
-    tmp = out / f".{METADATA_FILE}.{os.getpid()}.tmp"
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, out / METADATA_FILE)
+    with atomic_path(out / METADATA_FILE) as temporary:
+        table.to_csv(temporary, index=False)
     return table
 
 

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
 from kit import resources
-from kit.atomic import atomic_path, check_output_file
+from kit.atomic import check_output_file, write_json_atomic
 from kit.drift.track import DEFAULT_METHOD, METHODS, TrackParams, make_params
 from kit.errors import KitError
 
@@ -182,9 +181,7 @@ def _json_value(value):
 
 def write_json(rows: list[dict], path: str | Path) -> None:
     """Write `rows` as strict JSON (NaN -> null), atomically."""
-    text = json.dumps(_json_value(rows), indent=1, allow_nan=False)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text + "\n", encoding="utf-8")
+    write_json_atomic(path, _json_value(rows), indent=1, allow_nan=False)
 
 
 def run_drift(args) -> int:

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from kit.atomic import atomic_path
+from kit.atomic import atomic_open
 from kit.textio import read_text
 
 #: The per-epoch table in a run's output folder.
@@ -38,7 +38,7 @@ class MetricsLog:
         path = self.out_dir / METRICS_FILE
         self.rows = read_metrics(path, before_epoch=row["epoch"]) + [row]
         columns = list(dict.fromkeys(key for r in self.rows for key in r))
-        with atomic_path(path) as temporary, open(temporary, "w", newline="") as fh:
+        with atomic_open(path, newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             writer.writerows(self.rows)

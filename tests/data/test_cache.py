@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 
 from kit import charts
+from kit.atomic import is_temporary
 from kit.data.cache import SceneCache, channel_names, normalise
 from kit.data.config import DataConfig
 from kit.data.regrid import block_chart, coarse_to_working
@@ -62,7 +63,7 @@ def test_reuse_and_invalidation(tmp_path, train_paths, derive_scene):
     cache = SceneCache(config(tmp_path))
     first = cache.get(path)
     files = sorted(p.name for p in cache.entry_dir(path).iterdir())
-    assert len(files) == 4 and not any(".tmp-" in f for f in files)
+    assert len(files) == 4 and not any(is_temporary(f) for f in files)
 
     cache._build = lambda *a: pytest.fail("a warm entry must not be rebuilt")
     assert np.array_equal(cache.get(path).x, first.x)
@@ -76,9 +77,13 @@ def test_reuse_and_invalidation(tmp_path, train_paths, derive_scene):
         return ds
 
     derive_scene(train_paths[0], tmp_path, "20190301T101010_dmi", brighter)  # same path
+    writing = cache.entry_dir(path) / ".0123.x.npy.0a1b2c3d.part"  # another worker's, mid-way
+    writing.write_bytes(b"")
     again = cache.get(path)
     valid = np.asarray(again.valid)
     assert np.allclose(again.x[0][valid] - first.x[0][valid], shift, atol=1e-2)
+    assert writing.exists()  # left to the worker that writes it
+    writing.unlink()
     assert len(list(cache.entry_dir(path).iterdir())) == 4  # stale files gone
     assert np.allclose(
         np.asarray(first.x[0]).mean(), np.asarray(first.x[0]).mean()
@@ -86,6 +91,21 @@ def test_reuse_and_invalidation(tmp_path, train_paths, derive_scene):
 
     other = SceneCache(config(tmp_path, downscale=2))
     assert other.entry_dir(path) != cache.entry_dir(path)
+
+
+def test_a_failed_build_leaves_nothing_behind(tmp_path, train_paths, monkeypatch):
+    cache = SceneCache(config(tmp_path))
+
+    def crash(*args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(cache, "_valid", crash)  # after x.npy is written, before the rest
+    with pytest.raises(RuntimeError, match="disk full"):
+        cache.get(train_paths[0])
+    assert list(cache.entry_dir(train_paths[0]).iterdir()) == []
+    monkeypatch.undo()
+    assert cache.get(train_paths[0]).x.shape[0] == len(cache.channels)
+    assert len(list(cache.entry_dir(train_paths[0]).iterdir())) == 4
 
 
 def _build_in_child(args):

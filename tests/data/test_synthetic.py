@@ -6,6 +6,7 @@ import pytest
 import xarray as xr
 
 from kit import charts, resources
+from kit.atomic import is_temporary
 from kit.data import discover, open_scene, synthetic
 from kit.data.icechart import convert_polygon_icechart
 from kit.data.synthetic import (
@@ -50,7 +51,7 @@ def test_written_scenes_round_trip_through_open_scene(tiny_dataset):
     meta = pd.read_csv(tiny_dataset / "metadata.csv", keep_default_na=False)
     assert {"input_path", "split"} <= set(meta.columns)  # what TorchGeo's dataset reads
     assert all((tiny_dataset / p).is_file() for p in meta.input_path)
-    assert not list(tiny_dataset.rglob("*.tmp"))  # no temporary leftovers
+    assert not [p for p in tiny_dataset.rglob("*") if is_temporary(p.name)]  # no leftovers
 
 
 def test_raw_files_convert_to_the_written_charts(tiny_dataset):

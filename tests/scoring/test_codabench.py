@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -49,6 +50,23 @@ def test_bundle_contents(bundle):
     assert keys[:4] == ["SIC", "SOD", "FLOE", "combined"] and "private_combined" in keys
     split = default_split(sorted(refs))
     assert split_csv.splitlines()[1:] == [f"{s},{split[s]}" for s in sorted(split)]
+
+
+def test_bundle_ships_every_kit_module_the_scoring_program_imports(bundle):
+    """The run below cannot tell: an editable install of the kit fills in a missing module."""
+    _, out, _, _ = bundle
+    with zipfile.ZipFile(out) as z:
+        shipped = {n for n in z.namelist() if n.startswith("scoring_program/")}
+        trees = [ast.parse(z.read(n)) for n in sorted(shipped) if n.endswith(".py")]
+    imported = set()
+    for node in (node for tree in trees for node in ast.walk(tree)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kit."):
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names if a.name.startswith("kit.")}
+    assert {"kit.charts", "kit.errors", "kit.atomic"} <= imported
+    missing = {m for m in imported if f"scoring_program/{m.replace('.', '/')}.py" not in shipped}
+    assert not missing, f"imported by the scoring program but not shipped: {sorted(missing)}"
 
 
 def test_scoring_program_runs_like_on_codabench(bundle):
