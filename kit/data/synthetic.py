@@ -25,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import math
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -305,7 +306,11 @@ def write_dataset(
             rows.append(_write_scene(task))
             bar.update()
     else:
-        with ProcessPoolExecutor(workers) as pool:
+        # Not forked from this process: a fork after OpenCV has started its threads can hang
+        # the child in cv2.setNumThreads (seen under pytest); forkserver children start clean.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
             for row in pool.map(_write_scene, tasks):
                 rows.append(row)
                 bar.update()
