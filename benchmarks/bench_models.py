@@ -27,9 +27,9 @@ from kit.data.selection import prediction_scenes, split_scenes
 from kit.data.synthetic import SynthConfig, demo_dataset, write_dataset
 from kit.experiment.config import load_experiment
 from kit.experiment.predict import Predictor, predict_dataset
-from kit.experiment.submission import SubmissionWriter
 from kit.experiment.train import train
 from scoring import score_submission
+from scoring.submission_writer import SubmissionWriter
 
 MODELS = {
     "multi-task U-Net (demo.yaml)": "demo",

@@ -16,6 +16,8 @@ Main entry points:
   (`update(scene_id, chart, pred, ref)`, then `report()`), used by training validation.
 - `find_reference(path)`: locate reference charts (scene folders of either layout, or one file).
 - `Leaderboard`: the SQLite leaderboard (`scoring.leaderboard`).
+- `write_submission(path, {scene_id: {chart: array}})`, `SubmissionWriter`: write an
+  `upload_package.nc` from any framework's predictions, without torch.
 """
 
 import importlib
@@ -31,9 +33,11 @@ _EXPORTS = {
     "ScoreAccumulator": "scoring.metrics",
     "ScoredSubmission": "scoring.scorer",
     "ScoringError": "scoring.errors",
+    "SubmissionWriter": "scoring.submission_writer",
     "find_reference": "scoring.reference",
     "score_all_scenes": "scoring.scorer",
     "score_submission": "scoring.scorer",
+    "write_submission": "scoring.submission_writer",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -84,19 +84,12 @@ def find_reference(path: str | os.PathLike) -> Reference:
     --------
     >>> import tempfile
     >>> from pathlib import Path
-    >>> import netCDF4
     >>> import numpy as np
-    >>> def write_charts(path, sic):  # one 4 x 4 scene, variables as in a submission
-    ...     with netCDF4.Dataset(path, "w") as dataset:
-    ...         for chart, values in {"SIC": sic, "SOD": sic // 2, "FLOE": sic // 2}.items():
-    ...             name = f"20180124T194759_dmi_{chart}"
-    ...             dims = (f"{name}_dim0", f"{name}_dim1")
-    ...             for dim in dims:
-    ...                 _ = dataset.createDimension(dim, 4)
-    ...             dataset.createVariable(name, "u1", dims)[:] = values
+    >>> from scoring import write_submission
     >>> tmp = tempfile.TemporaryDirectory()
-    >>> reference = Path(tmp.name, "reference.nc")
-    >>> write_charts(reference, np.arange(16, dtype=np.uint8).reshape(4, 4) % 11)
+    >>> sic = np.arange(16, dtype=np.uint8).reshape(4, 4) % 11  # one 4 x 4 scene
+    >>> scene = {"20180124T194759_dmi": {"SIC": sic, "SOD": sic // 2, "FLOE": sic // 2}}
+    >>> reference = write_submission(Path(tmp.name, "reference.nc"), scene)
     >>> found = find_reference(reference)
     >>> found.scene_ids, found.scenes["20180124T194759_dmi"].shape
     (['20180124T194759_dmi'], (4, 4))

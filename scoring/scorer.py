@@ -110,23 +110,18 @@ def score_submission(
     --------
     >>> import tempfile
     >>> from pathlib import Path
-    >>> import netCDF4
     >>> import numpy as np
-    >>> def write_charts(path, sic):  # one 4 x 4 scene, variables as in a submission
-    ...     with netCDF4.Dataset(path, "w") as dataset:
-    ...         for chart, values in {"SIC": sic, "SOD": sic // 2, "FLOE": sic // 2}.items():
-    ...             name = f"20180124T194759_dmi_{chart}"
-    ...             dims = (f"{name}_dim0", f"{name}_dim1")
-    ...             for dim in dims:
-    ...                 _ = dataset.createDimension(dim, 4)
-    ...             dataset.createVariable(name, "u1", dims)[:] = values
+    >>> from scoring import write_submission
+    >>> def write_charts(path, sic):  # one 4 x 4 scene: SIC, with SOD and FLOE derived from it
+    ...     scene = {"SIC": sic, "SOD": sic // 2, "FLOE": sic // 2}
+    ...     return write_submission(path, {"20180124T194759_dmi": scene})
     >>> tmp = tempfile.TemporaryDirectory()
     >>> reference = Path(tmp.name, "reference.nc")
-    >>> write_charts(reference, np.arange(16, dtype=np.uint8).reshape(4, 4) % 11)
+    >>> _ = write_charts(reference, np.arange(16, dtype=np.uint8).reshape(4, 4) % 11)
     >>> submission = Path(tmp.name, "upload_package.nc")
     >>> prediction = np.arange(16, dtype=np.uint8).reshape(4, 4) % 11
     >>> prediction[0, 0] = 5  # one pixel wrong in every chart
-    >>> write_charts(submission, prediction)
+    >>> _ = write_charts(submission, prediction)
     >>> report = score_submission(submission, reference, workers=1)
     >>> report.charts_rounded, report.combined_rounded
     ({'SIC': 83.437, 'SOD': 93.75, 'FLOE': 93.75}, 89.625)

@@ -10,7 +10,7 @@ use. Modules:
 - `distributed`: this process's place in a torchrun run
 - `train`: the training loop (`train`, `validate`, `TrainResult`)
 - `predict`: `Predictor` (tiling, test-time augmentation), `predict_dataset`
-- `submission`: `SubmissionWriter`, `write_submission`
+- submissions are written by `scoring.write_submission` (re-exported here)
 - `panels`: chart and SAR figures
 - `cli`: the `autoice train` and `autoice predict` commands
 """
@@ -23,8 +23,8 @@ from kit.experiment.checkpoint import (
 )
 from kit.experiment.config import ExperimentConfig, TrainConfig, load_experiment
 from kit.experiment.predict import Predictor, predict_dataset
-from kit.experiment.submission import SubmissionWriter, write_submission
 from kit.experiment.train import TrainResult, train, validate
+from scoring.submission_writer import SubmissionWriter, write_submission
 
 _LAZY = {
     "chart_colour_map": "kit.experiment.panels",

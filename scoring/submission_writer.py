@@ -20,7 +20,7 @@ import numpy as np
 
 from kit import charts
 from kit.atomic import atomic_path, check_output_file
-from kit.errors import KitError
+from scoring.errors import ScoringError
 
 #: zlib level: 1 is what the starter kit used; higher levels gain little on class maps.
 COMPRESSION_LEVEL = 1
@@ -50,13 +50,15 @@ class SubmissionWriter:
         if self._dataset is None:
             raise RuntimeError("SubmissionWriter.add_scene outside of its `with` block")
         if scene_id in self.scene_ids:
-            raise KitError(f"{self.path}: scene {scene_id} added twice")
+            raise ScoringError(f"{self.path}: scene {scene_id} added twice")
         missing = [c for c in charts.CHARTS if c not in chart_maps]
         if missing:
-            raise KitError(f"scene {scene_id}: no prediction for chart(s) {', '.join(missing)}")
+            raise ScoringError(f"scene {scene_id}: no prediction for chart(s) {', '.join(missing)}")
         shapes = {np.shape(chart_maps[c]) for c in charts.CHARTS}
         if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-            raise KitError(f"scene {scene_id}: chart maps must be 2-D with one shape, got {shapes}")
+            raise ScoringError(
+                f"scene {scene_id}: chart maps must be 2-D with one shape, got {shapes}"
+            )
         for chart in charts.CHARTS:
             self._write(charts.submission_variable(scene_id, chart), chart, chart_maps[chart])
         self.scene_ids.append(scene_id)
@@ -64,10 +66,10 @@ class SubmissionWriter:
     def _write(self, name: str, chart: str, values: np.ndarray) -> None:
         values = np.asarray(values)
         if values.dtype.kind == "f" and not np.isfinite(values).all():
-            raise KitError(f"{name}: NaN or infinite values cannot go into a submission")
+            raise ScoringError(f"{name}: NaN or infinite values cannot go into a submission")
         bad = (values != charts.MASK) & ((values < 0) | (values >= charts.N_CLASSES[chart]))
         if bad.any():
-            raise KitError(f"{name}: {int(bad.sum())} values outside the {chart} classes")
+            raise ScoringError(f"{name}: {int(bad.sum())} values outside the {chart} classes")
         dims = (f"{name}_dim0", f"{name}_dim1")
         for dim, size in zip(dims, values.shape):
             self._dataset.createDimension(dim, size)
@@ -105,7 +107,7 @@ def write_submission(
 
     Raises
     ------
-    KitError
+    ScoringError
         If `path` is a folder, a scene is given twice or lacks a chart, its maps differ in
         shape or are not 2-D, or hold NaN or values outside their chart's classes.
 
@@ -125,7 +127,7 @@ def write_submission(
     ...     write_submission(Path(tmp, "bad.nc"), {"20180124T194759_dmi": {"SIC": sic}})
     Traceback (most recent call last):
     ...
-    kit.errors.KitError: scene 20180124T194759_dmi: no prediction for chart(s) SOD, FLOE
+    scoring.errors.ScoringError: scene 20180124T194759_dmi: no prediction for chart(s) SOD, FLOE
     """
     with SubmissionWriter(path) as writer:
         for scene_id, chart_maps in scenes.items():
