@@ -220,64 +220,98 @@ def _flatten_into(flat: dict[str, Any], mapping: Mapping[str, Any], start: str, 
 def _convert(kind: Any, value: Any, where: str) -> Any:
     """`value` converted to type `kind`, or a KitError naming `where`."""
     origin = typing.get_origin(kind)
-    args = typing.get_args(kind)
     if dataclasses.is_dataclass(kind):
         return config_from_dict(kind, value, where)
     if origin is Literal:
-        if value not in args:
-            raise KitError(
-                f"{where}: invalid value {value!r}; allowed: {', '.join(map(repr, args))}"
-            )
-        return value
+        return _literal(typing.get_args(kind), value, where)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for option in (a for a in args if a is not type(None)):
-            try:
-                return _convert(option, value, where)
-            except KitError as exc:
-                errors.append(str(exc))
-        raise KitError(errors[0] if len(errors) == 1 else f"{where}: invalid value {value!r}")
-    if origin is tuple:
-        if isinstance(value, str) or not isinstance(value, (list, tuple)):
-            raise KitError(f"{where}: expected a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise KitError(f"{where}: expected {len(args)} values, got {len(value)}")
-        return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-    if origin is list:
-        if isinstance(value, str) or not isinstance(value, (list, tuple)):
-            raise KitError(f"{where}: expected a list, got {value!r}")
-        item = args[0] if args else Any
-        return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise KitError(f"{where}: expected a mapping, got {value!r}")
-        key_kind, item_kind = args if args else (Any, Any)
-        return {
-            _convert(key_kind, k, f"{where} key {k!r}"): _convert(item_kind, v, f"{where}.{k}")
-            for k, v in value.items()
-        }
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise KitError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise KitError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise KitError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if kind is str:
-        if not isinstance(value, (str, os.PathLike)):
-            raise KitError(f"{where}: expected a string, got {value!r}")
-        return str(value)
-    if kind is Any:
-        return value
+        return _union(typing.get_args(kind), value, where)
+    if origin in _CONTAINERS:
+        return _CONTAINERS[origin](typing.get_args(kind), value, where)
+    if kind in _SCALARS:
+        return _SCALARS[kind](value, where)
     if isinstance(kind, type) and not isinstance(value, kind):
         raise KitError(f"{where}: expected {kind.__name__}, got {value!r}")
     return value
+
+
+def _literal(allowed: tuple, value: Any, where: str) -> Any:
+    if value not in allowed:
+        raise KitError(
+            f"{where}: invalid value {value!r}; allowed: {', '.join(map(repr, allowed))}"
+        )
+    return value
+
+
+def _union(options: tuple, value: Any, where: str) -> Any:
+    """The first option `value` converts to (None for an optional value)."""
+    if value is None and type(None) in options:
+        return None
+    errors = []
+    for option in (o for o in options if o is not type(None)):
+        try:
+            return _convert(option, value, where)
+        except KitError as exc:
+            errors.append(str(exc))
+    raise KitError(errors[0] if len(errors) == 1 else f"{where}: invalid value {value!r}")
+
+
+def _sequence(value: Any, where: str) -> list | tuple:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise KitError(f"{where}: expected a list, got {value!r}")
+    return value
+
+
+def _tuple(args: tuple, value: Any, where: str) -> tuple:
+    """`tuple[X, ...]` of any length, or `tuple[X, Y]` of exactly that many values."""
+    value = _sequence(value, where)
+    if len(args) == 2 and args[1] is Ellipsis:
+        args = (args[0],) * len(value)
+    if len(value) != len(args):
+        raise KitError(f"{where}: expected {len(args)} values, got {len(value)}")
+    return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+
+
+def _list(args: tuple, value: Any, where: str) -> list:
+    item = args[0] if args else Any
+    return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(_sequence(value, where))]
+
+
+def _dict(args: tuple, value: Any, where: str) -> dict:
+    if not isinstance(value, Mapping):
+        raise KitError(f"{where}: expected a mapping, got {value!r}")
+    key_kind, item_kind = args if args else (Any, Any)
+    return {
+        _convert(key_kind, k, f"{where} key {k!r}"): _convert(item_kind, v, f"{where}.{k}")
+        for k, v in value.items()
+    }
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise KitError(f"{where}: expected true or false, got {value!r}")
+    return value
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise KitError(f"{where}: expected an integer, got {value!r}")
+    return value
+
+
+def _float(value: Any, where: str) -> float:
+    """Integers are accepted for float settings (``lr: 1``) and converted."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise KitError(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _str(value: Any, where: str) -> str:
+    if not isinstance(value, (str, os.PathLike)):
+        raise KitError(f"{where}: expected a string, got {value!r}")
+    return str(value)
+
+
+#: Converters by the origin of a parameterised container type, and by plain type.
+_CONTAINERS = {tuple: _tuple, list: _list, dict: _dict}
+_SCALARS = {bool: _bool, int: _int, float: _float, str: _str, Any: lambda value, where: value}
