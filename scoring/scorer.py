@@ -195,8 +195,6 @@ def score_submission(
     scored = score_all_scenes(
         submission, reference, progress=progress, workers=workers, strict=strict
     )
-    if split == ALL and split_file is None:
-        return scored.report(split=None)
     if ci and not isinstance(ci, Bootstrap):
         ci = Bootstrap()
     if split == ALL and split_file is None:
@@ -204,6 +202,88 @@ def score_submission(
     split_map = resolve_split(scored.reference.scene_ids, split_file)
     scenes = scenes_of(split_map, split)
     return scored.report(scenes, split=split, ci=ci, by=by, groups_file=groups_file)
+
+
+def compare_submissions(
+    a: str | os.PathLike,
+    b: str | os.PathLike,
+    reference: str | os.PathLike | Reference,
+    *,
+    split: str = ALL,
+    split_file: str | os.PathLike | None = None,
+    settings: Bootstrap | None = None,
+    workers: int | None = None,
+    strict: bool = False,
+) -> statistics.Comparison:
+    """Score submissions `a` and `b` on the same reference scenes and compare them with a
+    paired percentile bootstrap over scenes (`scoring.statistics.paired_bootstrap`).
+
+    Parameters
+    ----------
+    a, b : str or os.PathLike
+        The two submission files; they must hold the same scenes.
+    reference : str, os.PathLike or Reference
+        Reference charts (see `score_submission`).
+    split, split_file
+        The scenes compared on, as in `score_submission`.
+    settings : Bootstrap, optional
+        Resamples, confidence level and seed (default `Bootstrap()`).
+    workers : int, optional
+        Processes reading scenes in parallel.
+    strict : bool
+        Reject predicted integers outside a chart's classes.
+
+    Returns
+    -------
+    scoring.statistics.Comparison
+        Scores of A and B, differences A - B with intervals, and the share of resamples in
+        which A scores higher, per chart and combined.
+
+    Raises
+    ------
+    ScoringError
+        If the two files hold different scenes (listed), or for any problem of
+        `score_submission`.
+
+    Examples
+    --------
+    >>> compare_submissions("missing_a.nc", "missing_b.nc", "data/")
+    Traceback (most recent call last):
+    ...
+    scoring.errors.ScoringError: ...missing_a.nc...
+    """
+    if not isinstance(reference, Reference):
+        for path in (a, b):
+            check_regular_file(path, "submission")
+        reference = find_reference(reference)
+    statistics.check_same_scenes(
+        submission_scenes(a, reference), submission_scenes(b, reference), (str(a), str(b))
+    )
+    scored_a = score_all_scenes(a, reference, workers=workers, strict=strict)
+    scored_b = score_all_scenes(b, reference, workers=workers, strict=strict)
+    scenes = reference.scene_ids
+    if not (split == ALL and split_file is None):
+        scenes = scenes_of(resolve_split(reference.scene_ids, split_file), split)
+    return statistics.paired_bootstrap(
+        scored_a.accumulator,
+        scored_b.accumulator,
+        scenes,
+        settings or Bootstrap(),
+        names=(str(a), str(b)),
+        split=None if split == ALL and split_file is None else split,
+    )
+
+
+def submission_scenes(submission: str | os.PathLike, reference: Reference) -> set[str]:
+    """The scenes a submission holds any chart variable of (`<scene_id>_<chart>` names), after
+    the safety checks of its metadata (`check_submission`)."""
+    check_regular_file(submission, "submission")
+    raw_chunks.h5py_module()
+    check_submission(submission, _variable_names(reference))
+    suffixes = tuple(f"_{chart}" for chart in CHARTS)
+    with open_chart_file(submission, "submission") as dataset:
+        names = list(dataset.variables)
+    return {name.rsplit("_", 1)[0] for name in names if name.endswith(suffixes)}
 
 
 def default_workers() -> int:
