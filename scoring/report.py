@@ -130,11 +130,12 @@ class Report:
         """Per-chart and combined scores as a small text table, warnings below."""
         title = f"Scores ({self.split} split" if self.split else "Scores (all scenes"
         head = f"{'chart':<10}{'metric':<8}{'score':>10}"
+        title += f", {len(self.scenes)} scenes"
         ci = self.intervals
         if ci:
             head += f"  {100 * ci['confidence']:g} % interval"
-            title += f"; percentile bootstrap over scenes, {ci['resamples']} resamples, seed {ci['seed']}"
-        lines = [f"{title}, {len(self.scenes)} scenes)", head]
+            title += f"; bootstrap over scenes, {ci['resamples']} resamples, seed {ci['seed']}"
+        lines = [f"{title})", head]
         rows = [(c, self.details[c].metric, self.details[c].score_rounded) for c in CHARTS]
         for name, metric, score in [*rows, ("combined", "", self.combined_rounded)]:
             line = f"{name:<10}{metric:<8}{_fmt(score):>10}"

@@ -658,7 +658,7 @@ def breakdown(
 
 def breakdown_table(key: str, groups: Mapping[str, dict]) -> str:
     """A breakdown as text: one row per group with scenes, pixels and scores."""
-    head = f"{'by ' + key:<14}{'scenes':>7}{'pixels':>12}" + "".join(f"{c:>10}" for c in SCORES)
+    head = f"{'by ' + key:<14}{'scenes':>7}{'SIC pixels':>12}" + "".join(f"{c:>10}" for c in SCORES)
     lines = [head]
     for label, group in groups.items():
         pixels = group["charts"]["SIC"]["n_pixels"]
