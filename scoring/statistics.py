@@ -195,7 +195,14 @@ def batch_scores(confusion: np.ndarray, out_squared: np.ndarray, chart: str) -> 
 
 
 def combined_scores(charts: Mapping[str, np.ndarray]) -> np.ndarray:
-    """(2 SIC + 2 SOD + 1 FLOE) / 5 of arrays of chart scores, NaN where one is NaN."""
+    """(2 SIC + 2 SOD + 1 FLOE) / 5 of arrays of chart scores, NaN where one is NaN.
+
+    Examples
+    --------
+    >>> combined_scores({"SIC": np.array([50.0, np.nan]), "SOD": np.array([100.0, 1.0]),
+    ...                  "FLOE": np.array([0.0, 1.0])})
+    array([60., nan])
+    """
     total = sum(CHART_WEIGHTS[chart] * charts[chart] for chart in CHARTS)
     return total / sum(CHART_WEIGHTS.values())
 
@@ -434,7 +441,16 @@ def paired_bootstrap(
 def check_same_scenes(
     scenes_a: Iterable[str], scenes_b: Iterable[str], names: tuple[str, str] = ("A", "B")
 ) -> None:
-    """ScoringError listing the scenes only one of two submissions holds, if any."""
+    """ScoringError listing the scenes only one of two submissions holds, if any.
+
+    Examples
+    --------
+    >>> check_same_scenes(["s1", "s2"], ["s2", "s1"])
+    >>> check_same_scenes(["s1", "s2"], ["s2", "s3"])
+    Traceback (most recent call last):
+    ...
+    scoring.errors.ScoringError: A and B cover different scenes (only in A: s1; only in B: s3)
+    """
     set_a, set_b = set(scenes_a), set(scenes_b)
     if set_a == set_b:
         return
@@ -668,13 +684,6 @@ def breakdown_table(key: str, groups: Mapping[str, dict]) -> str:
             + "".join(f"{_fmt(s):>10}" for s in scores)
         )
     return "\n".join(lines)
-
-
-def interval_text(interval: Mapping | Interval) -> str:
-    """``[low, high]`` with the challenge's decimals."""
-    if isinstance(interval, Interval):
-        return _bracket(interval.low, interval.high)
-    return _bracket(_nan(interval["low"]), _nan(interval["high"]))
 
 
 def _percent(confidence: float) -> str:

@@ -250,7 +250,7 @@ def test_breakdown_by_service_pools_each_groups_scenes():
     groups = breakdown(acc, list(scenes), "service")
     assert list(groups) == ["cis", "dmi"]
     assert groups["cis"]["scenes"] == [SCENES[1], SCENES[3]] and groups["dmi"]["n_scenes"] == 3
-    for label, group in groups.items():
+    for group in groups.values():
         report = acc.report(group["scenes"])
         assert abs(group["combined"] - report.combined) < TOL
         for chart in CHARTS:
