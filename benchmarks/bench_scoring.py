@@ -20,6 +20,11 @@ process's) and the largest score difference. Usage:
     python benchmarks/bench_scoring.py --size 5000     # 20 scenes of 5000 x 5000
     python benchmarks/bench_scoring.py --scenes 4 --size 1000
     python benchmarks/bench_scoring.py --complevel 0  # uncompressed files: reading is free
+    python benchmarks/bench_scoring.py --statistics   # cost of `--ci --by service`
+
+`--statistics` skips (a) and instead alternates (b) with (c) `autoice score --ci --by service`
+(2000 bootstrap resamples, per-service breakdown), reporting the overhead of (c) over (b), and
+times the statistics alone in-process on the scored counts (no file reading).
 """
 
 from __future__ import annotations
@@ -147,6 +152,18 @@ def children_peak_mb() -> float:
 
 def worker(kind: str, submission: Path, reference: Path, out: Path) -> None:
     """Run one side in this process and print time, scores and peak memory as JSON."""
+    if kind == "stats_only":
+        from scoring.scorer import add_statistics, score_all_scenes
+
+        scored = score_all_scenes(submission, reference)
+        report = scored.report()
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            add_statistics(report, scored.accumulator, ci=True, by=["service"])
+            times.append(time.perf_counter() - start)
+        print(json.dumps({"seconds": sorted(times)[2], "times": times}))
+        return
     if kind == "sklearn":
         start = time.perf_counter()
         scores = pooled_sklearn(submission, reference)
@@ -157,6 +174,8 @@ def worker(kind: str, submission: Path, reference: Path, out: Path) -> None:
         args = ["score", str(submission), "--reference", str(reference), "--json", str(out)]
         if kind == "kit1":
             args += ["--workers", "1"]
+        if kind == "kit_stats":
+            args += ["--ci", "--by", "service"]
         start = time.perf_counter()
         code = main(args)
         seconds = time.perf_counter() - start
@@ -200,7 +219,14 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="alternating runs of each side (median reported)"
     )
-    parser.add_argument("--worker", choices=("sklearn", "kit", "kit1"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--statistics", action="store_true",
+        help="measure `--ci --by service` against plain `autoice score` instead",
+    )  # fmt: skip
+    parser.add_argument(
+        "--worker", choices=("sklearn", "kit", "kit1", "kit_stats", "stats_only"),
+        help=argparse.SUPPRESS,
+    )  # fmt: skip
     parser.add_argument("--submission", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -215,6 +241,9 @@ def main() -> None:
         reference, submission = build(folder, args.size, args.scenes, args.seed, args.complevel)
         print(f"built in {time.perf_counter() - start:.1f} s; "
               f"submission {submission.stat().st_size / 1e6:.1f} MB")  # fmt: skip
+        if args.statistics:
+            statistics_runs(args, submission, reference, folder)
+            return
         few = max(1, args.scenes // 4)
         few_reference = subset_reference(reference, folder, few)
         runs = {"kit": [], "kit1": [], "kit_few": [], "sklearn": []}
@@ -240,6 +269,27 @@ def main() -> None:
     print(f"largest score difference (percent points): {diff:.3g}")
     for c in CHARTS:
         print(f"  {c}: sklearn {base['scores'][c]:.12f}  kit {kit['scores'][c]:.12f}")
+
+
+def statistics_runs(args, submission: Path, reference: Path, folder: Path) -> None:
+    """Alternate plain `autoice score` with `--ci --by service`; print medians and overhead."""
+    runs = {"kit": [], "kit_stats": []}
+    for _ in range(args.repeat):
+        for kind in runs:
+            runs[kind].append(run_worker(kind, submission, reference, folder))
+    alone = run_worker("stats_only", submission, reference, folder)
+    plain, stats = _median_run(runs["kit"]), _median_run(runs["kit_stats"])
+    overhead = stats["seconds"] / plain["seconds"] - 1
+    print(f"median of {args.repeat} alternating runs each (all times: "
+          f"{_times(runs['kit'])} | {_times(runs['kit_stats'])})")  # fmt: skip
+    print(f"(b) autoice score:               {plain['seconds']:6.3f} s")
+    print(f"(c) autoice score --ci --by service: {stats['seconds']:6.3f} s")
+    print(f"overhead (c)/(b) - 1: {100 * overhead:+.1f} % (goal <= 10 %: "
+          f"{'met' if overhead <= 0.10 else 'NOT met'})")  # fmt: skip
+    print(
+        f"statistics alone, in-process (median of 5): {1000 * alone['seconds']:.1f} ms "
+        f"({', '.join(f'{1000 * t:.1f}' for t in alone['times'])} ms)"
+    )
 
 
 def _median_run(runs: list[dict]) -> dict:

@@ -194,6 +194,19 @@ ICE_SERVICES: tuple[str, ...] = ("cis", "dmi")
 #: Ready-to-train file names: `<YYYYmmddTHHMMSS>_<service>_prep.nc`, test charts in
 #: `<scene>_prep_reference.nc` (TorchGeo / Hugging Face layout).
 SCENE_ID_PATTERN = re.compile(r"(?P<time>\d{8}T\d{6})_(?P<service>cis|dmi)")
+#: Meteorological seasons of the acquisition month (1-12), named by their months.
+SEASONS: dict[int, str] = {
+    **dict.fromkeys((12, 1, 2), "DJF"),
+    **dict.fromkeys((3, 4, 5), "MAM"),
+    **dict.fromkeys((6, 7, 8), "JJA"),
+    **dict.fromkeys((9, 10, 11), "SON"),
+}
+#: The repository's list of real scenes (at its root), and its column naming the ice chart's
+#: source region (DMI region, CIS regional product).
+MANIFEST_FILE = "data_manifest.csv"
+REGION_COLUMN = "chart_source"
+#: The ice edge: SIC classes from this one up (20 %: above 15 % concentration) are ice.
+ICE_EDGE_SIC_CLASS = 2
 PREP_SUFFIX = "_prep.nc"
 REFERENCE_SUFFIX = "_prep_reference.nc"
 

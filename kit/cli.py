@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "predict": "kit.experiment.cli",
     "score": "scoring.cli",
     "leaderboard": "scoring.cli",
+    "compare": "scoring.cli",
     "drift": "kit.drift.cli",
     "drift-eval": "kit.drift.cli",
     "batch": "kit.batch",

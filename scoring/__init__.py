@@ -14,6 +14,8 @@ Main entry points:
   warning (`strict=True` rejects them).
 - `ScoreAccumulator`: the one implementation of the metric, for in-memory arrays
   (`update(scene_id, chart, pred, ref)`, then `report()`), used by training validation.
+- `score_submission(..., ci=True, by=["service"])`: bootstrap intervals over scenes and
+  breakdowns; `compare_submissions(a, b, reference)`: paired comparison (`scoring.statistics`).
 - `find_reference(path)`: locate reference charts (scene folders of either layout, or one file).
 - `Leaderboard`: the SQLite leaderboard (`scoring.leaderboard`).
 - `write_submission(path, {scene_id: {chart: array}})`, `SubmissionWriter`: write an
@@ -34,6 +36,7 @@ _EXPORTS = {
     "ScoredSubmission": "scoring.scorer",
     "ScoringError": "scoring.errors",
     "SubmissionWriter": "scoring.submission_writer",
+    "compare_submissions": "scoring.scorer",
     "find_reference": "scoring.reference",
     "score_all_scenes": "scoring.scorer",
     "score_submission": "scoring.scorer",

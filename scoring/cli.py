@@ -34,11 +34,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     score.add_argument("--progress", action="store_true", help="show a progress bar")
     _strict_argument(score)
+    _workers_argument(score)
     score.add_argument(
-        "--workers", type=_positive_int, default=None,
-        help="processes reading scenes in parallel (default: 2, or 1 on one core)",
+        "--ci", action="store_true",
+        help="add percentile bootstrap intervals over scenes to each score",
+    )  # fmt: skip
+    _bootstrap_arguments(score)
+    score.add_argument(
+        "--by", action="append", default=[], metavar="KEY",
+        help="scores and statistics per group: service, month, season, region, or a column "
+        "of --groups (repeat or separate with commas)",
+    )  # fmt: skip
+    score.add_argument(
+        "--groups", metavar="FILE",
+        help="CSV with a scene_id column and group columns (e.g. region) for --by",
     )  # fmt: skip
     score.set_defaults(handler=run_score)
+
+    compare = subparsers.add_parser(
+        "compare",
+        help="compare two submissions on the same scenes with a paired bootstrap",
+        description="Score two submissions on the same reference scenes and report, per chart "
+        "and combined, the difference A - B, its paired percentile bootstrap interval over "
+        "scenes and the share of resamples in which A scores higher.",
+    )
+    compare.add_argument("a", metavar="A", help="first submission netCDF")
+    compare.add_argument("b", metavar="B", help="second submission netCDF")
+    _reference_arguments(compare)
+    compare.add_argument("--json", metavar="OUT", help="write the comparison here ('-': stdout)")
+    compare.add_argument(
+        "--split", choices=SPLIT_CHOICES, default=ALL,
+        help="scenes to compare on: one half of the public/private split, or all",
+    )  # fmt: skip
+    _bootstrap_arguments(compare)
+    _workers_argument(compare)
+    compare.set_defaults(handler=run_compare)
 
     board = subparsers.add_parser(
         "leaderboard",
@@ -127,6 +157,49 @@ def _strict_argument(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _workers_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers", type=_positive_int, default=None,
+        help="processes reading scenes in parallel (default: 2, or 1 on one core)",
+    )  # fmt: skip
+
+
+def _bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resamples", default=None, metavar="N",
+        help="bootstrap resamples of the scenes, 1-1000000 (default: 2000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--confidence", default=None, metavar="C",
+        help="confidence level of the intervals, between 0 and 1 (default: 0.95)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--seed", default=None, metavar="S", help="seed of the resampling (default: 0)"
+    )
+
+
+def bootstrap_settings(args: argparse.Namespace):
+    """`Bootstrap` settings from --resamples/--confidence/--seed; ScoringError naming the
+    option for a value that is not a number or out of range."""
+    from scoring.errors import ScoringError
+    from scoring.statistics import Bootstrap
+
+    values = {}
+    for option, convert in (("resamples", int), ("confidence", float), ("seed", int)):
+        text = getattr(args, option)
+        if text is None:
+            continue
+        try:
+            values[option] = convert(text)
+        except ValueError:
+            kind = "a number" if convert is float else "a whole number"
+            raise ScoringError(f"--{option}: expected {kind}, got {text!r}") from None
+    try:
+        return Bootstrap(**values)
+    except ScoringError as exc:
+        raise ScoringError(f"--{str(exc).split()[0]}: {exc}") from None
+
+
 def _positive_int(text: str) -> int:
     """argparse type: an integer of at least 1."""
     try:
@@ -154,6 +227,14 @@ def run_score(args: argparse.Namespace) -> int:
     from scoring.scorer import score_submission
 
     keep_freed_buffers()  # this command's own process: scoring in it (--workers 1) gains too
+    settings = bootstrap_settings(args)
+    if not args.ci and any(
+        getattr(args, o) is not None for o in ("resamples", "confidence", "seed")
+    ):
+        from scoring.errors import ScoringError
+
+        raise ScoringError("--resamples, --confidence and --seed need --ci")
+    by = [key.strip() for value in args.by for key in value.split(",") if key.strip()]
     report = score_submission(
         args.submission,
         args.reference,
@@ -162,6 +243,9 @@ def run_score(args: argparse.Namespace) -> int:
         progress=args.progress,
         workers=args.workers,
         strict=args.strict,
+        ci=settings if args.ci else False,
+        by=by,
+        groups_file=args.groups,
     )
     table_out = sys.stderr if args.json == "-" else sys.stdout
     print(report.table(), file=table_out)
@@ -169,6 +253,29 @@ def run_score(args: argparse.Namespace) -> int:
         print(report.to_json())
     elif args.json:
         write_atomic(args.json, report.to_json() + "\n")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from scoring.heap import keep_freed_buffers
+    from scoring.scorer import compare_submissions
+
+    keep_freed_buffers()
+    comparison = compare_submissions(
+        args.a,
+        args.b,
+        args.reference,
+        split=args.split,
+        split_file=args.split_file,
+        settings=bootstrap_settings(args),
+        workers=args.workers,
+    )
+    table_out = sys.stderr if args.json == "-" else sys.stdout
+    print(comparison.table(), file=table_out)
+    if args.json == "-":
+        print(comparison.to_json())
+    elif args.json:
+        write_atomic(args.json, comparison.to_json() + "\n")
     return 0
 
 

@@ -520,6 +520,10 @@ class ScoreAccumulator:
         per_chart = self._counts.setdefault(scene_id, {})
         per_chart[chart] = per_chart[chart] + counts if chart in per_chart else counts
 
+    def scene_counts(self, scene_id: str, chart: str) -> ChartCounts | None:
+        """The `ChartCounts` of one scene and chart as added, or None if none were."""
+        return self._counts.get(scene_id, {}).get(chart)
+
     def counts(self, chart: str, scenes: Iterable[str] | None = None) -> ChartCounts:
         """The pooled `ChartCounts` of `chart` over `scenes` (default: all seen)."""
         total = ChartCounts.empty(chart)

@@ -100,6 +100,10 @@ class Report:
     - `warnings`: what was accepted but is worth knowing (extra variables, no-prediction pixels,
       out-of-class values per variable).
     - `scenes`: the scene ids the scores cover; `split`: the split name when one was chosen.
+    - `intervals`: with ``ci``, the bootstrap settings and an interval (`low`, `high`,
+      `undefined` resamples) per chart and "combined" (`scoring.statistics`); else None.
+    - `breakdowns`: grouping key -> group label -> scores and statistics of its scenes
+      (`scoring.statistics.breakdown`); empty unless asked for.
     """
 
     combined: float
@@ -111,6 +115,8 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     scenes: list[str] = field(default_factory=list)
     split: str | None = None
+    intervals: dict | None = None
+    breakdowns: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready dictionary; NaN scores become None."""
@@ -123,17 +129,36 @@ class Report:
     def table(self) -> str:
         """Per-chart and combined scores as a small text table, warnings below."""
         title = f"Scores ({self.split} split" if self.split else "Scores (all scenes"
-        lines = [f"{title}, {len(self.scenes)} scenes)", f"{'chart':<10}{'metric':<8}{'score':>10}"]
-        for chart in CHARTS:
-            result = self.details[chart]
-            lines.append(f"{chart:<10}{result.metric:<8}{_fmt(result.score_rounded):>10}")
-        lines.append(f"{'combined':<10}{'':<8}{_fmt(self.combined_rounded):>10}")
+        head = f"{'chart':<10}{'metric':<8}{'score':>10}"
+        title += f", {len(self.scenes)} scenes"
+        ci = self.intervals
+        if ci:
+            head += f"  {100 * ci['confidence']:g} % interval"
+            title += f"; bootstrap over scenes, {ci['resamples']} resamples, seed {ci['seed']}"
+        lines = [f"{title})", head]
+        rows = [(c, self.details[c].metric, self.details[c].score_rounded) for c in CHARTS]
+        for name, metric, score in [*rows, ("combined", "", self.combined_rounded)]:
+            line = f"{name:<10}{metric:<8}{_fmt(score):>10}"
+            if ci:
+                line += f"  {_bracket(ci[name])}"
+            lines.append(line)
+        for key, groups in self.breakdowns.items():
+            from scoring.statistics import breakdown_table
+
+            lines += ["", breakdown_table(key, groups)]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
 def _fmt(score: float) -> str:
     return "undefined" if math.isnan(score) else f"{score:.{SCORE_DECIMALS}f}"
+
+
+def _bracket(interval: Mapping) -> str:
+    low, high = interval["low"], interval["high"]
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return "undefined"
+    return f"[{_fmt(low)}, {_fmt(high)}]"
 
 
 def _nan_to_none(value):

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kit.charts import CHARTS, submission_variable
-from scoring import chart_reader, metrics, raw_chunks
+from scoring import chart_reader, metrics, raw_chunks, statistics
 from scoring.chart_reader import ChartFile, open_chart_file
 from scoring.errors import ScoringError
 from scoring.heap import keep_freed_buffers
@@ -41,6 +41,7 @@ from scoring.metrics import (
 from scoring.reference import Reference, ReferenceScene, find_reference
 from scoring.report import Report
 from scoring.splits import ALL, resolve_split, scenes_of
+from scoring.statistics import Bootstrap
 from scoring.storage import check_regular_file, check_submission
 from scoring.submission import extra_variables_warning, structural_problems
 
@@ -53,10 +54,51 @@ class ScoredSubmission:
     reference: Reference
     warnings: list[str] = field(default_factory=list)
 
-    def report(self, scenes: list[str] | None = None, split: str | None = None) -> Report:
-        """Scores over `scenes` (default: all reference scenes)."""
+    def report(
+        self,
+        scenes: list[str] | None = None,
+        split: str | None = None,
+        *,
+        ci: bool | Bootstrap = False,
+        by: Sequence[str] = (),
+        groups_file: str | os.PathLike | None = None,
+    ) -> Report:
+        """Scores over `scenes` (default: all reference scenes), with bootstrap intervals if
+        `ci` and breakdowns by the grouping keys `by` (see `score_submission`)."""
         scenes = self.reference.scene_ids if scenes is None else scenes
-        return self.accumulator.report(scenes, split=split, notes=self.warnings)
+        report = self.accumulator.report(scenes, split=split, notes=self.warnings)
+        return add_statistics(report, self.accumulator, ci=ci, by=by, groups_file=groups_file)
+
+
+def add_statistics(
+    report: Report,
+    accumulator: ScoreAccumulator,
+    *,
+    ci: bool | Bootstrap = False,
+    by: Sequence[str] = (),
+    groups_file: str | os.PathLike | None = None,
+) -> Report:
+    """`report` with bootstrap intervals over its scenes (`ci`: True for the defaults, or
+    `Bootstrap` settings) and breakdowns by each key of `by` (`statistics.breakdown`).
+
+    Groupings are checked before any resampling, so a bad key costs nothing.
+    """
+    breakdowns = {
+        key: statistics.breakdown(accumulator, report.scenes, key, groups_file=groups_file)
+        for key in by
+    }
+    if ci:
+        settings = ci if isinstance(ci, Bootstrap) else Bootstrap()
+        intervals = statistics.bootstrap_intervals(accumulator, report.scenes, settings)
+        report.intervals = _nan_free(statistics.intervals_dict(intervals, settings))
+    report.breakdowns = _nan_free(breakdowns)
+    return report
+
+
+def _nan_free(value):
+    from scoring.report import _nan_to_none
+
+    return _nan_to_none(value)
 
 
 def score_submission(
@@ -68,6 +110,9 @@ def score_submission(
     progress: bool = False,
     workers: int | None = None,
     strict: bool = False,
+    ci: bool | Bootstrap = False,
+    by: Sequence[str] = (),
+    groups_file: str | os.PathLike | None = None,
 ) -> Report:
     """Score a submission netCDF against reference charts (folder or file, see `find_reference`).
 
@@ -93,6 +138,14 @@ def score_submission(
         process). The scores are the same either way.
     strict : bool
         Reject predicted integers outside a chart's classes instead of scoring them as wrong.
+    ci : bool or Bootstrap
+        Add percentile bootstrap intervals over scenes (``report.intervals``): True for 2000
+        resamples, 95 % and seed 0, or `scoring.statistics.Bootstrap` settings.
+    by : sequence of str
+        Grouping keys ("service", "month", "season", "region", or a column of `groups_file`):
+        scores and statistics per group in ``report.breakdowns``.
+    groups_file : str or os.PathLike, optional
+        CSV with a ``scene_id`` column and group columns (e.g. ``region``).
 
     Returns
     -------
@@ -131,13 +184,101 @@ def score_submission(
     scoring.errors.ScoringError: ...missing.nc...
     >>> tmp.cleanup()
     """
+    for key in by:  # a bad grouping key before any pixel is read
+        if key not in statistics.GROUP_KEYS and groups_file is None:
+            statistics.scene_groups([], key)
     scored = score_all_scenes(
         submission, reference, progress=progress, workers=workers, strict=strict
     )
+    if ci and not isinstance(ci, Bootstrap):
+        ci = Bootstrap()
     if split == ALL and split_file is None:
-        return scored.report(split=None)
+        return scored.report(split=None, ci=ci, by=by, groups_file=groups_file)
     split_map = resolve_split(scored.reference.scene_ids, split_file)
-    return scored.report(scenes_of(split_map, split), split=split)
+    scenes = scenes_of(split_map, split)
+    return scored.report(scenes, split=split, ci=ci, by=by, groups_file=groups_file)
+
+
+def compare_submissions(
+    a: str | os.PathLike,
+    b: str | os.PathLike,
+    reference: str | os.PathLike | Reference,
+    *,
+    split: str = ALL,
+    split_file: str | os.PathLike | None = None,
+    settings: Bootstrap | None = None,
+    workers: int | None = None,
+    strict: bool = False,
+) -> statistics.Comparison:
+    """Score submissions `a` and `b` on the same reference scenes and compare them with a
+    paired percentile bootstrap over scenes (`scoring.statistics.paired_bootstrap`).
+
+    Parameters
+    ----------
+    a, b : str or os.PathLike
+        The two submission files; they must hold the same scenes.
+    reference : str, os.PathLike or Reference
+        Reference charts (see `score_submission`).
+    split, split_file
+        The scenes compared on, as in `score_submission`.
+    settings : Bootstrap, optional
+        Resamples, confidence level and seed (default `Bootstrap()`).
+    workers : int, optional
+        Processes reading scenes in parallel.
+    strict : bool
+        Reject predicted integers outside a chart's classes.
+
+    Returns
+    -------
+    scoring.statistics.Comparison
+        Scores of A and B, differences A - B with intervals, and the share of resamples in
+        which A scores higher, per chart and combined.
+
+    Raises
+    ------
+    ScoringError
+        If the two files hold different scenes (listed), or for any problem of
+        `score_submission`.
+
+    Examples
+    --------
+    >>> compare_submissions("missing_a.nc", "missing_b.nc", "data/")
+    Traceback (most recent call last):
+    ...
+    scoring.errors.ScoringError: ...missing_a.nc...
+    """
+    if not isinstance(reference, Reference):
+        for path in (a, b):
+            check_regular_file(path, "submission")
+        reference = find_reference(reference)
+    statistics.check_same_scenes(
+        submission_scenes(a, reference), submission_scenes(b, reference), (str(a), str(b))
+    )
+    scored_a = score_all_scenes(a, reference, workers=workers, strict=strict)
+    scored_b = score_all_scenes(b, reference, workers=workers, strict=strict)
+    scenes = reference.scene_ids
+    if not (split == ALL and split_file is None):
+        scenes = scenes_of(resolve_split(reference.scene_ids, split_file), split)
+    return statistics.paired_bootstrap(
+        scored_a.accumulator,
+        scored_b.accumulator,
+        scenes,
+        settings or Bootstrap(),
+        names=(str(a), str(b)),
+        split=None if split == ALL and split_file is None else split,
+    )
+
+
+def submission_scenes(submission: str | os.PathLike, reference: Reference) -> set[str]:
+    """The scenes a submission holds any chart variable of (`<scene_id>_<chart>` names), after
+    the safety checks of its metadata (`check_submission`)."""
+    check_regular_file(submission, "submission")
+    raw_chunks.h5py_module()
+    check_submission(submission, _variable_names(reference))
+    suffixes = tuple(f"_{chart}" for chart in CHARTS)
+    with open_chart_file(submission, "submission") as dataset:
+        names = list(dataset.variables)
+    return {name.rsplit("_", 1)[0] for name in names if name.endswith(suffixes)}
 
 
 def default_workers() -> int:

@@ -32,7 +32,7 @@ from kit.data.layouts import detect_layout, discover
 from kit.data.safe_pickle import load_pickled_npy
 from kit.errors import KitError, reason
 
-MANIFEST_FILE = "data_manifest.csv"
+MANIFEST_FILE = charts.MANIFEST_FILE
 BINS_DIR = "scene_prep_bins"
 BINS_SUFFIX = "_bins.npy"
 SPLIT_LISTS = {"train": "dataset.json", "test": "testset.json"}

@@ -101,7 +101,9 @@ def test_to_dict_and_json_hold_every_field_and_round_trip():
     data = json.loads(report.to_json())
     assert data == report.to_dict()
     assert set(data) == {"combined", "combined_rounded", "charts", "charts_rounded",
-                         "per_scene", "details", "warnings", "scenes", "split"}  # fmt: skip
+                         "per_scene", "details", "warnings", "scenes", "split", "intervals",
+                         "breakdowns"}  # fmt: skip
+    assert data["intervals"] is None and data["breakdowns"] == {}
     assert data["split"] == "public" and data["scenes"] == report.scenes
     assert data["charts"] == report.charts and data["combined"] == report.combined
     sod = data["details"]["SOD"]
