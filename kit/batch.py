@@ -52,7 +52,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -706,6 +706,13 @@ class _Batch:
                 bar.refresh()
         except KeyboardInterrupt:
             client.cancel(list(self.pending))
+            for spec, _ in self.pending.values():  # finished, but not yet heard of here
+                outcome = completed_outcome(spec)
+                if outcome is not None:
+                    self.outcomes[spec.run_id] = replace(outcome, resumed=False)
+            self.pending = {
+                f: v for f, v in self.pending.items() if v[0].run_id not in self.outcomes
+            }
             self._tables()
             bar.write(
                 f"interrupted: {len(self.pending)} run(s) cancelled; the tables hold the "

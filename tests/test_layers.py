@@ -60,7 +60,10 @@ def test_scoring_uses_only_the_ground_floor_and_never_torch():
 
 def test_every_kit_module_is_on_a_floor():
     placed = {ROOT / p for p in GROUND} | {ROOT / "kit/__init__.py"}
-    placed |= {ROOT / p for p in ("kit/cli.py", "kit/train.py", "kit/batch.py", "kit/cluster.py", "kit/demo.py")}
+    placed |= {
+        ROOT / p
+        for p in ("kit/cli.py", "kit/train.py", "kit/batch.py", "kit/cluster.py", "kit/demo.py")
+    }
     for folder in ("kit/data", "kit/models", "kit/drift", "kit/experiment"):
         placed |= set((ROOT / folder).rglob("*.py"))
     unplaced = sorted(
