@@ -4,7 +4,6 @@ used by address, SLURM/PBS job scripts come from a cluster config, and bad input
 batch before any run."""
 
 import os
-import signal
 from pathlib import Path
 
 import nbformat
@@ -309,8 +308,3 @@ def test_gpu_runs(tmp_path, capsys):
     share = write_plan(tmp_path, notebooks=["good.ipynb"], gpus_per_run=0)
     with pytest.raises(KitError, match=r"gpus_per_run must be in \(0, 1\]"):
         batch.load_plan(share)
-
-
-def test_interrupt_signal_reaches_this_process():
-    """The Ctrl-C test sends SIGINT to this process: it must raise KeyboardInterrupt here."""
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
