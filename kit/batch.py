@@ -11,6 +11,15 @@ A plan is a small YAML file (examples in `notebooks/plans/`)::
     grid: {seed: [0, 1, 2]}         # optional cartesian product, crossed with `sets`
     kernel: python3                 # optional Jupyter kernel name
     cell_timeout: 1800              # optional seconds per cell
+    gpus_per_run: 1                 # optional share of a GPU a `device: cuda` run books
+
+The runs are Dask tasks (`kit.cluster`): by default on a `LocalCluster` of `--jobs`
+single-threaded worker processes, else on an existing scheduler or a dask-jobqueue (SLURM, PBS,
+SGE) cluster. Each task runs papermill in a process of its own on its worker; a run whose
+`device` parameter is `cuda` (or `cuda:N`) asks for the worker resource `GPU`. A run whose
+worker is lost (killed, preempted) is resubmitted up to `retries` times; Ctrl-C cancels the
+runs not finished and leaves the finished ones and the tables consistent. The tables are
+rewritten as each run finishes.
 
 Every run gets its own folder under the output folder holding the executed notebook, its log
 (`run.log`), the `results.json` the notebook writes into its `output_dir` (set to that folder)
@@ -29,22 +38,37 @@ from __future__ import annotations
 
 import argparse
 import ast
-import concurrent.futures
+import asyncio
 import hashlib
 import itertools
 import json
 import math
-import multiprocessing
 import os
 import re
+import subprocess
+import sys
+import threading
 import time
 import traceback
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from kit.atomic import atomic_paths, write_atomic, write_json_atomic
+from kit.atomic import atomic_paths, is_temporary, write_atomic, write_json_atomic
+from kit.cluster import (
+    CLUSTER_KINDS,
+    CONNECT_TIMEOUT_S,
+    GPU_RESOURCE,
+    SCHEDULER_ENV,
+    ClusterConfig,
+    batch_client,
+    dashboard_line,
+    kit_root,
+    load_cluster_config,
+    local_gpu_count,
+)
 from kit.config import config_from_dict, flatten_settings, load_yaml
 from kit.errors import KitError, named
 
@@ -62,6 +86,10 @@ PARAM_PREFIX = "param."
 #: The notebooks' switch to CI sizes. A plan may not set, beside `quick: true`, a parameter
 #: the notebook reassigns under `if quick:` (the plan's value would be silently replaced).
 QUICK_PARAMETER = "quick"
+#: The notebooks' device parameter: a run with `cuda` or `cuda:N` asks for a GPU.
+DEVICE_PARAMETER = "device"
+#: Resubmissions of a run whose worker was lost (`--retries`).
+DEFAULT_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -76,6 +104,7 @@ class PlanFile:
     grid: Any = None
     kernel: str | None = None
     cell_timeout: int | None = None
+    gpus_per_run: float = 1.0
 
 
 #: Keys a plan file may have.
@@ -94,6 +123,7 @@ class BatchPlan:
     grid: dict[str, list[Any]] = field(default_factory=dict)
     kernel: str | None = None
     cell_timeout: int | None = None
+    gpus_per_run: float = 1.0
 
 
 @dataclass
@@ -129,6 +159,8 @@ class BatchReport:
     outcomes: list[RunOutcome]
     csv_path: Path
     markdown_path: Path
+    #: Run id -> how many times it was resubmitted after losing its worker.
+    retried: dict[str, int] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[RunOutcome]:
@@ -212,7 +244,13 @@ def load_plan(path: str | os.PathLike) -> BatchPlan:
         grid=_plan_grid(path, written.grid),
         kernel=written.kernel,
         cell_timeout=written.cell_timeout,
+        gpus_per_run=written.gpus_per_run,
     )
+    if not 0 < plan.gpus_per_run <= 1:
+        raise KitError(
+            f"{path}: gpus_per_run must be in (0, 1] (0.5: two runs share a card), "
+            f"got {plan.gpus_per_run:g}"
+        )
     _check_parameter_names(plan)
     return plan
 
@@ -417,6 +455,9 @@ def execute_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in (RESULTS_FILE, STATUS_FILE):
         (run_dir / stale).unlink(missing_ok=True)
+    for left in run_dir.iterdir():  # temporaries of an attempt whose process was killed
+        if is_temporary(left.name):
+            left.unlink(missing_ok=True)
     outcome = RunOutcome(spec.run_id, str(spec.notebook), spec.label, spec.parameters, "ok", 0.0)
     start = time.perf_counter()
     # Both renamed into place at the end, the notebook first; keep_suffix, as papermill warns
@@ -486,6 +527,74 @@ def completed_outcome(spec: RunSpec) -> RunOutcome | None:
     )  # fmt: skip
 
 
+def is_gpu_run(spec: RunSpec) -> bool:
+    """Whether a run asks for a GPU: its `device` parameter is ``cuda`` or ``cuda:N``."""
+    device = spec.parameters.get(DEVICE_PARAMETER)
+    return isinstance(device, str) and device.split(":")[0] == "cuda"
+
+
+def pending_runs(
+    plan: BatchPlan, out_dir: str | os.PathLike, resume: bool = False
+) -> tuple[list[RunSpec], dict[str, RunOutcome], list[RunSpec]]:
+    """A plan's runs, the outcomes of those already completed (with `resume`), and the rest.
+
+    Parameters
+    ----------
+    plan : BatchPlan
+        The checked plan.
+    out_dir : str or os.PathLike
+        The batch's output folder.
+    resume : bool
+        Count runs whose folder records an ok run with the same parameters as completed.
+
+    Returns
+    -------
+    tuple
+        (every run in plan order, run id -> completed outcome, the runs still to do).
+    """
+    specs = expand_plan(plan, out_dir)
+    done = {s.run_id: completed_outcome(s) for s in specs} if resume else {}
+    outcomes = {k: v for k, v in done.items() if v is not None}
+    return specs, outcomes, [s for s in specs if s.run_id not in outcomes]
+
+
+def check_local_gpus(plan: BatchPlan, todo: list[RunSpec], jobs: int) -> int:
+    """The GPUs the local workers share out, after checking that the GPU runs fit on them.
+
+    Returns 0 when no run asks for a GPU. Raises a KitError when some do and this machine has
+    no GPU, or `jobs` workers at `plan.gpus_per_run` each would need more cards than it has.
+    """
+    if not any(is_gpu_run(s) for s in todo):
+        return 0
+    count = local_gpu_count()
+    if count == 0:
+        raise KitError(
+            f"{plan.path}: runs with device cuda need a GPU and this machine has none; "
+            "run them on a cluster (--scheduler, --cluster) or set device: cpu"
+        )
+    if jobs * plan.gpus_per_run > count:
+        raise KitError(
+            f"--jobs {jobs}: that many runs at once with gpus_per_run {plan.gpus_per_run:g} "
+            f"need {math.ceil(jobs * plan.gpus_per_run)} GPUs and this machine has {count}; "
+            "lower --jobs or let runs share a card (gpus_per_run: 0.5 in the plan)"
+        )
+    return count
+
+
+def check_gpu_workers(client: Any, plan: BatchPlan, todo: list[RunSpec]) -> None:
+    """Refuse GPU runs that no worker of an existing cluster could take (they would wait
+    forever): some worker must advertise the resource ``GPU`` of at least `gpus_per_run`."""
+    if not any(is_gpu_run(s) for s in todo):
+        return
+    workers = client.scheduler_info().get("workers", {}).values()
+    if not any(w.get("resources", {}).get(GPU_RESOURCE, 0) >= plan.gpus_per_run for w in workers):
+        raise KitError(
+            f"{plan.path}: runs with device cuda ask for the worker resource "
+            f"{GPU_RESOURCE}={plan.gpus_per_run:g} and no worker of the scheduler has it "
+            f"(start GPU workers with --resources {GPU_RESOURCE}=1)"
+        )
+
+
 def run_batch(
     plan: BatchPlan,
     out_dir: str | os.PathLike,
@@ -493,49 +602,251 @@ def run_batch(
     resume: bool = False,
     kernel: str | None = None,
     progress: bool = True,
+    client: Any = None,
+    retries: int = DEFAULT_RETRIES,
 ) -> BatchReport:
-    """Run every run of the plan (`jobs` at a time, in separate processes) and tabulate them."""
-    from tqdm.auto import tqdm
+    """Run every run of the plan as Dask tasks and tabulate them.
 
+    Parameters
+    ----------
+    plan : BatchPlan
+        The checked plan.
+    out_dir : str or os.PathLike
+        The output folder: one folder per run, `results.csv` and `results.md`. On a cluster it
+        must be on a file system the workers share.
+    jobs : int
+        Worker processes of the local cluster made when no `client` is given.
+    resume : bool
+        Skip runs that completed ok with the same parameters (whatever cluster ran them).
+    kernel : str, optional
+        Jupyter kernel name (default: the plan's, else the notebook's).
+    progress : bool
+        Show a progress bar (done, running, failed) and the dashboard address on stderr.
+    client : distributed.Client, optional
+        Run on this client's cluster instead of a local one (see `kit.cluster.batch_client`).
+    retries : int
+        Resubmissions of a run whose worker was lost before the run is recorded as failed.
+
+    Returns
+    -------
+    BatchReport
+        Every run's outcome in plan order, the tables' paths and the retried runs.
+
+    Raises
+    ------
+    KitError
+        For `jobs` below 1, negative `retries`, or GPU runs this machine cannot hold, before
+        any run starts.
+    KeyboardInterrupt
+        After cancelling the outstanding runs and writing the tables of the finished ones.
+    """
     if jobs < 1:
         raise KitError(f"--jobs must be at least 1, got {jobs}")
+    if retries < 0:
+        raise KitError(f"--retries must be 0 or more, got {retries}")
     out_dir = Path(out_dir)
-    specs = expand_plan(plan, out_dir)
-    kernel = kernel or plan.kernel
-    done = {s.run_id: completed_outcome(s) for s in specs} if resume else {}
-    outcomes = {k: v for k, v in done.items() if v is not None}
-    todo = [s for s in specs if s.run_id not in outcomes]
-    bar = tqdm(total=len(todo), desc=f"batch {plan.name}", unit="run", disable=not progress)
-    for outcome in _execute_all(todo, jobs, kernel, plan.cell_timeout):
-        outcomes[outcome.run_id] = outcome
-        bar.update(1)
-        if outcome.status != "ok":
-            bar.write(f"FAILED {outcome.run_id}: {outcome.error}")
-    bar.close()
-    ordered = [outcomes[s.run_id] for s in specs]
-    csv_path, md_path = write_tables(ordered, out_dir, title=plan.name)
-    return BatchReport(ordered, csv_path, md_path)
+    specs, outcomes, todo = pending_runs(plan, out_dir, resume)
+    batch = _Batch(plan, out_dir, specs, outcomes, kernel or plan.kernel, retries, progress)
+    if not todo or client is not None:
+        return batch.run(client, todo)
+    gpus = check_local_gpus(plan, todo, jobs)
+    with batch_client(jobs=jobs, gpus=gpus) as local:
+        return batch.run(local, todo, gpu_pin=(gpus, plan.gpus_per_run) if gpus else None)
 
 
-def _execute_all(
-    specs: list[RunSpec], jobs: int, kernel: str | None, cell_timeout: int | None
-) -> Iterable[RunOutcome]:
-    if jobs == 1 or len(specs) <= 1:
-        for spec in specs:
-            yield execute_run(spec, kernel, cell_timeout)
-        return
-    context = multiprocessing.get_context("spawn")  # no forked copies of threads or kernels
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = {pool.submit(execute_run, s, kernel, cell_timeout): s for s in specs}
-        for future in concurrent.futures.as_completed(futures):
-            spec = futures[future]
-            try:
-                yield future.result()
-            except Exception as exc:  # the worker process itself died
-                yield RunOutcome(
-                    spec.run_id, str(spec.notebook), spec.label, spec.parameters,
-                    "failed", 0.0, error=f"worker failed: {type(exc).__name__}: {exc}",
-                )  # fmt: skip
+class _Batch:
+    """The client side of a batch: submits the runs, follows them, keeps the tables."""
+
+    def __init__(self, plan, out_dir, specs, outcomes, kernel, retries, progress) -> None:
+        self.plan, self.out_dir, self.specs = plan, out_dir, specs
+        self.outcomes: dict[str, RunOutcome] = dict(outcomes)
+        self.kernel, self.retries, self.progress = kernel, retries, progress
+        self.retried: dict[str, int] = {}
+
+    def run(self, client: Any, todo: list[RunSpec], gpu_pin=None) -> BatchReport:
+        from distributed import wait
+        from tqdm.auto import tqdm
+
+        if self.progress and todo:
+            print(dashboard_line(client), file=sys.stderr)
+        bar = tqdm(
+            total=len(todo), desc=f"batch {self.plan.name}", unit="run", disable=not self.progress
+        )
+        self.pending = {}
+        for spec in todo:
+            self._submit(client, spec, 0, gpu_pin)
+        failed = 0
+        try:
+            while self.pending:
+                try:
+                    finished = wait(list(self.pending), timeout=1, return_when="FIRST_COMPLETED")
+                    finished = finished.done
+                except (TimeoutError, asyncio.TimeoutError):
+                    finished = set()
+                for future in finished:
+                    spec, attempt = self.pending.pop(future)
+                    outcome = self._outcome(future, spec)
+                    if outcome is None:  # its worker was lost
+                        if attempt < self.retries:
+                            self.retried[spec.run_id] = attempt + 1
+                            bar.write(f"RETRY {spec.run_id}: worker lost ({attempt + 1} of "
+                                      f"{self.retries} retries)")  # fmt: skip
+                            self._submit(client, spec, attempt + 1, gpu_pin)
+                            continue
+                        outcome = self._lost(spec, future, attempt)
+                    self.outcomes[spec.run_id] = outcome
+                    failed += outcome.status != "ok"
+                    bar.update(1)
+                    if outcome.status != "ok":
+                        bar.write(f"FAILED {outcome.run_id}: {outcome.error}")
+                    self._tables()
+                bar.set_postfix(
+                    done=bar.n, running=self._running(client), failed=failed, refresh=False
+                )
+                bar.refresh()
+        except KeyboardInterrupt:
+            client.cancel(list(self.pending))
+            for spec, _ in self.pending.values():  # finished, but not yet heard of here
+                outcome = completed_outcome(spec)
+                if outcome is not None:
+                    self.outcomes[spec.run_id] = replace(outcome, resumed=False)
+            self.pending = {
+                f: v for f, v in self.pending.items() if v[0].run_id not in self.outcomes
+            }
+            self._tables()
+            bar.write(
+                f"interrupted: {len(self.pending)} run(s) cancelled; the tables hold the "
+                f"{len(self.outcomes)} finished; rerun with --resume to do the rest"
+            )
+            raise
+        finally:
+            bar.close()
+        csv_path, md_path = self._tables()
+        ordered = [self.outcomes[s.run_id] for s in self.specs]
+        return BatchReport(ordered, csv_path, md_path, dict(self.retried))
+
+    def _submit(self, client: Any, spec: RunSpec, attempt: int, gpu_pin) -> None:
+        gpu = is_gpu_run(spec)
+        future = client.submit(
+            run_task, spec, self.kernel, self.plan.cell_timeout, gpu_pin if gpu else None,
+            key=f"autoice-{spec.run_id}-{attempt}-{uuid.uuid4().hex[:8]}",
+            resources={GPU_RESOURCE: self.plan.gpus_per_run} if gpu else None,
+            pure=False,
+        )  # fmt: skip
+        self.pending[future] = (spec, attempt)
+
+    def _outcome(self, future: Any, spec: RunSpec) -> RunOutcome | None:
+        """The run's outcome, or None if its worker was lost."""
+        from distributed import KilledWorker
+
+        if future.status == "finished":
+            return future.result()
+        exc = future.exception()
+        if isinstance(exc, KilledWorker):
+            return None
+        outcome = _failed(spec, f"task error: {type(exc).__name__}: {exc}".splitlines()[0])
+        _record(spec, outcome)
+        return outcome
+
+    def _lost(self, spec: RunSpec, future: Any, attempt: int) -> RunOutcome:
+        outcome = _failed(spec, f"worker lost {attempt + 1} time(s); gave up after "
+                                f"{self.retries} retries")  # fmt: skip
+        _record(spec, outcome)
+        return outcome
+
+    def _running(self, client: Any) -> int:
+        ours = {f.key for f in self.pending}
+        return sum(k in ours for keys in client.processing().values() for k in keys)
+
+    def _tables(self) -> tuple[Path, Path]:
+        finished = [self.outcomes[s.run_id] for s in self.specs if s.run_id in self.outcomes]
+        pending = len(self.specs) - len(finished)
+        return write_tables(finished, self.out_dir, title=self.plan.name, pending=pending)
+
+
+def _failed(spec: RunSpec, error: str) -> RunOutcome:
+    return RunOutcome(
+        spec.run_id, str(spec.notebook), spec.label, spec.parameters, "failed", 0.0, error=error
+    )
+
+
+def _record(spec: RunSpec, outcome: RunOutcome) -> None:
+    """Write a failure decided outside the run's process into its folder (status.json)."""
+    run_dir = Path(spec.parameters[OUTPUT_PARAMETER])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / STATUS_FILE, asdict(outcome))
+
+
+def run_task(
+    spec: RunSpec,
+    kernel: str | None = None,
+    cell_timeout: int | None = None,
+    gpu_pin: tuple[int, float] | None = None,
+) -> RunOutcome:
+    """One run as a Dask task: papermill in a process of its own (`execute_run` there).
+
+    Parameters
+    ----------
+    spec : RunSpec
+        The run.
+    kernel : str, optional
+        Jupyter kernel name.
+    cell_timeout : int, optional
+        Seconds per cell.
+    gpu_pin : tuple of (int, float), optional
+        On a local cluster: (GPUs of the machine, gpus_per_run); the run then sees only the
+        card of its worker (worker ``i`` uses card ``int(i * gpus_per_run) % GPUs``).
+
+    Returns
+    -------
+    RunOutcome
+        As recorded in the run folder's status.json; a failure if the process died first.
+    """
+    run_dir = Path(spec.parameters[OUTPUT_PARAMETER])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / STATUS_FILE).unlink(missing_ok=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(kit_root()), env.get("PYTHONPATH")) if p)
+    if gpu_pin:
+        from distributed import get_worker
+
+        cards, share = gpu_pin
+        env["CUDA_VISIBLE_DEVICES"] = str(int(int(get_worker().name) * share) % cards)
+    request = {
+        "run_id": spec.run_id, "notebook": str(spec.notebook), "label": spec.label,
+        "parameters": spec.parameters, "kernel": kernel, "cell_timeout": cell_timeout,
+    }  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", "from kit.batch import run_child; run_child()"],
+        input=json.dumps(request), text=True, env=env, capture_output=True,
+    )  # fmt: skip
+    try:
+        return RunOutcome(**json.loads((run_dir / STATUS_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        outcome = _failed(spec, f"run process exited with status {done.returncode}: {why}")
+        _record(spec, outcome)
+        return outcome
+
+
+def run_child() -> None:
+    """The run process's entry point: read a run request (JSON) on stdin and execute it.
+
+    The process exits as soon as its parent (the Dask worker) is gone, so a killed worker
+    leaves no run behind; the notebook's kernel follows its parent in the same way.
+    """
+    request = json.loads(sys.stdin.read())
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    spec = RunSpec(
+        request["run_id"], Path(request["notebook"]), request["label"], request["parameters"]
+    )
+    execute_run(spec, request["kernel"], request["cell_timeout"])
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(3)
 
 
 # --------------------------------------------------------------------------- tables
@@ -587,10 +898,11 @@ def outcome_rows(outcomes: list[RunOutcome]) -> list[dict[str, Any]]:
 
 
 def write_tables(
-    outcomes: list[RunOutcome], out_dir: str | os.PathLike, title: str = "batch"
+    outcomes: list[RunOutcome], out_dir: str | os.PathLike, title: str = "batch", pending: int = 0
 ) -> tuple[Path, Path]:
     """Write `results.csv` (every run and column, with a `notebook` column) and `results.md`
-    (one table per notebook) atomically."""
+    (one table per notebook) atomically; `pending` runs not finished yet are counted in the
+    markdown."""
     import pandas as pd
 
     out_dir = Path(out_dir)
@@ -599,14 +911,17 @@ def write_tables(
     frame = pd.DataFrame(rows, columns=table_columns(rows), dtype=object)
     csv_path, md_path = out_dir / "results.csv", out_dir / "results.md"
     write_atomic(csv_path, frame.to_csv(index=False))
-    write_atomic(md_path, markdown_report(rows, title))
+    write_atomic(md_path, markdown_report(rows, title, pending))
     return csv_path, md_path
 
 
-def markdown_report(rows: list[dict[str, Any]], title: str) -> str:
-    """The markdown summary: the count of ok runs, then one section and table per notebook."""
+def markdown_report(rows: list[dict[str, Any]], title: str, pending: int = 0) -> str:
+    """The markdown summary: the count of ok runs (and of those not finished), then one
+    section and table per notebook."""
     ok = sum(r["status"] == "ok" for r in rows)
     lines = [f"# {title}", "", f"{ok} of {len(rows)} runs ok."]
+    if pending:
+        lines[-1] += f" {pending} not finished."
     notebooks: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         notebooks.setdefault(row["notebook"], []).append(row)
@@ -681,21 +996,92 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "results.csv and results.md (one table per notebook).",
     )
     p.add_argument("plan", type=Path, help="plan YAML (see notebooks/plans/)")
-    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    p.add_argument(
+        "--jobs", type=int, default=1, help="worker processes on this machine (local cluster)"
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help=f"run on an existing Dask cluster, e.g. tcp://HOST:8786 (default: ${SCHEDULER_ENV})",
+    )
+    where.add_argument(
+        "--cluster",
+        choices=sorted(CLUSTER_KINDS),
+        help="run on an HPC scheduler through dask-jobqueue (with --cluster-config)",
+    )
+    p.add_argument(
+        "--cluster-config",
+        type=Path,
+        metavar="FILE",
+        help="YAML: cores, memory, walltime, queue, account, gpus, max_jobs, prologue, "
+        "directives (per job)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=DEFAULT_RETRIES,
+        help="resubmissions of a run whose worker was lost",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=CONNECT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long to wait for --scheduler",
+    )
     p.add_argument("--resume", action="store_true", help="skip runs that completed ok")
     p.add_argument(
-        "--out", type=Path, help="output folder (default: outputs/batch/<the plan's name>)"
+        "--out",
+        type=Path,
+        help="output folder (default: outputs/batch/<the plan's name>; on a cluster, a "
+        "folder every worker sees)",
     )
     p.add_argument("--kernel", help="Jupyter kernel name (default: the plan's or notebook's)")
     p.set_defaults(handler=_cmd_batch)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
+    # Every argument and file is checked before any worker starts or any run is submitted.
+    if args.jobs < 1:
+        raise KitError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.retries < 0:
+        raise KitError(f"--retries must be 0 or more, got {args.retries}")
+    if args.connect_timeout <= 0:
+        raise KitError(f"--connect-timeout must be positive, got {args.connect_timeout:g}")
+    if args.cluster_config and not args.cluster:
+        raise KitError("--cluster-config needs --cluster (" + ", ".join(CLUSTER_KINDS) + ")")
     plan = load_plan(args.plan)
+    config = None
+    if args.cluster:
+        config = load_cluster_config(args.cluster_config) if args.cluster_config else None
+    scheduler = None if args.cluster else args.scheduler or os.environ.get(SCHEDULER_ENV)
     out_dir = args.out or Path("outputs") / "batch" / plan.name
-    report = run_batch(plan, out_dir, jobs=args.jobs, resume=args.resume, kernel=args.kernel)
+    _, _, todo = pending_runs(plan, out_dir, args.resume)
+    options = dict(resume=args.resume, kernel=args.kernel, retries=args.retries)
+    if not scheduler and not args.cluster:
+        report = run_batch(plan, out_dir, jobs=args.jobs, **options)
+    else:
+        gpu_runs = any(is_gpu_run(s) for s in todo)
+        if args.cluster and gpu_runs and (config or ClusterConfig()).gpus < plan.gpus_per_run:
+            raise KitError(
+                f"{args.cluster_config or '--cluster'}: the plan has runs with device cuda "
+                "and the jobs have no GPU; set gpus: 1 in the cluster config"
+            )
+        with batch_client(
+            scheduler=scheduler,
+            cluster=args.cluster,
+            cluster_config=config,
+            runs=max(len(todo), 1),
+            connect_timeout=args.connect_timeout,
+        ) as client:
+            if scheduler:
+                check_gpu_workers(client, plan, todo)
+            report = run_batch(plan, out_dir, client=client, **options)
     print(report.markdown_path.read_text())
     print(f"results: {report.csv_path}\ntable:   {report.markdown_path}")
+    for run_id, times in report.retried.items():
+        print(f"retried: {run_id}: its worker was lost, resubmitted {times} time(s)")
     for o in report.failed:
         print(
             f"failed: {o.run_id}: {o.error} (log: {Path(o.parameters[OUTPUT_PARAMETER])}/run.log)"
