@@ -22,6 +22,7 @@ import scipy.fft as sfft
 from scipy import ndimage
 
 from kit import resources
+from kit.drift.reasons import Reason, first_failure
 from kit.errors import KitError
 
 #: Peak memory of matching one point, per pixel of its search window (FFTs, integral images,
@@ -73,6 +74,8 @@ class MatchResult:
     sharpness: np.ndarray
     valid: np.ndarray
     angle: np.ndarray
+    #: Why each vector is invalid (`kit.drift.reasons.Reason` codes, 0 where valid).
+    reason: np.ndarray | None = None
 
 
 def sample_patches(
@@ -207,25 +210,39 @@ def find_peaks(surfaces: np.ndarray, exclusion: int = 3) -> Peak:
 @dataclass
 class _BestPeaks:
     """Each point's best peak so far over the template rotations tried, and whether any of
-    its templates had texture."""
+    its templates was free of no data and had texture."""
 
     result: MatchResult
     quality: np.ndarray  # -inf where no peak yet
     on_border: np.ndarray
+    on_data: np.ndarray
     textured: np.ndarray
 
     @classmethod
     def none(cls, n: int) -> _BestPeaks:
         empty = MatchResult(*(np.full(n, np.nan) for _ in range(4)), np.zeros(n, bool), np.zeros(n))
-        return cls(empty, np.full(n, -np.inf), np.ones(n, bool), np.zeros(n, bool))
+        return cls(
+            empty, np.full(n, -np.inf), np.ones(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+        )
 
-    def valid(self, params: MatchParams) -> np.ndarray:
-        """Textured, peak inside the searched area, enough quality and sharpness."""
-        return (
-            self.textured
-            & ~self.on_border
-            & (np.nan_to_num(self.result.quality, nan=-1) >= params.min_quality)
-            & (np.nan_to_num(self.result.sharpness, nan=-1) >= params.min_sharpness)
+    def reasons(self, params: MatchParams) -> np.ndarray:
+        """Reason codes: template on data, textured, peak inside the searched area, enough
+        quality and sharpness, in that order of precedence."""
+        return first_failure(
+            [
+                (Reason.NO_DATA, self.on_data),
+                (Reason.NO_TEXTURE, self.textured),
+                (Reason.BORDER_PEAK, ~self.on_border),
+                (
+                    Reason.WEAK_PEAK,
+                    np.nan_to_num(self.result.quality, nan=-1) >= params.min_quality,
+                ),
+                (
+                    Reason.AMBIGUOUS_PEAK,
+                    np.nan_to_num(self.result.sharpness, nan=-1) >= params.min_sharpness,
+                ),
+            ],
+            self.quality.size,
         )
 
 
@@ -266,15 +283,15 @@ def _guess(guess: np.ndarray | None, n: int) -> np.ndarray:
 def _textured_templates(
     image1: np.ndarray, x: np.ndarray, y: np.ndarray, rotation, params: MatchParams
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Templates of image 1 at (x, y) and which of them are usable: free of NaN and with more
-    texture than `min_texture_std`."""
+    """Templates of image 1 at (x, y), which of them are free of NaN (on data) and which are
+    usable: on data and with more texture than `min_texture_std`."""
     templates = sample_patches(image1, x, y, params.template, rotation)
-    usable = ~np.isnan(templates).any(axis=(1, 2))
-    usable &= (
-        np.nanstd(np.where(usable[:, None, None], templates, 0.0), axis=(1, 2))
+    on_data = ~np.isnan(templates).any(axis=(1, 2))
+    usable = on_data & (
+        np.nanstd(np.where(on_data[:, None, None], templates, 0.0), axis=(1, 2))
         > params.min_texture_std
     )
-    return templates, usable
+    return templates, on_data, usable
 
 
 def _match_batch(
@@ -289,9 +306,10 @@ def _match_batch(
 ) -> None:
     """Match one batch of points with one template rotation; keep the peaks that beat `best`."""
     rotated = None if rotation is None else rotation[batch]
-    templates, usable = _textured_templates(
+    templates, on_data, usable = _textured_templates(
         image1, points.x[batch], points.y[batch], rotated, params
     )
+    best.on_data[batch] |= on_data
     best.textured[batch] |= usable
     if not usable.any():
         return
@@ -342,7 +360,8 @@ def pattern_match(
     -------
     MatchResult
         Per point: (u, v) NaN where nothing could be matched, the peak's quality and
-        sharpness, validity and the template angle of the best peak.
+        sharpness, validity, the reason code of invalid vectors and the template angle of the
+        best peak.
 
     Raises
     ------
@@ -359,5 +378,6 @@ def pattern_match(
         for start in range(0, n, params.batch):
             batch = slice(start, min(start + params.batch, n))
             _match_batch(image1, image2, points, batch, angle, rotation, params, best)
-    best.result.valid = best.valid(params)
+    best.result.reason = best.reasons(params)
+    best.result.valid = best.result.reason == Reason.VALID
     return best.result

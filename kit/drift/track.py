@@ -24,6 +24,7 @@ from kit.drift.features import FeatureParams, feature_track
 from kit.drift.io import GcpTransform
 from kit.drift.matching import MatchParams, pattern_match
 from kit.drift.preprocess import normalise
+from kit.drift.reasons import Reason
 from kit.errors import KitError
 
 METHODS: tuple[str, ...] = ("ft", "pm", "ft+pm", "superlim", "superlim+pm")
@@ -127,6 +128,7 @@ class DriftResult:
     u_ice: np.ndarray | None = None
     v_ice: np.ndarray | None = None
     dt_seconds: float | None = None
+    reason: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
     def grid(self, name: str) -> np.ndarray:
@@ -318,26 +320,45 @@ def _drift_vectors(
     still: _NoMotion,
     extra: dict,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(u, v, quality, sharpness, valid) of `method` at the points, before the data checks;
-    NaN quality and sharpness where the method has none."""
+    """(u, v, quality, sharpness, reason) of `method` at the points, before the data checks;
+    NaN quality and sharpness where the method has none, `Reason` codes (0 = valid)."""
     missing = np.full(x.size, np.nan)
     if method == "ft":
         matches = feature_track(image1, image2, settings.feature_params(), still.expected)
-        u, v, _, valid = matches.first_guess(x, y)
+        u, v, _, inside = matches.first_guess(x, y)
         extra["n_matches"] = matches.count
-        return u, v, missing, missing, valid
+        reason = np.where(inside, Reason.VALID, Reason.NO_MATCH).astype(np.uint8)
+        return u, v, missing, missing, reason
     if method == "superlim":
         from kit.drift.superlim_matching import superlim_track
 
-        u, v, quality, valid = superlim_track(image1, image2, x, y, settings, still.u, still.v)
-        return u, v, quality, missing, valid
+        u, v, quality, reason = superlim_track(image1, image2, x, y, settings, still.u, still.v)
+        return u, v, quality, missing, reason
     guess_u, guess_v, guess_angle, search = _pattern_match_guess(
         method, image1, image2, x, y, settings, still, extra
     )
     match = pattern_match(
         image1, image2, x, y, guess_u, guess_v, guess_angle, settings.match_params(search)
     )
-    return match.u, match.v, match.quality, match.sharpness, match.valid
+    return match.u, match.v, match.quality, match.sharpness, match.reason
+
+
+def _with_data_checks(
+    image1: np.ndarray,
+    image2: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    reason: np.ndarray,
+) -> np.ndarray:
+    """The method's reason codes, with NO_DATA where the point is off data in image 1 or its
+    end off data in image 2, and NO_MATCH where a vector marked valid has no displacement."""
+    found = np.isfinite(u) & np.isfinite(v)
+    on_data = _inside_data(image1, x, y) & (_inside_data(image2, x + u, y + v) | ~found)
+    reason = np.where(on_data, reason, Reason.NO_DATA)
+    reason = np.where((reason == Reason.VALID) & ~found, Reason.NO_MATCH, reason)
+    return reason.astype(np.uint8)
 
 
 def track(
@@ -371,7 +392,8 @@ def track(
     Returns
     -------
     DriftResult
-        One vector per point, `valid` where it passed the checks and starts and ends on data.
+        One vector per point, `valid` where it passed the checks and starts and ends on data,
+        and `reason`, why each other one is invalid (`kit.drift.reasons.Reason`).
 
     Raises
     ------
@@ -404,13 +426,23 @@ def track(
     x, y, grid_shape = _tracked_points(image1.shape, points, settings)
     still = _no_motion(geo1, geo2, x, y)
     extra: dict = {}
-    u, v, quality, sharpness, valid = _drift_vectors(
+    u, v, quality, sharpness, reason = _drift_vectors(
         method, image1, image2, x, y, settings, still, extra
     )
-    on_data = _inside_data(image1, x, y) & _inside_data(image2, x + u, y + v)
-    valid = np.asarray(valid, bool) & on_data
+    reason = _with_data_checks(image1, image2, x, y, u, v, reason)
+    valid = reason == Reason.VALID
     result = DriftResult(
-        x, y, u, v, quality, sharpness, valid, method, grid_shape=grid_shape, extra=extra
+        x,
+        y,
+        u,
+        v,
+        quality,
+        sharpness,
+        valid,
+        method,
+        grid_shape=grid_shape,
+        reason=reason,
+        extra=extra,
     )
     if geo1 is not None and geo2 is not None:
         geolocate(result, geo1, geo2, dt_seconds)
