@@ -51,10 +51,10 @@ class _Layout:
         )
 
 
-def _valid_only(result: DriftResult, values) -> np.ndarray | None:
-    """`values` (one per point) with NaN where the vector is invalid."""
+def _valid_only(result: DriftResult, values) -> np.ndarray:
+    """`values` (one per point) with NaN where the vector is invalid (all NaN for None)."""
     if values is None:
-        return None
+        return np.full(result.x.shape, np.nan)
     return np.where(np.asarray(result.valid, bool), np.asarray(values, np.float64), np.nan)
 
 
@@ -74,6 +74,12 @@ def _vector_variables(result: DriftResult, layout: _Layout) -> dict[str, xr.Vari
             _valid_only(result, result.v), long_name="displacement along image rows", units="pixel"
         ),
         "quality": var(result.quality, long_name="peak normalised cross-correlation", units="1"),
+        "sigma": var(
+            _valid_only(result, result.sigma),
+            long_name="standard deviation of each displacement component, from the shape of "
+            "the correlation peak",
+            units="pixel",
+        ),
         "sharpness": var(
             result.sharpness, long_name="peak correlation minus best rival correlation", units="1"
         ),
@@ -117,6 +123,11 @@ def _geolocated_variables(result: DriftResult, layout: _Layout) -> dict[str, xr.
         "displacement": var(
             _valid_only(result, result.displacement_km),
             long_name="sea-ice displacement",
+            units="km",
+        ),
+        "sigma_km": var(
+            _valid_only(result, result.sigma_km),
+            long_name="standard deviation of each displacement component",
             units="km",
         ),
     }

@@ -107,7 +107,11 @@ class DriftResult:
     correlation, `sharpness` the peak's margin over the best rival correlation (NaN where the
     method has none). With geolocation: start/end lon/lat, displacement (km), speed (m/s) and
     (u_ice, v_ice), the ice motion in image-1 pixel axes - (u, v) without the change of viewing
-    geometry between the two acquisitions."""
+    geometry between the two acquisitions. `reason` says why a vector is invalid
+    (`kit.drift.reasons.Reason` codes, 0 where valid; None when the maker gave none). `sigma`
+    is the standard deviation of each displacement component (px) from the shape of the
+    correlation peak (`kit.drift.matching.peak_sigma`; NaN for `ft` and `superlim`, which have
+    none), `sigma_km` the same in km when geolocated."""
 
     x: np.ndarray
     y: np.ndarray
@@ -129,6 +133,8 @@ class DriftResult:
     v_ice: np.ndarray | None = None
     dt_seconds: float | None = None
     reason: np.ndarray | None = None
+    sigma: np.ndarray | None = None
+    sigma_km: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
     def grid(self, name: str) -> np.ndarray:
@@ -203,10 +209,21 @@ def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
+def pixel_size_km(geo: GcpTransform, x, y) -> np.ndarray:
+    """Mean of the column and row spacing (km) of an image's pixels at (x, y)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    lon, lat = geo.pixel_to_lonlat(x + 0.5, y + 0.5)
+    lon_c, lat_c = geo.pixel_to_lonlat(x + 1.5, y + 0.5)
+    lon_r, lat_r = geo.pixel_to_lonlat(x + 0.5, y + 1.5)
+    return (haversine_km(lon, lat, lon_c, lat_c) + haversine_km(lon, lat, lon_r, lat_r)) / 2
+
+
 def geolocate(
     result: DriftResult, geo1: GcpTransform, geo2: GcpTransform, dt_seconds: float | None
 ) -> None:
-    """Fill the start/end lon/lat, displacement (km) and, with a time step, speed (m/s).
+    """Fill the start/end lon/lat, displacement (km), sigma in km and, with a time step,
+    speed (m/s).
 
     Pixel (x, y) is the centre of pixel column x, row y, i.e. GCP position (x + 0.5, y + 0.5)."""
     result.lon, result.lat = geo1.pixel_to_lonlat(result.x + 0.5, result.y + 0.5)
@@ -219,6 +236,8 @@ def geolocate(
     c1, r1 = geo1.lonlat_to_pixel(np.nan_to_num(result.lon2), np.nan_to_num(result.lat2))
     result.u_ice = np.where(missing, np.nan, c1 - 0.5 - result.x)
     result.v_ice = np.where(missing, np.nan, r1 - 0.5 - result.y)
+    if result.sigma is not None:
+        result.sigma_km = result.sigma * pixel_size_km(geo1, result.x, result.y)
     result.dt_seconds = dt_seconds
     if dt_seconds:
         result.speed_ms = result.displacement_km * 1000.0 / dt_seconds
@@ -320,27 +339,28 @@ def _drift_vectors(
     still: _NoMotion,
     extra: dict,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(u, v, quality, sharpness, reason) of `method` at the points, before the data checks;
-    NaN quality and sharpness where the method has none, `Reason` codes (0 = valid)."""
+    """(u, v, quality, sharpness, reason, sigma) of `method` at the points, before the data
+    checks; NaN quality, sharpness and sigma where the method has none, `Reason` codes
+    (0 = valid)."""
     missing = np.full(x.size, np.nan)
     if method == "ft":
         matches = feature_track(image1, image2, settings.feature_params(), still.expected)
         u, v, _, inside = matches.first_guess(x, y)
         extra["n_matches"] = matches.count
         reason = np.where(inside, Reason.VALID, Reason.NO_MATCH).astype(np.uint8)
-        return u, v, missing, missing, reason
+        return u, v, missing, missing, reason, missing
     if method == "superlim":
         from kit.drift.superlim_matching import superlim_track
 
         u, v, quality, reason = superlim_track(image1, image2, x, y, settings, still.u, still.v)
-        return u, v, quality, missing, reason
+        return u, v, quality, missing, reason, missing
     guess_u, guess_v, guess_angle, search = _pattern_match_guess(
         method, image1, image2, x, y, settings, still, extra
     )
     match = pattern_match(
         image1, image2, x, y, guess_u, guess_v, guess_angle, settings.match_params(search)
     )
-    return match.u, match.v, match.quality, match.sharpness, match.reason
+    return match.u, match.v, match.quality, match.sharpness, match.reason, match.sigma
 
 
 def _with_data_checks(
@@ -426,7 +446,7 @@ def track(
     x, y, grid_shape = _tracked_points(image1.shape, points, settings)
     still = _no_motion(geo1, geo2, x, y)
     extra: dict = {}
-    u, v, quality, sharpness, reason = _drift_vectors(
+    u, v, quality, sharpness, reason, sigma = _drift_vectors(
         method, image1, image2, x, y, settings, still, extra
     )
     reason = _with_data_checks(image1, image2, x, y, u, v, reason)
@@ -442,6 +462,7 @@ def track(
         method,
         grid_shape=grid_shape,
         reason=reason,
+        sigma=sigma,
         extra=extra,
     )
     if geo1 is not None and geo2 is not None:
