@@ -73,6 +73,8 @@ TRACK_OPTION_HELP = {
     "superlim_mutual_tol": "superlim methods: largest distance of the back-match from the seed "
     "(px)",
     "superlim_min_similarity": "superlim methods: minimum descriptor similarity",
+    "consistency": "ft, superlim: threshold of the normalised median test of a grid vector "
+    "against its neighbours (0: off)",
     "device": "superlim methods: torch device (None: the kit's choice)",
     "workers": "pm methods: FFT worker threads",
 }

@@ -56,6 +56,9 @@ class TrackParams:
     superlim_radius: float = 64.0
     superlim_mutual_tol: float = 8.0
     superlim_min_similarity: float = 0.5
+    #: `ft` and `superlim` on a grid: threshold of the normalised median test against the
+    #: neighbouring vectors (`kit.drift.outliers.neighbour_consistent`); 0 turns it off.
+    consistency: float = 3.0
     device: str | None = None
     workers: int = 2
 
@@ -348,6 +351,9 @@ def _drift_vectors(
         u, v, _, inside = matches.first_guess(x, y)
         extra["n_matches"] = matches.count
         reason = np.where(inside, Reason.VALID, Reason.NO_MATCH).astype(np.uint8)
+        if settings.consistency > 0:
+            agree = matches.local_agreement(x, y, u, v, settings.grid_step * 1.5, 3.0)
+            reason[(reason == Reason.VALID) & ~agree] = Reason.INCONSISTENT
         return u, v, missing, missing, reason, missing
     if method == "superlim":
         from kit.drift.superlim_matching import superlim_track
@@ -379,6 +385,18 @@ def _with_data_checks(
     reason = np.where(on_data, reason, Reason.NO_DATA)
     reason = np.where((reason == Reason.VALID) & ~found, Reason.NO_MATCH, reason)
     return reason.astype(np.uint8)
+
+
+def _check_consistency(result: DriftResult, threshold: float) -> None:
+    """Mark valid grid vectors that fail the normalised median test against their neighbours
+    INCONSISTENT (methods without a correlation check of their own: ft, superlim)."""
+    from kit.drift.outliers import neighbour_consistent
+
+    if result.grid_shape is None:
+        return
+    failed = result.valid & ~neighbour_consistent(result, threshold=threshold)
+    result.reason[failed] = Reason.INCONSISTENT
+    result.valid = result.reason == Reason.VALID
 
 
 def track(
@@ -465,6 +483,8 @@ def track(
         sigma=sigma,
         extra=extra,
     )
+    if method in ("ft", "superlim") and settings.consistency > 0:
+        _check_consistency(result, settings.consistency)
     if geo1 is not None and geo2 is not None:
         geolocate(result, geo1, geo2, dt_seconds)
     result.seconds = time.perf_counter() - start

@@ -3,6 +3,7 @@ import pytest
 
 from kit.drift.io import GcpTransform
 from kit.drift.reasons import FLAG_MEANINGS, Reason
+from kit.drift.synthetic import DisplacementField, make_pair
 from kit.drift.track import METHODS, grid_points, haversine_km, track
 from kit.errors import KitError
 
@@ -97,3 +98,21 @@ def test_geolocated_result_gives_km_and_speed(moving_pair):
 def test_haversine():
     assert haversine_km(0, 0, 0, 1) == pytest.approx(111.19, abs=0.01)
     assert haversine_km(10, 89, 190, 89) == pytest.approx(2 * 111.19, abs=0.02)
+
+
+def test_ft_consistency_test_drops_vectors_carried_across_a_shear_zone():
+    shape = (600, 600)
+    b = np.radians(30.0)
+    field = DisplacementField(
+        shape, translation=(6.0, -4.0), jump=(18 * np.cos(b), 18 * np.sin(b)), jump_angle_deg=30.0
+    )
+    pair = make_pair(displacement=field, shape=shape, seed=3)
+    wrong = {}
+    for consistency in (0.0, 3.0):
+        result = track(pair.image1, pair.image2, "ft", consistency=consistency)
+        tu, tv = pair.truth(result.x, result.y)
+        err = np.hypot(result.u - tu, result.v - tv)[result.valid]
+        wrong[consistency] = np.mean(err > 3)
+        if consistency:
+            assert (result.reason == Reason.INCONSISTENT).any() and result.valid.mean() > 0.5
+    assert wrong[3.0] < 0.6 * wrong[0.0]
