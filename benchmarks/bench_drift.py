@@ -6,9 +6,15 @@
 (b) Pattern-matching throughput (35 px templates, +-16 px search, 2 threads) against the named
     baseline, a Python loop of per-point OpenCV matchTemplate calls, with the ratio printed.
 (c) The two real pairs (no truth): forward-backward consistency, with geolocation.
+(d) Uncertainty: on warped pairs, the fraction of displacement-component errors of valid pm and
+    ft+pm vectors within 1 and 2 sigma (`peak_sigma`).
+(e) Shear zones: a real image and a synthetic texture warped with an 18 px jump along a line at
+    30 and 100 degrees; the fraction of `ft`'s valid vectors more than 3 px off without and with
+    the local consistency test (`consistency=0` against the default).
 
     PYTHONPATH=. python benchmarks/bench_drift.py            # full run (about 10 min on 2 cores)
     PYTHONPATH=. python benchmarks/bench_drift.py --quick    # one field per image
+    PYTHONPATH=. python benchmarks/bench_drift.py --only uncertainty,shear
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from kit.drift.io import read_s1_geotiff
 from kit.drift.matching import MatchParams, pattern_match, sample_patches
 from kit.drift.metrics import format_table, forward_backward, scored_errors, summarise
 from kit.drift.preprocess import normalise, to_db
-from kit.drift.synthetic import make_pair, random_field, synthetic_texture
+from kit.drift.synthetic import DisplacementField, make_pair, random_field, synthetic_texture
 from kit.drift.track import METHODS, track
 
 PAIRS = [
@@ -125,10 +131,76 @@ def real_pairs_benchmark(folder: str) -> None:
         )
 
 
+def uncertainty_benchmark(bases: dict[str, list[np.ndarray]]) -> None:
+    print("\n(d) uncertainty: component errors of valid vectors within k sigma (600 px crops)")
+    rows = []
+    for source, images in bases.items():
+        for m in ("pm", "ft+pm"):
+            errors, sigmas = [], []
+            for seed in range(300, 304):
+                base = images[seed % len(images)][:600, :600]
+                pair = make_pair(base, random_field(base.shape, 20, 10, seed=seed), seed=seed)
+                r = track(pair.image1, pair.image2, m, grid_step=24, search=24)
+                tu, tv = pair.truth(r.x, r.y)
+                errors += [np.abs(r.u - tu)[r.valid], np.abs(r.v - tv)[r.valid]]
+                sigmas += [r.sigma[r.valid]] * 2
+            e, s = np.concatenate(errors), np.concatenate(sigmas)
+            rows.append(
+                {
+                    "source": source,
+                    "method": m,
+                    "n_components": e.size,
+                    "median_sigma": float(np.median(s)),
+                    "within_1_sigma": float(np.mean(e <= s)),
+                    "within_2_sigma": float(np.mean(e <= 2 * s)),
+                }
+            )
+    print(format_table(rows, list(rows[0])))
+
+
+def shear_zone_benchmark(bases: dict[str, list[np.ndarray]]) -> None:
+    print("\n(e) shear zone (18 px jump): ft valid vectors more than 3 px off")
+    rows = []
+    for source, images in bases.items():
+        base = images[-1]
+        for angle in (30.0, 100.0):
+            b = np.radians(angle)
+            field = DisplacementField(
+                base.shape,
+                translation=(6.0, -4.0),
+                rotation_deg=3.0,
+                jump=(18 * np.cos(b), 18 * np.sin(b)),
+                jump_angle_deg=angle,
+            )
+            pair = make_pair(base, field, seed=1)
+            for consistency in (0.0, 3.0):
+                r = track(pair.image1, pair.image2, "ft", consistency=consistency)
+                tu, tv = pair.truth(r.x, r.y)
+                e = np.hypot(r.u - tu, r.v - tv)[r.valid]
+                rows.append(
+                    {
+                        "source": source,
+                        "angle": angle,
+                        "consistency": consistency,
+                        "fraction_valid": float(r.valid.mean()),
+                        "valid_wrong": float(np.mean(e > 3)),
+                        "valid_median": float(np.median(e)),
+                    }
+                )
+    print(format_table(rows, list(rows[0])))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one warp per image instead of two")
+    parser.add_argument(
+        "--only",
+        default="truth,throughput,real,uncertainty,shear",
+        help="comma-separated parts to run: truth (a), throughput (b), real (c), "
+        "uncertainty (d), shear (e)",
+    )
     args = parser.parse_args()
+    parts = set(args.only.split(","))
     torch.set_num_threads(2)
     folder = os.path.join(shared_data_dir(), "s1_pairs")
     paths = sorted(glob.glob(os.path.join(folder, "*.tif")))
@@ -142,10 +214,16 @@ def main() -> None:
     print(
         f"machine: {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, GPU: {torch.cuda.is_available()}"
     )
-    truth_benchmark(bases, fields)
-    throughput_benchmark(bases[next(iter(bases))][0])
-    if paths:
+    if "truth" in parts:
+        truth_benchmark(bases, fields)
+    if "throughput" in parts:
+        throughput_benchmark(bases[next(iter(bases))][0])
+    if paths and "real" in parts:
         real_pairs_benchmark(folder)
+    if "uncertainty" in parts:
+        uncertainty_benchmark(bases)
+    if "shear" in parts:
+        shear_zone_benchmark(bases)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -43,38 +45,99 @@ CONSISTENCY_COLUMNS = [
 ]
 
 
+#: Help of each `TrackParams` setting, by method: `autoice drift` and `drift-eval` offer one
+#: option per setting (``--refine-search`` for ``refine_search``), its default read from
+#: `TrackParams`.
+TRACK_OPTION_HELP = {
+    "grid_step": "all methods: grid spacing of the vectors (px)",
+    "template": "pm, ft+pm, superlim+pm: template size (odd, px)",
+    "search": "pm (and ft+pm, superlim+pm without a first guess): search radius around the "
+    "zero or geolocation first guess (px)",
+    "refine_search": "ft+pm: search radius around the feature-tracking first guess (px)",
+    "superlim_search": "superlim+pm: search radius around the SuperLIM first guess (px)",
+    "angles": "pm methods: template rotations tried on top of the first guess's, comma-"
+    "separated degrees, e.g. 0,-10,10",
+    "min_quality": "pm methods: minimum peak correlation of a valid vector",
+    "min_sharpness": "pm methods: minimum margin of the peak over the best rival correlation",
+    "clip": "all methods: low,high percentiles the dB images are clipped to before matching",
+    "mean_sigma": "all methods: remove the local mean with a Gaussian of this sigma (px) "
+    "before matching (None: keep it)",
+    "n_features": "ft, ft+pm: number of ORB keypoints per image",
+    "ratio": "ft, ft+pm: Lowe ratio of the best to the second-best descriptor distance",
+    "max_drift": "ft, ft+pm: largest drift of a feature match (px)",
+    "max_residual": "ft, ft+pm, superlim+pm: largest residual of a match from the polynomial "
+    "fit (px)",
+    "poly_order": "ft, ft+pm, superlim+pm: order of the polynomial outlier fit",
+    "superlim_weights": "superlim methods: checkpoint (None: the packaged one)",
+    "superlim_radius": "superlim methods: descriptor search radius (px)",
+    "superlim_mutual_tol": "superlim methods: largest distance of the back-match from the seed "
+    "(px)",
+    "superlim_min_similarity": "superlim methods: minimum descriptor similarity",
+    "consistency": "ft, superlim: threshold of the normalised median test of a grid vector "
+    "against its neighbours (0: off)",
+    "device": "superlim methods: torch device (None: the kit's choice)",
+    "workers": "pm methods: FFT worker threads",
+}
+#: Option strings of the settings not named --<setting-with-hyphens>: `--weights` is kept for
+#: compatibility, and `drift-eval` has its own `--max-drift` (of the warp).
+TRACK_OPTION_STRINGS = {
+    "superlim_weights": ("--superlim-weights", "--weights"),
+    "max_drift": ("--ft-max-drift",),
+}
+
+
+def track_option(name: str) -> str:
+    """The command-line option of the `TrackParams` setting `name`."""
+    return TRACK_OPTION_STRINGS.get(name, ("--" + name.replace("_", "-"),))[0]
+
+
+def _dest(name: str) -> str:
+    """Where argparse keeps the `TrackParams` setting `name`: named after its option."""
+    return track_option(name)[2:].replace("-", "_")
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    """A comma-separated list of numbers, e.g. ``0,-10,10``."""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected comma-separated numbers, e.g. 0,-10,10"
+        ) from None
+
+
+def _option_type(hint):
+    """The argparse type of a `TrackParams` field from its type hint."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is tuple:
+        return _float_list
+    if args:  # X | None
+        return _option_type(args[0])
+    return hint
+
+
 def _add_track_options(p: argparse.ArgumentParser) -> None:
-    """The tracking options, their defaults those of `track` (`TrackParams`)."""
+    """One option per `TrackParams` setting, its default that of `track`."""
     defaults = TrackParams()
-    p.add_argument(
-        "--grid-step", type=int, default=defaults.grid_step, help="grid spacing of the vectors (px)"
-    )
-    p.add_argument(
-        "--template",
-        type=int,
-        default=defaults.template,
-        help="pattern-matching template size (odd, px)",
-    )
-    p.add_argument(
-        "--search",
-        type=int,
-        default=defaults.search,
-        help="pattern-matching search radius for pm (px)",
-    )
-    p.add_argument(
-        "--weights",
-        default=defaults.superlim_weights,
-        help="SuperLIM checkpoint (default: the packaged one)",
-    )
+    hints = typing.get_type_hints(TrackParams)
+    group = p.add_argument_group("tracking settings (defaults of kit.drift.track.TrackParams)")
+    for f in dataclasses.fields(TrackParams):
+        default = getattr(defaults, f.name)
+        if isinstance(default, tuple):  # argparse converts a string default with `type`
+            default = ",".join(f"{a:g}" for a in default)
+        group.add_argument(
+            *TRACK_OPTION_STRINGS.get(f.name, (track_option(f.name),)),
+            dest=_dest(f.name),
+            type=_option_type(hints[f.name]),
+            default=default,
+            metavar=f.name.split("_")[-1].upper(),
+            help=TRACK_OPTION_HELP[f.name],
+        )
 
 
 def _track_params(args) -> dict:
-    return {
-        "grid_step": args.grid_step,
-        "template": args.template,
-        "search": args.search,
-        "superlim_weights": args.weights,
-    }
+    """The tracking settings given on the command line, as `track` keywords."""
+    return {f.name: getattr(args, _dest(f.name)) for f in dataclasses.fields(TrackParams)}
 
 
 def register(subparsers) -> None:
@@ -137,13 +200,32 @@ def _methods(text: str) -> list[str]:
 
 
 def _check_track_options(args, methods: list[str]) -> None:
-    """Tracking settings checked before any image is read or made: the pattern-matching
-    window (template, search) must be valid and its batch must fit in memory."""
-    if args.grid_step < 1:
-        raise KitError(f"--grid-step {args.grid_step}: must be at least 1 px")
+    """Tracking settings checked before any image is read or made, each error naming its
+    option: sizes and counts must be positive, the template odd, the clip percentiles ordered,
+    and the pattern-matching windows the methods use must fit in memory."""
+    for name in ("grid_step", "search", "refine_search", "superlim_search", "n_features"):
+        if getattr(args, name) < 1:
+            raise KitError(f"{track_option(name)} {getattr(args, name)}: must be at least 1")
+    if args.template < 5 or args.template % 2 == 0:
+        raise KitError(f"--template {args.template}: must be an odd number of pixels >= 5")
+    for name in ("workers", "poly_order"):
+        if getattr(args, name) < 1:
+            raise KitError(f"{track_option(name)} {getattr(args, name)}: must be at least 1")
+    if not args.angles:
+        raise KitError("--angles: give at least one template rotation, e.g. 0")
+    if len(args.clip) != 2 or not 0 <= args.clip[0] < args.clip[1] <= 100:
+        raise KitError(
+            f"--clip {','.join(f'{c:g}' for c in args.clip)}: expected two percentiles "
+            "low,high with 0 <= low < high <= 100"
+        )
     params = make_params(**_track_params(args))
-    if any("pm" in m for m in methods):  # the FT and SuperLIM guesses fall back to --search
-        params.match_params(params.search).check()
+    windows = {  # the FT and SuperLIM guesses fall back to --search
+        "pm": [params.search],
+        "ft+pm": [params.search, params.refine_search],
+        "superlim+pm": [params.search, params.superlim_search],
+    }
+    for search in sorted({s for m in methods for s in windows.get(m, [])}):
+        params.match_params(search).check()
 
 
 def _check_eval_options(args) -> None:

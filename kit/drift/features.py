@@ -45,6 +45,32 @@ class FeatureMatches:
     x2: np.ndarray
     y2: np.ndarray
     fit: Polynomial2D | None
+    #: Every match that passed the ratio and maximum-drift tests, before the polynomial
+    #: filter: (n, 4) columns x1, y1, x2, y2 (None when not kept).
+    candidates: np.ndarray | None = None
+
+    def local_agreement(self, x, y, u, v, radius: float, tolerance: float) -> np.ndarray:
+        """Whether each vector (u, v) at (x, y) agrees with the local evidence: the median
+        displacement of the candidate matches within `radius` px differs from it by at most
+        `tolerance` px. Points with fewer than 3 candidates nearby pass (nothing to test).
+
+        The polynomial filter drops every match on the far side of a shear zone or lead, and
+        the interpolation then carries the near side's motion smoothly across it; the
+        candidates still hold the far side's matches, so such vectors disagree with them."""
+        from scipy.spatial import cKDTree
+
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        ok = np.ones(x.shape, bool)
+        if self.candidates is None or len(self.candidates) < 3:
+            return ok
+        c = self.candidates
+        du, dv = c[:, 2] - c[:, 0], c[:, 3] - c[:, 1]
+        near = cKDTree(c[:, :2]).query_ball_point(np.stack([x, y], 1), radius)
+        for k, idx in enumerate(near):
+            if len(idx) >= 3 and np.isfinite(u[k]):
+                miss = np.hypot(np.median(du[idx]) - u[k], np.median(dv[idx]) - v[k])
+                ok[k] = miss <= tolerance
+        return ok
 
     @property
     def count(self) -> int:
@@ -158,4 +184,6 @@ def feature_track(
         params.max_residual,
         params.min_matches,
     )
-    return FeatureMatches(p1[keep, 0], p1[keep, 1], p2[keep, 0], p2[keep, 1], fit)
+    return FeatureMatches(
+        p1[keep, 0], p1[keep, 1], p2[keep, 0], p2[keep, 1], fit, np.concatenate([p1, p2], 1)
+    )

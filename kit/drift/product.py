@@ -3,6 +3,9 @@
 Vectors on a regular grid are written on (y, x) dimensions, scattered points on a `point`
 dimension. Pixel displacements are always there; with geolocation the start and end lon/lat, the
 displacement in km and, with a time step, the speed and its eastward/northward components.
+Invalid vectors are NaN in every displacement and speed variable (and the end positions); the
+`reason` flag variable says why each is invalid (`kit.drift.reasons.Reason`), and `quality`
+and `sharpness` are kept for all vectors as diagnostics.
 The file is written under a temporary name and moved into place, so a failed write loses nothing.
 """
 
@@ -15,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from kit.atomic import atomic_path
+from kit.drift.reasons import FLAG_MEANINGS, Reason
 from kit.drift.track import EARTH_RADIUS_KM, DriftResult
 
 
@@ -47,15 +51,35 @@ class _Layout:
         )
 
 
+def _valid_only(result: DriftResult, values) -> np.ndarray:
+    """`values` (one per point) with NaN where the vector is invalid (all NaN for None)."""
+    if values is None:
+        return np.full(result.x.shape, np.nan)
+    return np.where(np.asarray(result.valid, bool), np.asarray(values, np.float64), np.nan)
+
+
 def _vector_variables(result: DriftResult, layout: _Layout) -> dict[str, xr.Variable]:
-    """Point positions, pixel displacements, their quality measures and the validity flag."""
+    """Point positions, pixel displacements (NaN where invalid), their quality measures, the
+    validity flag and (when the result has them) the reason codes of invalid vectors."""
     var = layout.variable
-    return {
+    data = {
         "col": var(result.x, long_name="column of the point in image 1", units="1"),
         "row": var(result.y, long_name="row of the point in image 1", units="1"),
-        "u": var(result.u, long_name="displacement along image columns", units="pixel"),
-        "v": var(result.v, long_name="displacement along image rows", units="pixel"),
+        "u": var(
+            _valid_only(result, result.u),
+            long_name="displacement along image columns",
+            units="pixel",
+        ),
+        "v": var(
+            _valid_only(result, result.v), long_name="displacement along image rows", units="pixel"
+        ),
         "quality": var(result.quality, long_name="peak normalised cross-correlation", units="1"),
+        "sigma": var(
+            _valid_only(result, result.sigma),
+            long_name="standard deviation of each displacement component, from the shape of "
+            "the correlation peak",
+            units="pixel",
+        ),
         "sharpness": var(
             result.sharpness, long_name="peak correlation minus best rival correlation", units="1"
         ),
@@ -69,11 +93,24 @@ def _vector_variables(result: DriftResult, layout: _Layout) -> dict[str, xr.Vari
             },
         ),
     }
+    if result.reason is not None:
+        data["reason"] = xr.Variable(
+            layout.dims,
+            np.asarray(result.reason, np.int8).reshape(layout.shape),
+            {
+                "long_name": "why the vector is invalid",
+                "flag_values": np.array([r.value for r in Reason], np.int8),
+                "flag_meanings": FLAG_MEANINGS,
+            },
+        )
+    return data
 
 
 def _geolocated_variables(result: DriftResult, layout: _Layout) -> dict[str, xr.Variable]:
-    """Start and end lon/lat, displacement (km) and, with a time step, the velocity."""
+    """Start and end lon/lat, displacement (km) and, with a time step, the velocity; all but
+    the start NaN where the vector is invalid."""
     var = layout.variable
+    lon2, lat2 = _valid_only(result, result.lon2), _valid_only(result, result.lat2)
     data = {
         "lon": var(
             result.lon, standard_name="longitude", units="degrees_east", long_name="start longitude"
@@ -81,14 +118,25 @@ def _geolocated_variables(result: DriftResult, layout: _Layout) -> dict[str, xr.
         "lat": var(
             result.lat, standard_name="latitude", units="degrees_north", long_name="start latitude"
         ),
-        "lon2": var(result.lon2, units="degrees_east", long_name="end longitude (image 2)"),
-        "lat2": var(result.lat2, units="degrees_north", long_name="end latitude (image 2)"),
-        "displacement": var(result.displacement_km, long_name="sea-ice displacement", units="km"),
+        "lon2": var(lon2, units="degrees_east", long_name="end longitude (image 2)"),
+        "lat2": var(lat2, units="degrees_north", long_name="end latitude (image 2)"),
+        "displacement": var(
+            _valid_only(result, result.displacement_km),
+            long_name="sea-ice displacement",
+            units="km",
+        ),
+        "sigma_km": var(
+            _valid_only(result, result.sigma_km),
+            long_name="standard deviation of each displacement component",
+            units="km",
+        ),
     }
     if result.speed_ms is not None:
-        east, north = east_north_km(result.lon, result.lat, result.lon2, result.lat2)
+        east, north = east_north_km(result.lon, result.lat, lon2, lat2)
         scale = 1000.0 / result.dt_seconds
-        data["speed"] = var(result.speed_ms, standard_name="sea_ice_speed", units="m s-1")
+        data["speed"] = var(
+            _valid_only(result, result.speed_ms), standard_name="sea_ice_speed", units="m s-1"
+        )
         data["ve"] = var(east * scale, standard_name="eastward_sea_ice_velocity", units="m s-1")
         data["vn"] = var(north * scale, standard_name="northward_sea_ice_velocity", units="m s-1")
     return data
@@ -119,7 +167,8 @@ def drift_dataset(result: DriftResult, attrs: dict | None = None) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        Positions, displacements, quality and validity; with geolocation also lon/lat (the
+        Positions, displacements (NaN where invalid), quality, validity and the reason code of
+        invalid vectors; with geolocation also lon/lat (the
         coordinates of every other variable), displacement (km) and, with a time step, speed
         and its eastward/northward components.
     """

@@ -18,6 +18,7 @@ import torch
 from kit.device import resolve_device
 from kit.drift.features import FeatureMatches, filter_polynomial
 from kit.drift.matching import find_peaks
+from kit.drift.reasons import Reason, first_failure
 from kit.drift.superlim import load_superlim, network_input, sample_descriptors
 
 GRID_STEP = 4
@@ -94,7 +95,8 @@ def superlim_match(
     min_similarity=0.5,
     device=None,
 ):
-    """SuperLIM vectors (u, v, similarity, valid) at seed points (x, y) of image 1."""
+    """SuperLIM vectors (u, v, similarity, reason) at seed points (x, y) of image 1; `reason`
+    holds `kit.drift.reasons.Reason` codes, 0 (VALID) for a kept match."""
     model = _model(None if weights is None else str(weights), str(resolve_device(device)))
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -119,12 +121,20 @@ def superlim_match(
         back, grid1, _data_on_grid(image1, GRID_STEP), x, y, radius, GRID_STEP
     )
     mutual = np.hypot(bx - x, by - y) <= mutual_tol
-    valid = found & ~border & mutual & (np.nan_to_num(sim, nan=-1) >= min_similarity)
-    return px - x, py - y, sim, valid
+    reason = first_failure(
+        [
+            (Reason.NO_MATCH, found),
+            (Reason.BORDER_PEAK, ~border),
+            (Reason.WEAK_PEAK, np.nan_to_num(sim, nan=-1) >= min_similarity),
+            (Reason.INCONSISTENT, mutual),
+        ],
+        x.size,
+    )
+    return px - x, py - y, sim, reason
 
 
 def superlim_track(image1, image2, x, y, params, guess_u=None, guess_v=None):
-    """`track` back end for `superlim`: (u, v, similarity, valid) using TrackParams."""
+    """`track` back end for `superlim`: (u, v, similarity, reason) using TrackParams."""
     return superlim_match(
         image1,
         image2,
@@ -145,7 +155,8 @@ def superlim_first_guess(
 ):
     """First guess (u, v, rotation) for `superlim+pm`: SuperLIM matches, outliers removed by a
     polynomial fit, interpolated to the points (None when there are too few matches)."""
-    u, v, _, valid = superlim_track(image1, image2, x, y, params, guess_u, guess_v)
+    u, v, _, reason = superlim_track(image1, image2, x, y, params, guess_u, guess_v)
+    valid = reason == Reason.VALID
     x1, y1 = x[valid], y[valid]
     x2, y2 = x1 + u[valid], y1 + v[valid]
     keep, fit = filter_polynomial(x1, y1, x2, y2, params.poly_order, max_residual, min_matches=8)

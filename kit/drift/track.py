@@ -24,6 +24,7 @@ from kit.drift.features import FeatureParams, feature_track
 from kit.drift.io import GcpTransform
 from kit.drift.matching import MatchParams, pattern_match
 from kit.drift.preprocess import normalise
+from kit.drift.reasons import Reason
 from kit.errors import KitError
 
 METHODS: tuple[str, ...] = ("ft", "pm", "ft+pm", "superlim", "superlim+pm")
@@ -55,6 +56,9 @@ class TrackParams:
     superlim_radius: float = 64.0
     superlim_mutual_tol: float = 8.0
     superlim_min_similarity: float = 0.5
+    #: `ft` and `superlim` on a grid: threshold of the normalised median test against the
+    #: neighbouring vectors (`kit.drift.outliers.neighbour_consistent`); 0 turns it off.
+    consistency: float = 3.0
     device: str | None = None
     workers: int = 2
 
@@ -106,7 +110,11 @@ class DriftResult:
     correlation, `sharpness` the peak's margin over the best rival correlation (NaN where the
     method has none). With geolocation: start/end lon/lat, displacement (km), speed (m/s) and
     (u_ice, v_ice), the ice motion in image-1 pixel axes - (u, v) without the change of viewing
-    geometry between the two acquisitions."""
+    geometry between the two acquisitions. `reason` says why a vector is invalid
+    (`kit.drift.reasons.Reason` codes, 0 where valid; None when the maker gave none). `sigma`
+    is the standard deviation of each displacement component (px) from the shape of the
+    correlation peak (`kit.drift.matching.peak_sigma`; NaN for `ft` and `superlim`, which have
+    none), `sigma_km` the same in km when geolocated."""
 
     x: np.ndarray
     y: np.ndarray
@@ -127,6 +135,9 @@ class DriftResult:
     u_ice: np.ndarray | None = None
     v_ice: np.ndarray | None = None
     dt_seconds: float | None = None
+    reason: np.ndarray | None = None
+    sigma: np.ndarray | None = None
+    sigma_km: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
     def grid(self, name: str) -> np.ndarray:
@@ -201,10 +212,21 @@ def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
+def pixel_size_km(geo: GcpTransform, x, y) -> np.ndarray:
+    """Mean of the column and row spacing (km) of an image's pixels at (x, y)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    lon, lat = geo.pixel_to_lonlat(x + 0.5, y + 0.5)
+    lon_c, lat_c = geo.pixel_to_lonlat(x + 1.5, y + 0.5)
+    lon_r, lat_r = geo.pixel_to_lonlat(x + 0.5, y + 1.5)
+    return (haversine_km(lon, lat, lon_c, lat_c) + haversine_km(lon, lat, lon_r, lat_r)) / 2
+
+
 def geolocate(
     result: DriftResult, geo1: GcpTransform, geo2: GcpTransform, dt_seconds: float | None
 ) -> None:
-    """Fill the start/end lon/lat, displacement (km) and, with a time step, speed (m/s).
+    """Fill the start/end lon/lat, displacement (km), sigma in km and, with a time step,
+    speed (m/s).
 
     Pixel (x, y) is the centre of pixel column x, row y, i.e. GCP position (x + 0.5, y + 0.5)."""
     result.lon, result.lat = geo1.pixel_to_lonlat(result.x + 0.5, result.y + 0.5)
@@ -217,6 +239,8 @@ def geolocate(
     c1, r1 = geo1.lonlat_to_pixel(np.nan_to_num(result.lon2), np.nan_to_num(result.lat2))
     result.u_ice = np.where(missing, np.nan, c1 - 0.5 - result.x)
     result.v_ice = np.where(missing, np.nan, r1 - 0.5 - result.y)
+    if result.sigma is not None:
+        result.sigma_km = result.sigma * pixel_size_km(geo1, result.x, result.y)
     result.dt_seconds = dt_seconds
     if dt_seconds:
         result.speed_ms = result.displacement_km * 1000.0 / dt_seconds
@@ -318,26 +342,61 @@ def _drift_vectors(
     still: _NoMotion,
     extra: dict,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(u, v, quality, sharpness, valid) of `method` at the points, before the data checks;
-    NaN quality and sharpness where the method has none."""
+    """(u, v, quality, sharpness, reason, sigma) of `method` at the points, before the data
+    checks; NaN quality, sharpness and sigma where the method has none, `Reason` codes
+    (0 = valid)."""
     missing = np.full(x.size, np.nan)
     if method == "ft":
         matches = feature_track(image1, image2, settings.feature_params(), still.expected)
-        u, v, _, valid = matches.first_guess(x, y)
+        u, v, _, inside = matches.first_guess(x, y)
         extra["n_matches"] = matches.count
-        return u, v, missing, missing, valid
+        reason = np.where(inside, Reason.VALID, Reason.NO_MATCH).astype(np.uint8)
+        if settings.consistency > 0:
+            agree = matches.local_agreement(x, y, u, v, settings.grid_step * 1.5, 3.0)
+            reason[(reason == Reason.VALID) & ~agree] = Reason.INCONSISTENT
+        return u, v, missing, missing, reason, missing
     if method == "superlim":
         from kit.drift.superlim_matching import superlim_track
 
-        u, v, quality, valid = superlim_track(image1, image2, x, y, settings, still.u, still.v)
-        return u, v, quality, missing, valid
+        u, v, quality, reason = superlim_track(image1, image2, x, y, settings, still.u, still.v)
+        return u, v, quality, missing, reason, missing
     guess_u, guess_v, guess_angle, search = _pattern_match_guess(
         method, image1, image2, x, y, settings, still, extra
     )
     match = pattern_match(
         image1, image2, x, y, guess_u, guess_v, guess_angle, settings.match_params(search)
     )
-    return match.u, match.v, match.quality, match.sharpness, match.valid
+    return match.u, match.v, match.quality, match.sharpness, match.reason, match.sigma
+
+
+def _with_data_checks(
+    image1: np.ndarray,
+    image2: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    reason: np.ndarray,
+) -> np.ndarray:
+    """The method's reason codes, with NO_DATA where the point is off data in image 1 or its
+    end off data in image 2, and NO_MATCH where a vector marked valid has no displacement."""
+    found = np.isfinite(u) & np.isfinite(v)
+    on_data = _inside_data(image1, x, y) & (_inside_data(image2, x + u, y + v) | ~found)
+    reason = np.where(on_data, reason, Reason.NO_DATA)
+    reason = np.where((reason == Reason.VALID) & ~found, Reason.NO_MATCH, reason)
+    return reason.astype(np.uint8)
+
+
+def _check_consistency(result: DriftResult, threshold: float) -> None:
+    """Mark valid grid vectors that fail the normalised median test against their neighbours
+    INCONSISTENT (methods without a correlation check of their own: ft, superlim)."""
+    from kit.drift.outliers import neighbour_consistent
+
+    if result.grid_shape is None:
+        return
+    failed = result.valid & ~neighbour_consistent(result, threshold=threshold)
+    result.reason[failed] = Reason.INCONSISTENT
+    result.valid = result.reason == Reason.VALID
 
 
 def track(
@@ -371,7 +430,8 @@ def track(
     Returns
     -------
     DriftResult
-        One vector per point, `valid` where it passed the checks and starts and ends on data.
+        One vector per point, `valid` where it passed the checks and starts and ends on data,
+        and `reason`, why each other one is invalid (`kit.drift.reasons.Reason`).
 
     Raises
     ------
@@ -404,14 +464,27 @@ def track(
     x, y, grid_shape = _tracked_points(image1.shape, points, settings)
     still = _no_motion(geo1, geo2, x, y)
     extra: dict = {}
-    u, v, quality, sharpness, valid = _drift_vectors(
+    u, v, quality, sharpness, reason, sigma = _drift_vectors(
         method, image1, image2, x, y, settings, still, extra
     )
-    on_data = _inside_data(image1, x, y) & _inside_data(image2, x + u, y + v)
-    valid = np.asarray(valid, bool) & on_data
+    reason = _with_data_checks(image1, image2, x, y, u, v, reason)
+    valid = reason == Reason.VALID
     result = DriftResult(
-        x, y, u, v, quality, sharpness, valid, method, grid_shape=grid_shape, extra=extra
+        x,
+        y,
+        u,
+        v,
+        quality,
+        sharpness,
+        valid,
+        method,
+        grid_shape=grid_shape,
+        reason=reason,
+        sigma=sigma,
+        extra=extra,
     )
+    if method in ("ft", "superlim") and settings.consistency > 0:
+        _check_consistency(result, settings.consistency)
     if geo1 is not None and geo2 is not None:
         geolocate(result, geo1, geo2, dt_seconds)
     result.seconds = time.perf_counter() - start

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import rasterio
 import xarray as xr
 from rasterio.control import GroundControlPoint
@@ -103,16 +104,58 @@ def test_drift_eval_on_synthetic_textures(tmp_path, capsys):
     assert main(["drift-eval", "--methods", "pm,bogus"]) == 2
 
 
-def test_track_option_defaults_are_tracks_own():
+def test_every_tracking_setting_is_an_option_with_tracks_default():
+    import dataclasses
+
     from kit.cli import build_parser
+    from kit.drift.cli import _track_params, track_option
     from kit.drift.track import DEFAULT_METHOD, TrackParams
 
-    defaults = TrackParams()
+    defaults = dataclasses.asdict(TrackParams())
     for command in (["drift", "a.tif", "b.tif", "--out", "x.nc"], ["drift-eval"]):
-        args = build_parser(command[0]).parse_args(command)
-        assert args.grid_step == defaults.grid_step
-        assert args.template == defaults.template
-        assert args.search == defaults.search
-        assert args.weights == defaults.superlim_weights
+        parser = build_parser(command[0])
+        assert _track_params(parser.parse_args(command)) == defaults
+        assert len(defaults) == 22 and "refine_search" in defaults
+        for name, value in defaults.items():  # each option given its default parses back to it
+            if value is not None:
+                text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+                args = parser.parse_args([*command, track_option(name), text])
+                assert _track_params(args) == defaults, name
     args = build_parser("drift").parse_args(["drift", "a.tif", "b.tif", "--out", "x.nc"])
     assert args.method == DEFAULT_METHOD
+    given = build_parser("drift").parse_args(
+        ["drift", "a", "b", "--out", "x.nc", "--refine-search", "12", "--angles", "0,-5,5"]
+        + ["--clip", "2,98", "--weights", "w.pt", "--ft-max-drift", "50"]
+    )
+    params = _track_params(given)
+    assert params["refine_search"] == 12 and params["angles"] == (0.0, -5.0, 5.0)
+    assert params["clip"] == (2.0, 98.0) and params["superlim_weights"] == "w.pt"
+    assert params["max_drift"] == 50.0
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--refine-search", "0"], "--refine-search 0: must be at least 1"),
+        (["--template", "34"], "--template 34: must be an odd number of pixels >= 5"),
+        (["--clip", "99,1"], "--clip 99,1: expected two percentiles low,high"),
+    ],
+)
+def test_bad_tracking_settings_are_named(moving_pair, tmp_path, capsys, option, message):
+    one, two = _write_pair(tmp_path, moving_pair)
+    assert main(["drift", one, two, "--out", str(tmp_path / "o.nc"), *option]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.nc").exists()
+
+
+def test_refine_search_reaches_ft_plus_pm(moving_pair, tmp_path):
+    one, two = _write_pair(tmp_path, moving_pair)
+    outs = {}
+    for search in (8, 1):
+        out = tmp_path / f"r{search}.nc"
+        assert main(["drift", one, two, "--out", str(out), "--refine-search", str(search)]) == 0
+        with xr.open_dataset(out) as ds:
+            outs[search] = ds["reason"].values
+    # a +-1 px window leaves the peak on the border far more often than +-8 px
+    assert (outs[1] == 4).sum() > (outs[8] == 4).sum()

@@ -5,6 +5,7 @@ import pytest
 from kit import resources
 from kit.drift.matching import MatchParams, find_peaks, ncc_surfaces, pattern_match, sample_patches
 from kit.drift.preprocess import normalise
+from kit.drift.reasons import Reason
 from kit.drift.synthetic import DisplacementField, make_pair
 from kit.errors import KitError
 
@@ -58,12 +59,16 @@ def test_constant_and_no_data_images_give_no_valid_vectors(moving_pair):
     a = normalise(moving_pair.image1)
     x, y = grid(a.shape)
     flat = np.full(a.shape, -15.0, np.float32)
-    assert not pattern_match(flat, flat, x, y).valid.any()
-    assert not pattern_match(a, np.full(a.shape, np.nan, np.float32), x, y).valid.any()
+    m = pattern_match(flat, flat, x, y)
+    assert not m.valid.any() and (m.reason == Reason.NO_TEXTURE).all()
+    m = pattern_match(a, np.full(a.shape, np.nan, np.float32), x, y)
+    assert not m.valid.any() and (m.reason == Reason.BORDER_PEAK).all()  # nothing to rise to
     holed = a.copy()
     holed[:, :160] = np.nan
     m = pattern_match(holed, a, x, y)
     assert not m.valid[x < 160 + 17].any()
+    assert (m.reason[x < 160 - 17] == Reason.NO_DATA).all()
+    np.testing.assert_array_equal(m.valid, m.reason == Reason.VALID)
 
 
 def test_drift_beyond_the_window_is_invalid_not_wrong():
@@ -77,6 +82,20 @@ def test_drift_beyond_the_window_is_invalid_not_wrong():
     err = np.hypot(m.u - 30.0, m.v)
     assert m.valid.mean() < 0.1
     assert (err[m.valid] > 3).sum() == 0
+    # each invalid vector's reason is one of the peak checks, mostly the border
+    assert set(m.reason[~m.valid]) <= {Reason.BORDER_PEAK, Reason.WEAK_PEAK, Reason.AMBIGUOUS_PEAK}
+    assert (m.reason == Reason.BORDER_PEAK).mean() > 0.5
+
+
+def test_weak_and_ambiguous_peaks_are_told_apart(moving_pair):
+    a, b = normalise(moving_pair.image1), normalise(moving_pair.image2)
+    x, y = grid(a.shape)
+    strict = pattern_match(a, b, x, y, params=MatchParams(search=24, min_quality=0.999))
+    assert (strict.reason == Reason.WEAK_PEAK).all()
+    picky = pattern_match(
+        a, b, x, y, params=MatchParams(search=24, min_quality=-1, min_sharpness=1.5)
+    )
+    assert (picky.reason == Reason.AMBIGUOUS_PEAK).all()
 
 
 def test_points_outside_a_smaller_second_image_are_invalid(moving_pair):

@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 from kit.drift.io import GcpTransform
+from kit.drift.reasons import FLAG_MEANINGS, Reason
+from kit.drift.synthetic import DisplacementField, make_pair
 from kit.drift.track import METHODS, grid_points, haversine_km, track
 from kit.errors import KitError
 
@@ -21,6 +23,7 @@ def test_each_method_recovers_translation_and_rotation(moving_pair, method):
     assert np.median(err[result.valid]) < MEDIAN_EPE[method]
     assert np.mean(err[result.valid] > 3) < 0.05
     assert result.method == method and result.seconds > 0
+    np.testing.assert_array_equal(result.valid, result.reason == Reason.VALID)
 
 
 def test_default_grid_and_result_layout(moving_pair):
@@ -35,9 +38,29 @@ def test_default_grid_and_result_layout(moving_pair):
 def test_no_texture_and_no_data_pairs_give_no_valid_vectors():
     flat = np.full((200, 200), -20.0, np.float32)
     empty = np.full((200, 200), np.nan, np.float32)
+    # ft finds no features: no match; the pm methods fall back to plain pm: no texture
+    expected = {"ft": Reason.NO_MATCH, "pm": Reason.NO_TEXTURE}
     for method in ("ft", "pm", "ft+pm", "superlim+pm"):
-        assert not track(flat, flat, method, grid_step=30).valid.any()
-        assert not track(empty, flat, method, grid_step=30).valid.any()
+        result = track(flat, flat, method, grid_step=30)
+        assert not result.valid.any()
+        assert (result.reason == expected.get(method, Reason.NO_TEXTURE)).all(), method
+        result = track(empty, flat, method, grid_step=30)
+        assert not result.valid.any() and (result.reason == Reason.NO_DATA).all(), method
+
+
+def test_half_empty_scene_marks_the_empty_half_no_data(moving_pair):
+    image1 = moving_pair.image1.copy()
+    image1[:, :150] = np.nan
+    for method in ("ft", "ft+pm"):
+        result = track(image1, moving_pair.image2, method, grid_step=40)
+        assert (result.reason[result.x < 150] == Reason.NO_DATA).all(), method
+        assert result.valid[result.x > 190].mean() > 0.4, method
+
+
+def test_flag_meanings_follow_the_codes():
+    meanings = FLAG_MEANINGS.split()
+    assert meanings[0] == "valid" and len(meanings) == len(Reason)
+    assert meanings[Reason.BORDER_PEAK] == "border_peak"
 
 
 def test_bad_arguments_are_named():
@@ -75,3 +98,21 @@ def test_geolocated_result_gives_km_and_speed(moving_pair):
 def test_haversine():
     assert haversine_km(0, 0, 0, 1) == pytest.approx(111.19, abs=0.01)
     assert haversine_km(10, 89, 190, 89) == pytest.approx(2 * 111.19, abs=0.02)
+
+
+def test_ft_consistency_test_drops_vectors_carried_across_a_shear_zone():
+    shape = (600, 600)
+    b = np.radians(30.0)
+    field = DisplacementField(
+        shape, translation=(6.0, -4.0), jump=(18 * np.cos(b), 18 * np.sin(b)), jump_angle_deg=30.0
+    )
+    pair = make_pair(displacement=field, shape=shape, seed=3)
+    wrong = {}
+    for consistency in (0.0, 3.0):
+        result = track(pair.image1, pair.image2, "ft", consistency=consistency)
+        tu, tv = pair.truth(result.x, result.y)
+        err = np.hypot(result.u - tu, result.v - tv)[result.valid]
+        wrong[consistency] = np.mean(err > 3)
+        if consistency:
+            assert (result.reason == Reason.INCONSISTENT).any() and result.valid.mean() > 0.5
+    assert wrong[3.0] < 0.6 * wrong[0.0]
