@@ -17,7 +17,23 @@ DAILY_LIMIT_HELP = "scored submissions per team per UTC day, 1-1000 (default: 5)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `score` and `leaderboard` subcommands to the `autoice` parser."""
+    """Add the `score`, `compare` and `leaderboard` subcommands to the `autoice` parser."""
+    _add_score(subparsers)
+    _add_compare(subparsers)
+    board = subparsers.add_parser(
+        "leaderboard",
+        help="run a leaderboard in a SQLite file",
+        description="A leaderboard in a SQLite file: score and record submissions per team, "
+        "print or export the ranking, or zip a Codabench competition bundle.",
+    )
+    actions = board.add_subparsers(dest="action", metavar="ACTION", required=True)
+    _add_submit(actions)
+    _add_show(actions)
+    _add_export(actions)
+    _add_bundle(actions)
+
+
+def _add_score(subparsers: argparse._SubParsersAction) -> None:
     score = subparsers.add_parser(
         "score",
         help="validate and score a submission netCDF against reference charts",
@@ -51,6 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     score.set_defaults(handler=run_score)
 
+
+def _add_compare(subparsers: argparse._SubParsersAction) -> None:
     compare = subparsers.add_parser(
         "compare",
         help="compare two submissions on the same scenes with a paired bootstrap",
@@ -70,14 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _workers_argument(compare)
     compare.set_defaults(handler=run_compare)
 
-    board = subparsers.add_parser(
-        "leaderboard",
-        help="run a leaderboard in a SQLite file",
-        description="A leaderboard in a SQLite file: score and record submissions per team, "
-        "print or export the ranking, or zip a Codabench competition bundle.",
-    )
-    actions = board.add_subparsers(dest="action", metavar="ACTION", required=True)
 
+def _add_submit(actions: argparse._SubParsersAction) -> None:
     submit = actions.add_parser(
         "submit",
         help="score a submission and record it for a team",
@@ -97,6 +109,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _strict_argument(submit)
     submit.set_defaults(handler=run_submit)
 
+
+def _add_show(actions: argparse._SubParsersAction) -> None:
     show = actions.add_parser(
         "show",
         help="print the ranking",
@@ -106,6 +120,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _rank_split_argument(show)
     show.set_defaults(handler=run_show)
 
+
+def _add_export(actions: argparse._SubParsersAction) -> None:
     export = actions.add_parser(
         "export",
         help="write the ranking as md, csv, html or json",
@@ -120,6 +136,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--title", default="AutoICE leaderboard", help="title of the page")
     export.set_defaults(handler=run_export)
 
+
+def _add_bundle(actions: argparse._SubParsersAction) -> None:
     bundle = actions.add_parser(
         "bundle",
         help="zip a Codabench competition bundle",

@@ -19,11 +19,6 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 SECTION_TITLE = "## Python API"
 
-#: Names whose docstrings are known to be incomplete (e.g. while their module is being
-#: restructured); none at present. The test fails once one of them passes, so the list cannot
-#: go stale.
-KNOWN_PENDING: set[str] = set()
-
 
 def listed_names() -> list[str]:
     """The dotted names in backticks on the bullet lines of the README's "Python API" section."""
@@ -139,7 +134,6 @@ NAMES = listed_names()
 def test_readme_lists_the_api():
     assert len(NAMES) >= 30, NAMES
     assert len(NAMES) == len(set(NAMES)), "a name is listed twice"
-    assert KNOWN_PENDING <= set(NAMES), KNOWN_PENDING - set(NAMES)
 
 
 @pytest.mark.parametrize("dotted", NAMES)
@@ -148,15 +142,10 @@ def test_name_imports_from_where_the_readme_says(dotted):
     assert callable(obj), f"{dotted} is not a function or class"
 
 
-@pytest.mark.parametrize("dotted", sorted(set(NAMES) - KNOWN_PENDING))
+@pytest.mark.parametrize("dotted", NAMES)
 def test_docstring_is_numpydoc(dotted):
     missing = problems(dotted)
     assert not missing, f"{dotted}: docstring lacks {'; '.join(missing)}"
-
-
-@pytest.mark.parametrize("dotted", sorted(KNOWN_PENDING))
-def test_known_pending_is_not_stale(dotted):
-    assert problems(dotted), f"{dotted} is documented now: remove it from KNOWN_PENDING"
 
 
 def test_section_parser():
