@@ -65,6 +65,11 @@ def _add_score(subparsers: argparse._SubParsersAction) -> None:
         "--groups", metavar="FILE",
         help="CSV with a scene_id column and group columns (e.g. region) for --by",
     )  # fmt: skip
+    score.add_argument(
+        "--png", metavar="FILE",
+        help="draw the intervals (forest plot) and breakdowns (heat maps) in a PNG file; "
+        "needs --ci or --by, and matplotlib",
+    )  # fmt: skip
     score.set_defaults(handler=run_score)
 
 
@@ -85,6 +90,10 @@ def _add_compare(subparsers: argparse._SubParsersAction) -> None:
         help="scenes to compare on: one half of the public/private split, or all",
     )  # fmt: skip
     _bootstrap_arguments(compare)
+    compare.add_argument(
+        "--png", metavar="FILE",
+        help="draw the differences with their intervals in a PNG file (needs matplotlib)",
+    )  # fmt: skip
     _workers_argument(compare)
     compare.set_defaults(handler=run_compare)
 
@@ -253,6 +262,11 @@ def run_score(args: argparse.Namespace) -> int:
 
         raise ScoringError("--resamples, --confidence and --seed need --ci")
     by = [key.strip() for value in args.by for key in value.split(",") if key.strip()]
+    if args.png is not None and not (args.ci or by):
+        from scoring.errors import ScoringError
+
+        raise ScoringError("--png draws intervals and breakdowns: it needs --ci or --by")
+    plots = _plots_for(args.png)
     report = score_submission(
         args.submission,
         args.reference,
@@ -271,6 +285,8 @@ def run_score(args: argparse.Namespace) -> int:
         print(report.to_json())
     elif args.json:
         write_atomic(args.json, report.to_json() + "\n")
+    if plots is not None:
+        plots.save_png(plots.report_figure(report), args.png)
     return 0
 
 
@@ -279,6 +295,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from scoring.scorer import compare_submissions
 
     keep_freed_buffers()
+    plots = _plots_for(args.png)
     comparison = compare_submissions(
         args.a,
         args.b,
@@ -294,7 +311,30 @@ def run_compare(args: argparse.Namespace) -> int:
         print(comparison.to_json())
     elif args.json:
         write_atomic(args.json, comparison.to_json() + "\n")
+    if plots is not None:
+        plots.save_png(plots.difference_plot(comparison), args.png)
     return 0
+
+
+def _plots_for(png: str | None):
+    """`scoring.plots` when --png FILE is given (None otherwise), checked before any scoring:
+    ScoringError naming --png if matplotlib is missing or FILE's folder does not exist."""
+    if png is None:
+        return None
+    from pathlib import Path
+
+    from scoring.errors import ScoringError
+
+    folder = Path(png).parent
+    if not folder.is_dir():
+        raise ScoringError(f"--png: folder {folder} does not exist")
+    if Path(png).is_dir():
+        raise ScoringError(f"--png: {png} is a folder, not a file name")
+    try:
+        import scoring.plots as plots
+    except ImportError as exc:
+        raise ScoringError(f"--png needs matplotlib and cmocean ({exc})") from None
+    return plots
 
 
 def _leaderboard(args: argparse.Namespace):
