@@ -228,7 +228,8 @@ def breakdown_heatmap(breakdowns, *, figure: Figure | SubFigure | None = None):
     -------
     Figure or SubFigure
         One Axes per grouping key, titled "by KEY", its columns labelled "LABEL\\nN scenes",
-        and a colour bar of the score (0-100 %). Undefined scores are grey cells.
+        and a colour bar of the score (0-100 %; negative R² scores take the colour of 0, and
+        the bar then has an arrow below). Undefined scores are grey cells.
 
     Raises
     ------
@@ -256,11 +257,12 @@ def breakdown_heatmap(breakdowns, *, figure: Figure | SubFigure | None = None):
         figure = Figure(figsize=(max(5.0, width), 3.6), layout="constrained")
     axes = figure.subplots(1, len(breakdowns), squeeze=False, width_ratios=n_groups)[0]
     cmap = HEATMAP_MAP.with_extremes(bad=UNDEFINED_COLOUR)
-    image = None
+    image, below = None, False
     for ax, (key, groups) in zip(axes, breakdowns.items()):
         values = np.array(
             [[_group_score(group, name) for group in groups.values()] for name in SCORES]
         )
+        below = below or bool(np.nanmin(values, initial=0.0) < 0)
         image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0.0, vmax=100.0,
                           aspect="auto")  # fmt: skip
         for (row, col), value in np.ndenumerate(values):
@@ -272,7 +274,10 @@ def breakdown_heatmap(breakdowns, *, figure: Figure | SubFigure | None = None):
         ax.set_xticks(range(len(groups)), labels, fontsize=8)
         ax.set_yticks(range(len(SCORES)), list(SCORES))
         ax.set_title(f"by {_plain(key)}")
-    figure.colorbar(image, ax=list(axes), shrink=0.9, label="score (%)")
+    # an R2 below 0 (worse than predicting the mean) takes the colour of 0: the bar says so
+    figure.colorbar(
+        image, ax=list(axes), shrink=0.9, label="score (%)", extend="min" if below else "neither"
+    )
     return figure
 
 

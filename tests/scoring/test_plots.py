@@ -150,6 +150,13 @@ def test_breakdown_heatmap_cells_are_the_group_scores_undefined_in_grey():
         ticks = [t.get_text() for t in ax.get_xticklabels()]
         assert ticks == [f"{label}\n{g['n_scenes']} scenes" for label, g in by_group.items()]
     assert "undefined" in [t.get_text() for t in heat[1].texts]  # month 07
+    lowest = min(g["charts"]["SIC"]["score"] for g in groups["service"].values())
+    assert lowest < 0  # R2 of these tiny noisy scenes: the colour bar's arrow says "below 0"
+    assert heat[-1].images[0].colorbar.extend == "min"  # one bar, of the last map
+    good = {
+        "all": {"n_scenes": 1, "combined": 50.0, "charts": {c: {"score": 50.0} for c in CHARTS}}
+    }
+    assert breakdown_heatmap({"x": good}).axes[0].images[0].colorbar.extend == "neither"
     with pytest.raises(ScoringError, match="no breakdown to draw"):
         breakdown_heatmap({})
 
