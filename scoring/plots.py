@@ -13,23 +13,6 @@ left alone; show one with ``display(fig)``), and accepts a `Report` or `Comparis
 dictionaries of their JSON files. Undefined scores are drawn as such (no marker, a grey cell
 reading "undefined"), never as 0. This is the only scoring module that imports matplotlib:
 the scorer itself does not need it.
-
-Examples
---------
->>> from scoring.statistics import Bootstrap, Comparison, Interval
->>> settings = Bootstrap(resamples=100)
->>> comparison = Comparison(
-...     scenes=["s1", "s2"], settings=settings,
-...     a={"SIC": 60.0, "SOD": 70.0, "FLOE": 50.0, "combined": 62.0},
-...     b={"SIC": 55.0, "SOD": 71.0, "FLOE": 50.0, "combined": 60.4},
-...     difference={"SIC": 5.0, "SOD": -1.0, "FLOE": 0.0, "combined": 1.6},
-...     interval={k: Interval(v - 2, v + 2) for k, v in
-...               {"SIC": 5.0, "SOD": -1.0, "FLOE": 0.0, "combined": 1.6}.items()},
-...     a_better={"SIC": 1.0, "SOD": 0.3, "FLOE": 0.5, "combined": 0.9},
-...     ties={"SIC": 0.0, "SOD": 0.0, "FLOE": 0.0, "combined": 0.0})
->>> fig = difference_plot(comparison)
->>> [label.get_text() for label in fig.axes[0].get_yticklabels()]
-['SIC', 'SOD', 'FLOE', 'combined']
 """
 
 from __future__ import annotations
@@ -168,9 +151,29 @@ def difference_plot(comparison, *, figure: Figure | SubFigure | None = None):
         One Axes with one errorbar per score, rows "SIC", "SOD", "FLOE", "combined" from the
         top, labelled with the score's name.
 
+    Raises
+    ------
+    ScoringError
+        If `comparison` is neither a `Comparison` nor its JSON dictionary.
+
     Examples
     --------
-    See the module's example.
+    >>> from scoring.statistics import Bootstrap, Comparison, Interval
+    >>> settings = Bootstrap(resamples=100)
+    >>> comparison = Comparison(
+    ...     scenes=["s1", "s2"], settings=settings,
+    ...     a={"SIC": 60.0, "SOD": 70.0, "FLOE": 50.0, "combined": 62.0},
+    ...     b={"SIC": 55.0, "SOD": 71.0, "FLOE": 50.0, "combined": 60.4},
+    ...     difference={"SIC": 5.0, "SOD": -1.0, "FLOE": 0.0, "combined": 1.6},
+    ...     interval={k: Interval(v - 2, v + 2) for k, v in
+    ...               {"SIC": 5.0, "SOD": -1.0, "FLOE": 0.0, "combined": 1.6}.items()},
+    ...     a_better={"SIC": 1.0, "SOD": 0.3, "FLOE": 0.5, "combined": 0.9},
+    ...     ties={"SIC": 0.0, "SOD": 0.0, "FLOE": 0.0, "combined": 0.0})
+    >>> fig = difference_plot(comparison)
+    >>> [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    ['SIC', 'SOD', 'FLOE', 'combined']
+    >>> fig.axes[0].texts[0].get_text()
+    'A > B: 100.0 %'
     """
     data = _as_dict(comparison)
     try:
@@ -328,6 +331,15 @@ def report_figure(report) -> Figure:
 
 def save_png(figure: Figure, path: str | os.PathLike, dpi: int = PNG_DPI) -> None:
     """Write `figure` as a PNG file at `path`, atomically (a reader never sees half a file).
+
+    Parameters
+    ----------
+    figure : Figure
+        What to write (e.g. from `forest_plot`).
+    path : str or os.PathLike
+        The PNG file; its folder must exist.
+    dpi : int
+        Resolution, dots per inch.
 
     Examples
     --------

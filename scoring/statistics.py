@@ -653,9 +653,40 @@ def breakdown(
     groups_file: str | os.PathLike | None = None,
     manifest: str | os.PathLike | None = None,
 ) -> dict[str, dict]:
-    """Scores and statistics per group of `scenes` (`scene_groups`): group label ->
-    ``{"scenes": [...], "n_scenes", "combined", "charts": {chart: chart_statistics}}``,
-    groups in sorted order."""
+    """Scores and statistics per group of `scenes` (`scene_groups`).
+
+    Parameters
+    ----------
+    accumulator : ScoreAccumulator
+        Holds a confusion matrix per scene and chart.
+    scenes : sequence of str
+        The scenes to group.
+    key : str
+        "service", "month", "season", "region", or a column of `groups_file`.
+    groups_file, manifest : str or os.PathLike, optional
+        Where group labels come from (see `scene_groups`).
+
+    Returns
+    -------
+    dict
+        Group label -> ``{"scenes": [...], "n_scenes", "combined", "charts": {chart:
+        chart_statistics}}``, groups in sorted order; scores in percent.
+
+    Raises
+    ------
+    ScoringError
+        For an unknown key or scenes the source does not cover (from `scene_groups`).
+
+    Examples
+    --------
+    >>> acc = ScoreAccumulator()
+    >>> for scene, wrong in (("20180124T194759_dmi", 0), ("20180730T101830_cis", 1)):
+    ...     for chart in CHARTS:
+    ...         acc.update(scene, chart, np.array([0, 1, 1, wrong]), np.array([0, 1, 1, 0]))
+    >>> groups = breakdown(acc, acc.scenes, "service")
+    >>> list(groups), groups["dmi"]["combined"], groups["cis"]["charts"]["SOD"]["n_pixels"]
+    (['cis', 'dmi'], 100.0, 4)
+    """
     labels = scene_groups(scenes, key, groups_file=groups_file, manifest=manifest)
     result = {}
     for label in sorted(set(labels.values())):
