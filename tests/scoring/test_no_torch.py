@@ -36,6 +36,7 @@ def test_scoring_works_without_torch(tmp_path):
         report = scoring.score_submission({str(sub)!r}, {str(tmp_path / "data")!r})
         assert 0 <= report.charts["SOD"] <= 100
         assert "torch" not in sys.modules
+        assert "matplotlib" not in sys.modules  # only scoring.plots (--png) draws
         print("ok")
         """
     )
