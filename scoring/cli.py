@@ -127,6 +127,7 @@ def _add_show(actions: argparse._SubParsersAction) -> None:
     )
     _db_argument(show)
     _rank_split_argument(show)
+    _leaderboard_ci_arguments(show)
     show.set_defaults(handler=run_show)
 
 
@@ -141,6 +142,7 @@ def _add_export(actions: argparse._SubParsersAction) -> None:
         "--format", choices=("md", "csv", "html", "json"), default="md", help="output format"
     )
     _rank_split_argument(export)
+    _leaderboard_ci_arguments(export)
     export.add_argument("--out", help="output file (default: stdout)")
     export.add_argument("--title", default="AutoICE leaderboard", help="title of the page")
     export.set_defaults(handler=run_export)
@@ -203,6 +205,28 @@ def _bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", default=None, metavar="S", help="seed of the resampling (default: 0)"
     )
+
+
+def _leaderboard_ci_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ci", action="store_true",
+        help="add percentile bootstrap interval columns over the split's scenes (from the "
+        "stored per-scene counts; the ranking is unchanged)",
+    )  # fmt: skip
+    _bootstrap_arguments(parser)
+
+
+def _ci_settings(args: argparse.Namespace):
+    """`Bootstrap` settings with --ci, else None; ScoringError if --resamples, --confidence
+    or --seed come without --ci."""
+    settings = bootstrap_settings(args)
+    if args.ci:
+        return settings
+    if any(getattr(args, o) is not None for o in ("resamples", "confidence", "seed")):
+        from scoring.errors import ScoringError
+
+        raise ScoringError("--resamples, --confidence and --seed need --ci")
+    return None
 
 
 def bootstrap_settings(args: argparse.Namespace):
@@ -370,14 +394,16 @@ def _fmt(score: float | None) -> str:
 def run_show(args: argparse.Namespace) -> int:
     from scoring.export import to_markdown
 
-    print(to_markdown(_leaderboard(args).standings(args.split), args.split), end="")
+    standings = _leaderboard(args).standings(args.split, ci=_ci_settings(args))
+    print(to_markdown(standings, args.split), end="")
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
     from scoring.export import export
 
-    text = export(_leaderboard(args).standings(args.split), args.format, args.split, args.title)
+    standings = _leaderboard(args).standings(args.split, ci=_ci_settings(args))
+    text = export(standings, args.format, args.split, args.title)
     if args.out:
         write_atomic(args.out, text)
     else:

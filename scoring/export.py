@@ -36,12 +36,54 @@ def export(
     return writers[fmt](standings, split, title)
 
 
-def _cells(standing: Standing, readable: bool = False) -> list[str]:
-    """Table cells in `COLUMNS` order; `readable`: the time to the second, in UTC."""
+def _cells(standing: Standing, readable: bool = False, ci: dict | None = None) -> list[str]:
+    """Table cells in `COLUMNS` order; `readable`: the time to the second, in UTC. With `ci`
+    (the settings of the standings' intervals), the interval columns follow the scores: one
+    "[low, high]" cell per score if `readable`, else a low and a high cell; "-" where the
+    submission has no interval."""
     scores = [_score_text(standing.scores_rounded[key]) for key in SCORE_KEYS]
+    if ci is not None:
+        for key in SCORE_KEYS:
+            bounds = (standing.intervals or {}).get(key) or {}
+            low, high = bounds.get("low"), bounds.get("high")
+            if readable:
+                scores.append("-" if low is None else f"[{_score_text(low)}, {_score_text(high)}]")
+            else:
+                scores += [_score_text(low), _score_text(high)]
     when = time_text(standing.submitted_at) if readable else standing.submitted_at
     return [str(standing.rank), standing.team, *scores, str(standing.submissions), when,
             standing.file_name]  # fmt: skip
+
+
+def interval_settings(standings: list[Standing]) -> dict | None:
+    """The bootstrap settings of the standings' intervals (resamples, confidence, seed), or
+    None when no standing has intervals."""
+    for standing in standings:
+        if standing.intervals:
+            return {k: standing.intervals[k] for k in ("resamples", "confidence", "seed")}
+    return None
+
+
+def _columns(ci: dict | None, readable: bool) -> list[str]:
+    """Column headers: `COLUMNS`, with the interval columns after the scores when `ci`."""
+    labels = [column_label(c) if readable else c for c in COLUMNS]
+    if ci is None:
+        return labels
+    at = COLUMNS.index(SCORE_KEYS[-1]) + 1
+    if readable:
+        extra = [f"{key} {100 * ci['confidence']:g} % interval" for key in SCORE_KEYS]
+    else:
+        extra = [f"{key}_{end}" for key in SCORE_KEYS for end in ("low", "high")]
+    return [*labels[:at], *extra, *labels[at:]]
+
+
+def _ci_note(ci: dict) -> str:
+    return (
+        f"Intervals: {100 * ci['confidence']:g} % percentile bootstrap over the split's scenes "
+        f"({ci['resamples']} resamples, seed {ci['seed']}), from each submission's stored "
+        "per-scene counts; they show how much a score depends on the choice of test scenes. "
+        "The ranking is the challenge's."
+    )
 
 
 def column_label(column: str) -> str:
@@ -68,12 +110,16 @@ def _score_text(score: float | None) -> str:
 
 def to_markdown(standings: list[Standing], split: str, title: str = "AutoICE leaderboard") -> str:
     """A Markdown table; `|`, backslashes, markup characters and newlines in names are escaped."""
-    header = " | ".join(column_label(c) for c in COLUMNS)
+    ci = interval_settings(standings)
+    columns = _columns(ci, readable=True)
+    header = " | ".join(columns)
     lines = [f"# {_md_escape(title)} ({split} split)", "", f"| {header} |"]
-    lines.append("|" + "---|" * len(COLUMNS))
+    lines.append("|" + "---|" * len(columns))
     for standing in standings:
-        cells = _cells(standing, readable=True)
+        cells = _cells(standing, readable=True, ci=ci)
         lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
+    if ci is not None:
+        lines += ["", _ci_note(ci)]
     return "\n".join(lines) + "\n"
 
 
@@ -88,9 +134,10 @@ def to_csv(standings: list[Standing], split: str, title: str = "") -> str:
     """CSV with a header row; cells starting with = + - @ are prefixed with ' (no formulas)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["split", *COLUMNS])
+    ci = interval_settings(standings)
+    writer.writerow(["split", *_columns(ci, readable=False)])
     for standing in standings:
-        cells = _cells(standing)
+        cells = _cells(standing, ci=ci)
         cells[1] = _csv_safe(cells[1])
         cells[-1] = _csv_safe(cells[-1])
         writer.writerow([split, *cells])
@@ -113,10 +160,15 @@ def to_json(standings: list[Standing], split: str, title: str = "") -> str:
             "submission_id": s.submission_id,
             "submitted_at": s.submitted_at,
             "file": s.file_name,
+            **({"intervals": s.intervals} if s.intervals is not None else {}),
         }
         for s in standings
     ]
-    return json.dumps({"split": split, "standings": rows}, indent=2, allow_nan=False) + "\n"
+    data = {"split": split, "standings": rows}
+    ci = interval_settings(standings)
+    if ci is not None:
+        data["intervals"] = {"method": "percentile bootstrap over scenes", **ci}
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
 #: The page's style sheet (inline: the page loads nothing and runs no script).
@@ -140,9 +192,10 @@ img { max-width: 100%; }
 def to_html(standings: list[Standing], split: str, title: str = "AutoICE leaderboard") -> str:
     """One self-contained HTML page: a styled, escaped table and an embedded bar chart."""
     esc = html.escape
-    header = "".join(f"<th>{esc(column_label(c))}</th>" for c in COLUMNS)
+    ci = interval_settings(standings)
+    header = "".join(f"<th>{esc(c)}</th>" for c in _columns(ci, readable=True))
     body = "\n".join(
-        "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in _cells(s, readable=True)) + "</tr>"
+        "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in _cells(s, readable=True, ci=ci)) + "</tr>"
         for s in standings
     )
     chart = (
@@ -155,6 +208,8 @@ def to_html(standings: list[Standing], split: str, title: str = "AutoICE leaderb
         "SOD and FLOE support-weighted F1, combined = (2 SIC + 2 SOD + FLOE) / 5. "
         "Each team's best submission; times in UTC."
     )
+    if ci is not None:
+        caption += " " + _ci_note(ci)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -39,6 +39,7 @@ import math
 import os
 import sqlite3
 import urllib.parse
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -47,12 +48,16 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from kit.charts import CHARTS
+import numpy as np
+
+from kit.charts import CHARTS, N_CLASSES
 from scoring.errors import ScoringError, failure_reason
+from scoring.metrics import ChartCounts, ScoreAccumulator
 from scoring.reference import Reference, find_reference
 from scoring.report import Report, published_scores
 from scoring.scorer import score_all_scenes
 from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
+from scoring.statistics import Bootstrap, bootstrap_intervals, intervals_dict
 from scoring.storage import check_regular_file
 from scoring.team_names import check_team_name, team_key
 
@@ -62,8 +67,9 @@ DEFAULT_DAILY_LIMIT = 5
 MAX_DAILY_LIMIT = 1000
 #: `PRAGMA application_id` of the kit's leaderboard files ("AICE").
 APPLICATION_ID = 0x41494345
-#: `PRAGMA user_version`: the layout of `SCHEMA`.
-SCHEMA_VERSION = 1
+#: `PRAGMA user_version`: the layout of `SCHEMA` (1) plus `COUNTS_SCHEMA` (2). A version 1
+#: file gains the counts table on its first write; its earlier submissions have no intervals.
+SCHEMA_VERSION = 2
 #: Score columns stored per split: the charts and the combined score.
 SCORE_KEYS: tuple[str, ...] = (*CHARTS, "combined")
 #: Splits whose scores are stored for every submission.
@@ -99,6 +105,20 @@ CREATE TABLE IF NOT EXISTS scores (
     score REAL,
     PRIMARY KEY (submission_id, split, chart)
 );
+"""
+#: Per scored submission and chart, the per-scene counts that intervals are computed from:
+#: `scenes` a JSON list of scene ids, `confusion` the stacked `ChartCounts.confusion` of those
+#: scenes (zlib-compressed little-endian int64, [scenes, n, n + 2]), `out_squared` a JSON list
+#: per scene of `ChartCounts.out_squared_error` (exact integers).
+COUNTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scene_counts (
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    chart TEXT NOT NULL,
+    scenes TEXT NOT NULL,
+    confusion BLOB NOT NULL,
+    out_squared TEXT NOT NULL,
+    PRIMARY KEY (submission_id, chart)
+)
 """
 
 
@@ -137,6 +157,10 @@ class Standing:
     scores: dict[str, float | None]
     submissions: int
     scores_rounded: dict[str, float | None] = field(default_factory=dict)
+    #: With ``standings(..., ci=...)``: the bootstrap settings and an interval per score
+    #: (`scoring.statistics.intervals_dict`); None when not asked for or when the submission
+    #: was scored before the leaderboard stored per-scene counts.
+    intervals: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.scores_rounded:
@@ -302,7 +326,9 @@ class Leaderboard:
             if kind == "empty":
                 for statement in filter(str.strip, SCHEMA.split(";")):
                     conn.execute(statement)  # not executescript: it would commit first
-            if kind != "kit":
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if kind != "kit" or version < SCHEMA_VERSION:
+                conn.execute(COUNTS_SCHEMA)  # the one change from version 1
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         # WAL is a property of the file: switch once. Switching needs the file to itself, so
@@ -406,6 +432,7 @@ class Leaderboard:
                     conn, team_id, entry, "scored", report=reports[ALL].to_json(indent=None)
                 )
                 self._insert_scores(conn, sid, reports)
+                self._insert_counts(conn, sid, scored.accumulator)
         scores = {name: _score_row(report) for name, report in reports.items()}
         published = {name: _published(row) for name, row in scores.items()}
         return SubmissionResult(
@@ -513,16 +540,50 @@ class Leaderboard:
             ],
         )
 
+    @staticmethod
+    def _insert_counts(conn, submission_id: int, accumulator: ScoreAccumulator) -> None:
+        scenes = accumulator.scenes
+        rows = []
+        for chart in CHARTS:
+            empty = ChartCounts.empty(chart)
+            counts = [accumulator.scene_counts(scene, chart) or empty for scene in scenes]
+            confusion = np.stack([c.confusion for c in counts]).astype("<i8")
+            squared = [[int(v) for v in c.out_squared_error] for c in counts]
+            rows.append((submission_id, chart, json.dumps(scenes),
+                         zlib.compress(confusion.tobytes()), json.dumps(squared)))  # fmt: skip
+        conn.executemany(
+            "INSERT INTO scene_counts (submission_id, chart, scenes, confusion, out_squared) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
     # ---------------------------------------------------------------- reading
 
-    def standings(self, split: str = "public") -> list[Standing]:
+    def standings(self, split: str = "public", ci: Bootstrap | None = None) -> list[Standing]:
         """Ranked best submission of every team on `split` ("public", "private" or "all").
 
         Ranked by the challenge's combined figure, computed here from the stored chart scores
-        (numpy rounding cannot run in SQL); undefined scores rank last.
+        (numpy rounding cannot run in SQL); undefined scores rank last. With `ci`, each
+        standing's `intervals` holds percentile bootstrap intervals over the split's scenes
+        (sorted by id, as `score_submission(..., split=...)` orders them), computed from the
+        stored per-scene counts; the ranking is unchanged.
         """
         if split not in STORED_SPLITS:
             raise ScoringError(f"unknown split {split!r}; expected public, private or all")
+        standings = self._standings(split)
+        if ci is not None and standings:
+            with self._connect() as conn:
+                stored_split = dict(conn.execute("SELECT scene_id, split FROM scenes").fetchall())
+                for standing in standings:
+                    accumulator = _stored_counts(conn, standing.submission_id)
+                    if accumulator is None:
+                        continue  # scored before per-scene counts were stored
+                    scenes = scenes_of(stored_split, split)
+                    intervals = bootstrap_intervals(accumulator, scenes, ci)
+                    standing.intervals = intervals_dict(intervals, ci)
+        return standings
+
+    def _standings(self, split: str) -> list[Standing]:
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT s.id, s.team_id, t.name, s.file_name, s.submitted_at FROM submissions s "
@@ -553,6 +614,28 @@ class Leaderboard:
                 "SELECT report_json FROM submissions WHERE id = ?", (submission_id,)
             ).fetchone()
         return None if row is None or row[0] is None else json.loads(row[0])
+
+
+def _stored_counts(conn: sqlite3.Connection, submission_id: int) -> ScoreAccumulator | None:
+    """The per-scene counts stored for a submission, or None if there are none (a version 1
+    file, or a submission scored before the counts were stored)."""
+    if "scene_counts" not in _tables(conn):
+        return None
+    rows = conn.execute(
+        "SELECT chart, scenes, confusion, out_squared FROM scene_counts WHERE submission_id = ?",
+        (submission_id,),
+    ).fetchall()
+    if not rows:
+        return None
+    accumulator = ScoreAccumulator()
+    for chart, scenes_json, blob, squared_json in rows:
+        scenes, squared = json.loads(scenes_json), json.loads(squared_json)
+        n = N_CLASSES[chart]
+        confusion = np.frombuffer(zlib.decompress(blob), dtype="<i8").reshape(len(scenes), n, n + 2)
+        for scene, matrix, errors in zip(scenes, confusion, squared):
+            counts = ChartCounts(matrix.astype(np.int64), tuple(int(v) for v in errors))
+            accumulator.add_counts(scene, chart, counts)
+    return accumulator
 
 
 def _tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
