@@ -16,14 +16,13 @@ from scoring import Leaderboard, score_submission
 from scoring.export import export
 from scoring.leaderboard import SCHEMA_VERSION
 from scoring.statistics import SCORES, Bootstrap
-from tests.scoring.test_statistics import two_submissions  # noqa: F401 (fixture)
 
 SETTINGS = Bootstrap(resamples=60, seed=3)
 TOL = 1e-9
 
 
 @pytest.mark.parametrize("split", ["public", "all"])
-def test_standings_intervals_equal_scoring_the_split_with_ci(two_submissions, tmp_path, split):  # noqa: F811
+def test_standings_intervals_equal_scoring_the_split_with_ci(two_submissions, tmp_path, split):
     tmp, a, b, _, _ = two_submissions
     board = Leaderboard(tmp_path / "board.sqlite")
     board.submit(a, "Team A", tmp / "data")
@@ -45,7 +44,7 @@ def test_standings_intervals_equal_scoring_the_split_with_ci(two_submissions, tm
 
 def test_a_version_1_file_is_migrated_and_old_submissions_have_no_interval(
     two_submissions, tmp_path
-):  # noqa: F811
+):
     tmp, a, b, _, _ = two_submissions
     db = tmp_path / "board.sqlite"
     Leaderboard(db).submit(a, "Team A", tmp / "data")
@@ -68,7 +67,7 @@ def test_a_version_1_file_is_migrated_and_old_submissions_have_no_interval(
     assert "| - | - | - | - |" in row_a and "combined 95 % interval" in table
 
 
-def test_cli_show_and_export_add_interval_columns(two_submissions, tmp_path, capsys):  # noqa: F811
+def test_cli_show_and_export_add_interval_columns(two_submissions, tmp_path, capsys):
     tmp, a, b, _, _ = two_submissions
     db = str(tmp_path / "board.sqlite")
     for path, team in ((a, "Team A"), (b, "Team B")):

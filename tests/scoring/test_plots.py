@@ -31,11 +31,7 @@ from scoring.statistics import (
     intervals_dict,
     paired_bootstrap,
 )
-from tests.scoring.test_statistics import (  # noqa: F401 (fixture)
-    accumulate,
-    make_scenes,
-    two_submissions,
-)
+from tests.scoring.test_statistics import accumulate, make_scenes
 
 SETTINGS = Bootstrap(resamples=200, seed=5)
 
@@ -171,7 +167,7 @@ def test_report_figure_stacks_forest_plot_and_heat_maps():
         report_figure(report)
 
 
-def test_cli_score_and_compare_write_png(two_submissions, capsys):  # noqa: F811
+def test_cli_score_and_compare_write_png(two_submissions, capsys):
     tmp, a, b, _, _ = two_submissions
     png = tmp / "score.png"
     args = ["score", str(a), "--reference", str(tmp / "data"), "--workers", "1"]
@@ -192,14 +188,14 @@ def test_cli_score_and_compare_write_png(two_submissions, capsys):  # noqa: F811
         (["--ci", "--png", "no/such/folder/x.png"], "--png: folder no/such/folder does not exist"),
     ],
 )
-def test_cli_bad_png_is_one_line_exit_2(two_submissions, capsys, extra, message):  # noqa: F811
+def test_cli_bad_png_is_one_line_exit_2(two_submissions, capsys, extra, message):
     tmp, a, _, _, _ = two_submissions
     assert main(["score", str(a), "--reference", str(tmp / "data"), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("autoice score: error:") and "\n" not in err and message in err
 
 
-def test_score_report_scores_match_the_forest_plot(two_submissions):  # noqa: F811
+def test_score_report_scores_match_the_forest_plot(two_submissions):
     tmp, a, _, _, _ = two_submissions
     report = score_submission(a, tmp / "data", ci=Bootstrap(resamples=40), workers=1)
     for ax, name in zip(forest_plot(report).axes, SCORES):

@@ -33,7 +33,6 @@ from scoring.statistics import (
     scene_groups,
 )
 from tests.scoring.builders import (
-    make_dataset,
     noisy_prediction,
     random_charts,
     submission_arrays,
@@ -284,20 +283,6 @@ def test_scene_groups_by_month_season_region_and_file(tmp_path):
 # ------------------------------------------------------------------------------------------
 # Files and the command line
 # ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def two_submissions(tmp_path):
-    refs, preds = make_dataset(tmp_path / "data", "torchgeo", n_scenes=3, shape=(10, 8), seed=3)
-    a = write_submission(tmp_path / "a.nc", submission_arrays(preds))
-    rng = np.random.default_rng(21)
-    worse = {s: noisy_prediction(rng, charts, flip=0.6) for s, charts in refs.items()}
-    b = write_submission(tmp_path / "b.nc", submission_arrays(worse))
-    scenes = {
-        s: {c: (preds[s][c], refs[s][c]) for c in CHARTS} for s in refs
-    }  # fmt: skip
-    scenes_b = {s: {c: (worse[s][c], refs[s][c]) for c in CHARTS} for s in refs}
-    return tmp_path, a, b, scenes, scenes_b
 
 
 def test_score_submission_ci_equals_a_plain_bootstrap_in_the_reports_order(two_submissions):
