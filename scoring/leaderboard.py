@@ -17,6 +17,9 @@ whole record or nothing. Rules:
   equal figures the earlier submission wins (then the lower submission id). The figure is
   computed from the stored unrounded chart scores when the standings are read, so databases
   written before it existed rank the same way.
+- Each scored submission's per-scene confusion matrices are stored (`COUNTS_SCHEMA`), so that
+  `standings(split, ci=Bootstrap(...))` adds bootstrap intervals over any split's scenes
+  without rescoring; a schema 1 file gains the table on its first write.
 - The public/private split of the test scenes is stored on first use (from a split file or
   the default seeded split) and every later submission must be scored on the same scenes.
 
