@@ -214,6 +214,16 @@ def _leaderboard_ci_arguments(parser: argparse.ArgumentParser) -> None:
         "stored per-scene counts; the ranking is unchanged)",
     )  # fmt: skip
     _bootstrap_arguments(parser)
+    parser.add_argument(
+        "--shared-ranks", action="store_true",
+        help="with --ci: show a team's rank as shared (\"2=\") with the team ranked directly "
+        "above when a paired bootstrap of their best submissions cannot tell them apart",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rank-confidence", default=None, metavar="C",
+        help="with --shared-ranks: share the rank above unless the team above scores higher "
+        "in at least this share of the resamples, between 0 and 1 (default: 0.95)",
+    )  # fmt: skip
 
 
 def _ci_settings(args: argparse.Namespace):
@@ -227,6 +237,32 @@ def _ci_settings(args: argparse.Namespace):
 
         raise ScoringError("--resamples, --confidence and --seed need --ci")
     return None
+
+
+def _rank_confidence(args: argparse.Namespace) -> float | None:
+    """The rank confidence with --shared-ranks (default 0.95), else None; ScoringError naming
+    the option when --shared-ranks comes without --ci, --rank-confidence without
+    --shared-ranks, or its value is not a number between 0 and 1."""
+    from scoring.errors import ScoringError
+    from scoring.leaderboard import DEFAULT_RANK_CONFIDENCE, check_rank_confidence
+
+    text = args.rank_confidence
+    if not args.shared_ranks:
+        if text is not None:
+            raise ScoringError("--rank-confidence needs --shared-ranks")
+        return None
+    if not args.ci:
+        raise ScoringError("--shared-ranks needs --ci (its resamples and seed)")
+    if text is None:
+        return DEFAULT_RANK_CONFIDENCE
+    try:
+        value = float(text)
+    except ValueError:
+        raise ScoringError(f"--rank-confidence: expected a number, got {text!r}") from None
+    try:
+        return check_rank_confidence(value)
+    except ScoringError as exc:
+        raise ScoringError(f"--rank-confidence: {exc}") from None
 
 
 def bootstrap_settings(args: argparse.Namespace):
@@ -394,7 +430,9 @@ def _fmt(score: float | None) -> str:
 def run_show(args: argparse.Namespace) -> int:
     from scoring.export import to_markdown
 
-    standings = _leaderboard(args).standings(args.split, ci=_ci_settings(args))
+    standings = _leaderboard(args).standings(
+        args.split, ci=_ci_settings(args), rank_confidence=_rank_confidence(args)
+    )
     print(to_markdown(standings, args.split), end="")
     return 0
 
@@ -402,7 +440,9 @@ def run_show(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from scoring.export import export
 
-    standings = _leaderboard(args).standings(args.split, ci=_ci_settings(args))
+    standings = _leaderboard(args).standings(
+        args.split, ci=_ci_settings(args), rank_confidence=_rank_confidence(args)
+    )
     text = export(standings, args.format, args.split, args.title)
     if args.out:
         write_atomic(args.out, text)

@@ -36,11 +36,15 @@ def export(
     return writers[fmt](standings, split, title)
 
 
-def _cells(standing: Standing, readable: bool = False, ci: dict | None = None) -> list[str]:
+def _cells(
+    standing: Standing, readable: bool = False, ci: dict | None = None, shared: float | None = None
+) -> list[str]:
     """Table cells in `COLUMNS` order; `readable`: the time to the second, in UTC. With `ci`
     (the settings of the standings' intervals), the interval columns follow the scores: one
     "[low, high]" cell per score if `readable`, else a low and a high cell; "-" where the
-    submission has no interval."""
+    submission has no interval. With `shared` (the rank confidence of shared ranks), the rank
+    cell shows the shared rank ("2=") if `readable`, else a shared_rank cell follows it; and
+    the comparison with the team above follows the intervals."""
     scores = [_score_text(standing.scores_rounded[key]) for key in SCORE_KEYS]
     if ci is not None:
         for key in SCORE_KEYS:
@@ -50,9 +54,43 @@ def _cells(standing: Standing, readable: bool = False, ci: dict | None = None) -
                 scores.append("-" if low is None else f"[{_score_text(low)}, {_score_text(high)}]")
             else:
                 scores += [_score_text(low), _score_text(high)]
+    rank = [str(standing.rank)]
+    if shared is not None:
+        shown = standing.rank_shown or str(standing.rank)
+        rank = [shown] if readable else [*rank, shown]
+        scores += _above_cells(standing.above, readable)
     when = time_text(standing.submitted_at) if readable else standing.submitted_at
-    return [str(standing.rank), standing.team, *scores, str(standing.submissions), when,
+    return [*rank, standing.team, *scores, str(standing.submissions), when,
             standing.file_name]  # fmt: skip
+
+
+def _above_cells(above: dict | None, readable: bool) -> list[str]:
+    """The comparison with the team above: one cell for people ("above by +0.412, higher in
+    61.0 % of resamples", or why there is none), else difference, share and reason cells."""
+    if above is None:
+        return ["-"] if readable else ["", "", ""]
+    difference, better, reason = above["difference"], above["upper_better"], above["reason"]
+    if readable:
+        if reason is not None:
+            return [f"not compared: {reason}"]
+        return [f"above by {_signed(difference)}, higher in {100 * better:.1f} % of resamples"]
+    return [
+        "" if difference is None else f"{difference:.{SCORE_DECIMALS}f}",
+        "" if better is None else f"{better:.4f}",
+        reason or "",
+    ]
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.{SCORE_DECIMALS}f}"
+
+
+def rank_confidence_of(standings: list[Standing]) -> float | None:
+    """The rank confidence of the standings' shared ranks, or None when they have none."""
+    for standing in standings:
+        if standing.above is not None:
+            return standing.above["rank_confidence"]
+    return None
 
 
 def interval_settings(standings: list[Standing]) -> dict | None:
@@ -64,8 +102,9 @@ def interval_settings(standings: list[Standing]) -> dict | None:
     return None
 
 
-def _columns(ci: dict | None, readable: bool) -> list[str]:
-    """Column headers: `COLUMNS`, with the interval columns after the scores when `ci`."""
+def _columns(ci: dict | None, readable: bool, shared: float | None = None) -> list[str]:
+    """Column headers: `COLUMNS`, with the interval columns after the scores when `ci`, and
+    the shared rank and comparison with the team above when `shared`."""
     labels = [column_label(c) if readable else c for c in COLUMNS]
     if ci is None:
         return labels
@@ -74,7 +113,26 @@ def _columns(ci: dict | None, readable: bool) -> list[str]:
         extra = [f"{key} {100 * ci['confidence']:g} % interval" for key in SCORE_KEYS]
     else:
         extra = [f"{key}_{end}" for key in SCORE_KEYS for end in ("low", "high")]
+    if shared is not None:
+        if readable:
+            extra.append("combined vs team above")
+        else:
+            extra += ["above_difference", "above_better", "not_compared"]
+            labels = [labels[0], "shared_rank", *labels[1:]]
+            at += 1
     return [*labels[:at], *extra, *labels[at:]]
+
+
+def _shared_note(ci: dict, rank_confidence: float) -> str:
+    return (
+        f'Shared ranks ("2="): each team\'s best submission is compared with that of the team '
+        f"ranked directly above by a paired bootstrap over the split's scenes "
+        f"({ci['resamples']} resamples, seed {ci['seed']}); a team shares the rank above when "
+        f"the team above has the higher combined score in fewer than "
+        f"{100 * rank_confidence:g} % of the resamples (a one-sided "
+        f"{100 * rank_confidence:g} % test), and teams so linked show the first rank of the "
+        "group. Differences: combined score of the team above minus this team's, unrounded."
+    )
 
 
 def _ci_note(ci: dict) -> str:
@@ -110,16 +168,18 @@ def _score_text(score: float | None) -> str:
 
 def to_markdown(standings: list[Standing], split: str, title: str = "AutoICE leaderboard") -> str:
     """A Markdown table; `|`, backslashes, markup characters and newlines in names are escaped."""
-    ci = interval_settings(standings)
-    columns = _columns(ci, readable=True)
+    ci, shared = interval_settings(standings), rank_confidence_of(standings)
+    columns = _columns(ci, readable=True, shared=shared)
     header = " | ".join(columns)
     lines = [f"# {_md_escape(title)} ({split} split)", "", f"| {header} |"]
     lines.append("|" + "---|" * len(columns))
     for standing in standings:
-        cells = _cells(standing, readable=True, ci=ci)
+        cells = _cells(standing, readable=True, ci=ci, shared=shared)
         lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
     if ci is not None:
         lines += ["", _ci_note(ci)]
+    if shared is not None:
+        lines += ["", _md_escape(_shared_note(ci, shared))]
     return "\n".join(lines) + "\n"
 
 
@@ -134,11 +194,14 @@ def to_csv(standings: list[Standing], split: str, title: str = "") -> str:
     """CSV with a header row; cells starting with = + - @ are prefixed with ' (no formulas)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    ci = interval_settings(standings)
-    writer.writerow(["split", *_columns(ci, readable=False)])
+    ci, shared = interval_settings(standings), rank_confidence_of(standings)
+    writer.writerow(["split", *_columns(ci, readable=False, shared=shared)])
+    team = 1 if shared is None else 2
     for standing in standings:
-        cells = _cells(standing, ci=ci)
-        cells[1] = _csv_safe(cells[1])
+        cells = _cells(standing, ci=ci, shared=shared)
+        cells[team] = _csv_safe(cells[team])
+        if shared is not None:
+            cells[-4] = _csv_safe(cells[-4])  # not_compared: may quote a scene id
         cells[-1] = _csv_safe(cells[-1])
         writer.writerow([split, *cells])
     return out.getvalue()
@@ -161,6 +224,7 @@ def to_json(standings: list[Standing], split: str, title: str = "") -> str:
             "submitted_at": s.submitted_at,
             "file": s.file_name,
             **({"intervals": s.intervals} if s.intervals is not None else {}),
+            **({"shared_rank": s.rank_shown, "above": s.above} if s.rank_shown is not None else {}),
         }
         for s in standings
     ]
@@ -168,6 +232,9 @@ def to_json(standings: list[Standing], split: str, title: str = "") -> str:
     ci = interval_settings(standings)
     if ci is not None:
         data["intervals"] = {"method": "percentile bootstrap over scenes", **ci}
+    shared = rank_confidence_of(standings)
+    if shared is not None:
+        data["shared_ranks"] = {"rank_confidence": shared, "rule": _shared_note(ci, shared)}
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
@@ -192,10 +259,12 @@ img { max-width: 100%; }
 def to_html(standings: list[Standing], split: str, title: str = "AutoICE leaderboard") -> str:
     """One self-contained HTML page: a styled, escaped table and an embedded bar chart."""
     esc = html.escape
-    ci = interval_settings(standings)
-    header = "".join(f"<th>{esc(c)}</th>" for c in _columns(ci, readable=True))
+    ci, shared = interval_settings(standings), rank_confidence_of(standings)
+    header = "".join(f"<th>{esc(c)}</th>" for c in _columns(ci, readable=True, shared=shared))
     body = "\n".join(
-        "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in _cells(s, readable=True, ci=ci)) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{esc(c)}</td>" for c in _cells(s, readable=True, ci=ci, shared=shared))
+        + "</tr>"
         for s in standings
     )
     chart = (
@@ -210,6 +279,8 @@ def to_html(standings: list[Standing], split: str, title: str = "AutoICE leaderb
     )
     if ci is not None:
         caption += " " + _ci_note(ci)
+    if shared is not None:
+        caption += " " + _shared_note(ci, shared)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

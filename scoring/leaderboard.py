@@ -60,7 +60,7 @@ from scoring.reference import Reference, find_reference
 from scoring.report import Report, published_scores
 from scoring.scorer import score_all_scenes
 from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
-from scoring.statistics import Bootstrap, bootstrap_intervals, intervals_dict
+from scoring.statistics import Bootstrap, bootstrap_intervals, intervals_dict, paired_bootstrap
 from scoring.storage import check_regular_file
 from scoring.team_names import check_team_name, team_key
 
@@ -77,6 +77,9 @@ SCHEMA_VERSION = 2
 SCORE_KEYS: tuple[str, ...] = (*CHARTS, "combined")
 #: Splits whose scores are stored for every submission.
 STORED_SPLITS: tuple[str, ...] = (*SPLITS, ALL)
+#: Default `rank_confidence` of shared ranks: a team shares the rank above unless the team
+#: above scores higher in at least 95 % of the paired resamples (a one-sided 95 % test).
+DEFAULT_RANK_CONFIDENCE = 0.95
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS teams (
@@ -164,6 +167,13 @@ class Standing:
     #: (`scoring.statistics.intervals_dict`); None when not asked for or when the submission
     #: was scored before the leaderboard stored per-scene counts.
     intervals: dict | None = None
+    #: With ``standings(..., rank_confidence=...)``: the rank shown, "2=" for a rank shared
+    #: with another team (the first rank of the group), else the rank itself ("3").
+    rank_shown: str | None = None
+    #: With ``standings(..., rank_confidence=...)``: the paired bootstrap of this team's best
+    #: submission against that of the team ranked directly above (`compare_with_above`);
+    #: None for the first team.
+    above: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.scores_rounded:
@@ -562,28 +572,63 @@ class Leaderboard:
 
     # ---------------------------------------------------------------- reading
 
-    def standings(self, split: str = "public", ci: Bootstrap | None = None) -> list[Standing]:
+    def standings(
+        self,
+        split: str = "public",
+        ci: Bootstrap | None = None,
+        rank_confidence: float | None = None,
+    ) -> list[Standing]:
         """Ranked best submission of every team on `split` ("public", "private" or "all").
 
         Ranked by the challenge's combined figure, computed here from the stored chart scores
-        (numpy rounding cannot run in SQL); undefined scores rank last. With `ci`, each
-        standing's `intervals` holds percentile bootstrap intervals over the split's scenes
-        (sorted by id, as `score_submission(..., split=...)` orders them), computed from the
-        stored per-scene counts; the ranking is unchanged.
+        (numpy rounding cannot run in SQL); undefined scores rank last.
+
+        Parameters
+        ----------
+        split : str
+            "public", "private" or "all".
+        ci : Bootstrap, optional
+            Add to each standing's `intervals` percentile bootstrap intervals over the split's
+            scenes (sorted by id, as `score_submission(..., split=...)` orders them), computed
+            from the stored per-scene counts; the ranking is unchanged.
+        rank_confidence : float, optional
+            Between 0 and 1; needs `ci` (its resamples and seed). Add shared ranks: each team's
+            best submission is compared with that of the team ranked directly above by a
+            paired bootstrap over the split's scenes (`compare_with_above`), and shares its
+            rank when the team above scores higher (combined) in fewer than `rank_confidence`
+            of the resamples. Fills `rank_shown` ("2=") and `above`; `rank` stays the
+            challenge's.
+
+        Returns
+        -------
+        list of Standing
+            In ranking order.
+
+        Raises
+        ------
+        ScoringError
+            For an unknown split, or a `rank_confidence` out of range or without `ci`.
         """
         if split not in STORED_SPLITS:
             raise ScoringError(f"unknown split {split!r}; expected public, private or all")
+        if rank_confidence is not None:
+            check_rank_confidence(rank_confidence)
+            if ci is None:
+                raise ScoringError("rank_confidence needs ci (the resamples and seed)")
         standings = self._standings(split)
         if ci is not None and standings:
             with self._connect() as conn:
                 stored_split = dict(conn.execute("SELECT scene_id, split FROM scenes").fetchall())
-                for standing in standings:
-                    accumulator = _stored_counts(conn, standing.submission_id)
-                    if accumulator is None:
-                        continue  # scored before per-scene counts were stored
-                    scenes = scenes_of(stored_split, split)
-                    intervals = bootstrap_intervals(accumulator, scenes, ci)
-                    standing.intervals = intervals_dict(intervals, ci)
+                scenes = scenes_of(stored_split, split)
+                counts = {s.submission_id: _stored_counts(conn, s.submission_id) for s in standings}
+            for standing in standings:
+                accumulator = counts[standing.submission_id]
+                if accumulator is None:
+                    continue  # scored before per-scene counts were stored
+                intervals = bootstrap_intervals(accumulator, scenes, ci)
+                standing.intervals = intervals_dict(intervals, ci)
+            if rank_confidence is not None:
+                _share_ranks(standings, counts, scenes, ci, rank_confidence)
         return standings
 
     def _standings(self, split: str) -> list[Standing]:
@@ -617,6 +662,117 @@ class Leaderboard:
                 "SELECT report_json FROM submissions WHERE id = ?", (submission_id,)
             ).fetchone()
         return None if row is None or row[0] is None else json.loads(row[0])
+
+
+def check_rank_confidence(value: float) -> float:
+    """`value` if it is a number strictly between 0 and 1, else ScoringError.
+
+    Examples
+    --------
+    >>> check_rank_confidence(0.9)
+    0.9
+    >>> check_rank_confidence(95)
+    Traceback (most recent call last):
+    ...
+    scoring.errors.ScoringError: rank confidence must lie between 0 and 1 (e.g. 0.95), got 95
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise ScoringError(f"rank confidence must be a number, got {value!r}")
+    if not 0 < value < 1:  # also refuses NaN
+        raise ScoringError(f"rank confidence must lie between 0 and 1 (e.g. 0.95), got {value:g}")
+    return value
+
+
+def compare_with_above(
+    upper: ScoreAccumulator | None,
+    lower: ScoreAccumulator | None,
+    scenes: list[str],
+    settings: Bootstrap,
+    rank_confidence: float,
+) -> dict:
+    """Whether a team shares the rank of the team ranked directly above it.
+
+    A paired bootstrap (`scoring.statistics.paired_bootstrap`, A = the upper team's best
+    submission, B = the lower's) over `scenes`; the rank is shared when A's combined score is
+    higher in fewer than `rank_confidence` of the resamples (ties and undefined resamples do
+    not count as higher). Not shared, with the reason, when either lacks stored counts or the
+    scenes.
+
+    Parameters
+    ----------
+    upper, lower : ScoreAccumulator or None
+        The stored per-scene counts of the two submissions (None: none stored).
+    scenes : list of str
+        The split's scenes.
+    settings : Bootstrap
+        Resamples and seed of the comparison (its confidence sets the interval).
+    rank_confidence : float
+        The share of resamples the upper team must win for the ranks to differ.
+
+    Returns
+    -------
+    dict
+        "shared" (bool), "upper_better" (share of resamples the upper team won, or None),
+        "difference" (upper - lower combined score on `scenes`, unrounded, or None),
+        "interval" ([low, high] of that difference at ``settings.confidence``, or None) and
+        "reason" (why the rank cannot be shared, else None).
+    """
+    result = {"shared": False, "upper_better": None, "difference": None, "interval": None,
+              "reason": None}  # fmt: skip
+    if upper is None or lower is None:
+        which = "the team above" if upper is None else "this team"
+        result["reason"] = f"no stored per-scene counts for {which}"
+        return result
+    try:
+        comparison = paired_bootstrap(upper, lower, scenes, settings)
+    except ScoringError as exc:
+        result["reason"] = str(exc)
+        return result
+    better = comparison.a_better["combined"]
+    if math.isnan(better):
+        result["reason"] = "combined score undefined on every resample"
+        return result
+    interval = comparison.interval["combined"]
+    difference = comparison.difference["combined"]
+    result.update(
+        shared=better < rank_confidence,
+        upper_better=better,
+        difference=None if math.isnan(difference) else difference,
+        interval=[interval.low, interval.high],
+    )
+    return result
+
+
+def _share_ranks(
+    standings: list[Standing],
+    counts: dict[int, ScoreAccumulator | None],
+    scenes: list[str],
+    settings: Bootstrap,
+    rank_confidence: float,
+) -> None:
+    """Fill `rank_shown` and `above` of standings in ranking order: a team not
+    distinguishable from the one above joins its group, and every member of a group of two or
+    more shows the group's first rank followed by "="."""
+    group_start = []
+    for i, standing in enumerate(standings):
+        if i == 0:
+            group_start.append(0)
+            continue
+        above = standings[i - 1]
+        standing.above = {
+            "team": above.team,
+            "submission_id": above.submission_id,
+            "rank_confidence": rank_confidence,
+            **compare_with_above(
+                counts[above.submission_id], counts[standing.submission_id], scenes, settings,
+                rank_confidence,
+            ),
+        }  # fmt: skip
+        group_start.append(group_start[-1] if standing.above["shared"] else i)
+    sizes = Counter(group_start)
+    for standing, start in zip(standings, group_start):
+        first = standings[start].rank
+        standing.rank_shown = f"{first}=" if sizes[start] > 1 else str(first)
 
 
 def _stored_counts(conn: sqlite3.Connection, submission_id: int) -> ScoreAccumulator | None:
