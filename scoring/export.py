@@ -131,7 +131,8 @@ def _shared_note(ci: dict, rank_confidence: float) -> str:
         f"the team above has the higher combined score in fewer than "
         f"{100 * rank_confidence:g} % of the resamples (a one-sided "
         f"{100 * rank_confidence:g} % test), and teams so linked show the first rank of the "
-        "group. Differences: combined score of the team above minus this team's, unrounded."
+        "group. Differences: combined score of the team above minus this team's, unrounded. The "
+        "order is the challenge's."
     )
 
 
