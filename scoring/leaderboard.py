@@ -41,6 +41,7 @@ import json
 import math
 import os
 import sqlite3
+import time
 import urllib.parse
 import zlib
 from collections import Counter
@@ -344,10 +345,25 @@ class Leaderboard:
                 conn.execute(COUNTS_SCHEMA)  # the one change from version 1
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        # WAL is a property of the file: switch once. Switching needs the file to itself, so
-        # doing it on every connection would make concurrent submitters fail with "locked".
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+        self._switch_to_wal(conn)
+
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
+        """WAL is a property of the file: switch once, by whichever connection gets there first.
+
+        Switching needs the file to itself. A connection that asks while another holds the write
+        lock gets "locked" at once, without SQLite's busy wait (waiting could deadlock), so the
+        switch is retried, with growing pauses, until it is done or `timeout` runs out.
+        """
+        deadline = time.monotonic() + self.timeout
+        pause = 0.005
+        while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
 
     def _kind(self, conn: sqlite3.Connection) -> str:
         """What the file is: "kit", "legacy" (the kit's tables, not stamped yet) or "empty";

@@ -7,6 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -282,3 +284,24 @@ def test_same_file_from_eight_processes_is_scored_once(setup):
 def test_show_requires_an_existing_database(tmp_path):
     with pytest.raises(ScoringError, match="no such file"):
         Leaderboard(tmp_path / "none.sqlite").standings()
+
+
+def test_wal_switch_waits_for_a_writer_instead_of_failing(tmp_path):
+    """SQLite refuses a journal-mode switch at once ("locked", no busy wait) while another
+    connection holds the write lock; several submitters creating one file race exactly so.
+    The switch must wait for the writer and then succeed."""
+    db = tmp_path / "lb.sqlite"
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    writer = sqlite3.connect(db, isolation_level=None, timeout=60, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    with closing(sqlite3.connect(db, isolation_level=None, timeout=60)) as conn:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            conn.execute("PRAGMA journal_mode = WAL")  # what SQLite does on its own
+        release = threading.Timer(0.3, lambda: (writer.execute("COMMIT"), writer.close()))
+        release.start()
+        Leaderboard(db)._switch_to_wal(conn)
+        release.join()
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]  # the writer's row kept
