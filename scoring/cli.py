@@ -339,14 +339,7 @@ def run_score(args: argparse.Namespace) -> int:
         by=by,
         groups_file=args.groups,
     )
-    table_out = sys.stderr if args.json == "-" else sys.stdout
-    print(report.table(), file=table_out)
-    if args.json == "-":
-        print(report.to_json())
-    elif args.json:
-        write_atomic(args.json, report.to_json() + "\n")
-    if plots is not None:
-        plots.save_png(plots.report_figure(report), args.png)
+    _emit(report, args, plots, "report_figure")
     return 0
 
 
@@ -365,15 +358,20 @@ def run_compare(args: argparse.Namespace) -> int:
         settings=bootstrap_settings(args),
         workers=args.workers,
     )
-    table_out = sys.stderr if args.json == "-" else sys.stdout
-    print(comparison.table(), file=table_out)
-    if args.json == "-":
-        print(comparison.to_json())
-    elif args.json:
-        write_atomic(args.json, comparison.to_json() + "\n")
-    if plots is not None:
-        plots.save_png(plots.difference_plot(comparison), args.png)
+    _emit(comparison, args, plots, "difference_plot")
     return 0
+
+
+def _emit(result, args: argparse.Namespace, plots, figure: str) -> None:
+    """Print `result`'s table (to stderr when the JSON goes to stdout), write its JSON to
+    `--json` ('-': stdout), and with `--png` save the figure `plots.<figure>(result)`."""
+    print(result.table(), file=sys.stderr if args.json == "-" else sys.stdout)
+    if args.json == "-":
+        print(result.to_json())
+    elif args.json:
+        write_atomic(args.json, result.to_json() + "\n")
+    if plots is not None:
+        plots.save_png(getattr(plots, figure)(result), args.png)
 
 
 def _plots_for(png: str | None):
