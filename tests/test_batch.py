@@ -12,22 +12,14 @@ import yaml
 from kit import batch
 from kit.cli import main
 from kit.errors import KitError
-
-KERNEL = "python3"
+from tests.notebook_files import KERNEL, write_notebook
 
 
 def make_notebook(path: Path, body: str, quick: bool = False) -> Path:
     """A tiny notebook: a `parameters` cell (seed, scale, output_dir; `quick` too if asked)
     then `body`."""
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(
-        "seed = 0\nscale = 1.0\noutput_dir = '.'" + "\nquick = False" * quick
-    )
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-    return path
+    parameters = "seed = 0\nscale = 1.0\noutput_dir = '.'" + "\nquick = False" * quick
+    return write_notebook(path, parameters, body)
 
 
 PASSING = """\

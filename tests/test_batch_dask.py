@@ -6,7 +6,6 @@ batch before any run."""
 import os
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
 import yaml
@@ -15,20 +14,14 @@ from kit import batch, cluster
 from kit.atomic import is_temporary
 from kit.cli import main
 from kit.errors import KitError
+from tests.notebook_files import KERNEL, write_notebook
 
-KERNEL = "python3"
 PARAMETERS = "seed = 0\nscale = 1.0\noutput_dir = '.'\nbatch_pid = 0\ndevice = 'cpu'"
 
 
 def make_notebook(path: Path, body: str) -> Path:
     """A notebook with a `parameters` cell (seed, scale, output_dir, batch_pid, device)."""
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(PARAMETERS)
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(path, PARAMETERS, body)
 
 
 PASSING = """\

@@ -15,12 +15,12 @@ import os
 from pathlib import Path
 
 import h5py
-import nbformat
 import numpy as np
 import pytest
 import yaml
 
 from kit.cli import main
+from tests.notebook_files import write_notebook
 from tests.scoring.builders import make_dataset, submission_arrays, write_submission
 
 GiB = 2**30
@@ -246,16 +246,7 @@ def test_predict_tile_size_is_named(tmp_path, capsys, monkeypatch):
 
 
 def _plan(tmp_path: Path, name: str) -> Path:
-    notebook = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("output_dir = '.'")
-    cell.metadata["tags"] = ["parameters"]
-    notebook.cells = [cell]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, tmp_path / "nb.ipynb")
+    write_notebook(tmp_path / "nb.ipynb", "output_dir = '.'")
     return write_yaml(tmp_path / "plan.yaml", {"name": name, "notebooks": ["nb.ipynb"]})
 
 
