@@ -415,9 +415,9 @@ def class_scores(confusion: np.ndarray, chart: str) -> list[ClassScore]:
             name=CLASS_NAMES[chart][k],
             support=int(support[k]),
             predicted=int(predicted[k]),
-            precision=_ratio(tp[k], predicted[k]),
-            recall=_ratio(tp[k], support[k]),
-            f1=_ratio(2 * tp[k], support[k] + predicted[k]),
+            precision=ratio(tp[k], predicted[k]),
+            recall=ratio(tp[k], support[k]),
+            f1=ratio(2 * tp[k], support[k] + predicted[k]),
         )
         for k in range(n)
     ]
@@ -616,7 +616,8 @@ def _combined(charts: dict[str, float]) -> float:
     return combined_score(charts)
 
 
-def _ratio(num, den) -> float | None:
+def ratio(num, den) -> float | None:
+    """num / den as a float, or None when den is 0 (an undefined ratio)."""
     return float(num) / float(den) if den else None
 
 

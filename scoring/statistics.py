@@ -45,9 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from kit.charts import (
-    CHART_WEIGHTS,
     CHARTS,
-    CLASS_NAMES,
     ICE_EDGE_SIC_CLASS,
     MANIFEST_FILE,
     MASK,
@@ -57,9 +55,10 @@ from kit.charts import (
     SCENE_ID_PATTERN,
     SCORE_DECIMALS,
     SEASONS,
+    combined_score,
 )
 from scoring.errors import ScoringError
-from scoring.metrics import ChartCounts, ScoreAccumulator, chart_score
+from scoring.metrics import ChartCounts, ScoreAccumulator, chart_score, class_scores, ratio
 
 #: Default number of bootstrap resamples, confidence level and seed.
 DEFAULT_RESAMPLES = 2000
@@ -194,19 +193,6 @@ def batch_scores(confusion: np.ndarray, out_squared: np.ndarray, chart: str) -> 
     return 100.0 * np.where(total >= 2, score, np.nan)
 
 
-def combined_scores(charts: Mapping[str, np.ndarray]) -> np.ndarray:
-    """(2 SIC + 2 SOD + 1 FLOE) / 5 of arrays of chart scores, NaN where one is NaN.
-
-    Examples
-    --------
-    >>> combined_scores({"SIC": np.array([50.0, np.nan]), "SOD": np.array([100.0, 1.0]),
-    ...                  "FLOE": np.array([0.0, 1.0])})
-    array([60., nan])
-    """
-    total = sum(CHART_WEIGHTS[chart] * charts[chart] for chart in CHARTS)
-    return total / sum(CHART_WEIGHTS.values())
-
-
 def bootstrap_scores(
     accumulator: ScoreAccumulator, scenes: Sequence[str], settings: Bootstrap = Bootstrap()
 ) -> dict[str, np.ndarray]:
@@ -228,7 +214,7 @@ def _scores_on(
         confusion, squared = stacked_counts(accumulator, chart, scenes)
         pooled = (weights @ confusion.reshape(len(scenes), -1)).reshape(-1, *confusion.shape[1:])
         scores[chart] = batch_scores(pooled, weights @ squared, chart)
-    scores["combined"] = combined_scores(scores)
+    scores["combined"] = combined_score(scores)
     return scores
 
 
@@ -602,27 +588,15 @@ def chart_statistics(counts: ChartCounts, chart: str) -> dict:
     n = N_CLASSES[chart]
     tp = np.diag(confusion[:, :n])
     support = confusion.sum(axis=1)
-    predicted = confusion[:, :n].sum(axis=0)
     total = int(support.sum())
-    classes = []
-    for k in range(n):
-        union = int(support[k] + predicted[k] - tp[k])
-        classes.append(
-            {
-                "value": k,
-                "name": CLASS_NAMES[chart][k],
-                "support": int(support[k]),
-                "predicted": int(predicted[k]),
-                "precision": _ratio(tp[k], predicted[k]),
-                "recall": _ratio(tp[k], support[k]),
-                "f1": _ratio(2 * tp[k], support[k] + predicted[k]),
-                "iou": _ratio(tp[k], union),
-            }
-        )
+    classes = [
+        {**asdict(score), "iou": ratio(tp[k], score.support + score.predicted - tp[k])}
+        for k, score in enumerate(class_scores(confusion, chart))
+    ]
     stats = {
         "score": 100.0 * chart_score(counts, chart),
         "n_pixels": total,
-        "overall_accuracy": _ratio(tp.sum(), total),
+        "overall_accuracy": ratio(tp.sum(), total),
     }
     if METRICS[chart] == "f1":
         ious = [c["iou"] for c in classes if c["iou"] is not None]
@@ -633,14 +607,14 @@ def chart_statistics(counts: ChartCounts, chart: str) -> dict:
             scored = confusion[k, :n]
             pixels = int(scored.sum())
             errors = values - k
-            entry["mae"] = _ratio(int((scored * np.abs(errors)).sum()), pixels)
-            entry["bias"] = _ratio(int((scored * errors).sum()), pixels)
+            entry["mae"] = ratio(int((scored * np.abs(errors)).sum()), pixels)
+            entry["bias"] = ratio(int((scored * errors).sum()), pixels)
             entry["excluded"] = int(confusion[k, n:].sum())
         ice = slice(ICE_EDGE_SIC_CLASS, n)
         ice_tp = int(confusion[ice, ice].sum())
         ice_ref = int(support[ice].sum())
         ice_pred = int(confusion[:, ice].sum())
-        stats["ice_edge_f1"] = _ratio(2 * ice_tp, ice_ref + ice_pred)
+        stats["ice_edge_f1"] = ratio(2 * ice_tp, ice_ref + ice_pred)
     stats["classes"] = classes
     return stats
 
@@ -693,7 +667,7 @@ def breakdown(
         members = [s for s in scenes if labels[s] == label]
         charts = {c: chart_statistics(accumulator.counts(c, members), c) for c in CHARTS}
         scores = {c: charts[c]["score"] for c in CHARTS}
-        combined = combined_scores({c: np.float64(v) for c, v in scores.items()})
+        combined = combined_score({c: np.float64(v) for c, v in scores.items()})
         result[label] = {
             "scenes": members,
             "n_scenes": len(members),
@@ -739,10 +713,6 @@ def _bracket(low: float, high: float, sign: bool = False) -> str:
 
 def _fmt_share(value: float) -> str:
     return "undefined" if math.isnan(value) else f"{value:.3f}"
-
-
-def _ratio(num, den) -> float | None:
-    return float(num) / float(den) if den else None
 
 
 def _listing(values: Sequence[str]) -> str:
