@@ -65,9 +65,12 @@ TRACK_OPTION_HELP = {
     "n_features": "ft, ft+pm: number of ORB keypoints per image",
     "ratio": "ft, ft+pm: Lowe ratio of the best to the second-best descriptor distance",
     "max_drift": "ft, ft+pm: largest drift of a feature match (px)",
-    "max_residual": "ft, ft+pm, superlim+pm: largest residual of a match from the polynomial "
-    "fit (px)",
-    "poly_order": "ft, ft+pm, superlim+pm: order of the polynomial outlier fit",
+    "max_residual": "ft, ft+pm, superlim+pm: largest residual of a match from the affine "
+    "motion of its neighbourhood (px); nearby predictions within twice this agree",
+    "match_radius": "ft, ft+pm, superlim+pm: neighbourhood of a match or point in the local "
+    "motion model (px)",
+    "widen": "ft+pm, superlim+pm: largest extra search (px) where nearby matches disagree (a "
+    "shear zone or lead); 0: off",
     "superlim_weights": "superlim methods: checkpoint (None: the packaged one)",
     "superlim_radius": "superlim methods: descriptor search radius (px)",
     "superlim_mutual_tol": "superlim methods: largest distance of the back-match from the seed "
@@ -208,9 +211,13 @@ def _check_track_options(args, methods: list[str]) -> None:
             raise KitError(f"{track_option(name)} {getattr(args, name)}: must be at least 1")
     if args.template < 5 or args.template % 2 == 0:
         raise KitError(f"--template {args.template}: must be an odd number of pixels >= 5")
-    for name in ("workers", "poly_order"):
-        if getattr(args, name) < 1:
-            raise KitError(f"{track_option(name)} {getattr(args, name)}: must be at least 1")
+    if args.widen < 0:
+        raise KitError(f"--widen {args.widen}: must be 0 or more")
+    if args.workers < 1:
+        raise KitError(f"--workers {args.workers}: must be at least 1")
+    if args.match_radius <= 0 or args.max_residual <= 0:
+        bad = "match_radius" if args.match_radius <= 0 else "max_residual"
+        raise KitError(f"{track_option(bad)} {getattr(args, bad)}: must be positive")
     if not args.angles:
         raise KitError("--angles: give at least one template rotation, e.g. 0")
     if len(args.clip) != 2 or not 0 <= args.clip[0] < args.clip[1] <= 100:
@@ -221,8 +228,8 @@ def _check_track_options(args, methods: list[str]) -> None:
     params = make_params(**_track_params(args))
     windows = {  # the FT and SuperLIM guesses fall back to --search
         "pm": [params.search],
-        "ft+pm": [params.search, params.refine_search],
-        "superlim+pm": [params.search, params.superlim_search],
+        "ft+pm": [params.search, params.refine_search + params.widen],
+        "superlim+pm": [params.search, params.superlim_search + params.widen],
     }
     for search in sorted({s for m in methods for s in windows.get(m, [])}):
         params.match_params(search).check()

@@ -2,21 +2,21 @@
 
 ORB finds corners at several scales and describes each by a rotation-aware binary descriptor, so
 it tolerates the rotation of ice between passes. Matches go through three filters: Lowe's ratio
-test (the best match must be clearly better than the second), a maximum drift, and a polynomial
-least-squares fit of image-2 positions on image-1 positions whose large residuals are dropped
-iteratively. The result is a sparse but robust set of vectors, interpolated to any points as the
-first guess for pattern matching.
+test (the best match must be clearly better than the second), a maximum drift, and the local
+motion model (`kit.drift.local_motion`): a match is kept when its neighbours move like it. The
+result is a sparse but robust set of vectors, each with the affine motion of its neighbourhood,
+that predicts the first guess for pattern matching at any point - on both sides of a shear zone
+or a lead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from scipy.interpolate import LinearNDInterpolator
 
-from kit.drift.io import Polynomial2D
+from kit.drift.local_motion import FirstGuess, LocalMotion, LocalParams, fit_local_motion
 from kit.drift.preprocess import to_uint8
 
 
@@ -31,86 +31,36 @@ class FeatureParams:
     fast_threshold: int = 5
     ratio: float = 0.75
     max_drift: float = 300.0
-    poly_order: int = 2
-    max_residual: float = 5.0
-    min_matches: int = 8
+    local: LocalParams = field(default_factory=LocalParams)
 
 
 @dataclass
 class FeatureMatches:
-    """Filtered keypoint matches (image-1 and image-2 positions) and the fitted smooth map."""
+    """Keypoint matches kept by the local motion model (image-1 and image-2 positions) and the
+    model itself (None when too few matches agree)."""
 
     x1: np.ndarray
     y1: np.ndarray
     x2: np.ndarray
     y2: np.ndarray
-    fit: Polynomial2D | None
-    #: Every match that passed the ratio and maximum-drift tests, before the polynomial
-    #: filter: (n, 4) columns x1, y1, x2, y2 (None when not kept).
+    motion: LocalMotion | None
+    #: Every match that passed the ratio and maximum-drift tests, before the local filter:
+    #: (n, 4) columns x1, y1, x2, y2.
     candidates: np.ndarray | None = None
-
-    def local_agreement(self, x, y, u, v, radius: float, tolerance: float) -> np.ndarray:
-        """Whether each vector (u, v) at (x, y) agrees with the local evidence: the median
-        displacement of the candidate matches within `radius` px differs from it by at most
-        `tolerance` px. Points with fewer than 3 candidates nearby pass (nothing to test).
-
-        The polynomial filter drops every match on the far side of a shear zone or lead, and
-        the interpolation then carries the near side's motion smoothly across it; the
-        candidates still hold the far side's matches, so such vectors disagree with them."""
-        from scipy.spatial import cKDTree
-
-        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-        ok = np.ones(x.shape, bool)
-        if self.candidates is None or len(self.candidates) < 3:
-            return ok
-        c = self.candidates
-        du, dv = c[:, 2] - c[:, 0], c[:, 3] - c[:, 1]
-        near = cKDTree(c[:, :2]).query_ball_point(np.stack([x, y], 1), radius)
-        for k, idx in enumerate(near):
-            if len(idx) >= 3 and np.isfinite(u[k]):
-                miss = np.hypot(np.median(du[idx]) - u[k], np.median(dv[idx]) - v[k])
-                ok[k] = miss <= tolerance
-        return ok
 
     @property
     def count(self) -> int:
         return int(self.x1.size)
 
-    def first_guess(self, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(u, v, rotation in degrees, inside) at points: linear interpolation of the matches
-        inside their convex hull, the polynomial fit outside it (`inside` says which)."""
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        if self.fit is None:
-            nan = np.full(x.shape, np.nan)
-            return nan, nan, nan, np.zeros(x.shape, bool)
-        px, py = self.fit(x, y)
-        u, v = px - x, py - y
-        inside = np.zeros(x.shape, bool)
-        if self.count >= 3:
-            try:
-                interp = LinearNDInterpolator(
-                    np.stack([self.x1, self.y1], 1),
-                    np.stack([self.x2 - self.x1, self.y2 - self.y1], 1),
-                )
-                iu = interp(x, y)
-                inside = np.isfinite(iu[..., 0])
-                u, v = np.where(inside, iu[..., 0], u), np.where(inside, iu[..., 1], v)
-            except Exception:  # degenerate (collinear) matches: keep the polynomial
-                pass
-        return u, v, self.rotation(x, y), inside
-
-    def rotation(self, x, y, h: float = 1.0) -> np.ndarray:
-        """Local rotation (degrees, counter-clockwise in image axes) of the fitted map."""
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        ax, ay = self.fit(x + h, y)
-        bx, by = self.fit(x - h, y)
-        cx, cy = self.fit(x, y + h)
-        dx, dy = self.fit(x, y - h)
-        j11, j21 = (ax - bx) / (2 * h), (ay - by) / (2 * h)
-        j12, j22 = (cx - dx) / (2 * h), (cy - dy) / (2 * h)
-        return np.degrees(np.arctan2(j21 - j12, j11 + j22))
+    def guess(self, x, y) -> FirstGuess:
+        """First guesses at points (see `kit.drift.local_motion.FirstGuess`); NaN guesses and
+        no support when there is no model."""
+        if self.motion is None:
+            n = np.asarray(x).size
+            nan, nan2 = np.full(n, np.nan), np.full((n, 2), np.nan)
+            none = np.zeros(n, np.int64)
+            return FirstGuess(nan, nan, nan, nan2, nan2, none, none.astype(bool))
+        return self.motion.guess(x, y)
 
 
 def detect(image_u8: np.ndarray, params: FeatureParams):
@@ -128,28 +78,13 @@ def detect(image_u8: np.ndarray, params: FeatureParams):
     return keypoints, descriptors
 
 
-def filter_polynomial(x1, y1, x2, y2, order: int, max_residual: float, min_matches: int):
-    """Iteratively fit x2, y2 = P(x1, y1) and drop matches with residual > max_residual.
-
-    Returns the kept mask and the final fit (None when fewer than `min_matches` survive)."""
-    keep = np.ones(x1.size, bool)
-    n_terms = (order + 1) * (order + 2) // 2
-    for _ in range(10):
-        if keep.sum() < max(min_matches, n_terms + 1):
-            return np.zeros(x1.size, bool), None
-        src = np.stack([x1[keep], y1[keep]], 1)
-        fit = Polynomial2D.fit(src, np.stack([x2[keep], y2[keep]], 1), order)
-        fx, fy = fit(x1, y1)
-        res = np.hypot(fx - x2, fy - y2)
-        # tighten from a robust scale of the residuals down to max_residual
-        scale = 1.4826 * np.median(res[keep])
-        new_keep = res <= max(max_residual, 3 * scale) if _ < 5 else res <= max_residual
-        if np.array_equal(new_keep, keep):
-            break
-        keep = new_keep
-    if keep.sum() < max(min_matches, n_terms + 1):
-        return np.zeros(x1.size, bool), None
-    return keep, fit
+def overall_rotation(turns: np.ndarray) -> float:
+    """The pair's rotation (degrees) from the change of orientation of matched keypoints: their
+    circular mean (wrong matches, uniformly spread, do not bias it); 0 without matches."""
+    if turns.size == 0:
+        return 0.0
+    a = np.radians(turns)
+    return float(np.degrees(np.arctan2(np.sin(a).mean(), np.cos(a).mean())))
 
 
 def feature_track(
@@ -172,18 +107,14 @@ def feature_track(
         return FeatureMatches(empty, empty, empty, empty, None)
     p1 = np.array([kp1[m.queryIdx].pt for m in good], dtype=np.float64)
     p2 = np.array([kp2[m.trainIdx].pt for m in good], dtype=np.float64)
+    turn = np.array([kp2[m.trainIdx].angle - kp1[m.queryIdx].angle for m in good])
     base = np.zeros_like(p1) if expected is None else np.stack(expected(p1[:, 0], p1[:, 1]), 1)
     near = np.hypot(*(p2 - p1 - base).T) <= params.max_drift
     p1, p2 = p1[near], p2[near]
-    keep, fit = filter_polynomial(
-        p1[:, 0],
-        p1[:, 1],
-        p2[:, 0],
-        p2[:, 1],
-        params.poly_order,
-        params.max_residual,
-        params.min_matches,
+    motion = fit_local_motion(*p1.T, *p2.T, params.local, overall_rotation(turn[near]))
+    kept = (
+        (np.zeros((0, 2)), np.zeros((0, 2)))
+        if motion is None
+        else (motion.points, motion.points + motion.displacement)
     )
-    return FeatureMatches(
-        p1[keep, 0], p1[keep, 1], p2[keep, 0], p2[keep, 1], fit, np.concatenate([p1, p2], 1)
-    )
+    return FeatureMatches(*kept[0].T, *kept[1].T, motion, np.concatenate([p1, p2], 1))

@@ -83,6 +83,28 @@ class MatchResult:
     #: (`peak_sigma`), NaN where there is no peak.
     sigma: np.ndarray | None = None
 
+    @classmethod
+    def empty(cls, n: int) -> MatchResult:
+        """n unmatched points, to be filled part by part (`fill`)."""
+        nan = np.full(n, np.nan)
+        return cls(
+            nan.copy(),
+            nan.copy(),
+            nan.copy(),
+            nan.copy(),
+            np.zeros(n, bool),
+            nan.copy(),
+            np.full(n, Reason.NO_MATCH, np.uint8),
+            nan.copy(),
+            nan.copy(),
+            nan.copy(),
+        )
+
+    def fill(self, where: np.ndarray, part: MatchResult) -> None:
+        """Copy the result of matching the points `where` selects into this one."""
+        for name, values in vars(part).items():
+            getattr(self, name)[where] = values
+
 
 def sample_patches(
     image: np.ndarray,

@@ -21,7 +21,7 @@ class Reason(IntEnum):
     NO_DATA = 1
     #: The template has (almost) no variance: nothing to correlate.
     NO_TEXTURE = 2
-    #: No feature match or learned match around the point (`ft`: outside the matches' hull or
+    #: No feature match or learned match around the point (`ft`: not surrounded by matches or
     #: no matches at all; `superlim`: no candidate inside the search radius).
     NO_MATCH = 3
     #: The best correlation is on the border of the searched area (or next to no data): the

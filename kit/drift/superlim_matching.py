@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from kit.device import resolve_device
-from kit.drift.features import FeatureMatches, filter_polynomial
+from kit.drift.local_motion import fit_local_motion
 from kit.drift.matching import find_peaks
 from kit.drift.reasons import Reason, first_failure
 from kit.drift.superlim import load_superlim, network_input, sample_descriptors
@@ -150,17 +150,12 @@ def superlim_track(image1, image2, x, y, params, guess_u=None, guess_v=None):
     )
 
 
-def superlim_first_guess(
-    image1, image2, x, y, params, guess_u=None, guess_v=None, max_residual=8.0
-):
-    """First guess (u, v, rotation) for `superlim+pm`: SuperLIM matches, outliers removed by a
-    polynomial fit, interpolated to the points (None when there are too few matches)."""
+def superlim_first_guess(image1, image2, x, y, params, guess_u=None, guess_v=None):
+    """First guess for `superlim+pm` (`kit.drift.local_motion.FirstGuess`): the SuperLIM
+    matches their neighbours support, predicting at the points by the local motion model
+    (None when too few remain)."""
     u, v, _, reason = superlim_track(image1, image2, x, y, params, guess_u, guess_v)
     valid = reason == Reason.VALID
     x1, y1 = x[valid], y[valid]
-    x2, y2 = x1 + u[valid], y1 + v[valid]
-    keep, fit = filter_polynomial(x1, y1, x2, y2, params.poly_order, max_residual, min_matches=8)
-    if fit is None:
-        return None
-    gu, gv, rot, _ = FeatureMatches(x1[keep], y1[keep], x2[keep], y2[keep], fit).first_guess(x, y)
-    return gu, gv, rot
+    motion = fit_local_motion(x1, y1, x1 + u[valid], y1 + v[valid], params.local_params())
+    return None if motion is None else motion.guess(x, y)

@@ -23,9 +23,11 @@ class DisplacementField:
     """A known displacement (u, v)(x, y) of image-1 positions, in pixels.
 
     `deformation` is the amplitude (px) of a smooth random field with a correlation length of
-    about `deformation_scale` px. A discontinuity is a straight line through the image centre at
+    about `deformation_scale` px. A discontinuity is a line through the image centre at
     `jump_angle_deg` (from the x axis); points on its left side move by an extra `jump` (u, v).
-    A jump along the line is a shear zone, across it an opening lead or a ridge.
+    A jump along the line is a shear zone, across it an opening lead or a ridge. The line is
+    straight, or with `jump_radius` > 0 a circle of that radius (px) tangent to the straight
+    line at the centre and curving to its left (the left side is the inside).
     """
 
     shape: tuple[int, int]
@@ -36,6 +38,7 @@ class DisplacementField:
     deformation_scale: float = 150.0
     jump: tuple[float, float] = (0.0, 0.0)
     jump_angle_deg: float = 0.0
+    jump_radius: float = 0.0
     seed: int = 0
     _smooth: np.ndarray | None = field(default=None, repr=False)
 
@@ -68,11 +71,29 @@ class DisplacementField:
             u = u + ndimage.map_coordinates(self._smooth[0], coords, order=3, mode="nearest")
             v = v + ndimage.map_coordinates(self._smooth[1], coords, order=3, mode="nearest")
         if self.jump != (0.0, 0.0):
-            b = np.radians(self.jump_angle_deg)
-            left = (np.cos(b) * dy - np.sin(b) * dx) > 0
+            left = self._side(x, y) > 0
             u = u + np.where(left, self.jump[0], 0.0)
             v = v + np.where(left, self.jump[1], 0.0)
         return u, v
+
+    def _side(self, x, y) -> np.ndarray:
+        """Signed distance (px) from the discontinuity, positive on its left side."""
+        cx, cy = self.centre
+        b = np.radians(self.jump_angle_deg)
+        dx, dy = np.asarray(x, np.float64) - cx, np.asarray(y, np.float64) - cy
+        if self.jump_radius <= 0:
+            return np.cos(b) * dy - np.sin(b) * dx
+        r = self.jump_radius
+        return r - np.hypot(dx + r * np.sin(b), dy - r * np.cos(b))
+
+    def break_distance(self, x, y) -> np.ndarray:
+        """Distance (px) of image-1 positions from the discontinuity (inf without one), and
+        which side they are on: (distance, left)."""
+        if self.jump == (0.0, 0.0):
+            shape = np.broadcast(np.asarray(x), np.asarray(y)).shape
+            return np.full(shape, np.inf), np.zeros(shape, bool)
+        side = self._side(x, y)
+        return np.abs(side), side > 0
 
 
 def random_field(

@@ -5,9 +5,11 @@ Methods:
 - `pm`: pattern matching around a zero first guess (or the geolocation guess when both images'
   geolocation is given) with a +-`search` px window.
 - `ft+pm`: pattern matching around the FT first guess (and with the FT rotation applied to the
-  templates) within a small +-`refine_search` px window.
+  templates) within a small +-`refine_search` px window, widened by up to `widen` px where the
+  nearby matches predict different motions (a break in the ice between them).
 - `superlim`: the learned descriptor tracker alone (see `kit.drift.superlim`).
-- `superlim+pm`: the SuperLIM first guess refined by pattern matching with a +-16 px search.
+- `superlim+pm`: the SuperLIM first guess refined by pattern matching with a +-16 px search
+  (widened the same way).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 from kit.config import config_from_dict
 from kit.drift.features import FeatureParams, feature_track
 from kit.drift.io import GcpTransform
-from kit.drift.matching import MatchParams, pattern_match
+from kit.drift.local_motion import FirstGuess, LocalParams
+from kit.drift.matching import MatchParams, MatchResult, pattern_match
 from kit.drift.preprocess import normalise
 from kit.drift.reasons import Reason
 from kit.errors import KitError
@@ -50,8 +53,11 @@ class TrackParams:
     n_features: int = FeatureParams.n_features
     ratio: float = FeatureParams.ratio
     max_drift: float = FeatureParams.max_drift
-    max_residual: float = FeatureParams.max_residual
-    poly_order: int = FeatureParams.poly_order
+    max_residual: float = LocalParams.max_residual
+    match_radius: float = LocalParams.radius
+    #: `ft+pm`, `superlim+pm`: largest extra search (px) where the predictions of nearby
+    #: matches disagree (a shear zone or lead between them); 0 keeps every search at its size.
+    widen: int = 24
     superlim_weights: str | None = None
     superlim_radius: float = 64.0
     superlim_mutual_tol: float = 8.0
@@ -72,14 +78,21 @@ class TrackParams:
             workers=self.workers,
         )
 
+    def local_params(self) -> LocalParams:
+        return LocalParams(radius=self.match_radius, max_residual=self.max_residual)
+
     def feature_params(self) -> FeatureParams:
         return FeatureParams(
             n_features=self.n_features,
             ratio=self.ratio,
             max_drift=self.max_drift,
-            max_residual=self.max_residual,
-            poly_order=self.poly_order,
+            local=self.local_params(),
         )
+
+    @property
+    def agree(self) -> float:
+        """Range (px) within which the predictions of nearby matches count as agreeing."""
+        return 2 * self.max_residual
 
 
 def make_params(**params) -> TrackParams:
@@ -303,7 +316,7 @@ def _tracked_points(
     return x, y, None
 
 
-def _pattern_match_guess(
+def _first_guess(
     method: str,
     image1: np.ndarray,
     image2: np.ndarray,
@@ -312,24 +325,65 @@ def _pattern_match_guess(
     settings: TrackParams,
     still: _NoMotion,
     extra: dict,
-) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, int]:
-    """(guess_u, guess_v, guess_angle, search) for pattern matching: the FT or SuperLIM first
-    guess with its small search window, or the no-motion guess with the full `search` when
-    there is none. Feature tracking adds its match count to `extra`."""
+) -> FirstGuess | None:
+    """The FT or SuperLIM first guess of `ft+pm` or `superlim+pm` (None when there is none:
+    no features, no texture, no overlap). Feature tracking adds its match count to `extra`."""
     if method == "ft+pm":
         matches = feature_track(image1, image2, settings.feature_params(), still.expected)
         extra["n_matches"] = matches.count
-        if matches.fit is not None:  # else no features (no texture, no overlap): plain PM
-            guess_u, guess_v, guess_angle, _ = matches.first_guess(x, y)
-            return guess_u, guess_v, guess_angle, settings.refine_search
-    elif method == "superlim+pm":
+        return None if matches.motion is None else matches.guess(x, y)
+    if method == "superlim+pm":
         from kit.drift.superlim_matching import superlim_first_guess
 
-        guess = superlim_first_guess(image1, image2, x, y, settings, still.u, still.v)
-        if guess is not None:
-            guess_u, guess_v, guess_angle = guess
-            return guess_u, guess_v, guess_angle, settings.superlim_search
-    return still.u, still.v, still.angle, settings.search
+        return superlim_first_guess(image1, image2, x, y, settings, still.u, still.v)
+    return None
+
+
+def _windowed_match(
+    image1: np.ndarray,
+    image2: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    guess: FirstGuess,
+    search: int,
+    settings: TrackParams,
+) -> MatchResult:
+    """Pattern matching around a first guess, with windows widened (by up to `widen` px)
+    where the nearby predictions disagree so that each of them is within reach; points are
+    matched in groups of equal search size."""
+    cu, cv, searches = guess.window(search, settings.agree)
+    searches = np.minimum(searches, search + settings.widen)
+    searches = search + 4 * np.ceil((searches - search) / 4).astype(np.int64)  # few groups
+    result = None
+    for size in np.unique(searches):
+        part = searches == size
+        match = pattern_match(
+            image1,
+            image2,
+            x[part],
+            y[part],
+            cu[part],
+            cv[part],
+            guess.angle[part],
+            settings.match_params(int(size)),
+        )
+        result = result or MatchResult.empty(x.size)
+        result.fill(part, match)
+    return result
+
+
+def _ft_vectors(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra: dict):
+    """`ft`: (u, v, reason) - the local motion model's guess, valid where at least
+    `min_support` matches lie within the radius around the point and their predictions
+    agree."""
+    matches = feature_track(image1, image2, settings.feature_params(), still.expected)
+    extra["n_matches"] = matches.count
+    guess = matches.guess(x, y)
+    reason = np.full(x.size, Reason.VALID, np.uint8)
+    reason[(guess.support < LocalParams.min_support) | ~guess.surrounded] = Reason.NO_MATCH
+    if settings.consistency > 0:
+        reason[(reason == Reason.VALID) & (guess.spread > settings.agree)] = Reason.INCONSISTENT
+    return guess.u, guess.v, reason
 
 
 def _drift_vectors(
@@ -341,31 +395,34 @@ def _drift_vectors(
     settings: TrackParams,
     still: _NoMotion,
     extra: dict,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(u, v, quality, sharpness, reason, sigma) of `method` at the points, before the data
     checks; NaN quality, sharpness and sigma where the method has none, `Reason` codes
     (0 = valid)."""
     missing = np.full(x.size, np.nan)
     if method == "ft":
-        matches = feature_track(image1, image2, settings.feature_params(), still.expected)
-        u, v, _, inside = matches.first_guess(x, y)
-        extra["n_matches"] = matches.count
-        reason = np.where(inside, Reason.VALID, Reason.NO_MATCH).astype(np.uint8)
-        if settings.consistency > 0:
-            agree = matches.local_agreement(x, y, u, v, settings.grid_step * 1.5, 3.0)
-            reason[(reason == Reason.VALID) & ~agree] = Reason.INCONSISTENT
+        u, v, reason = _ft_vectors(image1, image2, x, y, settings, still, extra)
         return u, v, missing, missing, reason, missing
     if method == "superlim":
         from kit.drift.superlim_matching import superlim_track
 
         u, v, quality, reason = superlim_track(image1, image2, x, y, settings, still.u, still.v)
         return u, v, quality, missing, reason, missing
-    guess_u, guess_v, guess_angle, search = _pattern_match_guess(
-        method, image1, image2, x, y, settings, still, extra
-    )
-    match = pattern_match(
-        image1, image2, x, y, guess_u, guess_v, guess_angle, settings.match_params(search)
-    )
+    guess = _first_guess(method, image1, image2, x, y, settings, still, extra)
+    if guess is None:  # plain pm, or no first guess: the no-motion guess with the full search
+        match = pattern_match(
+            image1,
+            image2,
+            x,
+            y,
+            still.u,
+            still.v,
+            still.angle,
+            settings.match_params(settings.search),
+        )
+    else:
+        search = settings.refine_search if method == "ft+pm" else settings.superlim_search
+        match = _windowed_match(image1, image2, x, y, guess, search, settings)
     return match.u, match.v, match.quality, match.sharpness, match.reason, match.sigma
 
 

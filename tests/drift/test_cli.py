@@ -115,7 +115,7 @@ def test_every_tracking_setting_is_an_option_with_tracks_default():
     for command in (["drift", "a.tif", "b.tif", "--out", "x.nc"], ["drift-eval"]):
         parser = build_parser(command[0])
         assert _track_params(parser.parse_args(command)) == defaults
-        assert len(defaults) == 22 and "refine_search" in defaults
+        assert len(defaults) == 23 and "refine_search" in defaults
         for name, value in defaults.items():  # each option given its default parses back to it
             if value is not None:
                 text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)

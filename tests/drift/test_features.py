@@ -1,6 +1,7 @@
 import numpy as np
 
-from kit.drift.features import feature_track, filter_polynomial
+from kit.drift.features import feature_track
+from kit.drift.local_motion import fit_local_motion
 from kit.drift.preprocess import normalise
 
 from .conftest import grid
@@ -13,25 +14,32 @@ def test_ft_recovers_translation_and_rotation(moving_pair):
     err = np.hypot(matches.x2 - matches.x1 - tu, matches.y2 - matches.y1 - tv)
     assert np.median(err) < 1.5
     x, y = grid(moving_pair.image1.shape)
-    u, v, rotation, inside = matches.first_guess(x, y)
+    guess = matches.guess(x, y)
     tu, tv = moving_pair.truth(x, y)
-    assert np.median(np.hypot(u - tu, v - tv)) < 1.5
-    assert np.median(rotation) == np.clip(np.median(rotation), 4.0, 6.0)  # truth: 5 degrees
+    assert np.median(np.hypot(guess.u - tu, guess.v - tv)) < 1.5
+    assert np.median(guess.angle) == np.clip(np.median(guess.angle), 4.0, 6.0)  # truth: 5 deg
 
 
-def test_polynomial_filter_drops_outliers():
+def test_local_filter_drops_outliers_and_keeps_both_sides_of_a_lead():
     rng = np.random.default_rng(0)
-    x1, y1 = rng.uniform(0, 500, size=(2, 200))
-    x2, y2 = x1 + 10 + 0.01 * y1, y1 - 5
+    x1, y1 = rng.uniform(0, 500, size=(2, 400))
+    opening = np.where(x1 + 0.5 * y1 > 350, 15.0, 0.0)  # a lead opening across a slanted line
+    x2, y2 = x1 + 10 + 0.01 * y1 + opening, y1 - 5
     x2[:20] += rng.uniform(20, 50, size=20)
-    keep, fit = filter_polynomial(x1, y1, x2, y2, order=2, max_residual=3.0, min_matches=8)
-    assert not keep[:20].any() and keep[20:].all()
-    assert fit is not None
+    motion = fit_local_motion(x1, y1, x2, y2)
+    kept = {tuple(p) for p in np.round(motion.points, 6)}
+    assert not any((round(a, 6), round(b, 6)) in kept for a, b in zip(x1[:20], y1[:20]))
+    assert motion.count >= 370  # the 380 good matches, less a few isolated ones
+    guess = motion.guess(np.array([100.0, 450.0]), np.array([100.0, 400.0]))
+    assert np.allclose(guess.u, [11.0, 29.0], atol=0.5) and np.allclose(guess.v, -5, atol=0.5)
+    assert np.all(guess.spread < 1.0)
+    across = motion.guess(np.array([250.0]), np.array([200.0]))  # on the line: both sides
+    assert across.spread[0] > 10
 
 
 def test_no_texture_gives_no_matches():
     flat = np.full((200, 200), -20.0, np.float32)
     matches = feature_track(flat, flat)
-    assert matches.count == 0 and matches.fit is None
-    u, _, _, inside = matches.first_guess(np.array([50.0]), np.array([50.0]))
-    assert np.isnan(u).all() and not inside.any()
+    assert matches.count == 0 and matches.motion is None
+    guess = matches.guess(np.array([50.0]), np.array([50.0]))
+    assert np.isnan(guess.u).all() and not guess.support.any()
