@@ -24,7 +24,7 @@ import numpy as np
 from kit.config import config_from_dict
 from kit.drift.features import FeatureParams, feature_track
 from kit.drift.io import GcpTransform
-from kit.drift.local_motion import FirstGuess, LocalParams
+from kit.drift.local_motion import FirstGuess, LocalParams, fit_local_motion
 from kit.drift.matching import MatchParams, MatchResult, pattern_match
 from kit.drift.preprocess import normalise
 from kit.drift.reasons import Reason
@@ -386,6 +386,24 @@ def _ft_vectors(image1, image2, x, y, settings: TrackParams, still: _NoMotion, e
     return guess.u, guess.v, reason
 
 
+def _locally_supported(x, y, u, v, reason: np.ndarray, settings: TrackParams) -> np.ndarray:
+    """`reason` with valid vectors that the local motion model does not keep (fewer than
+    `min_support` neighbours moving like them, or off their neighbourhood's affine motion by
+    more than `max_residual` px), or whose neighbours disagree or do not surround them (next
+    to a break), marked INCONSISTENT."""
+    valid = reason == Reason.VALID
+    motion = fit_local_motion(
+        x[valid], y[valid], (x + u)[valid], (y + v)[valid], settings.local_params()
+    )
+    kept = np.zeros(x.size, bool)
+    if motion is not None:
+        index = {(a, b): i for i, (a, b) in enumerate(zip(x, y))}
+        kept[[index[(a, b)] for a, b in motion.points]] = True
+        guess = motion.guess(x, y)
+        kept &= guess.surrounded & (guess.spread <= settings.agree)
+    return np.where(valid & ~kept, Reason.INCONSISTENT, reason).astype(np.uint8)
+
+
 def _drift_vectors(
     method: str,
     image1: np.ndarray,
@@ -407,6 +425,8 @@ def _drift_vectors(
         from kit.drift.superlim_matching import superlim_track
 
         u, v, quality, reason = superlim_track(image1, image2, x, y, settings, still.u, still.v)
+        if settings.consistency > 0:
+            reason = _locally_supported(x, y, u, v, reason, settings)
         return u, v, quality, missing, reason, missing
     guess = _first_guess(method, image1, image2, x, y, settings, still, extra)
     if guess is None:  # plain pm, or no first guess: the no-motion guess with the full search
