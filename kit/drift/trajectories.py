@@ -432,7 +432,8 @@ def write_trajectories(path, traj: Trajectories, attrs: dict | None = None) -> P
     ds = trajectory_dataset(traj, attrs)
     encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars}
     if traj.times:
-        encoding["time"] = {"units": f"seconds since {traj.times[0].isoformat(sep=' ')}"}
+        first = traj.times[0].isoformat(sep=" ")
+        encoding["time"] = {"units": f"seconds since {first}", "dtype": "float64"}
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
     return path
@@ -477,10 +478,9 @@ def trajectory_figure(image_db: np.ndarray, traj: Trajectories, title: str | Non
     ax.set_xlim(-0.5, image_db.shape[1] - 0.5)
     ax.set_ylim(image_db.shape[0] - 0.5, -0.5)
     steps = traj.x.shape[1] - 1
-    ax.set_title(
-        title
-        or f"{traj.method}: {int(kept.sum())} of {kept.size} trajectories kept over {steps} steps"
-    )
+    plural = "s" if steps != 1 else ""
+    kept_text = f"{int(kept.sum())} of {kept.size} trajectories kept over {steps} step{plural}"
+    ax.set_title(title or f"{traj.method}: {kept_text}")
     return fig
 
 
