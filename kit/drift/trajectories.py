@@ -30,6 +30,7 @@ from kit.drift.outliers import usable_triangles
 from kit.drift.reasons import FLAG_MEANINGS, Reason
 from kit.drift.track import (
     DEFAULT_METHOD,
+    DriftResult,
     _as_image,
     _tracked_points,
     haversine_km,
@@ -233,51 +234,67 @@ def track_series(
     times = [_naive_utc(t) for t in times] if times is not None else None
     start = clock.perf_counter()
     x0, y0, grid_shape = _tracked_points(arrays[0].shape, points, settings)
-    n, m = x0.size, len(arrays)
-    x, y, variance = (np.full((n, m), np.nan) for _ in range(3))
-    variance_km = np.full((n, m), np.nan) if geos else None
-    x[:, 0], y[:, 0], variance[:, 0] = x0, y0, 0.0
-    if variance_km is not None:
-        variance_km[:, 0] = 0.0
-    reason = np.zeros((n, m), np.uint8)
-    alive = np.isfinite(x0) & np.isfinite(y0)
-    reason[~alive] = Reason.NO_DATA
-    for k in range(m - 1):
-        idx = np.flatnonzero(alive)
+    chain = _Chain.start(x0, y0, len(arrays), geolocated=bool(geos))
+    for k in range(len(arrays) - 1):
+        idx = np.flatnonzero(chain.reason[:, k] == Reason.VALID)
         if not idx.size:
             break
-        dt = (times[k + 1] - times[k]).total_seconds() if times else None
         step = track(
-            arrays[k], arrays[k + 1], method, points=(x[idx, k], y[idx, k]),
+            arrays[k], arrays[k + 1], method, points=(chain.x[idx, k], chain.y[idx, k]),
             geo1=geos[k] if geos else None, geo2=geos[k + 1] if geos else None,
-            dt_seconds=dt, **params,
+            dt_seconds=(times[k + 1] - times[k]).total_seconds() if times else None, **params,
         )  # fmt: skip
-        ok, lost = idx[step.valid], idx[~step.valid]
-        x[ok, k + 1] = (step.x + step.u)[step.valid]
-        y[ok, k + 1] = (step.y + step.v)[step.valid]
-        variance[ok, k + 1] = variance[ok, k] + step.sigma[step.valid] ** 2
-        if variance_km is not None:
-            variance_km[ok, k + 1] = variance_km[ok, k] + step.sigma_km[step.valid] ** 2
-        reason[lost, k + 1 :] = step.reason[~step.valid][:, None]
-        alive[lost] = False
-    valid = reason == Reason.VALID
-    traj = Trajectories(
-        x=np.where(valid, x, np.nan),
-        y=np.where(valid, y, np.nan),
-        valid=valid,
-        reason=reason,
-        sigma=np.where(valid, np.sqrt(variance), np.nan),
-        x_first=np.where(valid, x, np.nan),
-        y_first=np.where(valid, y, np.nan),
-        method=method,
-        times=times,
-        grid_shape=grid_shape,
-    )
+        chain.extend(k, idx, step)
+    traj = chain.trajectories(method, times, grid_shape)
     if geos:
         traj.lon, traj.lat, traj.x_first, traj.y_first = _geolocated(traj, geos)
-        traj.sigma_km = np.where(valid, np.sqrt(variance_km), np.nan)
     traj.seconds = clock.perf_counter() - start
     return traj
+
+
+@dataclass
+class _Chain:
+    """Positions (n, m), reason codes and accumulated variances while a series is followed."""
+
+    x: np.ndarray
+    y: np.ndarray
+    reason: np.ndarray
+    variance: np.ndarray
+    variance_km: np.ndarray | None
+
+    @classmethod
+    def start(cls, x0: np.ndarray, y0: np.ndarray, m: int, geolocated: bool) -> _Chain:
+        """Points at time 0 (those not finite are lost from the start, as no data)."""
+        x, y, variance = (np.full((x0.size, m), np.nan) for _ in range(3))
+        x[:, 0], y[:, 0], variance[:, 0] = x0, y0, 0.0
+        variance_km = variance.copy() if geolocated else None
+        reason = np.zeros((x0.size, m), np.uint8)
+        reason[~(np.isfinite(x0) & np.isfinite(y0))] = Reason.NO_DATA
+        return cls(x, y, reason, variance, variance_km)
+
+    def extend(self, k: int, idx: np.ndarray, step: DriftResult) -> None:
+        """Add time k + 1 from the drift `step` of trajectories `idx`: the end of each valid
+        vector, its variance added; the others lost with their reason for all later times."""
+        ok, lost = idx[step.valid], idx[~step.valid]
+        self.x[ok, k + 1] = (step.x + step.u)[step.valid]
+        self.y[ok, k + 1] = (step.y + step.v)[step.valid]
+        self.variance[ok, k + 1] = self.variance[ok, k] + step.sigma[step.valid] ** 2
+        if self.variance_km is not None:
+            km = step.sigma_km[step.valid]
+            self.variance_km[ok, k + 1] = self.variance_km[ok, k] + km**2
+        self.reason[lost, k + 1 :] = step.reason[~step.valid][:, None]
+
+    def trajectories(self, method: str, times, grid_shape) -> Trajectories:
+        """The result, NaN wherever a trajectory is lost."""
+        valid = self.reason == Reason.VALID
+        x, y = np.where(valid, self.x, np.nan), np.where(valid, self.y, np.nan)
+        traj = Trajectories(
+            x, y, valid, self.reason, np.where(valid, np.sqrt(self.variance), np.nan),
+            x.copy(), y.copy(), method, times, grid_shape=grid_shape,
+        )  # fmt: skip
+        if self.variance_km is not None:
+            traj.sigma_km = np.where(valid, np.sqrt(self.variance_km), np.nan)
+        return traj
 
 
 def end_point_errors(traj: Trajectories, true_x: np.ndarray, true_y: np.ndarray) -> np.ndarray:
