@@ -196,7 +196,7 @@ def _register_series(subparsers) -> None:
     p = subparsers.add_parser(
         "drift-series",
         help="sea-ice trajectories through a time series of Sentinel-1 GeoTIFFs",
-        description="Follow a grid of ice points through three or more (at least two) "
+        description="Follow a grid of ice points through two or more "
         "Sentinel-1 sigma0 GeoTIFFs in time order, each image tracked to the next from where "
         "the previous step left the points, and write the trajectories as a Lagrangian CF "
         "netCDF (trajectory x time: lon, lat, x, y, valid, reason, sigma, sigma_km).",
