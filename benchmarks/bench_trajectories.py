@@ -9,7 +9,7 @@ trajectories kept to the end (of all, and of those whose true path stays half a 
 inside the image), the median and P90 end-point error of the kept ones (px), and the share of
 their end-position components within 2 accumulated sigma.
 
-    PYTHONPATH=. python benchmarks/bench_trajectories.py     # about 2 min on 2 cores
+    PYTHONPATH=. python benchmarks/bench_trajectories.py     # about 5 min on 2 cores
 """
 
 from __future__ import annotations
