@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "compare": "scoring.cli",
     "drift": "kit.drift.cli",
     "drift-eval": "kit.drift.cli",
+    "drift-series": "kit.drift.cli",
     "batch": "kit.batch",
     "demo": "kit.demo",
 }

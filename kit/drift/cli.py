@@ -1,5 +1,6 @@
-"""`autoice drift` (track a pair of GeoTIFFs into a netCDF product) and `autoice drift-eval`
-(score the methods on warped pairs with known truth, or on a real pair by consistency)."""
+"""`autoice drift` (track a pair of GeoTIFFs into a netCDF product), `autoice drift-eval`
+(score the methods on warped pairs with known truth, or on a real pair by consistency) and
+`autoice drift-series` (trajectories through a time series of GeoTIFFs)."""
 
 from __future__ import annotations
 
@@ -144,7 +145,7 @@ def _track_params(args) -> dict:
 
 
 def register(subparsers) -> None:
-    """Add the `drift` and `drift-eval` subcommands."""
+    """Add the `drift`, `drift-eval` and `drift-series` subcommands."""
     p = subparsers.add_parser(
         "drift",
         help="sea-ice drift between two Sentinel-1 GeoTIFFs",
@@ -190,6 +191,31 @@ def register(subparsers) -> None:
     e.add_argument("--json", default=None, help="write the rows as JSON here")
     _add_track_options(e)
     e.set_defaults(handler=run_drift_eval)
+    _register_series(subparsers)
+
+
+def _register_series(subparsers) -> None:
+    """Add the `drift-series` subcommand."""
+    p = subparsers.add_parser(
+        "drift-series",
+        help="sea-ice trajectories through a time series of Sentinel-1 GeoTIFFs",
+        description="Follow a grid of ice points through two or more "
+        "Sentinel-1 sigma0 GeoTIFFs in time order, each image tracked to the next from where "
+        "the previous step left the points, and write the trajectories as a Lagrangian CF "
+        "netCDF (trajectory x time: lon, lat, x, y, valid, reason, sigma, sigma_km).",
+    )
+    p.add_argument("images", nargs="+", metavar="IMG", help="sigma0 GeoTIFFs in time order")
+    p.add_argument(
+        "--method", default=DEFAULT_METHOD, choices=METHODS, help="drift method of every step"
+    )
+    p.add_argument("--out", required=True, help="output netCDF file")
+    p.add_argument("--png", default=None, help="also save a trajectory plot here")
+    p.add_argument(
+        "--pixels", action="store_true",
+        help="positions in pixels only (no lon/lat, km): accepts images without GCPs",
+    )  # fmt: skip
+    _add_track_options(p)
+    p.set_defaults(handler=run_drift_series)
 
 
 def _methods(text: str) -> list[str]:
@@ -356,4 +382,55 @@ def run_drift_eval(args) -> int:
         print(format_table(rows, ["pair", *EVAL_COLUMNS]))
     if args.json:
         write_json(rows, args.json)
+    return 0
+
+
+def run_drift_series(args) -> int:
+    from kit.drift.io import read_s1_geotiff
+    from kit.drift.preprocess import to_db
+    from kit.drift.trajectories import plot_trajectories, track_series, write_trajectories
+
+    if len(args.images) < 2:
+        raise KitError(f"{args.images[0]}: a series needs at least two images, got only this one")
+    _check_track_options(args, [args.method])
+    check_output_file(args.out, "--out", make_folder=True)
+    if args.png:
+        check_output_file(args.png, "--png", make_folder=True)
+    scenes = [read_s1_geotiff(path) for path in args.images]
+    names = [str(path) for path in args.images]
+    no_geo = [name for name, scene in zip(names, scenes) if scene.geo is None]
+    if no_geo and not args.pixels:
+        raise KitError(
+            f"{no_geo[0]}: no geolocation (GCPs); lon/lat and km need it (--pixels: a product "
+            "in pixels only)"
+        )
+    images = [to_db(scene.sigma0) for scene in scenes]
+    traj = track_series(
+        images,
+        method=args.method,
+        geos=None if args.pixels else [scene.geo for scene in scenes],
+        times=[scene.time for scene in scenes],
+        names=names,
+        **_track_params(args),
+    )
+    attrs = {
+        "source_images": " ".join(Path(n).name for n in names),
+        "time_coverage_start": traj.times[0].isoformat(),
+        "time_coverage_end": traj.times[-1].isoformat(),
+    }
+    write_trajectories(args.out, traj, attrs)
+    kept = traj.kept
+    summary = (
+        f"{args.out}: {int(kept.sum())} of {kept.size} trajectories kept through "
+        f"{len(images)} images ({args.method}, {traj.seconds:.1f} s)"
+    )
+    km = traj.displacement_km()
+    if km is not None and kept.any():
+        summary += f"; median displacement {np.median(km[kept]):.2f} km"
+    elif kept.any():
+        summary += f"; median displacement {np.median(traj.displacement_px()[kept]):.1f} px"
+    print(summary)
+    if args.png:
+        plot_trajectories(images[0], traj, args.png)
+        print(f"{args.png}: trajectory plot")
     return 0

@@ -49,12 +49,15 @@ def triangle_deformation(
     v: np.ndarray,
     dt: float = 1.0,
     min_area: float = 1e-6,
+    triangles: np.ndarray | None = None,
 ) -> Deformation:
     """Deformation per Delaunay triangle of scattered vectors (a linear field in each triangle).
 
-    Degenerate triangles (area below `min_area` in squared position units) get NaN."""
+    `triangles` ((n, 3) indices) replaces the Delaunay triangulation, e.g. to keep the same
+    triangles of ice through a series. Degenerate triangles (area below `min_area` in squared
+    position units) and triangles with a NaN corner get NaN."""
     x, y, u, v = (np.asarray(a, dtype=np.float64).ravel() for a in (x, y, u, v))
-    tri = Delaunay(np.stack([x, y], 1)).simplices
+    tri = Delaunay(np.stack([x, y], 1)).simplices if triangles is None else np.asarray(triangles)
     p = np.stack([x[tri], y[tri]], -1)  # (n, 3, 2)
     edges = p[:, 1:] - p[:, :1]  # (n, 2, 2) rows: edge vectors
     det = edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]

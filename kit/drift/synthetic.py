@@ -283,3 +283,71 @@ def _reached_area(shape: tuple[int, int], displacement: DisplacementField) -> np
     outline = Path(np.stack([xs + u, ys + v], 1))
     yy, xx = np.mgrid[0:ny, 0:nx]
     return outline.contains_points(np.stack([xx.ravel(), yy.ravel()], 1)).reshape(shape)
+
+
+@dataclass
+class ComposedField:
+    """The displacement from time 0 to the end of a chain of fields: each field moves the
+    positions the previous ones reached, p_{k+1} = p_k + field_k(p_k)."""
+
+    fields: list
+
+    def __call__(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Total displacement (u, v) of time-0 positions (x, y) through every field."""
+        x0 = np.asarray(x, dtype=np.float64)
+        y0 = np.asarray(y, dtype=np.float64)
+        xs, ys = x0, y0
+        for step in self.fields:
+            u, v = step(xs, ys)
+            xs, ys = xs + u, ys + v
+        return xs - x0, ys - y0
+
+
+@dataclass
+class SyntheticSeries:
+    """Images in dB (NaN = no data) of ice moved by one known field per step."""
+
+    images: list[np.ndarray]
+    fields: list[DisplacementField]
+
+    def positions(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """True (cols, rows) of time-0 points (x, y) at every time: arrays (n_points, n_time)."""
+        xs = [np.asarray(x, dtype=np.float64).ravel()]
+        ys = [np.asarray(y, dtype=np.float64).ravel()]
+        for step in self.fields:
+            u, v = step(xs[-1], ys[-1])
+            xs.append(xs[-1] + u)
+            ys.append(ys[-1] + v)
+        return np.stack(xs, axis=1), np.stack(ys, axis=1)
+
+
+def make_series(
+    base: np.ndarray | None = None,
+    fields: list[DisplacementField] | None = None,
+    steps: int = 3,
+    shape: tuple[int, int] = (512, 512),
+    max_drift: float = 15.0,
+    max_rotation_deg: float = 3.0,
+    looks: float = 10.0,
+    seed: int = 0,
+) -> SyntheticSeries:
+    """A series of images with exactly known trajectories: image k is `base` warped once by the
+    composition of the first k fields (not image k-1 warped again, which would blur the texture
+    a little more at every step), then given its own speckle.
+
+    `fields` default to `steps` `random_field`s (translation up to `max_drift` px, rotation up
+    to `max_rotation_deg`, smooth deformation; seeds `seed`, `seed + 1`, ...). Pixels no point
+    of `base` reaches are NaN."""
+    rng = np.random.default_rng(seed)
+    if base is None:
+        base = synthetic_texture(shape, seed=seed)
+    base = np.asarray(base, dtype=np.float32)
+    if fields is None:
+        fields = [
+            random_field(base.shape, max_drift, max_rotation_deg, seed=seed + k)
+            for k in range(steps)
+        ]
+    images = [base] + [warp(base, ComposedField(fields[: k + 1])) for k in range(len(fields))]
+    if looks:
+        images = [speckle(image, looks, rng) for image in images]
+    return SyntheticSeries(images, list(fields))
