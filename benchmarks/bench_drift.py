@@ -8,13 +8,17 @@
 (c) The two real pairs (no truth): forward-backward consistency, with geolocation.
 (d) Uncertainty: on warped pairs, the fraction of displacement-component errors of valid pm and
     ft+pm vectors within 1 and 2 sigma (`peak_sigma`).
-(e) Shear zones: a real image and a synthetic texture warped with an 18 px jump along a line at
-    30 and 100 degrees; the fraction of `ft`'s valid vectors more than 3 px off without and with
-    the local consistency test (`consistency=0` against the default).
+(e) Discontinuities: real images and synthetic textures warped with 10-30 px shear zones and
+    opening leads along straight and curved lines at several angles (`BREAKS`); per side of the
+    break, the valid fraction 30+ px from it against the same warp without the break, the
+    fraction of valid vectors more than 3 px off and their median error, for ft, ft+pm and
+    superlim; and the ft+pm time of a 1000 x 1000 pair with 961 points.
+(f) Trajectories: end-point error of whole trajectories through 3- and 5-step chained warps
+    (benchmarks/bench_trajectories.py).
 
-    PYTHONPATH=. python benchmarks/bench_drift.py            # full run (about 10 min on 2 cores)
+    PYTHONPATH=. python benchmarks/bench_drift.py            # full run (about 25 min on 2 cores)
     PYTHONPATH=. python benchmarks/bench_drift.py --quick    # one field per image
-    PYTHONPATH=. python benchmarks/bench_drift.py --only uncertainty,shear
+    PYTHONPATH=. python benchmarks/bench_drift.py --only uncertainty,breaks
 """
 
 from __future__ import annotations
@@ -214,7 +218,26 @@ def _side_rows(pair, result, reference, method: str, case: tuple) -> list[dict]:
     return rows
 
 
-def discontinuity_benchmark(bases: dict[str, list[np.ndarray]], methods=("ft", "ft+pm")) -> None:
+def _break_timing(base: np.ndarray, repeats: int = 3) -> None:
+    """ft+pm on a 1000 x 1000 pair with an 18 px shear (961 grid points), best of `repeats`,
+    against plain pm (+-16 px around zero) on the same pair in the same run."""
+    broken, _ = _break_field(base.shape, *BREAKS[0], seed=0)
+    pair = make_pair(base, broken, seed=0)
+    best = {
+        m: min(track(pair.image1, pair.image2, m).seconds for _ in range(repeats))
+        for m in ("ft+pm", "pm")
+    }
+    n = track(pair.image1, pair.image2, "pm").x.size
+    print(
+        f"ft+pm on {base.shape[0]} x {base.shape[1]} px, {n} points: {best['ft+pm']:.2f} s "
+        f"(goal < 1.5 s on 2 cores); plain pm {best['pm']:.2f} s; ratio ft+pm / pm "
+        f"{best['ft+pm'] / best['pm']:.2f}"
+    )
+
+
+def discontinuity_benchmark(
+    bases: dict[str, list[np.ndarray]], methods=("ft", "ft+pm", "superlim")
+) -> None:
     """(e) Shear zones and opening leads along straight and curved lines."""
     print(
         f"\n(e) discontinuities: valid fraction {BREAK_MARGIN:g}+ px from the break per side, "
@@ -234,6 +257,7 @@ def discontinuity_benchmark(bases: dict[str, list[np.ndarray]], methods=("ft", "
                     for r in _side_rows(pair, result, reference, m, case)
                 ]
     print(format_table(rows, list(rows[0])))
+    _break_timing(bases[next(iter(bases))][0])
     for m in methods:
         mine = [r for r in rows if r["method"] == m]
         drop = max(r["valid_nobreak"] - r["valid_far"] for r in mine)
@@ -250,9 +274,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one warp per image instead of two")
     parser.add_argument(
         "--only",
-        default="truth,throughput,real,uncertainty,breaks",
+        default="truth,throughput,real,uncertainty,breaks,trajectories",
         help="comma-separated parts to run: truth (a), throughput (b), real (c), "
-        "uncertainty (d), breaks (e)",
+        "uncertainty (d), breaks (e), trajectories (f)",
     )
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -279,6 +303,10 @@ def main() -> None:
         uncertainty_benchmark(bases)
     if "breaks" in parts:
         discontinuity_benchmark(bases)
+    if "trajectories" in parts:
+        from bench_trajectories import trajectory_benchmark  # beside this script
+
+        trajectory_benchmark(bases)
 
 
 if __name__ == "__main__":
