@@ -388,7 +388,12 @@ def run_drift_eval(args) -> int:
 def run_drift_series(args) -> int:
     from kit.drift.io import read_s1_geotiff
     from kit.drift.preprocess import to_db
-    from kit.drift.trajectories import plot_trajectories, track_series, write_trajectories
+    from kit.drift.trajectories import (
+        plot_trajectories,
+        track_series,
+        triangle_deformation,
+        write_trajectories,
+    )
 
     if len(args.images) < 2:
         raise KitError(f"{args.images[0]}: a series needs at least two images, got only this one")
@@ -418,7 +423,9 @@ def run_drift_series(args) -> int:
         "time_coverage_start": traj.times[0].isoformat(),
         "time_coverage_end": traj.times[-1].isoformat(),
     }
-    write_trajectories(args.out, traj, attrs)
+    starts = np.isfinite(traj.x[:, 0]).sum()
+    deformation = triangle_deformation(traj) if starts >= 3 else None
+    write_trajectories(args.out, traj, attrs, deformation)
     kept = traj.kept
     summary = (
         f"{args.out}: {int(kept.sum())} of {kept.size} trajectories kept through "
@@ -429,6 +436,11 @@ def run_drift_series(args) -> int:
         summary += f"; median displacement {np.median(km[kept]):.2f} km"
     elif kept.any():
         summary += f"; median displacement {np.median(traj.displacement_px()[kept]):.1f} px"
+    if deformation is not None and np.isfinite(deformation.divergence).any():
+        summary += (
+            f"; {len(deformation.triangles)} triangles, median |divergence| "
+            f"{np.nanmedian(np.abs(deformation.divergence)):.2g} {deformation.units}"
+        )
     print(summary)
     if args.png:
         plot_trajectories(images[0], traj, args.png)

@@ -404,10 +404,42 @@ def _geolocated_variables(traj: Trajectories) -> dict[str, xr.Variable]:
     }
 
 
-def trajectory_dataset(traj: Trajectories, attrs: dict | None = None) -> xr.Dataset:
+def _deformation_variables(deformation: SeriesDeformation) -> dict[str, xr.Variable]:
+    """The triangles' corners (trajectory numbers) and their divergence and shear per step."""
+    dims = ("triangle", "step")
+    kind = "rate" if deformation.units == "day-1" else "strain over the step"
+    return {
+        "triangle_corners": xr.Variable(
+            ("triangle", "corner"),
+            deformation.triangles.astype(np.int32),
+            {"long_name": "trajectory numbers of the triangle's corners"},
+        ),
+        "divergence": xr.Variable(
+            dims,
+            deformation.divergence.astype(np.float32),
+            {
+                "long_name": f"divergence {kind} of the triangle from time step to step + 1",
+                "units": deformation.units if deformation.units == "day-1" else "1",
+            },
+        ),  # fmt: skip
+        "shear": xr.Variable(
+            dims,
+            deformation.shear.astype(np.float32),
+            {
+                "long_name": f"maximum shear {kind} of the triangle from time step to step + 1",
+                "units": deformation.units if deformation.units == "day-1" else "1",
+            },
+        ),  # fmt: skip
+    }
+
+
+def trajectory_dataset(
+    traj: Trajectories, attrs: dict | None = None, deformation: SeriesDeformation | None = None
+) -> xr.Dataset:
     """The trajectories as a CF-1.8 `featureType = "trajectory"` Dataset on (trajectory, time):
-    x, y, sigma, valid, reason and, when geolocated, lon/lat and sigma_km; `attrs` are extra
-    global attributes."""
+    x, y, sigma, valid, reason and, when geolocated, lon/lat and sigma_km; with `deformation`
+    also the triangles that follow the ice and their divergence and shear per step (triangle,
+    step); `attrs` are extra global attributes."""
     data = _position_variables(traj)
     if traj.lon is not None:
         data |= _geolocated_variables(traj)
@@ -431,6 +463,8 @@ def trajectory_dataset(traj: Trajectories, attrs: dict | None = None) -> xr.Data
             "time", np.arange(traj.x.shape[1], dtype=np.int32),
             {"long_name": "index of the image in the series", "units": "1"},
         )  # fmt: skip
+    if deformation is not None:
+        data |= _deformation_variables(deformation)
     ds = xr.Dataset(data, coords=coords)
     ds.attrs = {
         "Conventions": "CF-1.8",
@@ -443,10 +477,15 @@ def trajectory_dataset(traj: Trajectories, attrs: dict | None = None) -> xr.Data
     return ds
 
 
-def write_trajectories(path, traj: Trajectories, attrs: dict | None = None) -> Path:
+def write_trajectories(
+    path,
+    traj: Trajectories,
+    attrs: dict | None = None,
+    deformation: SeriesDeformation | None = None,
+) -> Path:
     """Write `trajectory_dataset` to `path` as netCDF (atomically: temporary file, rename)."""
     path = Path(path)
-    ds = trajectory_dataset(traj, attrs)
+    ds = trajectory_dataset(traj, attrs, deformation)
     encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars}
     if traj.times:
         first = traj.times[0].isoformat(sep=" ")

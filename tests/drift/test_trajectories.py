@@ -246,9 +246,15 @@ def test_drift_series_command_writes_trajectories_and_plot(small_series, tmp_pat
     assert "trajectories kept through 3 images" in summary
     # 10.8 px of 40 m in EPSG:3413, whose scale at 85.5 N is 3 % off (0.43 km true)
     assert re.search(r"median displacement 0\.4[34] km", summary), summary
+    assert "triangles, median |divergence|" in summary
     with xr.open_dataset(out) as ds:
         assert dict(ds.sizes)["time"] == 3 and "lon" in ds
         assert ds.attrs["time_coverage_end"] == "2020-01-01T12:00:00"
+        # the deformation of the triangles that follow the ice, per step, as rates per day
+        assert dict(ds.sizes)["step"] == 2 and ds["divergence"].attrs["units"] == "day-1"
+        corners = ds["triangle_corners"].values
+        assert corners.shape[1] == 3 and corners.max() < dict(ds.sizes)["trajectory"]
+        assert np.isfinite(ds["shear"].values).any()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
