@@ -147,7 +147,9 @@ def speckle(db: np.ndarray, looks: float, rng: np.random.Generator) -> np.ndarra
 
 
 def warp(image: np.ndarray, displacement: DisplacementField, iterations: int = 12) -> np.ndarray:
-    """Image 2 such that image2(p + d(p)) = image(p): inverse mapping by fixed-point iteration.
+    """Image 2 such that image2(p + d(p)) = image(p): inverse mapping by Newton-like iteration
+    with the field's linear part (rotation and shear) as the Jacobian, so it converges at any
+    rotation (a plain fixed-point iteration diverges beyond 60 degrees).
 
     Pixels of image 2 that no point of image 1 reaches (outside it, or inside an opened lead) are
     NaN; the caller decides what to put there.
@@ -155,9 +157,12 @@ def warp(image: np.ndarray, displacement: DisplacementField, iterations: int = 1
     ny, nx = image.shape
     y2, x2 = np.mgrid[0:ny, 0:nx].astype(np.float64)
     x1, y1 = x2.copy(), y2.copy()
+    a = np.radians(displacement.rotation_deg)
+    inv = np.linalg.inv([[np.cos(a), displacement.shear - np.sin(a)], [np.sin(a), np.cos(a)]])
     for _ in range(iterations):
         u, v = displacement(x1, y1)
-        x1, y1 = x2 - u, y2 - v
+        rx, ry = x2 - x1 - u, y2 - y1 - v
+        x1, y1 = x1 + inv[0, 0] * rx + inv[0, 1] * ry, y1 + inv[1, 0] * rx + inv[1, 1] * ry
     u, v = displacement(x1, y1)
     miss = np.hypot(x1 + u - x2, y1 + v - y2) > 0.25
     finite = np.isfinite(image)
