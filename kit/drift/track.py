@@ -325,7 +325,9 @@ def _pattern_match_guess(
     elif method == "superlim+pm":
         from kit.drift.superlim_matching import superlim_first_guess
 
-        guess = superlim_first_guess(image1, image2, x, y, settings, still.u, still.v)
+        guess = superlim_first_guess(
+            image1, image2, x, y, settings, still.u, still.v, angle=still.angle
+        )
         if guess is not None:
             guess_u, guess_v, guess_angle = guess
             return guess_u, guess_v, guess_angle, settings.superlim_search
@@ -358,7 +360,9 @@ def _drift_vectors(
     if method == "superlim":
         from kit.drift.superlim_matching import superlim_track
 
-        u, v, quality, reason = superlim_track(image1, image2, x, y, settings, still.u, still.v)
+        u, v, quality, reason = superlim_track(
+            image1, image2, x, y, settings, still.u, still.v, angle=still.angle
+        )
         return u, v, quality, missing, reason, missing
     guess_u, guess_v, guess_angle, search = _pattern_match_guess(
         method, image1, image2, x, y, settings, still, extra
