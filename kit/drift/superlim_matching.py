@@ -200,9 +200,15 @@ def rigid_ransac(
     return int(best.sum()), fit
 
 
-def _central_window(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """The central size x size px of an image (all of a smaller side) and its corner (x, y)."""
-    y0, x0 = (max((n - size) // 2, 0) for n in image.shape)
+def _data_window(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The size x size px of an image centred on the centroid of its data (clipped to the
+    image; all of a smaller side) and its corner (x, y)."""
+    rows, cols = np.nonzero(np.isfinite(image[::8, ::8]))
+    centre = (rows.mean() * 8, cols.mean() * 8) if rows.size else (image.shape[0] / 2,) * 2
+    y0, x0 = (
+        int(np.clip(round(c - size / 2), 0, max(n - size, 0)))
+        for c, n in zip(centre, image.shape, strict=True)
+    )
     return image[y0 : y0 + size, x0 : x0 + size], (x0, y0)
 
 
@@ -220,16 +226,16 @@ def estimate_alignment(
     without geolocation, or None when no turn gives 8 consistent matches.
 
     Image-1 cell descriptors (at most `max_cells`, evenly spread) are matched mutually against
-    all cells of the central `window` x `window` px of image 2 (to save time) turned back by
-    0, `step_deg`, 2 `step_deg`, ... degrees; per turn a
-    RANSAC fit of a rotation and shift (`rigid_ransac`, `tolerance` px) counts the consistent
-    matches, and the best turn's fit is the answer."""
+    all cells of `window` x `window` px of image 2 around its data's centroid (to save time),
+    turned back by 0, `step_deg`, 2 `step_deg`, ... degrees; per turn a RANSAC fit of a
+    rotation and shift (`rigid_ransac`, `tolerance` px) counts the consistent matches, and the
+    best turn's fit is the answer."""
     device = next(model.parameters()).device
     _, desc1 = model(network_input(image1).to(device))
     p1, q = _cells_on_data(image1, desc1)
     pick = np.linspace(0, len(p1) - 1, min(max_cells, len(p1))).astype(int)
     p1, q = p1[pick], q[:, torch.from_numpy(pick).to(q.device)]
-    part, (x0, y0) = _central_window(image2, window)
+    part, (x0, y0) = _data_window(image2, window)
     best: tuple[int, np.ndarray] | None = None
     for angle in np.arange(0.0, 360.0, step_deg):
         turned, matrix = derotate(part, angle)

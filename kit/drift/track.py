@@ -7,7 +7,7 @@ Methods:
 - `ft+pm`: pattern matching around the FT first guess (and with the FT rotation applied to the
   templates) within a small +-`refine_search` px window.
 - `superlim`: the learned descriptor tracker alone (see `kit.drift.superlim`).
-- `superlim+pm`: the SuperLIM first guess refined by pattern matching with a +-16 px search.
+- `superlim+pm`: the SuperLIM first guess refined by pattern matching with a +-8 px search.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class TrackParams:
     template: int = MatchParams.template
     search: int = MatchParams.search
     refine_search: int = 8
-    superlim_search: int = 16
+    superlim_search: int = 8
     angles: tuple[float, ...] = MatchParams.angles
     min_quality: float = MatchParams.min_quality
     min_sharpness: float = MatchParams.min_sharpness
