@@ -5,7 +5,9 @@ its centre onto a canvas large enough to hold all of it, matched there, and the 
 mapped back to image 2. The rotation comes from geolocation (the median of `track`'s geometric
 rotation at the points) or, without it, from `estimate_alignment`: a global mutual matching of
 SuperLIM descriptors against image 2 turned by every `COARSE_STEP_DEG` degrees, whose best
-turn gives a similarity transform (rotation and shift) by RANSAC - also the first guess.
+turn gives a rotation and shift by RANSAC - also the first guess. The network therefore only has
+to tolerate the residual rotation (at most half a turn step; the committed checkpoint was
+trained with +-15 degrees, see benchmarks/RESULTS.md for why not over the full circle).
 
 The descriptor of each seed point (bilinear in the 1/8-resolution map) is compared with image-2
 descriptors on a `step`-pixel grid within `radius` of its first guess; the best candidate is
@@ -143,7 +145,8 @@ def _cells_on_data(image: np.ndarray, desc: torch.Tensor) -> tuple[np.ndarray, t
         np.minimum(y.astype(int), image.shape[0] - 1),
     )
     on = np.isfinite(image[row, col])
-    return np.stack([x[on], y[on]], 1), desc[0].reshape(d, -1)[:, torch.from_numpy(on)]
+    keep = torch.from_numpy(on).to(desc.device)
+    return np.stack([x[on], y[on]], 1), desc[0].reshape(d, -1)[:, keep]
 
 
 def _mutual_nearest(query: torch.Tensor, cells: torch.Tensor, chunk: int = 512):
