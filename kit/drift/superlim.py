@@ -125,6 +125,9 @@ class SuperLIMTrainConfig:
     batch: int = 8
     patch: int = 96
     lr: float = 2e-3
+    #: Matching turns image 2 back by the pair's rotation first (`superlim_matching`), so only
+    #: the residual must be learnt; full-circle training made the descriptors much less
+    #: discriminative on the real 2016 pair (benchmarks/RESULTS.md, "(f)").
     max_rotation_deg: float = 15.0
     max_shift: float = 12.0
     max_scale: float = 0.08

@@ -167,8 +167,21 @@ def speckle(db: np.ndarray, looks: float, rng: np.random.Generator) -> np.ndarra
         return (db + 10.0 * np.log10(noise)).astype(np.float32)
 
 
+def _linear_part(displacement, shape: tuple[int, int]) -> np.ndarray:
+    """The 2 x 2 linear part of p -> p + d(p), by least squares over a 9 x 9 grid of the
+    image (any field: rotation, shear, deformation, breaks, chains of fields)."""
+    yy, xx = np.meshgrid(*(np.linspace(0, n - 1, 9) for n in shape), indexing="ij")
+    x, y = xx.ravel(), yy.ravel()
+    u, v = displacement(x, y)
+    design = np.stack([x, y, np.ones_like(x)], 1)
+    coef, *_ = np.linalg.lstsq(design, np.stack([x + u, y + v], 1), rcond=None)
+    return coef[:2].T
+
+
 def warp(image: np.ndarray, displacement: DisplacementField, iterations: int = 12) -> np.ndarray:
-    """Image 2 such that image2(p + d(p)) = image(p): inverse mapping by fixed-point iteration.
+    """Image 2 such that image2(p + d(p)) = image(p): inverse mapping by Newton-like iteration
+    with the field's linear part (`_linear_part`) as the Jacobian, so it converges at any
+    rotation (a plain fixed-point iteration diverges beyond 60 degrees).
 
     Pixels of image 2 that no point of image 1 reaches (outside it, or inside an opened lead) are
     NaN; the caller decides what to put there.
@@ -176,9 +189,11 @@ def warp(image: np.ndarray, displacement: DisplacementField, iterations: int = 1
     ny, nx = image.shape
     y2, x2 = np.mgrid[0:ny, 0:nx].astype(np.float64)
     x1, y1 = x2.copy(), y2.copy()
+    inv = np.linalg.inv(_linear_part(displacement, image.shape))
     for _ in range(iterations):
         u, v = displacement(x1, y1)
-        x1, y1 = x2 - u, y2 - v
+        rx, ry = x2 - x1 - u, y2 - y1 - v
+        x1, y1 = x1 + inv[0, 0] * rx + inv[0, 1] * ry, y1 + inv[1, 0] * rx + inv[1, 1] * ry
     u, v = displacement(x1, y1)
     miss = np.hypot(x1 + u - x2, y1 + v - y2) > 0.25
     finite = np.isfinite(image)

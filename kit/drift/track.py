@@ -8,8 +8,8 @@ Methods:
   templates) within a small +-`refine_search` px window, widened by up to `widen` px where the
   nearby matches predict different motions (a break in the ice between them).
 - `superlim`: the learned descriptor tracker alone (see `kit.drift.superlim`).
-- `superlim+pm`: the SuperLIM first guess refined by pattern matching with a +-16 px search
-  (widened the same way).
+- `superlim+pm`: the SuperLIM first guess refined by pattern matching with a +-`superlim_search`
+  px search (widened the same way).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class TrackParams:
     template: int = MatchParams.template
     search: int = MatchParams.search
     refine_search: int = 8
-    superlim_search: int = 16
+    superlim_search: int = 8
     angles: tuple[float, ...] = MatchParams.angles
     min_quality: float = MatchParams.min_quality
     min_sharpness: float = MatchParams.min_sharpness
@@ -335,7 +335,9 @@ def _first_guess(
     if method == "superlim+pm":
         from kit.drift.superlim_matching import superlim_first_guess
 
-        return superlim_first_guess(image1, image2, x, y, settings, still.u, still.v)
+        return superlim_first_guess(
+            image1, image2, x, y, settings, still.u, still.v, angle=still.angle
+        )
     return None
 
 
@@ -386,14 +388,16 @@ def _ft_vectors(image1, image2, x, y, settings: TrackParams, still: _NoMotion, e
     return guess.u, guess.v, reason
 
 
-def _locally_supported(x, y, u, v, reason: np.ndarray, settings: TrackParams) -> np.ndarray:
+def _locally_supported(
+    x, y, u, v, reason: np.ndarray, settings: TrackParams, rotation: float = 0.0
+) -> np.ndarray:
     """`reason` with valid vectors that the local motion model does not keep (fewer than
     `min_support` neighbours moving like them, or off their neighbourhood's affine motion by
     more than `max_residual` px), or whose neighbours disagree or do not surround them (next
     to a break), marked INCONSISTENT."""
     valid = reason == Reason.VALID
     motion = fit_local_motion(
-        x[valid], y[valid], (x + u)[valid], (y + v)[valid], settings.local_params()
+        x[valid], y[valid], (x + u)[valid], (y + v)[valid], settings.local_params(), rotation
     )
     kept = np.zeros(x.size, bool)
     if motion is not None:
@@ -424,9 +428,11 @@ def _drift_vectors(
     if method == "superlim":
         from kit.drift.superlim_matching import superlim_track
 
-        u, v, quality, reason = superlim_track(image1, image2, x, y, settings, still.u, still.v)
+        u, v, quality, reason, rotation = superlim_track(
+            image1, image2, x, y, settings, still.u, still.v, angle=still.angle
+        )
         if settings.consistency > 0:
-            reason = _locally_supported(x, y, u, v, reason, settings)
+            reason = _locally_supported(x, y, u, v, reason, settings, rotation)
         return u, v, quality, missing, reason, missing
     guess = _first_guess(method, image1, image2, x, y, settings, still, extra)
     if guess is None:  # plain pm, or no first guess: the no-motion guess with the full search

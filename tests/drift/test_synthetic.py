@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from kit.drift.synthetic import DisplacementField, make_pair, random_field, synthetic_texture
@@ -36,3 +37,13 @@ def test_speckle_is_independent_between_images():
     ok = np.isfinite(n2)
     assert abs(np.corrcoef(n1[ok], n2[ok])[0, 1]) < 0.05
     assert n1.std() > 1.0
+
+
+@pytest.mark.parametrize("rotation", [60.0, 120.0, 180.0])
+def test_warp_follows_large_rotations(rotation):
+    field = DisplacementField((160, 160), translation=(3.0, -2.0), rotation_deg=rotation)
+    pair = make_pair(displacement=field, shape=(160, 160), looks=0, seed=1)
+    yy, xx = np.mgrid[50:110:7, 50:110:7].astype(float)
+    u, v = pair.truth(xx, yy)
+    b = ndimage.map_coordinates(np.nan_to_num(pair.image2), [yy + v, xx + u], order=3)
+    assert np.median(np.abs(pair.image1[50:110:7, 50:110:7] - b)) < 0.3  # interpolation only
