@@ -13,8 +13,9 @@
     break, the valid fraction 30+ px from it against the same warp without the break, the
     fraction of valid vectors more than 3 px off and their median error, for ft, ft+pm and
     superlim; and the ft+pm time of a 1000 x 1000 pair with 961 points.
-(f) Trajectories: end-point error of whole trajectories through 3- and 5-step chained warps
-    (benchmarks/bench_trajectories.py).
+(g) Trajectories: end-point error of whole trajectories through 3- and 5-step chained warps
+    (benchmarks/bench_trajectories.py). (f), large rotations and SuperLIM, is
+    benchmarks/bench_superlim_rotation.py.
 
     PYTHONPATH=. python benchmarks/bench_drift.py            # full run (about 25 min on 2 cores)
     PYTHONPATH=. python benchmarks/bench_drift.py --quick    # one field per image
@@ -276,7 +277,7 @@ def main() -> None:
         "--only",
         default="truth,throughput,real,uncertainty,breaks,trajectories",
         help="comma-separated parts to run: truth (a), throughput (b), real (c), "
-        "uncertainty (d), breaks (e), trajectories (f)",
+        "uncertainty (d), breaks (e), trajectories (g)",
     )
     args = parser.parse_args()
     parts = set(args.only.split(","))

@@ -71,7 +71,7 @@ def trajectory_benchmark(bases: dict[str, list[np.ndarray]]) -> list[dict]:
             for steps in STEPS:
                 rows.append(series_row(f"{source} {i}", base, steps, seed=10 * i + steps))
     print(
-        "\n(f) Trajectories through chained warps (ft+pm): end-point error of kept trajectories (px)"
+        "\n(g) Trajectories through chained warps (ft+pm): end-point error of kept trajectories (px)"
     )
     print(format_table(rows, COLUMNS))
     return rows

@@ -44,9 +44,6 @@ class FeatureMatches:
     x2: np.ndarray
     y2: np.ndarray
     motion: LocalMotion | None
-    #: Every match that passed the ratio and maximum-drift tests, before the local filter:
-    #: (n, 4) columns x1, y1, x2, y2.
-    candidates: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -117,4 +114,4 @@ def feature_track(
         if motion is None
         else (motion.points, motion.points + motion.displacement)
     )
-    return FeatureMatches(*kept[0].T, *kept[1].T, motion, np.concatenate([p1, p2], 1))
+    return FeatureMatches(*kept[0].T, *kept[1].T, motion)

@@ -354,9 +354,9 @@ def _windowed_match(
     where the nearby predictions disagree so that each of them is within reach; points are
     matched in groups of equal search size."""
     cu, cv, searches = guess.window(search, settings.agree)
-    searches = np.minimum(searches, search + settings.widen)
-    searches = search + 4 * np.ceil((searches - search) / 4).astype(np.int64)  # few groups
-    result = None
+    extra = 4 * np.ceil((searches - search) / 4).astype(np.int64)  # steps of 4: few groups
+    searches = search + np.minimum(extra, settings.widen)
+    result = MatchResult.empty(x.size)
     for size in np.unique(searches):
         part = searches == size
         match = pattern_match(
@@ -369,7 +369,6 @@ def _windowed_match(
             guess.angle[part],
             settings.match_params(int(size)),
         )
-        result = result or MatchResult.empty(x.size)
         result.fill(part, match)
     return result
 
