@@ -49,8 +49,8 @@ class LocalParams:
 @dataclass
 class FirstGuess:
     """Displacement guesses at points: the median prediction of the nearby matches (u, v), the
-    range of their predictions (lo/hi per component), the median local rotation (degrees,
-    counter-clockwise in image axes), the number of matches within the radius and whether
+    range of their predictions (lo/hi per component, without the outer tenth on each side), the
+    rotation of the smooth trend of all matches (degrees, counter-clockwise in image axes), the number of matches within the radius and whether
     they surround the point (no empty half-plane around it: interpolation, not extrapolation -
     a point just across a break from matches of the other side only is not surrounded)."""
 
@@ -101,6 +101,15 @@ class LocalMotion:
         j = self.jacobian
         return np.degrees(np.arctan2(j[:, 1, 0] - j[:, 0, 1], 2 + j[:, 0, 0] + j[:, 1, 1]))
 
+    def _trend_rotation(self, x, y, h: float = 1.0) -> np.ndarray:
+        """Rotation (degrees) of the smooth trend at (x, y): for the templates, a smooth
+        rotation matches better than the local fits' (each from a few noisy matches)."""
+        ax, ay = self.trend(x + h, y)
+        bx, by = self.trend(x - h, y)
+        cx, cy = self.trend(x, y + h)
+        dx, dy = self.trend(x, y - h)
+        return np.degrees(np.arctan2((ay - by) - (cx - dx), (ax - bx) + (cy - dy)))
+
     def guess(self, x, y) -> FirstGuess:
         """First guesses at points (x, y) of image 1 from the matches within the radius (the
         nearest three when there are none: extrapolation)."""
@@ -119,15 +128,18 @@ class LocalMotion:
         # them is as likely, so the guess (and the search) must cover it too
         tx, ty = self.trend(q[:, 0], q[:, 1])
         trend = np.where(surrounded[:, None], np.nan, np.stack([tx, ty], 1) - q)
+        # the range leaves out the outer tenth of the predictions on each side: one stray
+        # match must not widen the search, a break (a side with more) still does
+        lo, hi = np.nanpercentile(pred, [10, 90], axis=1)
+        lo, hi = np.fmin(lo, trend), np.fmax(hi, trend)
         pred = np.concatenate([pred, trend[:, None, :]], axis=1)
-        rotation = np.where(near, self.rotation()[idx], np.nan)
         median = np.nanmedian(pred, axis=1)
         return FirstGuess(
             median[:, 0],
             median[:, 1],
-            np.nanmedian(rotation, axis=1),
-            np.nanmin(pred, axis=1),
-            np.nanmax(pred, axis=1),
+            self._trend_rotation(q[:, 0], q[:, 1]),
+            lo,
+            hi,
             support,
             surrounded,
         )
