@@ -134,6 +134,12 @@ def real_pairs_benchmark(folder: str) -> None:
             f"ft+pm drift: median {np.median(drift.displacement_km[v]):.2f} km, "
             f"median speed {np.median(drift.speed_ms[v]):.3f} m/s over {v.sum()} valid vectors"
         )
+        print("valid vectors more than 3 px from ft+pm's (where both are valid):")
+        for m in METHODS:
+            other = track(db1, db2, m, geo1=a.geo, geo2=b.geo)
+            both = other.valid & drift.valid
+            far = np.hypot(other.u - drift.u, other.v - drift.v)[both] > 3
+            print(f"  {m:12s} {int(far.sum())} of {int(both.sum())} ({far.mean():.3f})")
 
 
 def uncertainty_benchmark(bases: dict[str, list[np.ndarray]]) -> None:
