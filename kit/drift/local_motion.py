@@ -147,7 +147,9 @@ class LocalMotion:
 
 def _surrounded(offset: np.ndarray, near: np.ndarray) -> np.ndarray:
     """Whether the directions of each row's `near` offsets (n, k, 2) leave no gap of half a
-    turn or more: the point is inside their convex hull."""
+    turn or more: the point is inside their convex hull. A match on the point itself shows no
+    direction and is left out."""
+    near = near & np.any(offset != 0, axis=2)
     angle = np.where(near, np.arctan2(offset[..., 1], offset[..., 0]), np.inf)
     angle = np.sort(angle, axis=1)
     count = near.sum(1)

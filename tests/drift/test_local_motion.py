@@ -52,3 +52,12 @@ def test_too_few_or_unsupported_matches_give_no_model():
     x2, y2 = x1 + rng.uniform(-100, 100, 50), y1 + rng.uniform(-100, 100, 50)  # random: no support
     assert fit_local_motion(x1, y1, x2, y2) is None
     assert fit_local_motion(x1[:3], y1[:3], x1[:3], y1[:3], LocalParams()) is None
+
+
+def test_a_match_on_the_point_itself_does_not_surround_it():
+    # a grid of matches; the edge column is not surrounded even though a match sits on it
+    yy, xx = np.mgrid[0:320:32, 0:320:32].astype(float)
+    x1, y1 = xx.ravel(), yy.ravel()
+    motion = fit_local_motion(x1, y1, x1 + 3, y1 - 2)
+    guess = motion.guess(np.array([0.0, 160.0]), np.array([160.0, 160.0]))
+    assert guess.surrounded.tolist() == [False, True]
