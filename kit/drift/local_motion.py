@@ -150,14 +150,15 @@ def _surrounded(offset: np.ndarray, near: np.ndarray) -> np.ndarray:
     turn or more: the point is inside their convex hull. A match on the point itself shows no
     direction and is left out."""
     near = near & np.any(offset != 0, axis=2)
+    count = near.sum(1)
+    # missing directions sort last as copies of the largest one: they add no gap
     angle = np.where(near, np.arctan2(offset[..., 1], offset[..., 0]), np.inf)
     angle = np.sort(angle, axis=1)
-    count = near.sum(1)
-    first = angle[:, 0]
-    last = np.take_along_axis(angle, np.maximum(count - 1, 0)[:, None], 1)[:, 0]
-    gaps = np.diff(np.where(np.isfinite(angle), angle, np.nan), axis=1)
-    inner = np.nanmax(np.where(np.isfinite(gaps), gaps, -1.0), axis=1, initial=-1.0)
-    wrap = 2 * np.pi - (last - first)
+    last = np.take_along_axis(angle, np.maximum(count - 1, 0)[:, None], 1)
+    last[count == 0] = 0.0
+    angle = np.where(np.isfinite(angle), angle, last)
+    inner = np.diff(angle, axis=1).max(axis=1, initial=0.0)
+    wrap = 2 * np.pi - (angle[:, -1] - angle[:, 0])
     return (count >= 3) & (np.maximum(inner, wrap) < np.pi)
 
 
