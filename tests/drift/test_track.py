@@ -11,6 +11,9 @@ from .conftest import grid
 
 # median end-point error each method must reach on the 5-degree, (6.4, -4.2) px test pair
 MEDIAN_EPE = {"ft": 1.5, "pm": 0.4, "ft+pm": 0.3, "superlim": 4.0, "superlim+pm": 0.3}
+# superlim's own vectors are its matches: the outer ring of this 10 x 10 grid has none beyond
+# it, is not surrounded and so is invalid (36 of 100 points)
+MIN_VALID = {"superlim": 0.6}
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -19,7 +22,7 @@ def test_each_method_recovers_translation_and_rotation(moving_pair, method):
     result = track(moving_pair.image1, moving_pair.image2, method, points=(x, y), search=24)
     tu, tv = moving_pair.truth(x, y)
     err = np.hypot(result.u - tu, result.v - tv)
-    assert result.valid.mean() > 0.7, method
+    assert result.valid.mean() > MIN_VALID.get(method, 0.7), method
     assert np.median(err[result.valid]) < MEDIAN_EPE[method]
     assert np.mean(err[result.valid] > 3) < 0.05
     assert result.method == method and result.seconds > 0
