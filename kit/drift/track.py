@@ -91,8 +91,15 @@ class TrackParams:
 
     @property
     def agree(self) -> float:
-        """Range (px) within which the predictions of nearby matches count as agreeing."""
+        """Range (px) within which the predictions of nearby matches count as agreeing: beyond
+        it `ft+pm` and `superlim+pm` widen their search."""
         return 2 * self.max_residual
+
+    @property
+    def consistent_spread(self) -> float:
+        """Largest range (px) of the nearby predictions at a valid `ft` or `superlim` vector:
+        stricter than `agree`, as these vectors are the answer, not a first guess."""
+        return 1.5 * self.max_residual
 
 
 def make_params(**params) -> TrackParams:
@@ -383,7 +390,9 @@ def _ft_vectors(image1, image2, x, y, settings: TrackParams, still: _NoMotion, e
     reason = np.full(x.size, Reason.VALID, np.uint8)
     reason[(guess.support < LocalParams.min_support) | ~guess.surrounded] = Reason.NO_MATCH
     if settings.consistency > 0:
-        reason[(reason == Reason.VALID) & (guess.spread > settings.agree)] = Reason.INCONSISTENT
+        reason[(reason == Reason.VALID) & (guess.spread > settings.consistent_spread)] = (
+            Reason.INCONSISTENT
+        )
     return guess.u, guess.v, reason
 
 
@@ -403,7 +412,7 @@ def _locally_supported(
         index = {(a, b): i for i, (a, b) in enumerate(zip(x, y))}
         kept[[index[(a, b)] for a, b in motion.points]] = True
         guess = motion.guess(x, y)
-        kept &= guess.surrounded & (guess.spread <= settings.agree)
+        kept &= guess.surrounded & (guess.spread <= settings.consistent_spread)
     return np.where(valid & ~kept, Reason.INCONSISTENT, reason).astype(np.uint8)
 
 
