@@ -71,12 +71,12 @@ class FirstGuess:
         """(centre u, centre v, search per point) of pattern-matching windows that reach every
         nearby prediction with `search` px to spare: the guess itself where the predictions
         agree within `agree` px, else the middle of their range with a wider search."""
-        wide = self.spread > agree
+        spread = self.spread
+        wide = spread > agree
         mid = (self.lo + self.hi) / 2
         cu = np.where(wide, mid[:, 0], self.u)
         cv = np.where(wide, mid[:, 1], self.v)
-        extra = np.ceil(np.max(self.hi - self.lo, axis=1) / 2)
-        return cu, cv, np.where(wide, search + extra, search).astype(np.int64)
+        return cu, cv, np.where(wide, search + np.ceil(spread / 2), search).astype(np.int64)
 
 
 @dataclass

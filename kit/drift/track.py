@@ -181,7 +181,7 @@ def grid_points(
     return xx.ravel().astype(np.float64), yy.ravel().astype(np.float64), yy.shape
 
 
-def _as_image(image, name: str) -> np.ndarray:
+def as_image(image, name: str) -> np.ndarray:
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2 or min(image.shape) < 8:
         raise KitError(
@@ -309,7 +309,7 @@ def _check_method(method: str) -> None:
         )
 
 
-def _tracked_points(
+def tracked_points(
     shape: tuple[int, int], points: tuple[np.ndarray, np.ndarray] | None, settings: TrackParams
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
     """(cols, rows, grid shape) of the points to track: the given ones (no grid shape), or a
@@ -550,9 +550,9 @@ def track(
     _check_method(method)
     settings = make_params(**params)
     start = time.perf_counter()
-    image1 = normalise(_as_image(img1, "img1"), settings.clip, settings.mean_sigma)
-    image2 = normalise(_as_image(img2, "img2"), settings.clip, settings.mean_sigma)
-    x, y, grid_shape = _tracked_points(image1.shape, points, settings)
+    image1 = normalise(as_image(img1, "img1"), settings.clip, settings.mean_sigma)
+    image2 = normalise(as_image(img2, "img2"), settings.clip, settings.mean_sigma)
+    x, y, grid_shape = tracked_points(image1.shape, points, settings)
     still = _no_motion(geo1, geo2, x, y)
     extra: dict = {}
     u, v, quality, sharpness, reason, sigma = _drift_vectors(

@@ -31,11 +31,11 @@ from kit.drift.reasons import FLAG_MEANINGS, Reason
 from kit.drift.track import (
     DEFAULT_METHOD,
     DriftResult,
-    _as_image,
-    _tracked_points,
+    as_image,
     haversine_km,
     make_params,
     track,
+    tracked_points,
 )
 from kit.errors import KitError
 
@@ -130,7 +130,7 @@ def check_series(
     if n < 2:
         alone = f" ({names[0]})" if n else ""
         raise KitError(f"images: a series needs at least two images, got {n}{alone}")
-    arrays = [_as_image(image, name) for image, name in zip(images, names)]
+    arrays = [as_image(image, name) for image, name in zip(images, names)]
     for name, image in zip(names[1:], arrays[1:]):
         if image.shape != arrays[0].shape:
             raise KitError(
@@ -233,7 +233,7 @@ def track_series(
     settings = make_params(**params)
     times = [_naive_utc(t) for t in times] if times is not None else None
     start = clock.perf_counter()
-    x0, y0, grid_shape = _tracked_points(arrays[0].shape, points, settings)
+    x0, y0, grid_shape = tracked_points(arrays[0].shape, points, settings)
     chain = _Chain.start(x0, y0, len(arrays), geolocated=bool(geos))
     for k in range(len(arrays) - 1):
         idx = np.flatnonzero(chain.reason[:, k] == Reason.VALID)
