@@ -182,6 +182,8 @@ def grid_points(
 
 
 def as_image(image, name: str) -> np.ndarray:
+    """`image` as a float32 2-D array of at least 8 x 8 pixels; a KitError naming `name`
+    otherwise."""
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2 or min(image.shape) < 8:
         raise KitError(
