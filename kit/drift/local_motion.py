@@ -91,6 +91,8 @@ class LocalMotion:
     #: The smooth trend of all kept matches (image-1 to image-2 positions), for points the
     #: matches do not surround.
     trend: Polynomial2D
+    #: Position of each kept match in the matches given to `fit_local_motion`.
+    source: np.ndarray
 
     @property
     def count(self) -> int:
@@ -202,16 +204,17 @@ def fit_local_motion(
     params = params or LocalParams()
     points = np.stack([np.asarray(x1, np.float64), np.asarray(y1, np.float64)], 1)
     disp = np.stack([np.asarray(x2, np.float64), np.asarray(y2, np.float64)], 1) - points
+    source = np.arange(len(points))
     for _ in range(2):  # the second pass refits without the matches the first one dropped
         if len(points) < params.min_support + 1:
             return None
         keep, coef = _supported(points, disp, params, rotation)
-        points, disp = points[keep], disp[keep]
-        coef = coef[keep]
+        points, disp, source, coef = points[keep], disp[keep], source[keep], coef[keep]
     if len(points) < params.min_support + 1:
         return None
     trend = Polynomial2D.fit(points, points + disp, TREND_ORDER)
-    return LocalMotion(points, disp, np.transpose(coef[:, 1:, :], (0, 2, 1)), params, trend)
+    jacobian = np.transpose(coef[:, 1:, :], (0, 2, 1))
+    return LocalMotion(points, disp, jacobian, params, trend, source)
 
 
 def _supported(points, disp, params: LocalParams, rotation: float) -> tuple[np.ndarray, np.ndarray]:

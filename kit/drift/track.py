@@ -411,8 +411,7 @@ def _locally_supported(
     )
     kept = np.zeros(x.size, bool)
     if motion is not None:
-        index = {(a, b): i for i, (a, b) in enumerate(zip(x, y))}
-        kept[[index[(a, b)] for a, b in motion.points]] = True
+        kept[np.flatnonzero(valid)[motion.source]] = True
         guess = motion.guess(x, y)
         kept &= guess.surrounded & (guess.spread <= settings.consistent_spread)
     return np.where(valid & ~kept, Reason.INCONSISTENT, reason).astype(np.uint8)

@@ -406,30 +406,22 @@ def _geolocated_variables(traj: Trajectories) -> dict[str, xr.Variable]:
 
 def _deformation_variables(deformation: SeriesDeformation) -> dict[str, xr.Variable]:
     """The triangles' corners (trajectory numbers) and their divergence and shear per step."""
-    dims = ("triangle", "step")
     kind = "rate" if deformation.units == "day-1" else "strain over the step"
+    units = deformation.units if deformation.units == "day-1" else "1"
+
+    def per_step(values: np.ndarray, name: str) -> xr.Variable:
+        long_name = f"{name} {kind} of the triangle from time step to step + 1"
+        attrs = {"long_name": long_name, "units": units}
+        return xr.Variable(("triangle", "step"), values.astype(np.float32), attrs)
+
     return {
         "triangle_corners": xr.Variable(
             ("triangle", "corner"),
             deformation.triangles.astype(np.int32),
             {"long_name": "trajectory numbers of the triangle's corners"},
         ),
-        "divergence": xr.Variable(
-            dims,
-            deformation.divergence.astype(np.float32),
-            {
-                "long_name": f"divergence {kind} of the triangle from time step to step + 1",
-                "units": deformation.units if deformation.units == "day-1" else "1",
-            },
-        ),  # fmt: skip
-        "shear": xr.Variable(
-            dims,
-            deformation.shear.astype(np.float32),
-            {
-                "long_name": f"maximum shear {kind} of the triangle from time step to step + 1",
-                "units": deformation.units if deformation.units == "day-1" else "1",
-            },
-        ),  # fmt: skip
+        "divergence": per_step(deformation.divergence, "divergence"),
+        "shear": per_step(deformation.shear, "maximum shear"),
     }
 
 
