@@ -101,7 +101,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=STEPS, help="measured training steps")
     parser.add_argument("--warmup", type=int, default=WARMUP,
                         help="training steps before the measured ones, reported apart")  # fmt: skip
-    parser.add_argument("--ddp-steps", type=int, default=DDP_STEPS, help="steps under torchrun")
+    parser.add_argument(
+        "--ddp-steps",
+        type=int,
+        help=f"steps under torchrun (default: --steps, at most {DDP_STEPS})",
+    )
     parser.add_argument("--size", type=int, default=SIZE, help="side of the synthetic scenes (px)")
     parser.add_argument("--train-scenes", type=int, default=TRAIN_SCENES)
     parser.add_argument("--test-scenes", type=int, default=TEST_SCENES)
@@ -117,6 +121,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ddp-child", type=Path, help=argparse.SUPPRESS)  # torchrun's process
     parser.add_argument("--ddp-result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.ddp_steps is None:
+        args.ddp_steps = min(args.steps, DDP_STEPS)
     for name in ("steps", "ddp_steps", "size", "train_scenes", "test_scenes"):
         if getattr(args, name) < 1:
             raise KitError(f"--{name.replace('_', '-')} {getattr(args, name)}: must be >= 1")
@@ -349,14 +355,33 @@ def check_torchrun(config: ExperimentConfig, device: torch.device, steps: int, w
     if device.type == "cuda":
         torch.cuda.empty_cache()  # this process's cached blocks, for the child
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=BUDGET_S)
+    returncode, output = run_stopping_on_timeout(command, env, BUDGET_S)
     wall_s = time.perf_counter() - started
-    if done.returncode != 0 or not result_path.is_file():
-        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-4:])
-        raise RuntimeError(f"torchrun exited with status {done.returncode}: {tail}")
+    if returncode != 0 or not result_path.is_file():
+        tail = " | ".join(output.strip().splitlines()[-4:])
+        raise RuntimeError(f"torchrun exited with status {returncode}: {tail}")
     child = json.loads(result_path.read_text())
     return {"ran": True, **child, "wall_s": round(wall_s, 3),
             "command": "torchrun --standalone --nproc_per_node 1 ... train()"}  # fmt: skip
+
+
+def run_stopping_on_timeout(command: list[str], env: dict, timeout: float) -> tuple[int, str]:
+    """Run `command`; (exit status, stderr or else stdout). Past `timeout` seconds it is asked
+    to stop (SIGTERM: torchrun then stops its workers, which run in sessions of their own),
+    killed if it has not stopped 30 s later, and the timeout is raised."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env) as child:  # fmt: skip
+        try:
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.terminate()
+            try:
+                child.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.communicate()
+            raise RuntimeError(f"torchrun ran past {timeout:.0f} s and was stopped") from None
+    return child.returncode, err or out
 
 
 def ddp_child(args: argparse.Namespace) -> int:

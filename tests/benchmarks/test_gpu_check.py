@@ -123,3 +123,10 @@ def test_bad_options_are_one_line_and_status_2(cache, options, message, monkeypa
     assert load_script().main([*SMALL, "--cache", str(cache), *options]) == 2
     captured = capsys.readouterr()
     assert message in captured.err.splitlines() and captured.out == ""
+
+
+def test_torchrun_steps_default_to_the_training_steps_at_most_20():
+    script = load_script()
+    assert script.parse_args(["--steps", "2"]).ddp_steps == 2
+    assert script.parse_args([]).ddp_steps == 20 and script.parse_args([]).steps == 200
+    assert script.parse_args(["--steps", "2", "--ddp-steps", "5"]).ddp_steps == 5
