@@ -167,7 +167,7 @@ def environment(device: torch.device) -> dict:
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if cuda else None,
-        "nccl": ".".join(map(str, torch.cuda.nccl.version())) if cuda else None,
+        "nccl": _version(torch.cuda.nccl.version()) if cuda else None,
         "amp_dtype": _dtype_name(amp_dtype(device)),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -427,7 +427,9 @@ def gpu_check(args: argparse.Namespace) -> int:
         data = run_part(report, "data", lambda: prepare_data(args, config))
         data_s = report["data"]["seconds"]
         trained: dict[str, Any] = {}
-        if data is not None:
+        if data is None:
+            skip(report, ("training", "inference", "torchrun"), "the data part failed")
+        else:
             run_part(report, "training", lambda: check_training(config, device, args.warmup,
                                                                  trained))  # fmt: skip
         if trained:
@@ -435,6 +437,8 @@ def gpu_check(args: argparse.Namespace) -> int:
             run_part(report, "inference",
                      lambda: check_inference(config, model, channels, synth_dir, device))  # fmt: skip
             del model
+        elif data is not None:
+            skip(report, ("inference",), "no trained model: the training part failed")
         if data is not None:
             (work / "ddp").mkdir()
             run_part(report, "torchrun",
@@ -450,6 +454,17 @@ def gpu_check(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_json_atomic(args.out, report)
     return 0 if report["ok"] else 1
+
+
+def skip(report: dict, names: tuple[str, ...], reason: str) -> None:
+    """Mark parts that could not run because an earlier one failed."""
+    for name in names:
+        report[name] = {"ok": False, "error": f"not run: {reason}"}
+
+
+def _version(value: Any) -> str:
+    """A version given as a tuple of numbers (NCCL's), or anything else, as text."""
+    return ".".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
 
 
 def _where(exc: BaseException) -> str:

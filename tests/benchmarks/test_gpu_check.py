@@ -89,25 +89,39 @@ def test_the_cpu_smoke_run_prints_every_part(cache, tmp_path):
     assert report["total_without_data_s"] <= report["total_s"]
 
 
+CUDA_FAILURE = "RuntimeError: CUDA error: an illegal memory access was encountered"
+
+
+def _broken(*args, **kwargs):
+    raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+
 def test_a_failing_part_is_reported_and_the_others_run(cache, monkeypatch, capsys):
     script = load_script()
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("CUDA error: an illegal memory access was encountered")
-
-    monkeypatch.setattr(script, "check_inference", broken)
-    monkeypatch.setattr(script, "check_torchrun", broken)
+    monkeypatch.setattr(script, "check_inference", _broken)
+    monkeypatch.setattr(script, "check_torchrun", _broken)
     code = script.main([*SMALL, "--cache", str(cache)])
     report = json.loads(capsys.readouterr().out)
     assert code == 1 and not report["ok"]
+    assert report["environment"]["ok"] and report["data"]["ok"]
     assert report["training"]["ok"] and report["training"]["steps"] == 2
     for part in ("inference", "torchrun"):
-        assert not report[part]["ok"]
-        assert (
-            report[part]["error"]
-            == "RuntimeError: CUDA error: an illegal memory access was encountered"
-        )
-        assert "in broken" in report[part]["where"]
+        assert not report[part]["ok"] and report[part]["error"] == CUDA_FAILURE
+        assert "in _broken" in report[part]["where"]
+
+
+def test_without_a_trained_model_inference_says_why_it_did_not_run(cache, monkeypatch, capsys):
+    script = load_script()
+    monkeypatch.setattr(script, "check_training", _broken)
+    monkeypatch.setattr(script, "check_torchrun", _broken)
+    assert script.main([*SMALL, "--cache", str(cache)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["training"]["error"] == CUDA_FAILURE
+    assert report["inference"] == {
+        "ok": False,
+        "error": "not run: no trained model: the training part failed",
+    }
+    assert report["torchrun"]["error"] == CUDA_FAILURE  # tried all the same
 
 
 @pytest.mark.parametrize(
