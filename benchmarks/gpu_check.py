@@ -252,7 +252,6 @@ def check_training(config: ExperimentConfig, device: torch.device, warmup: int, 
     run.patches.set_epoch(0)
     run.wrapped.train()
     waits, steps, losses = [], [], []
-    last = None
     mark = time.perf_counter()
     for index, (x, y) in enumerate(run.patches.loader(**options)):
         x = x.to(proc.device, non_blocking=True)
@@ -266,22 +265,20 @@ def check_training(config: ExperimentConfig, device: torch.device, warmup: int, 
         steps.append(done - ready)
         losses.append(float(values[0]))
         mark = done
-        last = (x, y)
     measured_wait, measured_step = sum(waits[warmup:]), sum(steps[warmup:])
     n_measured = len(waits) - warmup
     batch = config.data.batch_size
     samples_per_s = batch * n_measured / (measured_wait + measured_step)
     peak = torch.cuda.max_memory_allocated(proc.device) if cuda else None
 
-    # Baseline: the same steps on the last batch, left on the device (no loading at all).
-    x, y = last
+    # Baseline: the same steps on the last batch (x, y), left on the device: no loading at all.
     sync()
     started = time.perf_counter()
     for index in range(n_measured):
         _step(run, x, y, f"gpu_check: resident batch {index}")
     sync()
     resident_per_s = batch * n_measured / (time.perf_counter() - started)
-    del x, y, last
+    del x, y
     keep.update(model=run.model, channels=run.patches.channels)
     return {
         "steps": n_measured,
