@@ -158,7 +158,7 @@ def validate_scene(ds: xr.Dataset, path: str | os.PathLike, variables: Iterable[
 
     coarse = [v for v in wanted if v in charts.COARSE_GRID_VARIABLES]
     if coarse and all(d in ds.sizes for d in charts.SAR_DIMS):
-        check_2km_grid(ds, path)
+        _check_2km_grid(ds, path)
     sizes = [ds.sizes.get(d, 0) for d in charts.SAR_DIMS]
     if full and min(sizes) == 0:
         raise KitError(f"{path}: empty SAR grid {tuple(sizes)}")
@@ -172,7 +172,7 @@ def _expect_dims(ds: xr.Dataset, path, name: str, allowed: tuple[tuple[str, str]
         )
 
 
-def check_2km_grid(ds: xr.Dataset, path) -> None:
+def _check_2km_grid(ds: xr.Dataset, path) -> None:
     """Check the 2 km grid of a scene that will be read (a 2 km variable is configured).
 
     An empty grid is a KitError. A grid that does not have floor or round of n / 25 cells on
@@ -184,7 +184,7 @@ def check_2km_grid(ds: xr.Dataset, path) -> None:
     if min(shape_2km) == 0:
         raise KitError(f"{path}: empty 2 km grid {shape_2km} ({', '.join(charts.GRID_2KM_DIMS)})")
     if not grid_2km_matches(shape, shape_2km):
-        expected = " x ".join(f"{n / charts.PIXELS_PER_2KM:.0f}" for n in shape)
+        expected = " x ".join(f"{n / charts.PIXELS_PER_2KM:.3g}" for n in shape)
         warnings.warn(
             f"{path}: the 2 km grid has {shape_2km[0]} x {shape_2km[1]} cells, not about "
             f"{expected} (one per {charts.PIXELS_PER_2KM} pixels of the {shape[0]} x {shape[1]} "
