@@ -74,9 +74,11 @@ class TrainConfig:
     amp: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = 0
-    #: Validation scenes: these ids, or else a seeded `val_fraction` of the training scenes.
+    #: Validation scenes: these ids, or else `val_count` training scenes drawn at random
+    #: (seeded by `seed`; MMSeaIce validates on 20), or else a seeded `val_fraction` of them.
     val_scenes: tuple[str, ...] = ()
     val_fraction: float = 0.1
+    val_count: int | None = None
     #: Validate every this many epochs (and after the last one).
     val_every: int = 1
     #: Side of the working-grid tiles used to predict whole scenes, and their overlap.
@@ -96,6 +98,12 @@ class TrainConfig:
             raise KitError("train: lr must be > 0, min_lr and weight_decay >= 0")
         if not 0.0 <= self.val_fraction < 1.0:
             raise KitError(f"train: val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.val_count is not None and self.val_count < 0:
+            raise KitError(f"train: val_count must be >= 0, got {self.val_count}")
+        if self.val_count is not None and self.val_scenes:
+            raise KitError(
+                "train: val_scenes and val_count both choose the validation scenes; give one"
+            )
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise KitError(f"train: time_budget_s must be > 0, got {self.time_budget_s}")
         if not 0 <= self.cpu_threads <= MAX_CPU_THREADS:

@@ -284,7 +284,9 @@ class _Done:
 def _build(config: ExperimentConfig, proc: Process, progress: bool) -> _Run:
     """Data, model, loss, optimiser, schedule and AMP scaler of a run."""
     tc = config.train
-    train_scenes, val_scenes = split_scenes(tc.data_dir, tc.val_scenes, tc.val_fraction, tc.seed)
+    train_scenes, val_scenes = split_scenes(
+        tc.data_dir, tc.val_scenes, tc.val_fraction, tc.seed, val_count=tc.val_count
+    )
     patches = PatchDataset(config.data, train_scenes, rank=proc.rank, world_size=proc.world_size,
                            progress=progress and proc.is_main)  # fmt: skip
     validation = SceneDataset(config.data, val_scenes) if len(val_scenes) and proc.is_main else None
