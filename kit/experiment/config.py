@@ -212,15 +212,73 @@ def packaged_configs() -> list[str]:
     return sorted(p.stem for p in PACKAGED_CONFIGS.glob("*.yaml"))
 
 
+def config_description(path: str | os.PathLike) -> str:
+    """A config file's one-line description: its first comment line, without the ``#``.
+
+    Every packaged config (recipe) starts with such a line; `autoice train --list` shows it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A YAML file.
+
+    Returns
+    -------
+    str
+        The text of the file's first line if it is a comment, else ``""``.
+
+    Examples
+    --------
+    >>> config_description(PACKAGED_CONFIGS / "mmseaice.yaml")[:40]
+    "MMSeaIce's best model (AutoICE winner) f"
+    """
+    with open(path, encoding="utf-8") as fh:
+        first = fh.readline().strip()
+    return first.lstrip("#").strip() if first.startswith("#") else ""
+
+
+def packaged_recipes() -> dict[str, str]:
+    """Each packaged config's name and one-line description (`config_description`).
+
+    Examples
+    --------
+    >>> recipes = packaged_recipes()
+    >>> {"demo", "mmseaice", "sar_only", "starter"} <= set(recipes)
+    True
+    >>> all(recipes.values())
+    True
+    """
+    return {
+        name: config_description(PACKAGED_CONFIGS / f"{name}.yaml") for name in packaged_configs()
+    }
+
+
 def resolve_config_path(name: str | os.PathLike) -> Path:
-    """A config file path, or the packaged config of that name (e.g. `demo`)."""
+    """A config file path, or the packaged config (recipe) of that name (e.g. `mmseaice`).
+
+    Raises
+    ------
+    KitError
+        If there is neither such a file nor such a packaged config; the message lists the
+        packaged ones.
+
+    Examples
+    --------
+    >>> resolve_config_path("mmseaice").name
+    'mmseaice.yaml'
+    >>> resolve_config_path("mmseice")
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: mmseice: no such config file or packaged config (packaged configs: ...)
+    """
     path = Path(name)
     packaged = PACKAGED_CONFIGS / f"{path.stem}.yaml"
     if not path.is_file() and path.parent == Path(".") and packaged.is_file():
         return packaged
     if not path.is_file():
         raise KitError(
-            f"{name}: no such config file (packaged configs: {', '.join(packaged_configs())})"
+            f"{name}: no such config file or packaged config (packaged configs: "
+            f"{', '.join(packaged_configs())}; `autoice train --list` describes them)"
         )
     return path
 
