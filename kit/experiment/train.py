@@ -274,6 +274,7 @@ def train(
     >>> folder.cleanup()
     """
     check_batches_fit(config.data)
+    check_dataset_variables(config)
     proc = start_process(device or config.train.device)
     if config.train.cpu_threads and proc.device.type == "cpu":
         torch.set_num_threads(config.train.cpu_threads)
@@ -332,7 +333,6 @@ class _Done:
 def _build(config: ExperimentConfig, proc: Process, progress: bool) -> _Run:
     """Data, model, loss, optimiser, schedule and AMP scaler of a run."""
     tc = config.train
-    check_dataset_variables(config)
     train_scenes, val_scenes = split_scenes(
         tc.data_dir, tc.val_scenes, tc.val_fraction, tc.seed, val_count=tc.val_count
     )
