@@ -19,12 +19,14 @@ from torch import nn
 from kit import charts
 from kit.cli import main
 from kit.data.cache import channel_names
+from kit.data.selection import split_scenes
 from kit.data.synthetic import SynthConfig, write_dataset
 from kit.experiment import load_experiment
 from kit.experiment.config import PACKAGED_CONFIGS, config_description, packaged_configs
 from kit.experiment.train import train
 from kit.models import build_model
 from kit.models.factory import poolings
+from tests.tiny_runs import tiny_config, tiny_dataset
 
 #: What each recipe's comments say it builds: input channels, widths per resolution (the
 #: bridge level of MMSeaIce's and the starter's U-Net included), head outputs per chart.
@@ -173,6 +175,27 @@ def test_two_steps_at_the_recipes_patch_size_on_a_real_size_scene(name, real_siz
     assert set(row) >= {"loss_SIC", "loss_SOD", "loss_FLOE"}
     assert result.last_checkpoint.is_file()
     shutil.rmtree(tmp_path / "cache")  # the 80 m cache of the starter is 1.2 GB
+
+
+def test_training_validates_on_val_count_scenes(monkeypatch, tmp_path):
+    """`train.val_count` (the recipes' 20 or 10 validation scenes) is the split training uses."""
+    data_dir = tiny_dataset(tmp_path / "data", n_train=4, n_test=0, size=64)
+    module = importlib.import_module("kit.experiment.train")
+    splits = []
+
+    def recorded(*args, **kwargs):
+        splits.append(split_scenes(*args, **kwargs))
+        return splits[-1]
+
+    monkeypatch.setattr(module, "split_scenes", recorded)
+    for count in (1, 3):
+        config = tiny_config(data_dir, tmp_path / f"run{count}", tmp_path / "cache",
+                             train={"epochs": 1, "val_count": count, "val_fraction": 0.5},
+                             data={"epoch_len": 1})  # fmt: skip
+        result = train(config, progress=False)
+        training, validation = splits[-1]
+        assert (len(training), len(validation)) == (4 - count, count)
+        assert "val_combined" in result.history[0]
 
 
 # -------------------------------------------------------------------- the command line
