@@ -226,7 +226,8 @@ def recipe_config(args: argparse.Namespace, data_dir: Path, out_dir: Path) -> tu
         if getattr(args, option) is not None:
             data[key] = getattr(args, option)
     train_changes = {"data_dir": str(data_dir), "out_dir": str(out_dir), "epochs": 1,
-                     "val_scenes": (), "val_fraction": 0.0, "time_budget_s": None}  # fmt: skip
+                     "val_scenes": (), "val_count": None, "val_fraction": 0.0,
+                     "time_budget_s": None}  # fmt: skip
     config = recipe.replace("data", **data).replace("train", **train_changes)
     config = ExperimentConfig.from_dict(config.to_dict())  # checked again, as a file would be
     changes = {f"data.{k}": v for k, v in data.items()}

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from kit.data.synthetic import SynthConfig, dataset_key, write_dataset
+from kit.experiment.config import load_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
@@ -61,7 +62,9 @@ def test_the_cpu_smoke_run_prints_every_part(cache, tmp_path):
     assert data["scenes"] == {"train": 2, "test": 1} and not data["generated"]
 
     settings = report["settings"]  # the recipe's model and loss, this test's smaller patches
-    assert settings["model"]["filters"] == [32, 32, 64, 64] and settings["data"]["downscale"] == 10
+    recipe = load_experiment("mmseaice")
+    assert settings["model"]["filters"] == list(recipe.model.filters)
+    assert settings["data"]["downscale"] == recipe.data.downscale == 10
     assert settings["changes_to_recipe"]["data.patch_size"] == 32
     assert settings["changes_to_recipe"]["data.epoch_len"] == 3  # 1 warm-up + 2 measured
 
@@ -69,7 +72,8 @@ def test_the_cpu_smoke_run_prints_every_part(cache, tmp_path):
     assert training["steps"] == 2 and training["batch_size"] == 2
     assert training["in_channels"] == 16 and training["parameters"] > 0
     assert not training["amp"] and training["amp_dtype"] is None and not training["loss_scaling"]
-    assert training["loader"] == {"num_workers": 0, "pin_memory": False}
+    workers = recipe.data.num_workers  # the recipe's, kept on the CPU
+    assert training["loader"] == {"num_workers": workers, "pin_memory": False}
     assert training["peak_gpu_memory_bytes"] is None
     assert 0.0 < training["data_wait_share"] < 1.0
     assert training["samples_per_s"] > 0 and training["baseline_resident_batch_samples_per_s"] > 0
