@@ -15,7 +15,7 @@ validation scenes and patch draws for both models), scores every run on the demo
 
 Optionally (``--inference``) times predicting and writing one 5000 x 5000 scene with each model.
 
-    python benchmarks/bench_models.py                     # 3 seeds, 10 x 25 x 16 patches of 64
+    python benchmarks/bench_models.py                     # 3 seeds, 10 x 25 x 8 patches of 64 px
     python benchmarks/bench_models.py --seeds 1 --epochs 2   # a quick look
 """
 
@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="runs per model (seeds 0, 1, ...)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--epoch-len", type=int, default=25, help="batches per epoch")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--patch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
