@@ -5,7 +5,9 @@ Trains the multi-task U-Net (`kit/configs/demo.yaml`) and the starter-style base
 same side, so both see the same number of training patches; each keeps its own model, loss,
 inputs, optimiser, learning rate and schedule), with several seeds each (seed s: the same
 validation scenes and patch draws for both models), scores every run on the demo's test scenes
-(whole scenes, the challenge metric, `kit.experiment.score_scenes`), and prints:
+(whole scenes, the challenge metric, `kit.experiment.score_scenes`) with two networks of the run:
+its best checkpoint by validation combined score (`best.pt`, what `autoice predict` submits) and
+its last epoch's weights, and prints for each:
 
 - each run's scores, and each model's mean and seed-to-seed SD;
 - the majority-class / mean-SIC constant chart as a floor;
@@ -44,7 +46,9 @@ from kit.device import resolve_device
 from kit.experiment import (
     ExperimentConfig,
     Predictor,
+    load_checkpoint,
     load_experiment,
+    model_from_checkpoint,
     predict_dataset,
     score_scenes,
     train,
@@ -54,6 +58,8 @@ from scoring.statistics import Bootstrap, paired_bootstrap_runs
 
 MODELS = {"multi-task U-Net (demo.yaml)": "demo", "baseline U-Net (baseline_unet.yaml)": "baseline_unet"}  # fmt: skip
 SCORES = ("SIC", "SOD", "FLOE", "combined")
+#: The networks of a run that are scored: the best checkpoint and the last epoch's weights.
+NETWORKS = ("best", "last")
 INFERENCE_GOAL_S = 5.0
 
 
@@ -149,7 +155,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench_models_") as tmp:
         work = Path(tmp)
-        runs: dict[str, list[ScoreAccumulator]] = {label: [] for label in MODELS}
+        runs = {(label, net): [] for label in MODELS for net in NETWORKS}
         rows, checkpoints, test = [], {}, None
         for seed in range(args.seeds):
             for label, name in MODELS.items():
@@ -159,46 +165,48 @@ def main() -> None:
                 result = train(config, overwrite=True, progress=False)
                 seconds = time.perf_counter() - started
                 test = SceneDataset(config.data, test_scenes)
-                accumulator = score_scenes(result.model, test, config, device)
-                runs[label].append(accumulator)
+                best, _ = model_from_checkpoint(load_checkpoint(result.best_checkpoint))
                 checkpoints.setdefault(label, result.best_checkpoint)
-                row = {"model": label, "seed": seed, **scores_of(accumulator),
-                       "train_s": round(seconds, 1), "epochs": result.epochs_run,
-                       "best_val_combined": result.best_score}  # fmt: skip
-                rows.append(row)
-                print(
-                    f"seed {seed} {label:36s} combined {row['combined']:6.2f} (SIC "
-                    f"{row['SIC']:.2f}, SOD {row['SOD']:.2f}, FLOE {row['FLOE']:.2f}), "
-                    f"trained in {seconds:.0f} s, load {os.getloadavg()[0]:.1f}",
-                    flush=True,
-                )
+                for net, model in (("best", best), ("last", result.model)):
+                    accumulator = score_scenes(model, test, config, device)
+                    runs[label, net].append(accumulator)
+                    row = {"model": label, "network": net, "seed": seed,
+                           **scores_of(accumulator), "train_s": round(seconds, 1),
+                           "epochs": result.epochs_run,
+                           "best_val_combined": result.best_score}  # fmt: skip
+                    rows.append(row)
+                    print(
+                        f"seed {seed} {label:36s} {net:4s} combined {row['combined']:6.2f} (SIC "
+                        f"{row['SIC']:.2f}, SOD {row['SOD']:.2f}, FLOE {row['FLOE']:.2f}), "
+                        f"trained in {seconds:.0f} s, load {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
         floor = scores_of(constant_charts(budget_config("demo", args, data_dir, work, 0), test))
         multi, base = MODELS
-        comparison = paired_bootstrap_runs(
-            runs[multi], runs[base], settings=Bootstrap(resamples=args.resamples),
-            pair_runs=True, names=(multi, base), split="test",
-        )  # fmt: skip
-
+        comparisons, summary = {}, {}
         print(f"\nScores on {len(test_scenes)} test scenes, mean ± SD over {args.seeds} seeds")
-        print(f"{'model':40s}" + "".join(f"{s:>16s}" for s in SCORES) + f"{'train s':>9s}")
-        print(f"{'majority / mean constant chart':40s}" + "".join(f"{floor[s]:16.2f}" for s in SCORES))  # fmt: skip
-        summary = {}
-        for label in MODELS:
-            mine = [r for r in rows if r["model"] == label]
-            summary[label] = {
-                s: (float(np.mean([r[s] for r in mine])), float(np.std([r[s] for r in mine], ddof=1)) if len(mine) > 1 else float("nan"))
-                for s in (*SCORES, "train_s")
-            }  # fmt: skip
-            cells = "".join(
-                f"{m:9.2f} ± {sd:4.1f}" for m, sd in (summary[label][s] for s in SCORES)
-            )
-            print(f"{label:40s}{cells}{summary[label]['train_s'][0]:9.0f}")
-        print()
-        print(comparison.table())
-        verdicts = comparison.verdicts()
-        print(
-            "verdicts (multi-task vs baseline): " + ", ".join(f"{s} {verdicts[s]}" for s in SCORES)
-        )
+        print(f"{'model':46s}" + "".join(f"{s:>16s}" for s in SCORES) + f"{'train s':>9s}")
+        print(f"{'majority / mean constant chart':46s}" + "".join(f"{floor[s]:16.2f}" for s in SCORES))  # fmt: skip
+        for net in NETWORKS:
+            for label in MODELS:
+                mine = [r for r in rows if r["model"] == label and r["network"] == net]
+                summary[f"{label}, {net}"] = {
+                    s: (float(np.mean([r[s] for r in mine])), float(np.std([r[s] for r in mine], ddof=1)) if len(mine) > 1 else float("nan"))
+                    for s in (*SCORES, "train_s")
+                }  # fmt: skip
+                stats = summary[f"{label}, {net}"]
+                cells = "".join(f"{m:9.2f} ± {sd:4.1f}" for m, sd in (stats[s] for s in SCORES))
+                print(f"{label + ', ' + net:46s}{cells}{stats['train_s'][0]:9.0f}")
+        for net in NETWORKS:
+            comparisons[net] = paired_bootstrap_runs(
+                runs[multi, net], runs[base, net], settings=Bootstrap(resamples=args.resamples),
+                pair_runs=True, names=(f"{multi}, {net}", f"{base}, {net}"), split="test",
+            )  # fmt: skip
+            print()
+            print(comparisons[net].table())
+            verdicts = comparisons[net].verdicts()
+            print(f"verdicts (multi-task vs baseline, {net} networks): "
+                  + ", ".join(f"{s} {verdicts[s]}" for s in SCORES))  # fmt: skip
         finished = os.getloadavg()
         print(
             f"\n{platform.node()}, {os.cpu_count()} CPUs, {started_at:%Y-%m-%d %H:%M} UTC, "
@@ -212,7 +220,8 @@ def main() -> None:
                            "batch_size": args.batch_size, "patch_size": args.patch_size,
                            "patches": patches},
                 "test_scenes": len(test_scenes), "runs": rows, "floor": floor,
-                "summary": summary, "comparison": comparison.to_dict(),
+                "summary": summary,
+                "comparisons": {net: c.to_dict() for net, c in comparisons.items()},
                 "date": f"{started_at:%Y-%m-%d %H:%M} UTC", "load": [load_before, finished],
             }, indent=1, default=str))  # fmt: skip
 
