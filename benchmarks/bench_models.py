@@ -17,7 +17,8 @@ its last epoch's weights, and prints for each:
 
 Optionally (``--inference``) times predicting and writing one 5000 x 5000 scene with each model.
 
-    python benchmarks/bench_models.py                     # 3 seeds, 10 x 25 x 8 patches of 64 px
+    python benchmarks/bench_models.py                     # 3 seeds, 20 x 25 x 8 patches of 64 px
+    python benchmarks/bench_models.py --epochs 10         # half the budget
     python benchmarks/bench_models.py --seeds 1 --epochs 2   # a quick look
 """
 
@@ -124,7 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, help="dataset folder (default: the demo set)")
     parser.add_argument("--seeds", type=int, default=3, help="runs per model (seeds 0, 1, ...)")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20, help="demo.yaml's own: 20")
     parser.add_argument("--epoch-len", type=int, default=25, help="batches per epoch")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--patch-size", type=int, default=64)
