@@ -575,8 +575,18 @@ def paired_bootstrap_runs(
 
 
 def verdict(interval: Interval) -> str:
-    """What a paired interval of A - B says: "better" if it lies above 0, "worse" if below,
-    "not resolved" if it holds 0, "undefined" if it has no bounds.
+    """What a paired interval of A - B says about A.
+
+    Parameters
+    ----------
+    interval : Interval
+        A bootstrap interval of a difference A - B (`Comparison.interval`).
+
+    Returns
+    -------
+    str
+        "better" if the interval lies above 0, "worse" if below, "not resolved" if it holds
+        0, "undefined" if it has no bounds.
 
     Examples
     --------
