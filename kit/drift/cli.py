@@ -197,7 +197,7 @@ def _register_series(subparsers) -> None:
         "--method",
         default=DEFAULT_METHOD,
         choices=DRIFT_METHODS.names(),
-        help="drift method of every step",
+        help=f"drift method of every step; {method_help()}".replace("%", "%%"),
     )
     p.add_argument("--out", required=True, help="output netCDF file")
     p.add_argument("--png", default=None, help="also save a trajectory plot here")
