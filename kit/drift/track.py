@@ -37,6 +37,10 @@ from kit.drift.reasons import Reason
 from kit.drift.registry import DRIFT_METHODS, added_settings, register_drift_method
 from kit.errors import KitError
 
+# A drift method in a module of its own (importing `kit.drift.registry` and the helpers it
+# needs, never this module) registers when imported: add its import line here. The kit's own
+# methods are registered below, beside their code.
+
 #: The drift methods, in registration order (the registry itself: names iterate, `in` tests).
 METHODS = DRIFT_METHODS
 #: The method `track` and `autoice drift` use unless told otherwise.
