@@ -55,12 +55,11 @@ class OneOf:
 
     Examples
     --------
-    >>> from dataclasses import dataclass
+    >>> from dataclasses import field, make_dataclass
     >>> from typing import Annotated
     >>> shapes = ["square", "round"]
-    >>> @dataclass
-    ... class Settings:
-    ...     shape: Annotated[str, OneOf(lambda: shapes)] = "square"
+    >>> kind = Annotated[str, OneOf(shapes.copy)]
+    >>> Settings = make_dataclass("Settings", [("shape", kind, field(default="square"))])
     >>> shapes.append("oval")
     >>> config_from_dict(Settings, {"shape": "oval"}, "tile")
     Settings(shape='oval')
