@@ -53,11 +53,11 @@ from kit.charts import (
     N_CLASSES,
     REGION_COLUMN,
     SCENE_ID_PATTERN,
-    SCORE_DECIMALS,
     SEASONS,
     combined_score,
 )
 from scoring.errors import ScoringError
+from scoring.formatting import format_interval, format_percent, format_score, nan_to_none
 from scoring.metrics import ChartCounts, ScoreAccumulator, chart_score, class_scores, ratio
 
 #: Default number of bootstrap resamples, confidence level and seed.
@@ -317,13 +317,11 @@ class Comparison:
 
     def to_dict(self) -> dict:
         """JSON-ready dictionary; NaN becomes None."""
-        from scoring.report import _nan_to_none
-
         data = asdict(self)
         data["names"] = list(self.names)
         data["runs"] = list(self.runs)
         data["verdicts"] = self.verdicts()
-        return _nan_to_none(data)
+        return nan_to_none(data)
 
     def to_json(self, indent: int | None = 2) -> str:
         """The comparison as strict JSON."""
@@ -332,7 +330,7 @@ class Comparison:
     def table(self) -> str:
         """Scores, difference, interval and P(A > B) per chart, as text."""
         a, b = self.names
-        percent = _percent(self.settings.confidence)
+        percent = format_percent(self.settings.confidence)
         where = f"{self.split} split" if self.split else "all scenes"
         over = "scenes"
         if self.runs != (1, 1):
@@ -350,9 +348,9 @@ class Comparison:
         for name in SCORES:
             interval = self.interval[name]
             lines.append(
-                f"{name:<10}{_fmt(self.a[name]):>9}{_fmt(self.b[name]):>9}"
-                f"{_fmt(self.difference[name], sign=True):>9}  "
-                f"{_bracket(interval.low, interval.high, sign=True):<21}"
+                f"{name:<10}{format_score(self.a[name]):>9}{format_score(self.b[name]):>9}"
+                f"{format_score(self.difference[name], sign=True):>9}  "
+                f"{format_interval(interval.low, interval.high, sign=True):<21}"
                 f"{_fmt_share(self.a_better[name]):>7}"
             )
         return "\n".join(lines)
@@ -864,29 +862,13 @@ def breakdown_table(key: str, groups: Mapping[str, dict]) -> str:
         scores = [group["charts"][c]["score"] for c in CHARTS] + [group["combined"]]
         lines.append(
             f"{label:<14}{group['n_scenes']:>7}{pixels:>12}"
-            + "".join(f"{_fmt(s):>10}" for s in scores)
+            + "".join(f"{format_score(s):>10}" for s in scores)
         )
     return "\n".join(lines)
 
 
-def _percent(confidence: float) -> str:
-    return f"{100 * confidence:g} %"
-
-
 def _nan(value) -> float:
     return math.nan if value is None else value
-
-
-def _fmt(value: float, sign: bool = False) -> str:
-    if value is None or math.isnan(value):
-        return "undefined"
-    return f"{value:+.{SCORE_DECIMALS}f}" if sign else f"{value:.{SCORE_DECIMALS}f}"
-
-
-def _bracket(low: float, high: float, sign: bool = False) -> str:
-    if math.isnan(low):
-        return "undefined"
-    return f"[{_fmt(low, sign)}, {_fmt(high, sign)}]"
 
 
 def _fmt_share(value: float) -> str:

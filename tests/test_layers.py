@@ -102,3 +102,69 @@ def test_layer_imports_only_downwards(target):
                 if name == stem or name.startswith(stem + "."):
                     offences.append(f"{file.relative_to(ROOT)} imports {name}")
     assert not offences, "layering broken:\n" + "\n".join(sorted(set(offences)))
+
+
+#: The packages whose modules are checked for circles and private imports.
+OWN_PACKAGES = ("kit", "scoring")
+
+
+def module_name(path: Path) -> str:
+    """`kit/data/scene.py` -> `kit.data.scene`; `kit/data/__init__.py` -> `kit.data`."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def own_modules() -> dict[str, Path]:
+    """Every module of the kit and the scorer, by dotted name."""
+    return {module_name(p): p for pkg in OWN_PACKAGES for p in python_files(pkg)}
+
+
+def imports_of(path: Path, modules: dict[str, Path]) -> list[tuple[str, list[str], int]]:
+    """Every import of `path`, at any depth (function bodies too): (module, names, line).
+
+    Relative imports are resolved; for `from package import name`, `name` counts as a module of
+    its own when it is one.
+    """
+    own = module_name(path)
+    package = own if path.name == "__init__.py" else own.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, [], node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            names = [alias.name for alias in node.names]
+            found.append((base, names, node.lineno))
+            found += [(f"{base}.{n}", [], node.lineno) for n in names if f"{base}.{n}" in modules]
+    return found
+
+
+def own_import_graph() -> dict[str, set[str]]:
+    """Module -> the kit/scoring modules it imports (a package import counts as its __init__)."""
+    modules = own_modules()
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for target, _, _ in imports_of(path, modules):
+            if target in modules and target != name:
+                graph[name].add(target)
+    return graph
+
+
+def test_no_module_imports_a_private_name_from_another():
+    """A name with a leading underscore belongs to its module: share it by making it public."""
+    modules = own_modules()
+    offences = []
+    for name, path in modules.items():
+        for target, names, line in imports_of(path, modules):
+            if not target.startswith(tuple(p + "." for p in OWN_PACKAGES) + OWN_PACKAGES):
+                continue
+            private = [n for n in names if n.startswith("_") and f"{target}.{n}" not in modules]
+            private += [p for p in target.split(".") if p.startswith("_") and p != "__init__"]
+            if private and target != name:
+                offences.append(f"{path.relative_to(ROOT)}:{line} imports {private} from {target}")
+    assert not offences, "private names imported across modules:\n" + "\n".join(offences)
