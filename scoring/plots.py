@@ -31,7 +31,7 @@ from kit.atomic import atomic_path
 from kit.charts import CHARTS, METRICS
 from scoring.errors import ScoringError
 from scoring.formatting import UNDEFINED, format_percent, format_score
-from scoring.statistics import SCORES
+from scoring.report import SCORES
 
 #: Panel titles of the scores.
 SCORE_TITLES = {

@@ -19,6 +19,9 @@ import numpy as np
 from kit.charts import CHART_WEIGHTS, CHARTS, SCORE_DECIMALS
 from scoring.formatting import format_interval, format_percent, format_score, nan_to_none
 
+#: The score names of a report, its intervals and comparisons: the charts, then the combined score.
+SCORES: tuple[str, ...] = (*CHARTS, "combined")
+
 
 def rounded(score: float) -> float:
     """A score rounded as the challenge rounded it: `numpy.round(score, 3)`, which scales by
@@ -143,8 +146,20 @@ class Report:
                 line += "  " + format_interval(ci[name]["low"], ci[name]["high"])
             lines.append(line)
         for key, groups in self.breakdowns.items():
-            from scoring.statistics import breakdown_table
-
             lines += ["", breakdown_table(key, groups)]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def breakdown_table(key: str, groups: Mapping[str, dict]) -> str:
+    """A breakdown as text: one row per group with scenes, pixels and scores."""
+    head = f"{'by ' + key:<14}{'scenes':>7}{'SIC pixels':>12}" + "".join(f"{c:>10}" for c in SCORES)
+    lines = [head]
+    for label, group in groups.items():
+        pixels = group["charts"]["SIC"]["n_pixels"]
+        scores = [group["charts"][c]["score"] for c in CHARTS] + [group["combined"]]
+        lines.append(
+            f"{label:<14}{group['n_scenes']:>7}{pixels:>12}"
+            + "".join(f"{format_score(s):>10}" for s in scores)
+        )
+    return "\n".join(lines)

@@ -57,8 +57,9 @@ from kit.charts import (
     combined_score,
 )
 from scoring.errors import ScoringError
-from scoring.formatting import format_interval, format_percent, format_score, nan_to_none
+from scoring.formatting import UNDEFINED, format_interval, format_percent, format_score, nan_to_none
 from scoring.metrics import ChartCounts, ScoreAccumulator, chart_score, class_scores, ratio
+from scoring.report import SCORES
 
 #: Default number of bootstrap resamples, confidence level and seed.
 DEFAULT_RESAMPLES = 2000
@@ -66,8 +67,6 @@ DEFAULT_CONFIDENCE = 0.95
 DEFAULT_SEED = 0
 #: Allowed range of the number of resamples.
 MIN_RESAMPLES, MAX_RESAMPLES = 1, 1_000_000
-#: The score names of an interval table: the charts, then the combined score.
-SCORES: tuple[str, ...] = (*CHARTS, "combined")
 #: Grouping keys of `breakdown`; "region" is the manifest's chart source region.
 GROUP_KEYS: tuple[str, ...] = ("service", "month", "season", "region")
 #: Scene ids spelled out in an error before "... (N more)".
@@ -853,26 +852,12 @@ def breakdown(
     return result
 
 
-def breakdown_table(key: str, groups: Mapping[str, dict]) -> str:
-    """A breakdown as text: one row per group with scenes, pixels and scores."""
-    head = f"{'by ' + key:<14}{'scenes':>7}{'SIC pixels':>12}" + "".join(f"{c:>10}" for c in SCORES)
-    lines = [head]
-    for label, group in groups.items():
-        pixels = group["charts"]["SIC"]["n_pixels"]
-        scores = [group["charts"][c]["score"] for c in CHARTS] + [group["combined"]]
-        lines.append(
-            f"{label:<14}{group['n_scenes']:>7}{pixels:>12}"
-            + "".join(f"{format_score(s):>10}" for s in scores)
-        )
-    return "\n".join(lines)
-
-
 def _nan(value) -> float:
     return math.nan if value is None else value
 
 
 def _fmt_share(value: float) -> str:
-    return "undefined" if math.isnan(value) else f"{value:.3f}"
+    return UNDEFINED if math.isnan(value) else f"{value:.3f}"
 
 
 def _listing(values: Sequence[str]) -> str:
