@@ -257,13 +257,26 @@ def distance_index(km: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(km), index, np.nan)
 
 
+def stored_units(name: str, convention: str, distance_units: str = "index") -> str:
+    """Units of a variable's values in a file of `convention`: `kit.charts.SCALED_UNITS` for the
+    pre-scaled conventions, else its physical units (`kit.charts.UNITS`; `distance_map`:
+    `distance_units`, "index" or "km" in older kit files).
+
+    Examples
+    --------
+    >>> [stored_units("distance_map", c) for c in charts.INPUT_SCALINGS]
+    ['z-score', 'scaled [-1, 1]', 'index']
+    """
+    if convention in charts.SCALED_UNITS:
+        return charts.SCALED_UNITS[convention]
+    if name == "distance_map":
+        return distance_units
+    return charts.UNITS.get(name, "")
+
+
 def display_units(name: str, scaling: Scaling) -> str:
     """Units of a variable as stored in a file of this convention (for `inspect`)."""
-    if scaling.convention in charts.SCALED_UNITS:
-        return charts.SCALED_UNITS[scaling.convention]
-    if name == "distance_map":
-        return scaling.distance_units
-    return charts.UNITS.get(name, "")
+    return stored_units(name, scaling.convention, scaling.distance_units)
 
 
 def file_scaling(path, setting: str = AUTO) -> Scaling:

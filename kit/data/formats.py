@@ -4,8 +4,10 @@
 file: SIC/SOD/FLOE (uint8, attribute `chart_fill_value` = 255), `sar_grid2d_latitude` /
 `_longitude` (float64, dims (sample, line) as in the real files), the 4 full-grid inputs and
 the 20 AMSR2/ERA5 inputs (float32) in `convention` (`standard`, `minmax` or `physical`, see
-`kit.data.conventions`), the SAR and incidence angle carrying `variable_fill_value`, and the
-global attributes `scene_id` (with `_prep.nc`), `original_id`, `ice_service`, `flip`,
+`kit.data.conventions`), the SAR and incidence angle carrying `variable_fill_value`,
+`distance_map` saying in `units` and `long_name` what its values are in that convention (the
+distance-to-land index, its z-scores, or it scaled to [-1, 1]; the other inputs state their
+physical units), and the global attributes `scene_id` (with `_prep.nc`), `original_id`, `ice_service`, `flip`,
 `pixel_spacing`.
 
 `raw(scene, with_charts)` gives the raw release's layout: 40 m pixels (each 80 m pixel
@@ -20,7 +22,7 @@ import numpy as np
 import xarray as xr
 
 from kit import charts
-from kit.data.conventions import from_physical
+from kit.data.conventions import from_physical, stored_units
 from kit.data.synthetic_scene import SyntheticScene
 
 #: File conventions `autoice synth --convention` writes.
@@ -42,8 +44,37 @@ def ready_to_train(scene: SyntheticScene, convention: str, with_charts: bool) ->
         attrs = {"units": charts.UNITS[name]}
         if name in charts.FILL_VALUE_VARIABLES:
             attrs[charts.VARIABLE_FILL_ATTRIBUTE] = np.float32(fill)
+        if name == "distance_map":
+            attrs = distance_map_attributes(convention)
         data[name] = xr.Variable(var.dims, from_physical(var.values, name, convention), attrs)
     return xr.Dataset(data, attrs={**inputs.attrs, "source": SYNTHETIC_NOTE})
+
+
+def distance_map_attributes(convention: str) -> dict[str, str]:
+    """`units` and `long_name` of `distance_map` in a ready-to-train file of `convention`: what
+    the values are (the distance-to-land index, its z-scores, or it scaled to [-1, 1]).
+
+    The units follow the rule `autoice inspect` shows (`kit.data.conventions.stored_units`);
+    the long name says how to get the index back.
+
+    Examples
+    --------
+    >>> standard = distance_map_attributes("standard")
+    >>> standard["units"], standard["long_name"].split(": ")[1]
+    ('z-score', '(index - 23.6277) / 14.9902')
+    >>> distance_map_attributes("physical")
+    {'units': 'index', 'long_name': 'distance-to-land index (0 = land, 1-41 further out), not km'}
+    """
+    low, high = charts.GLOBAL_MIN_MAX["distance_map"]
+    index = f"distance-to-land index ({low:g} = land, {low + 1:g}-{high:g} further out)"
+    if convention == "standard":
+        mean, std = charts.GLOBAL_MEAN_STD["distance_map"]
+        long_name = f"z-scores of the {index}: (index - {mean:.6g}) / {std:.6g}"
+    elif convention == "minmax":
+        long_name = f"{index} scaled to [-1, 1]: 2 * (index - {low:g}) / {high - low:g} - 1"
+    else:
+        long_name = f"{index}, not km"
+    return {"units": stored_units("distance_map", convention), "long_name": long_name}
 
 
 def chart_variables(scene: SyntheticScene) -> dict[str, xr.Variable]:

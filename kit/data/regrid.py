@@ -3,7 +3,10 @@
 The working grid of downscale factor `f` tiles the 80 m grid with `f` x `f` blocks starting at
 the top-left corner; the last row/column of blocks may be partial. Working pixel `j` therefore
 has its centre at 80 m coordinate `(j + 0.5) * f - 0.5`, and 2 km cell `i` at
-`(i + 0.5) * 25 - 0.5` (one cell per 25 pixels, as in the ready-to-train files).
+`(i + 0.5) * 25 - 0.5` (one cell per 25 pixels, as in the ready-to-train files). A 2 km grid
+whose size does not follow that rule (`grid_2km_matches`; TorchGeo's test fixture has 5 x 6
+cells on 12 x 9 pixels) is taken to cover the scene's extent: `n / m` pixels per cell on an
+axis of `n` pixels and `m` cells (`coarse_cell_size`).
 
 Charts are downscaled by the most frequent valid class of each block ("mode"; ties go to the
 lower class; a block with no valid pixel is MASK) or by the block's centre pixel ("nearest").
@@ -118,14 +121,47 @@ def working_centres(n_working: int, factor: int) -> np.ndarray:
     return (np.arange(n_working) + 0.5) * factor - 0.5
 
 
+def grid_2km_matches(shape: tuple[int, int], shape_2km: tuple[int, int]) -> bool:
+    """Whether a 2 km grid follows one cell per 25 pixels of an 80 m grid of `shape`.
+
+    The real files have floor(n / 25) cells on an axis of n pixels; readers accept floor or
+    round, i.e. n / 25 within one cell (and 2 % on very large axes).
+
+    Examples
+    --------
+    >>> grid_2km_matches((5000, 4999), (200, 199)), grid_2km_matches((12, 9), (5, 6))
+    (True, False)
+    """
+    for n_sar, n_km in zip(shape, shape_2km):
+        expected = n_sar / charts.PIXELS_PER_2KM
+        if abs(n_km - expected) > 1.0 + 0.02 * expected:
+            return False
+    return True
+
+
+def coarse_cell_size(shape: tuple[int, int], shape_2km: tuple[int, int]) -> tuple[float, float]:
+    """80 m pixels per 2 km cell along (lines, samples): 25 when the grid follows that rule
+    (`grid_2km_matches`), else the scene's extent divided by the cells (`n / m` per axis).
+
+    Examples
+    --------
+    >>> coarse_cell_size((130, 160), (5, 6)), coarse_cell_size((12, 9), (5, 6))
+    ((25.0, 25.0), (2.4, 1.5))
+    """
+    if grid_2km_matches(shape, shape_2km):
+        return (float(charts.PIXELS_PER_2KM),) * 2
+    return tuple(n_sar / max(n_km, 1) for n_sar, n_km in zip(shape, shape_2km))
+
+
 def coarse_to_working(
     coarse: np.ndarray, shape: tuple[int, int], factor: int, mode: str = "bilinear"
 ) -> np.ndarray:
-    """Regrid a 2 km array onto the working grid of an 80 m grid of `shape`."""
+    """Regrid a 2 km array onto the working grid of an 80 m grid of `shape`: one cell per 25
+    pixels, or by extent when the grid's size does not follow that rule (`coarse_cell_size`)."""
     h, w = working_shape(shape, factor)
-    scale = charts.PIXELS_PER_2KM
-    rows = (working_centres(h, factor) + 0.5) / scale - 0.5
-    cols = (working_centres(w, factor) + 0.5) / scale - 0.5
+    row_scale, col_scale = coarse_cell_size(shape, np.shape(coarse))
+    rows = (working_centres(h, factor) + 0.5) / row_scale - 0.5
+    cols = (working_centres(w, factor) + 0.5) / col_scale - 0.5
     return interpolate_separable(coarse, rows, cols, mode)
 
 

@@ -9,6 +9,7 @@ that names the file and the problem.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from kit import charts
+from kit.data.regrid import grid_2km_matches
 from kit.errors import KitError
 
 #: First bytes of the two netCDF flavours: classic/64-bit (CDF) and netCDF-4 (HDF5).
@@ -154,10 +156,9 @@ def validate_scene(ds: xr.Dataset, path: str | os.PathLike, variables: Iterable[
     for name in geo:
         _expect_dims(ds, path, name, (charts.GEO_GRID_DIMS, charts.GEO_GRID_FILE_DIMS))
 
-    if any(d in ds.sizes for d in charts.GRID_2KM_DIMS) and all(
-        d in ds.sizes for d in charts.SAR_DIMS
-    ):
-        _check_grid_ratio(ds, path)
+    coarse = [v for v in wanted if v in charts.COARSE_GRID_VARIABLES]
+    if coarse and all(d in ds.sizes for d in charts.SAR_DIMS):
+        _check_2km_grid(ds, path)
     sizes = [ds.sizes.get(d, 0) for d in charts.SAR_DIMS]
     if full and min(sizes) == 0:
         raise KitError(f"{path}: empty SAR grid {tuple(sizes)}")
@@ -171,16 +172,25 @@ def _expect_dims(ds: xr.Dataset, path, name: str, allowed: tuple[tuple[str, str]
         )
 
 
-def _check_grid_ratio(ds: xr.Dataset, path) -> None:
-    """The 2 km grid must cover the 80 m grid: floor or round of n / 25 cells on each axis."""
-    for sar_dim, km_dim in zip(charts.SAR_DIMS, charts.GRID_2KM_DIMS):
-        n_sar, n_km = ds.sizes[sar_dim], ds.sizes.get(km_dim, 0)
-        expected = n_sar / charts.PIXELS_PER_2KM
-        if abs(n_km - expected) > 1.0 + 0.02 * expected:
-            raise KitError(
-                f"{path}: inconsistent shapes: {sar_dim}={n_sar} needs {km_dim} of about "
-                f"{expected:.0f}, found {n_km}"
-            )
+def _check_2km_grid(ds: xr.Dataset, path) -> None:
+    """Check the 2 km grid of a scene that will be read (a 2 km variable is configured).
+
+    An empty grid is a KitError. A grid that does not have floor or round of n / 25 cells on
+    each axis (`kit.data.regrid.grid_2km_matches`) is regridded by extent, as covering the
+    scene, with one warning naming the file (`kit.data.regrid.coarse_cell_size`).
+    """
+    shape = tuple(int(ds.sizes[d]) for d in charts.SAR_DIMS)
+    shape_2km = tuple(int(ds.sizes.get(d, 0)) for d in charts.GRID_2KM_DIMS)
+    if min(shape_2km) == 0:
+        raise KitError(f"{path}: empty 2 km grid {shape_2km} ({', '.join(charts.GRID_2KM_DIMS)})")
+    if not grid_2km_matches(shape, shape_2km):
+        expected = " x ".join(f"{n / charts.PIXELS_PER_2KM:.3g}" for n in shape)
+        warnings.warn(
+            f"{path}: the 2 km grid has {shape_2km[0]} x {shape_2km[1]} cells, not about "
+            f"{expected} (one per {charts.PIXELS_PER_2KM} pixels of the {shape[0]} x {shape[1]} "
+            "scene); AMSR2/ERA5 regridded by extent, as covering the scene",
+            stacklevel=3,
+        )
 
 
 def read_geo_grid(ds: xr.Dataset, name: str, path=None) -> np.ndarray:

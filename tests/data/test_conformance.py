@@ -17,12 +17,15 @@ Sources:
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
 from kit import charts
+from kit.data.conventions import display_units, file_scaling
 from kit.data.synthetic import SynthConfig, write_dataset
 
 SIZE = (130, 160)  # lines, samples: 2 km grid floor(130/25)=5 (round: 5), floor(160/25)=6 (6)
@@ -215,6 +218,38 @@ def test_distance_map_is_an_index(written):
     low, high = charts.GLOBAL_MIN_MAX["distance_map"]  # 0 .. 41 in the real data
     assert low <= index.min() and index.max() <= high
     assert (charts_sic[index == 0] == 255).all()  # land carries no label
+
+
+#: What `distance_map`'s `units` say in each convention, and how its `long_name` gives the index
+#: back from the values (the numbers are read from the long name itself).
+DISTANCE_STATED = {
+    "standard": ("z-score", r"\(index - ([\d.]+)\) / ([\d.]+)$", lambda v, m, s: v * s + m),
+    "minmax": ("scaled [-1, 1]", r"2 \* \(index - ([\d.]+)\) / ([\d.]+) - 1$",
+               lambda v, low, span: (v + 1) / 2 * span + low),
+    "physical": ("index", r"index \(0 = land, 1-41 further out\), not km$", lambda v: v),
+}  # fmt: skip
+
+
+def test_distance_map_attributes_say_what_the_values_are_in_each_convention(written):
+    decoded = {}
+    for convention, (units, pattern, to_index) in DISTANCE_STATED.items():
+        path = _train_file(written[convention])
+        with xr.open_dataset(path) as ds:
+            values = ds["distance_map"].values.astype(np.float64)
+            attrs = dict(ds["distance_map"].attrs)
+        assert attrs["units"] == units, convention
+        # `autoice inspect` shows the same units for the file it decides on.
+        assert display_units("distance_map", file_scaling(path)) == units
+        match = re.search(pattern, attrs["long_name"])
+        assert match, (convention, attrs["long_name"])
+        index = to_index(values, *map(float, match.groups()))
+        assert np.abs(index - np.round(index)).max() < 0.01, convention  # whole class ids
+        assert index.min() >= -0.01 and index.max() <= 41.01, convention
+        decoded[convention] = np.round(index)
+    # The same scene (same seed) in every convention: the same index (of several classes).
+    assert len(np.unique(decoded["physical"])) > 1
+    for convention in ("standard", "minmax"):
+        assert np.array_equal(decoded[convention], decoded["physical"]), convention
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from kit import charts
 from kit.data.regrid import (
     block_chart,
     block_mean,
+    coarse_cell_size,
     coarse_to_working,
+    grid_2km_matches,
     to_original_grid,
     working_shape,
 )
@@ -53,6 +55,41 @@ def test_coarse_to_working_reproduces_cell_centres_and_linear_fields():
     )
     down = coarse_to_working(coarse, shape, 5, mode="nearest")
     assert down.shape == (40, 30) and set(np.unique(down)) <= set(np.unique(coarse))
+
+
+@pytest.mark.parametrize(
+    "shape, shape_2km, matches",
+    [
+        ((5000, 4975), (200, 199), True),  # floor(n / 25), as the real files
+        ((130, 160), (5, 6), True),  # floor 5, 6 (round 5, 6)
+        ((137, 188), (5, 8), True),  # round of 188 / 25 = 7.5
+        ((100, 150), (2, 6), False),
+        ((12, 9), (5, 6), False),  # TorchGeo's test fixture
+    ],
+)
+def test_the_25_pixel_rule_accepts_floor_or_round(shape, shape_2km, matches):
+    assert grid_2km_matches(shape, shape_2km) is matches
+    expected = (25.0, 25.0) if matches else (shape[0] / shape_2km[0], shape[1] / shape_2km[1])
+    assert coarse_cell_size(shape, shape_2km) == pytest.approx(expected)
+
+
+def test_a_grid_off_the_rule_is_regridded_by_extent():
+    # 5 x 6 cells over 12 x 9 pixels: 2.4 lines and 1.5 samples per cell. A field linear in
+    # the 80 m coordinates, sampled at the cell centres, comes back exactly at every pixel
+    # between the outer cell centres, and at the edge value beyond them.
+    shape = (12, 9)
+    centres_r = (np.arange(5) + 0.5) * 2.4 - 0.5
+    centres_c = (np.arange(6) + 0.5) * 1.5 - 0.5
+    coarse = (2 * centres_r[:, None] + centres_c[None, :]).astype(np.float32)
+    full = coarse_to_working(coarse, shape, 1)
+    rows = np.clip(np.arange(12.0), centres_r[0], centres_r[-1])
+    cols = np.clip(np.arange(9.0), centres_c[0], centres_c[-1])
+    assert np.allclose(full, 2 * rows[:, None] + cols[None, :], atol=1e-5)
+    # The working grid of downscale 3 samples the same field at its block centres.
+    down = coarse_to_working(coarse, shape, 3)
+    rows3 = np.clip(np.arange(4) * 3 + 1.0, centres_r[0], centres_r[-1])
+    cols3 = np.clip(np.arange(3) * 3 + 1.0, centres_c[0], centres_c[-1])
+    assert np.allclose(down, 2 * rows3[:, None] + cols3[None, :], atol=1e-5)
 
 
 @pytest.mark.parametrize("shape, factor", [((300, 260), 1), ((300, 260), 7), ((101, 99), 10)])

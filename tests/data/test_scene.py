@@ -1,6 +1,8 @@
 """open_scene validation: every bad-file case gives one KitError naming the file and the problem;
 read_scene_charts: charts from the scene, or else from its reference file."""
 
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -64,13 +66,30 @@ def test_missing_charts_when_required(good_scene, tmp_path):
         open_scene(path, require_charts=True)
 
 
-def test_inconsistent_2km_grid(good_scene, tmp_path):
+def test_a_2km_grid_off_the_25_pixel_rule_warns_once_and_only_when_read(good_scene, tmp_path):
     def shrink(ds):
         return ds.isel({"2km_grid_lines": slice(0, 2)})
 
     path = _rewrite(good_scene, tmp_path / good_scene.name, shrink)
-    with pytest.raises(KitError, match=r"inconsistent shapes: sar_lines=100 needs 2km_grid_lines"):
-        open_scene(path)
+    with pytest.warns(UserWarning) as caught:
+        open_scene(path).close()  # all variables: 20 on the 2 km grid
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert message.startswith(f"{path}: the 2 km grid has 2 x 6 cells, not about 4 x 6")
+    assert "regridded by extent" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 2 km variable configured: the grid is not looked at
+        open_scene(path, variables=[*charts.SAR_VARIABLES, "distance_map"]).close()
+
+
+def test_empty_2km_grid_is_an_error_only_when_a_2km_variable_is_configured(good_scene, tmp_path):
+    def empty(ds):
+        return ds.isel({"2km_grid_samples": slice(0, 0)})
+
+    path = _rewrite(good_scene, tmp_path / good_scene.name, empty)
+    with pytest.raises(KitError, match=rf"{good_scene.name}: empty 2 km grid \(4, 0\)"):
+        open_scene(path, variables=["nersc_sar_primary", "t2m"])
+    open_scene(path, variables=["nersc_sar_primary"]).close()
 
 
 def test_variable_on_the_wrong_grid(good_scene, tmp_path):
