@@ -252,6 +252,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="device of predict (default: cpu)")
     parser.add_argument("--baseline-code", type=Path, default=None, metavar="DIR",
                         help="also run this checkout's predict (the baseline) in this run")  # fmt: skip
+    parser.add_argument("--parts", nargs="+", choices=("train", "predict"), default=["train", "predict"],
+                        help="(a)+(b), (c), or both; (c) alone reuses the checkpoints in --work")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write all figures here")
     args = parser.parse_args()
     unknown = [r for r in args.recipes if r not in packaged_configs()]
@@ -274,7 +276,22 @@ def main() -> None:
     print(f"dataset: {args.train_scenes} train + {args.scenes} test scenes of "
           f"{args.size[0]} x {args.size[1]}, {what} (not part of end to end)")  # fmt: skip
 
-    # (a), (b)
+    if "train" in args.parts:
+        checkpoints = train_part(args, data, work, results)
+    else:
+        checkpoints = [work / "runs" / f"{PREDICT_RECIPE}-seed{s}.pt" for s in ENSEMBLE_SEEDS]
+        missing = [str(c) for c in checkpoints if not c.is_file()]
+        if missing:
+            raise SystemExit(f"no checkpoint {', '.join(missing)}: run with --parts train first")
+    if "predict" in args.parts:
+        predict_part(args, data, work, checkpoints, results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+        print(f"\nfigures written to {args.json}")
+
+
+def train_part(args, data: Path, work: Path, results: dict) -> list[Path]:
+    """(a) and (b); the checkpoints of (c): mmseaice, seeds 0, 1, 2."""
     print("\n(a) scene cache, cold, per training scene; (b) training on the CPU, "
           f"{args.warmup} warm-up + {args.steps} timed steps")  # fmt: skip
     results["recipes"] = {}
@@ -302,8 +319,11 @@ def main() -> None:
         config = recipe_config(PREDICT_RECIPE, data, work, seed=seed)
         checkpoints.append(work / "runs" / f"{PREDICT_RECIPE}-seed{seed}.pt")
         train_steps(config, 0, 1, checkpoints[-1])
+    return checkpoints
 
-    # (c)
+
+def predict_part(args, data: Path, work: Path, checkpoints: list[Path], results: dict) -> None:
+    """(c), the peak memory by number of scenes, the baseline, and the verdicts."""
     out = work / "out"
     out.mkdir(exist_ok=True)
     reference = Path(prediction_scenes(data)["path"][0]).parent
@@ -367,6 +387,9 @@ def main() -> None:
               f"(x{value / goal:.2f} of the goal)")  # fmt: skip
     flat = max(peaks.values()) / min(peaks.values())
     print(f"  predict peak, {args.scenes} vs 1 scene(s): x{flat:.2f} (flat: about 1)")
+    if tuple(args.size) != (5000, 5000) or args.scenes != 20:
+        print("  (the baseline's figures are for 20 scenes of 5000 x 5000: no ratio)")
+        return
     base_e2e = BASELINE["predict_s"] + BASELINE["score_s"]
     print(f"  end to end plain vs baseline {base_e2e:.1f} s: x{plain / base_e2e:.2f}; "
           f"predict {e2e['plain']['predict_s']:.1f} s vs {BASELINE['predict_s']} s: "
@@ -376,9 +399,6 @@ def main() -> None:
             before = BASELINE["predict_peak_gb"][n]
             print(f"  predict peak, {n} scene(s): {peak:.2f} GB vs baseline {before} GB: "
                   f"x{peak / before:.2f}")  # fmt: skip
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-        print(f"\nfigures written to {args.json}")
 
 
 if __name__ == "__main__":
