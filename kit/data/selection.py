@@ -9,6 +9,7 @@ datasets, generated on first use; `prediction_scenes` takes a folder only.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def split_scenes(
     val_fraction: float = 0.1,
     seed: int = 0,
     setting: str = "train.val_scenes",
+    val_count: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Training and validation scenes from a dataset's training split.
 
@@ -67,7 +69,8 @@ def split_scenes(
     scenes : str, path-like or DataFrame
         A dataset folder (or a demo name, see `resolve_data_dir`), or its `discover()` table.
     val_scenes : sequence of str
-        Ids of the validation scenes; when empty, a seeded `val_fraction` is drawn instead.
+        Ids of the validation scenes; when empty, `val_count` or a `val_fraction` of the
+        training scenes is drawn at random instead (seeded).
     val_fraction : float
         Share of the training scenes drawn for validation, rounded; at least one when above 0,
         but never all of them (a split of a single scene has no validation scene).
@@ -75,6 +78,10 @@ def split_scenes(
         Seed of that draw.
     setting : str
         The setting that `val_scenes` came from, named by the errors about it.
+    val_count : int, optional
+        Number of validation scenes to draw (MMSeaIce draws 20), used instead of
+        `val_fraction` when given; a dataset with no more training scenes than that keeps one
+        for training (with a warning).
 
     Returns
     -------
@@ -97,12 +104,15 @@ def split_scenes(
     ...         Path(tmp, f"2018{day}T194759_dmi_prep.nc").touch()
     ...     training, validation = split_scenes(tmp, val_fraction=0.25, seed=1)
     ...     by_id = split_scenes(tmp, val_scenes=["20180125T194759_dmi"])
+    ...     table = discover(tmp)
     ...     split_scenes(tmp, val_scenes=["20990101T000000_dmi"])
     Traceback (most recent call last):
     ...
     kit.errors.KitError: train.val_scenes: not among the training scenes: 20990101T000000_dmi
     >>> len(training), len(validation)
     (3, 1)
+    >>> [len(part) for part in split_scenes(table, val_count=2)]
+    [2, 2]
     >>> by_id[1].scene_id.tolist()
     ['20180125T194759_dmi']
 
@@ -126,14 +136,29 @@ def split_scenes(
             raise KitError(f"{setting}: not among the training scenes: {', '.join(unknown)}")
         is_val = table["scene_id"].isin(val_scenes)
     else:
-        n_val = round(val_fraction * len(table))
-        n_val = min(max(n_val, 1 if val_fraction > 0 else 0), len(table) - 1)
+        n_val = _validation_count(len(table), val_fraction, val_count, name)
         picked = np.random.default_rng(seed).permutation(len(table))[:n_val]
         is_val = table.index.isin(picked)
     training, validation = table[~is_val], table[is_val]
     if training.empty:
         raise KitError(f"{setting}: every training scene is a validation scene")
     return training.reset_index(drop=True), validation.reset_index(drop=True)
+
+
+def _validation_count(n_scenes: int, val_fraction: float, val_count: int | None, name: str) -> int:
+    """How many of `n_scenes` training scenes to draw for validation (never all of them)."""
+    if val_count is None:
+        n_val = round(val_fraction * n_scenes)
+        return min(max(n_val, 1 if val_fraction > 0 else 0), n_scenes - 1)
+    if val_count < 0:
+        raise KitError(f"train.val_count must be >= 0, got {val_count}")
+    if val_count > n_scenes - 1:
+        warnings.warn(
+            f"train.val_count {val_count}: {name} has only {n_scenes} training scene(s); "
+            f"validating on {n_scenes - 1}, training on 1",
+            stacklevel=3,
+        )
+    return min(val_count, n_scenes - 1)
 
 
 def prediction_scenes(data_dir: str | os.PathLike) -> pd.DataFrame:

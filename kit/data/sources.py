@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 
 import pandas as pd
 
 from kit import charts
-from kit.data.scene import is_raw, needs_geolocation, open_netcdf
+from kit.data.scene import check_netcdf_file, is_raw, needs_geolocation, open_netcdf
 from kit.errors import KitError
 
 
@@ -30,20 +31,75 @@ def scene_sources(scenes) -> list[tuple[str, str | None]]:
     return sources
 
 
+def missing_variables(
+    sources: list[tuple[str, str | None]], variables: Iterable[str]
+) -> list[tuple[str, list[str]]]:
+    """The configured variables that each scene lacks, read from the file headers only.
+
+    Parameters
+    ----------
+    sources : list of (str, str or None)
+        (path, reference_path) of each scene, as `scene_sources` gives them.
+    variables : iterable of str
+        Configured input variables; ``aux_time`` needs nothing, ``aux_lat`` / ``aux_lon`` need
+        the geolocation grid (raw-release files: their tie points).
+
+    Returns
+    -------
+    list of (str, list of str)
+        (scene path, the variables it lacks in the configured order) of the scenes that lack
+        some, in the order given. A file is read once per process while it is unchanged (same
+        size and time).
+
+    Raises
+    ------
+    KitError
+        If a scene file is missing, not netCDF or unreadable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xarray as xr
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "20180124T194759_dmi_prep.nc")
+    ...     xr.Dataset({"nersc_sar_primary": (("sar_lines", "sar_samples"), [[1.0]])}).to_netcdf(path)
+    ...     found = missing_variables([(path, None)], ["nersc_sar_primary", "btemp_36_5h", "aux_time"])
+    >>> [(os.path.basename(p), names) for p, names in found]
+    [('20180124T194759_dmi_prep.nc', ['btemp_36_5h'])]
+    """
+    variables = list(variables)
+    wanted = tuple(v for v in variables if v not in charts.AUX_VARIABLES)
+    geo = needs_geolocation(variables)
+    found = []
+    for path, _ in sources:
+        stat = check_netcdf_file(path).stat()
+        missing = _missing_in(str(path), stat.st_mtime_ns, stat.st_size, wanted, geo)
+        if missing:
+            found.append((str(path), list(missing)))
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _missing_in(
+    path: str, mtime_ns: int, size: int, wanted: tuple[str, ...], geo: bool
+) -> tuple[str, ...]:
+    """The `wanted` variables (and the geolocation grid, if `geo`) that the file lacks; cached
+    by the file's size and time, so that checking the same scenes again costs nothing."""
+    ds = open_netcdf(path)
+    try:
+        grid = (charts.RAW_LATITUDE, charts.RAW_LONGITUDE) if is_raw(ds) else (charts.LATITUDE, charts.LONGITUDE)  # fmt: skip
+        needed = wanted + (grid if geo else ())
+        return tuple(v for v in needed if v not in ds)
+    finally:
+        ds.close()
+
+
 def check_variables(sources: list[tuple[str, str | None]], variables: Iterable[str]) -> None:
     """Fail before any work if a scene lacks one of `variables` (all such scenes are named)."""
-    wanted = [v for v in variables if v not in charts.AUX_VARIABLES]
-    problems = []
-    for path, _ in sources:
-        ds = open_netcdf(path)
-        try:
-            geo = (charts.RAW_LATITUDE, charts.RAW_LONGITUDE) if is_raw(ds) else (charts.LATITUDE, charts.LONGITUDE)  # fmt: skip
-            needed = wanted + (list(geo) if needs_geolocation(variables) else [])
-            missing = [v for v in needed if v not in ds]
-        finally:
-            ds.close()
-        if missing:
-            problems.append(f"{path}: missing variable(s) {', '.join(missing)}")
+    problems = [
+        f"{path}: missing variable(s) {', '.join(missing)}"
+        for path, missing in missing_variables(sources, variables)
+    ]
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")  # fmt: skip
         raise KitError(f"{len(problems)} scene(s) lack configured variables: {shown}")

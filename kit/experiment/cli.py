@@ -1,6 +1,8 @@
 """The `autoice train` and `autoice predict` commands (registered by `kit.cli`).
 
     autoice train demo
+    autoice train --list                         # the packaged recipes, a line each
+    autoice train mmseaice --data /path/to/ai4arctic
     autoice predict --checkpoint runs/demo/best.pt --data data/demo/test --out upload_package.nc
 
 `python -m kit.train` and torchrun use the same options (see `kit.train`).
@@ -12,9 +14,16 @@ import argparse
 from pathlib import Path
 
 from kit.atomic import check_output_file
+from kit.data.selection import DEMO_DATA
 from kit.device import DEVICE_CHOICES
 from kit.errors import KitError
-from kit.experiment.config import TILE_OVERLAP, TILE_SIZE, check_tiles, load_experiment
+from kit.experiment.config import (
+    TILE_OVERLAP,
+    TILE_SIZE,
+    check_tiles,
+    load_experiment,
+    packaged_recipes,
+)
 from kit.experiment.distributed import is_main_process
 from kit.experiment.predict import Predictor, predict_dataset
 from kit.experiment.train import train
@@ -22,9 +31,40 @@ from kit.experiment.train import train
 # -------------------------------------------------------------------- autoice train
 
 
+class ListRecipes(argparse.Action):
+    """`--list`: print each packaged config (recipe) with its one-line description and exit,
+    before the required CONFIG is asked for (as `--help` does)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(format_recipes(packaged_recipes()))
+        parser.exit()
+
+
+def format_recipes(recipes: dict[str, str]) -> str:
+    """One line per recipe: its name, padded, and its description.
+
+    Examples
+    --------
+    >>> print(format_recipes({"demo": "A demo.", "mmseaice": "MMSeaIce's best model."}))
+    demo      A demo.
+    mmseaice  MMSeaIce's best model.
+    """
+    width = max(map(len, recipes), default=0)
+    return "\n".join(f"{name:<{width}}  {text}".rstrip() for name, text in recipes.items())
+
+
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `autoice train` and `python -m kit.train`."""
-    parser.add_argument("config", help="experiment YAML (sections data, model, loss, train)")
+    parser.add_argument(
+        "config",
+        help="experiment YAML (sections data, model, loss, train), or the name of a packaged "
+        "recipe (see --list)",
+    )
+    parser.add_argument("--list", action=ListRecipes,
+                        help="list the packaged recipes with a line each and exit")  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
     parser.add_argument("--overwrite", action="store_true", help="start afresh over a previous run")
     parser.add_argument("--device", choices=DEVICE_CHOICES,
@@ -39,6 +79,14 @@ def run_train(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("data_dir", args.data), ("out_dir", args.out)) if v}
     if changes:
         config = config.replace("train", **changes)
+    data_dir = config.train.data_dir
+    if data_dir not in DEMO_DATA and not Path(data_dir).is_dir():
+        if args.data:
+            raise KitError(f"--data {data_dir}: no such data folder")
+        raise KitError(
+            f"{args.config}: train.data_dir {data_dir}: no such data folder; "
+            "give the dataset folder with --data DIR"
+        )
     result = train(config, resume=args.resume, overwrite=args.overwrite, device=args.device)
     if is_main_process():
         best = f"{result.best_score:.2f}" if result.best_score is not None else "n/a"

@@ -74,9 +74,11 @@ class TrainConfig:
     amp: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = 0
-    #: Validation scenes: these ids, or else a seeded `val_fraction` of the training scenes.
+    #: Validation scenes: these ids, or else `val_count` training scenes drawn at random
+    #: (seeded by `seed`; MMSeaIce validates on 20), or else a seeded `val_fraction` of them.
     val_scenes: tuple[str, ...] = ()
     val_fraction: float = 0.1
+    val_count: int | None = None
     #: Validate every this many epochs (and after the last one).
     val_every: int = 1
     #: Side of the working-grid tiles used to predict whole scenes, and their overlap.
@@ -96,6 +98,12 @@ class TrainConfig:
             raise KitError("train: lr must be > 0, min_lr and weight_decay >= 0")
         if not 0.0 <= self.val_fraction < 1.0:
             raise KitError(f"train: val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.val_count is not None and self.val_count < 0:
+            raise KitError(f"train: val_count must be >= 0, got {self.val_count}")
+        if self.val_count is not None and self.val_scenes:
+            raise KitError(
+                "train: val_scenes and val_count both choose the validation scenes; give one"
+            )
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise KitError(f"train: time_budget_s must be > 0, got {self.time_budget_s}")
         if not 0 <= self.cpu_threads <= MAX_CPU_THREADS:
@@ -204,15 +212,73 @@ def packaged_configs() -> list[str]:
     return sorted(p.stem for p in PACKAGED_CONFIGS.glob("*.yaml"))
 
 
+def config_description(path: str | os.PathLike) -> str:
+    """A config file's one-line description: its first comment line, without the ``#``.
+
+    Every packaged config (recipe) starts with such a line; `autoice train --list` shows it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A YAML file.
+
+    Returns
+    -------
+    str
+        The text of the file's first line if it is a comment, else ``""``.
+
+    Examples
+    --------
+    >>> config_description(PACKAGED_CONFIGS / "mmseaice.yaml")[:40]
+    "MMSeaIce's best model (AutoICE winner) f"
+    """
+    with open(path, encoding="utf-8") as fh:
+        first = fh.readline().strip()
+    return first.lstrip("#").strip() if first.startswith("#") else ""
+
+
+def packaged_recipes() -> dict[str, str]:
+    """Each packaged config's name and one-line description (`config_description`).
+
+    Examples
+    --------
+    >>> recipes = packaged_recipes()
+    >>> {"demo", "mmseaice", "sar_only", "starter"} <= set(recipes)
+    True
+    >>> all(recipes.values())
+    True
+    """
+    return {
+        name: config_description(PACKAGED_CONFIGS / f"{name}.yaml") for name in packaged_configs()
+    }
+
+
 def resolve_config_path(name: str | os.PathLike) -> Path:
-    """A config file path, or the packaged config of that name (e.g. `demo`)."""
+    """A config file path, or the packaged config (recipe) of that name (e.g. `mmseaice`).
+
+    Raises
+    ------
+    KitError
+        If there is neither such a file nor such a packaged config; the message lists the
+        packaged ones.
+
+    Examples
+    --------
+    >>> resolve_config_path("mmseaice").name
+    'mmseaice.yaml'
+    >>> resolve_config_path("mmseice")
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: mmseice: no such config file or packaged config (packaged configs: ...)
+    """
     path = Path(name)
     packaged = PACKAGED_CONFIGS / f"{path.stem}.yaml"
     if not path.is_file() and path.parent == Path(".") and packaged.is_file():
         return packaged
     if not path.is_file():
         raise KitError(
-            f"{name}: no such config file (packaged configs: {', '.join(packaged_configs())})"
+            f"{name}: no such config file or packaged config (packaged configs: "
+            f"{', '.join(packaged_configs())}; `autoice train --list` describes them)"
         )
     return path
 

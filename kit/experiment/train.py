@@ -29,9 +29,11 @@ from tqdm.auto import tqdm
 
 from kit import charts
 from kit.data.class_weights import class_weights, count_classes
+from kit.data.layouts import discover
 from kit.data.patches import PatchDataset, check_batches_fit
 from kit.data.scene_dataset import SceneDataset
-from kit.data.selection import split_scenes
+from kit.data.selection import resolve_data_dir, split_scenes
+from kit.data.sources import missing_variables, scene_sources
 from kit.errors import KitError
 from kit.experiment.checkpoint import (
     MODEL_KEYS,
@@ -109,6 +111,52 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def check_dataset_variables(config: ExperimentConfig) -> None:
+    """Fail before any scene is cached or batch drawn if a scene of the dataset's training
+    split (training and validation scenes) lacks an input variable that the config uses.
+
+    Only the file headers are read. The one-line error names the dataset folder, how many
+    scenes lack which variables and the first such scene file; when all that is missing is
+    the 2 km AMSR2/ERA5 grid it points to the `sar_only` recipe.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        ``train.data_dir`` (a folder in either layout, or a demo name) and ``data.variables``.
+
+    Raises
+    ------
+    KitError
+        If the folder has no training scene, or a scene lacks a configured variable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from kit.data.synthetic import SynthConfig, write_dataset
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = write_dataset(tmp, SynthConfig(n_train=1, n_test=0, size=(60, 60)),
+    ...                       workers=1, progress=False)
+    ...     config = ExperimentConfig.from_dict({"train": {"data_dir": tmp}})
+    ...     check_dataset_variables(config)  # the synthetic scenes have all 24 inputs
+    """
+    data_dir = config.train.data_dir
+    scenes = discover(resolve_data_dir(data_dir))
+    scenes = scenes[scenes["split"] == "train"]
+    if scenes.empty:
+        raise KitError(f"{data_dir}: no training scenes (only a test split was found)")
+    missing = missing_variables(scene_sources(scenes), config.data.variables)
+    if not missing:
+        return
+    names = list(dict.fromkeys(name for _, found in missing for name in found))
+    hint = ""
+    if set(names) <= set(charts.COARSE_GRID_VARIABLES):
+        hint = "; for scenes without AMSR2/ERA5 train the sar_only recipe"
+    raise KitError(
+        f"{data_dir}: {len(missing)} of {len(scenes)} training scene(s) lack variable(s) "
+        f"{', '.join(names)} that the config uses (first: {missing[0][0]}){hint}"
+    )
 
 
 def loss_class_weights(config: ExperimentConfig, kinds, scenes: pd.DataFrame) -> dict:
@@ -226,6 +274,7 @@ def train(
     >>> folder.cleanup()
     """
     check_batches_fit(config.data)
+    check_dataset_variables(config)
     proc = start_process(device or config.train.device)
     if config.train.cpu_threads and proc.device.type == "cpu":
         torch.set_num_threads(config.train.cpu_threads)
@@ -284,7 +333,9 @@ class _Done:
 def _build(config: ExperimentConfig, proc: Process, progress: bool) -> _Run:
     """Data, model, loss, optimiser, schedule and AMP scaler of a run."""
     tc = config.train
-    train_scenes, val_scenes = split_scenes(tc.data_dir, tc.val_scenes, tc.val_fraction, tc.seed)
+    train_scenes, val_scenes = split_scenes(
+        tc.data_dir, tc.val_scenes, tc.val_fraction, tc.seed, val_count=tc.val_count
+    )
     patches = PatchDataset(config.data, train_scenes, rank=proc.rank, world_size=proc.world_size,
                            progress=progress and proc.is_main)  # fmt: skip
     validation = SceneDataset(config.data, val_scenes) if len(val_scenes) and proc.is_main else None

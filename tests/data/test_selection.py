@@ -33,6 +33,24 @@ def test_fraction_bounds_keep_one_scene_on_each_side():
     assert (len(training), len(validation)) == (1, 1)
 
 
+def test_a_count_of_validation_scenes_is_drawn_instead_of_a_fraction():
+    training, validation = split_scenes(_table(), val_fraction=0.5, seed=1, val_count=3)
+    assert (len(training), len(validation)) == (7, 3)
+    assert set(training.scene_id).isdisjoint(validation.scene_id)
+    # The same seeded draw as a fraction giving the same count: the first 3 of one permutation.
+    by_fraction = split_scenes(_table(), val_fraction=0.3, seed=1)[1]
+    assert list(validation.scene_id) == list(by_fraction.scene_id)
+    assert len(split_scenes(_table(), val_fraction=0.5, val_count=0)[1]) == 0
+
+
+def test_a_count_above_the_training_scenes_keeps_one_for_training():
+    with pytest.warns(UserWarning, match="val_count 20: scene table has only 10 training scene"):
+        training, validation = split_scenes(_table(), val_count=20)
+    assert (len(training), len(validation)) == (1, 9)
+    with pytest.raises(KitError, match="^train.val_count must be >= 0, got -1$"):
+        split_scenes(_table(), val_count=-1)
+
+
 def test_validation_scenes_by_id():
     table = _table()
     wanted = list(table.scene_id[[2, 5]])

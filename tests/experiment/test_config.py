@@ -38,6 +38,12 @@ def test_packaged_configs_load_and_build(name):
         ({"train": {"seed": 2**32}}, r"train: seed must be in \[0, 4294967295\]"),
         ({"train": {"momentum": -5}}, r"train: momentum must be in \[0, 1\), got -5"),
         ({"train": {"momentum": 1}}, r"train: momentum must be in \[0, 1\)"),
+        ({"train": {"val_count": -1}}, r"train: val_count must be >= 0, got -1"),
+        ({"train": {"val_count": 1.5}}, r"train.val_count"),
+        (
+            {"train": {"val_count": 2, "val_scenes": ["20180124T194759_dmi"]}},
+            r"train: val_scenes and val_count both choose the validation scenes; give one",
+        ),
         (
             {"data": {"patch_size": 64}, "model": {"type": "unet", "levels": 8}},
             r"data: patch_size 64 is smaller than the 256 pixels .* 8 poolings",
