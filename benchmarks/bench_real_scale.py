@@ -109,7 +109,7 @@ def recipe_config(recipe: str, data: Path, work: Path, seed: int):
     config = config.replace("data", cache_dir=str(work / "cache" / f"{recipe}-train"))
     return config.replace(
         "train", data_dir=str(data), out_dir=str(work / "runs" / f"{recipe}-seed{seed}"),
-        val_fraction=0.0, val_scenes=(), epochs=1, device="cpu", seed=seed,
+        val_fraction=0.0, val_count=None, val_scenes=(), epochs=1, device="cpu", seed=seed,
     )  # fmt: skip
 
 
