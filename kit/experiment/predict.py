@@ -121,6 +121,10 @@ class Predictor:
     >>> maps = predictor.predict_scene(item["x"], item["valid"], item["shape"], item["path"])
     >>> {chart: (m.shape, m.dtype.name) for chart, m in maps.items()}
     {'SIC': ((100, 100), 'uint8'), 'SOD': ((100, 100), 'uint8'), 'FLOE': ((100, 100), 'uint8')}
+    >>> charts_one_by_one = predictor.scene_charts(item["x"], item["valid"], item["shape"],
+    ...                                            item["path"])
+    >>> all(np.array_equal(maps[chart], values) for chart, values in charts_one_by_one)
+    True
     >>> Predictor([], data, scenes.channels)
     Traceback (most recent call last):
     ...
@@ -277,6 +281,10 @@ class Predictor:
         -------
         iterator of (str, numpy.ndarray)
             ``(chart, uint8 [H, W])`` in the order of `kit.charts.CHARTS`.
+
+        Examples
+        --------
+        See the class example: the charts are those of `predict_scene`, one at a time.
         """
         factor = self.data.downscale
         classes = self.classes(x)
