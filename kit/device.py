@@ -58,3 +58,31 @@ def resolve_device(name: str | torch.device | None, setting: str = "device") -> 
             f"{setting} {name}: only {torch.cuda.device_count()} CUDA device(s) are available"
         )
     return torch.device(name)
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The mixed-precision type for training on `device`; None where there is none (the CPU).
+
+    bfloat16 on GPUs that compute in it natively (compute capability 8 and later: A100, H100;
+    float32's range, so no loss scaling), float16 with a `torch.amp.GradScaler` on older GPUs
+    (where bfloat16 would only be emulated).
+
+    Parameters
+    ----------
+    device : torch.device
+        Where the model trains.
+
+    Returns
+    -------
+    torch.dtype or None
+        ``torch.bfloat16``, ``torch.float16``, or None on the CPU (training stays float32).
+
+    Examples
+    --------
+    >>> amp_dtype(torch.device("cpu")) is None
+    True
+    """
+    if device.type != "cuda":
+        return None
+    major, _ = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if major >= 8 else torch.float16

@@ -7,7 +7,7 @@ with or without a GPU (constructing a `torch.device("cuda", n)` needs no GPU).
 import pytest
 import torch
 
-from kit.device import DEVICE_CHOICES, resolve_device
+from kit.device import DEVICE_CHOICES, amp_dtype, resolve_device
 from kit.errors import KitError
 
 
@@ -81,3 +81,18 @@ def test_malformed_gpu_index_is_a_kit_error_with_cuda_present(gpus, name):
     gpus(2)
     with pytest.raises(KitError, match="allowed auto, cpu, cuda, cuda:N"):
         resolve_device(name, setting="--device")
+
+
+# ------------------------------------------------------------------ mixed precision (amp_dtype)
+
+
+@pytest.mark.parametrize("capability, expected", [((9, 0), torch.bfloat16),
+                                                  ((8, 0), torch.bfloat16),
+                                                  ((7, 5), torch.float16)])  # fmt: skip
+def test_amp_is_bfloat16_where_native_else_float16(monkeypatch, capability, expected):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert amp_dtype(torch.device("cuda", 0)) == expected
+
+
+def test_no_amp_on_the_cpu():
+    assert amp_dtype(torch.device("cpu")) is None

@@ -78,7 +78,8 @@ class DataConfig:
     seed : int
         Seed of the patch draws, in [0, 2**32 - 1].
     num_workers : int
-        Loader worker processes (0: the main process).
+        Loader worker processes (0: the main process; for training on a GPU, 0 lets the
+        kit choose, see `kit.data.patches.loader_options`).
     min_valid_fraction : float
         Patches with a smaller share of labelled pixels are redrawn (0: any labelled pixel).
     cache_dir : str, optional

@@ -326,6 +326,59 @@ class PatchDataset(IterableDataset):
         return PatchLoader(self, **kwargs)
 
 
+#: Most loader workers chosen automatically for a GPU (`loader_options`).
+GPU_WORKERS = 8
+
+
+def loader_options(
+    config: DataConfig, device: torch.device, cpus: int | None = None, processes: int = 1
+) -> dict:
+    """DataLoader options for training batches that go to `device` (`PatchDataset.loader`).
+
+    On the CPU: ``data.num_workers`` workers and batches in reusable memory, as always. On a
+    GPU the loader must keep up with a fast step: batches come in pinned memory (so that
+    ``non_blocking`` copies overlap the computation), and ``data.num_workers: 0`` means
+    "choose": one worker per core left over, shared among the `processes` training on this
+    machine, at most `GPU_WORKERS` (a set number is kept). Workers are not persistent:
+    each epoch's loader starts afresh, so that the workers draw that epoch's batches
+    (`PatchDataset.set_epoch`).
+
+    Parameters
+    ----------
+    config : DataConfig
+        The data settings (``num_workers``).
+    device : torch.device
+        Where the batches go.
+    cpus : int, optional
+        Usable cores (default: those this process may run on).
+    processes : int
+        Training processes on this machine (torchrun's ``LOCAL_WORLD_SIZE``).
+
+    Returns
+    -------
+    dict
+        ``num_workers`` and ``pin_memory``; ``prefetch_factor`` (batches in flight per
+        worker) where there are workers on a GPU.
+
+    Examples
+    --------
+    >>> config = DataConfig()
+    >>> loader_options(config, torch.device("cpu"))
+    {'num_workers': 0, 'pin_memory': False}
+    >>> loader_options(config, torch.device("cuda"), cpus=16)
+    {'num_workers': 8, 'pin_memory': True, 'prefetch_factor': 2}
+    """
+    if device.type != "cuda":
+        return {"num_workers": config.num_workers, "pin_memory": False}
+    workers = config.num_workers
+    if workers == 0:
+        if cpus is None:
+            affinity = getattr(os, "sched_getaffinity", None)
+            cpus = len(affinity(0)) if affinity else os.cpu_count() or 1
+        workers = max(1, min(GPU_WORKERS, cpus // max(1, processes) - 1))
+    return {"num_workers": workers, "pin_memory": True, "prefetch_factor": 2}
+
+
 class PatchLoader:
     """Batches of a `PatchDataset` through a torch DataLoader, in reusable memory.
 

@@ -119,7 +119,8 @@ def restore_training(
     try:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        if state["scaler"]:  # empty: saved without loss scaling (CPU, bfloat16); start afresh
+            scaler.load_state_dict(state["scaler"])
         if not isinstance(state["epoch"], int) or not isinstance(state["history"], list):
             raise TypeError("epoch is not an integer or history not a list")
         _restore_random(state.get(RANDOM_KEY))

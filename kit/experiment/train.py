@@ -13,6 +13,7 @@ writes the checkpoints.
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 import warnings
@@ -30,10 +31,11 @@ from tqdm.auto import tqdm
 from kit import charts
 from kit.data.class_weights import class_weights, count_classes
 from kit.data.layouts import discover
-from kit.data.patches import PatchDataset, check_batches_fit
+from kit.data.patches import PatchDataset, check_batches_fit, loader_options
 from kit.data.scene_dataset import SceneDataset
 from kit.data.selection import resolve_data_dir, split_scenes
 from kit.data.sources import missing_variables, scene_sources
+from kit.device import amp_dtype
 from kit.errors import KitError
 from kit.experiment.checkpoint import (
     MODEL_KEYS,
@@ -317,6 +319,8 @@ class _Run:
     scheduler: Any
     scaler: torch.amp.GradScaler
     use_amp: bool
+    #: The autocast type (bfloat16, or float16 with the scaler); None without mixed precision.
+    amp_dtype: torch.dtype | None = None
 
 
 @dataclass
@@ -345,12 +349,13 @@ def _build(config: ExperimentConfig, proc: Process, progress: bool) -> _Run:
         loss_class_weights(config, model.kinds, train_scenes), sic_scale(config.model),
     ).to(proc.device)  # fmt: skip
     optimizer = make_optimizer(model, tc)
-    use_amp = tc.amp and proc.device.type == "cuda"
+    dtype = amp_dtype(proc.device) if tc.amp else None
     return _Run(
         config=config, proc=proc, out_dir=Path(tc.out_dir), patches=patches,
         validation=validation, model=model, wrapped=wrap_model(model, proc), loss_fn=loss_fn,
         optimizer=optimizer, scheduler=make_scheduler(optimizer, tc, config.data.epoch_len),
-        scaler=torch.amp.GradScaler("cuda", enabled=use_amp), use_amp=use_amp,
+        scaler=torch.amp.GradScaler("cuda", enabled=dtype == torch.float16),
+        use_amp=dtype is not None, amp_dtype=dtype,
     )  # fmt: skip
 
 
@@ -437,8 +442,9 @@ def _train_epoch(run: _Run, budget_end: float | None, label: str, progress: bool
     run.wrapped.train()
     sums = torch.zeros(1 + len(run.loss_fn.configs), dtype=torch.float64)
     steps, stopped = 0, False
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))  # processes on this machine (torchrun)
     bar = tqdm(
-        run.patches.loader(pin_memory=run.proc.device.type == "cuda"),
+        run.patches.loader(**loader_options(run.config.data, run.proc.device, processes=local)),
         total=len(run.patches), desc=label, unit="batch", leave=False,
         disable=not (progress and run.proc.is_main),
     )  # fmt: skip
@@ -459,19 +465,25 @@ def _train_epoch(run: _Run, budget_end: float | None, label: str, progress: bool
 
 
 def _step(run: _Run, x: torch.Tensor, y: dict[str, torch.Tensor], where: str) -> torch.Tensor:
-    """One optimisation step on a batch; the total and per-chart losses, as float64."""
+    """One optimisation step on a batch; the total and per-chart losses, as float64.
+
+    The losses come back to the CPU once, after the step (each look at a GPU value waits for
+    the GPU); a loss that is no longer finite stops the run there, before anything is saved.
+    """
     x = x.to(run.proc.device, non_blocking=True)
     y = {c: t.to(run.proc.device, non_blocking=True) for c, t in y.items()}
-    autocast = torch.autocast("cuda", dtype=torch.float16) if run.use_amp else nullcontext()
+    device = run.proc.device.type
+    autocast = torch.autocast(device, dtype=run.amp_dtype) if run.use_amp else nullcontext()
     with autocast:
         outputs = run.wrapped(x)
     total, parts = run.loss_fn({c: o.float() for c, o in outputs.items()}, y)
-    if not torch.isfinite(total):
-        raise KitError(f"{where}: the loss is {total.item()}; lower train.lr")
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(total).backward()
     run.scaler.step(run.optimizer)
     run.scaler.update()
     run.scheduler.step()
-    values = [total.item(), *(part.item() for part in parts.values())]
-    return torch.tensor(values, dtype=torch.float64)
+    values = torch.stack([total.detach(), *(p.detach() for p in parts.values())])
+    values = values.to("cpu", torch.float64)
+    if not math.isfinite(values[0]):
+        raise KitError(f"{where}: the loss is {values[0].item()}; lower train.lr")
+    return values
