@@ -139,7 +139,7 @@ def _file_identity(path: str | None) -> list | None:
 
 
 def row_blocks(
-    shape: tuple[int, int], factor: int, block_pixels: int = ROW_BLOCK_PIXELS
+    shape: tuple[int, int], factor: int, block_pixels: int | None = None
 ) -> Iterator[tuple[slice, slice]]:
     """Row blocks of an 80 m grid made of whole working-grid rows: (80 m rows, working rows).
 
@@ -152,8 +152,9 @@ def row_blocks(
         (H, W) of the 80 m grid.
     factor : int
         The downscale factor of the working grid.
-    block_pixels : int
-        About how many 80 m pixels a block holds (at least one working row).
+    block_pixels : int, optional
+        About how many 80 m pixels a block holds (at least one working row); default
+        `ROW_BLOCK_PIXELS`.
 
     Returns
     -------
@@ -166,6 +167,7 @@ def row_blocks(
     [(0, 20, 0, 2), (20, 25, 2, 3)]
     """
     height, width = shape
+    block_pixels = ROW_BLOCK_PIXELS if block_pixels is None else block_pixels
     per_block = max(1, block_pixels // max(1, width * factor))  # working rows
     rows = working_shape(shape, factor)[0]
     for top in range(0, rows, per_block):
