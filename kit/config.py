@@ -12,9 +12,9 @@ import dataclasses
 import os
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from kit.errors import KitError
 from kit.textio import read_yaml
@@ -40,6 +40,36 @@ def check_seed(setting: str, seed: int) -> None:
     """
     if not 0 <= seed <= MAX_SEED:
         raise KitError(f"{setting} must be in [0, {MAX_SEED}] (2**32 - 1), got {seed}")
+
+
+@dataclasses.dataclass(frozen=True)
+class OneOf:
+    """The allowed values of a setting, read each time one is checked: a `Literal` whose
+    values come from a registry. Mark the field ``Annotated[str, OneOf(registry.names)]``;
+    `config_from_dict` refuses any other value as it refuses one outside a `Literal`.
+
+    Parameters
+    ----------
+    values : callable
+        Returns the allowed values, e.g. a registry's `names`.
+
+    Examples
+    --------
+    >>> from dataclasses import field, make_dataclass
+    >>> from typing import Annotated
+    >>> shapes = ["square", "round"]
+    >>> kind = Annotated[str, OneOf(shapes.copy)]
+    >>> Settings = make_dataclass("Settings", [("shape", kind, field(default="square"))])
+    >>> shapes.append("oval")
+    >>> config_from_dict(Settings, {"shape": "oval"}, "tile")
+    Settings(shape='oval')
+    >>> config_from_dict(Settings, {"shape": "star"}, "tile")
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: tile.shape: invalid value 'star'; allowed: 'square', 'round', 'oval'
+    """
+
+    values: Callable[[], Iterable[Any]]
 
 
 def load_yaml(path: str | os.PathLike, section: str | None = None) -> dict[str, Any]:
@@ -105,7 +135,8 @@ def config_from_dict(cls: type, mapping: Mapping[str, Any] | None, section: str 
     ----------
     cls : type
         A dataclass whose type hints say what each setting accepts (``int``, ``float``,
-        ``bool``, ``str``, ``Literal[...]``, ``tuple[...]``, optional values, nested dataclasses).
+        ``bool``, ``str``, ``Literal[...]``, ``Annotated[str, OneOf(...)]``, ``tuple[...]``,
+        optional values, nested dataclasses).
     mapping : Mapping or None
         The settings, e.g. a section of a parsed YAML file; None means all defaults, and an
         instance of `cls` is returned as it is.
@@ -122,7 +153,7 @@ def config_from_dict(cls: type, mapping: Mapping[str, Any] | None, section: str 
     ------
     KitError
         For a mapping that is not one, an unknown key, or a value of the wrong type or outside
-        a ``Literal``, naming ``section.key`` and the allowed keys or values.
+        a ``Literal`` (or `OneOf`), naming ``section.key`` and the allowed keys or values.
 
     Examples
     --------
@@ -152,7 +183,7 @@ def config_from_dict(cls: type, mapping: Mapping[str, Any] | None, section: str 
         raise KitError(
             f"{_named(section)}expected a mapping of settings, got {type(mapping).__name__}"
         )
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in mapping if k not in fields]
     if unknown:
@@ -224,6 +255,8 @@ def _convert(kind: Any, value: Any, where: str) -> Any:
         return config_from_dict(kind, value, where)
     if origin is Literal:
         return _literal(typing.get_args(kind), value, where)
+    if origin is Annotated:
+        return _annotated(typing.get_args(kind), value, where)
     if origin in (typing.Union, types.UnionType):
         return _union(typing.get_args(kind), value, where)
     if origin in _CONTAINERS:
@@ -240,6 +273,15 @@ def _literal(allowed: tuple, value: Any, where: str) -> Any:
         raise KitError(
             f"{where}: invalid value {value!r}; allowed: {', '.join(map(repr, allowed))}"
         )
+    return value
+
+
+def _annotated(args: tuple, value: Any, where: str) -> Any:
+    """`Annotated[X, ...]`: `value` converted to X, then checked by any `OneOf` marks."""
+    value = _convert(args[0], value, where)
+    for mark in args[1:]:
+        if isinstance(mark, OneOf):
+            _literal(tuple(mark.values()), value, where)
     return value
 
 

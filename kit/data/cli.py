@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     synth.add_argument("--out", required=True, help="output folder")
     synth.add_argument("--train", type=int, default=24, help="training scenes")
-    synth.add_argument("--test", type=int, default=6, help="test scenes")
+    synth.add_argument("--test", type=int, default=20, help="test scenes")
     synth.add_argument(
         "--size", type=int, nargs=2, default=(1000, 1000), metavar=("H", "W"),
         help="SAR grid lines and samples (80 m pixels)",

@@ -80,7 +80,7 @@ class SynthConfig:
     whether to also write raw-release copies into `raw/`."""
 
     n_train: int = 24
-    n_test: int = 6
+    n_test: int = 20
     size: tuple[int, int] = (1000, 1000)
     seed: int = 0
     raw: bool = False
@@ -403,7 +403,8 @@ def demo_dataset(root: str | os.PathLike | None = None, quick: bool = False) -> 
         Folder that holds generated sets; default ``$AUTOICE_CACHE`` or ``~/.cache/autoice``.
     quick : bool
         The small set (6 train + 2 test scenes of 400 x 400) for tests and smoke runs instead
-        of the demo set (24 + 6 scenes of 1000 x 1000).
+        of the demo set (24 + 20 scenes of 1000 x 1000: 20 test scenes, as in the AutoICE test
+        set, so that a paired bootstrap over scenes can rank two models).
 
     Returns
     -------

@@ -14,7 +14,14 @@ import numpy as np
 
 from kit import resources
 from kit.atomic import check_output_file, write_json_atomic
-from kit.drift.track import DEFAULT_METHOD, METHODS, TrackParams, make_params
+from kit.drift.registry import DRIFT_METHODS, added_settings, users
+from kit.drift.track import (
+    COMMON_SETTINGS,
+    DEFAULT_METHOD,
+    SETTING_HELP,
+    make_params,
+    params_class,
+)
 from kit.errors import KitError
 
 #: Peak memory of `drift-eval` on a synthetic pair, per pixel of the texture (the texture, its
@@ -46,42 +53,20 @@ CONSISTENCY_COLUMNS = [
 ]
 
 
-#: Help of each `TrackParams` setting, by method: `autoice drift` and `drift-eval` offer one
-#: option per setting (``--refine-search`` for ``refine_search``), its default read from
-#: `TrackParams`.
-TRACK_OPTION_HELP = {
-    "grid_step": "all methods: grid spacing of the vectors (px)",
-    "template": "pm, ft+pm, superlim+pm: template size (odd, px)",
-    "search": "pm (and ft+pm, superlim+pm without a first guess): search radius around the "
-    "zero or geolocation first guess (px)",
-    "refine_search": "ft+pm: search radius around the feature-tracking first guess (px)",
-    "superlim_search": "superlim+pm: search radius around the SuperLIM first guess (px)",
-    "angles": "pm methods: template rotations tried on top of the first guess's, comma-"
-    "separated degrees, e.g. 0,-10,10",
-    "min_quality": "pm methods: minimum peak correlation of a valid vector",
-    "min_sharpness": "pm methods: minimum margin of the peak over the best rival correlation",
-    "clip": "all methods: low,high percentiles the dB images are clipped to before matching",
-    "mean_sigma": "all methods: remove the local mean with a Gaussian of this sigma (px) "
-    "before matching (None: keep it)",
-    "n_features": "ft, ft+pm: number of ORB keypoints per image",
-    "ratio": "ft, ft+pm: Lowe ratio of the best to the second-best descriptor distance",
-    "max_drift": "ft, ft+pm: largest drift of a feature match (px)",
-    "max_residual": "ft, ft+pm, superlim+pm: largest residual of a match from the affine "
-    "motion of its neighbourhood (px); nearby predictions within twice this agree",
-    "match_radius": "ft, ft+pm, superlim+pm: neighbourhood of a match or point in the local "
-    "motion model (px)",
-    "widen": "ft+pm, superlim+pm: largest extra search (px) where nearby matches disagree (a "
-    "shear zone or lead); 0: off",
-    "superlim_weights": "superlim methods: checkpoint (None: the packaged one)",
-    "superlim_radius": "superlim methods: descriptor search radius (px)",
-    "superlim_mutual_tol": "superlim methods: largest distance of the back-match from the seed "
-    "(px)",
-    "superlim_min_similarity": "superlim methods: minimum descriptor similarity",
-    "consistency": "ft, superlim: threshold of the normalised median test of a grid vector "
-    "against its neighbours (0: off)",
-    "device": "superlim methods: torch device (None: the kit's choice)",
-    "workers": "pm methods: FFT worker threads",
-}
+def option_help(name: str) -> str:
+    """The ``--help`` text of tracking setting `name`: the methods that use it (read from the
+    drift method registry; "all methods" for the settings `track` applies itself), then what
+    it does (`kit.drift.track.SETTING_HELP`, or the registering method's `DriftSetting`)."""
+    text = SETTING_HELP[name] if name in SETTING_HELP else added_settings()[name].help
+    methods = "all methods" if name in COMMON_SETTINGS else ", ".join(users(name)) or "no method"
+    return f"{methods}: {text}"
+
+
+def method_help() -> str:
+    """The ``--method`` help: each registered method and its description."""
+    return "; ".join(f"{name}: {entry.description}" for name, entry in DRIFT_METHODS.items())
+
+
 #: Option strings of the settings not named --<setting-with-hyphens>: `--weights` is kept for
 #: compatibility, and `drift-eval` has its own `--max-drift` (of the warp).
 TRACK_OPTION_STRINGS = {
@@ -121,11 +106,13 @@ def _option_type(hint):
 
 
 def _add_track_options(p: argparse.ArgumentParser) -> None:
-    """One option per `TrackParams` setting, its default that of `track`."""
-    defaults = TrackParams()
-    hints = typing.get_type_hints(TrackParams)
+    """One option per tracking setting (`TrackParams` and the registered methods' own), its
+    default that of `track`."""
+    settings = params_class()
+    defaults = settings()
+    hints = typing.get_type_hints(settings)
     group = p.add_argument_group("tracking settings (defaults of kit.drift.track.TrackParams)")
-    for f in dataclasses.fields(TrackParams):
+    for f in dataclasses.fields(settings):
         default = getattr(defaults, f.name)
         if isinstance(default, tuple):  # argparse converts a string default with `type`
             default = ",".join(f"{a:g}" for a in default)
@@ -135,13 +122,13 @@ def _add_track_options(p: argparse.ArgumentParser) -> None:
             type=_option_type(hints[f.name]),
             default=default,
             metavar=f.name.split("_")[-1].upper(),
-            help=TRACK_OPTION_HELP[f.name],
+            help=option_help(f.name).replace("%", "%%"),
         )
 
 
 def _track_params(args) -> dict:
     """The tracking settings given on the command line, as `track` keywords."""
-    return {f.name: getattr(args, _dest(f.name)) for f in dataclasses.fields(TrackParams)}
+    return {f.name: getattr(args, _dest(f.name)) for f in dataclasses.fields(params_class())}
 
 
 def register(subparsers) -> None:
@@ -155,9 +142,8 @@ def register(subparsers) -> None:
     p.add_argument("img1", help="first image: sigma0 GeoTIFF with GCPs")
     p.add_argument("img2", help="second image")
     p.add_argument(
-        "--method", default=DEFAULT_METHOD, choices=METHODS,
-        help="ft: ORB feature tracking; pm: pattern matching (cross-correlation); superlim: "
-        "a small learned keypoint network; ft+pm, superlim+pm: pm from that first guess",
+        "--method", default=DEFAULT_METHOD, choices=DRIFT_METHODS.names(),
+        help=method_help().replace("%", "%%"),
     )  # fmt: skip
     p.add_argument("--out", required=True, help="output netCDF file")
     p.add_argument("--png", default=None, help="also save a quiver plot here")
@@ -175,7 +161,9 @@ def register(subparsers) -> None:
         "images", nargs="*", help="none: synthetic textures; one: warp it; two: a real pair"
     )
     e.add_argument(
-        "--methods", default=",".join(METHODS), help="comma-separated methods to compare"
+        "--methods",
+        default=",".join(DRIFT_METHODS),
+        help=f"comma-separated methods to compare, of {', '.join(DRIFT_METHODS)}",
     )
     e.add_argument(
         "--pairs", type=int, default=1, help="warped pairs per image (different random fields)"
@@ -206,7 +194,10 @@ def _register_series(subparsers) -> None:
     )
     p.add_argument("images", nargs="+", metavar="IMG", help="sigma0 GeoTIFFs in time order")
     p.add_argument(
-        "--method", default=DEFAULT_METHOD, choices=METHODS, help="drift method of every step"
+        "--method",
+        default=DEFAULT_METHOD,
+        choices=DRIFT_METHODS.names(),
+        help=f"drift method of every step; {method_help()}".replace("%", "%%"),
     )
     p.add_argument("--out", required=True, help="output netCDF file")
     p.add_argument("--png", default=None, help="also save a trajectory plot here")
@@ -220,10 +211,11 @@ def _register_series(subparsers) -> None:
 
 def _methods(text: str) -> list[str]:
     methods = [m.strip() for m in text.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
+    bad = [m for m in methods if m not in DRIFT_METHODS]
     if bad or not methods:
         raise KitError(
-            f"--methods: unknown {', '.join(bad) or 'empty list'}; choose from {', '.join(METHODS)}"
+            f"--methods: unknown {', '.join(bad) or 'empty list'}; "
+            f"choose from {', '.join(DRIFT_METHODS)}"
         )
     return methods
 
@@ -252,12 +244,11 @@ def _check_track_options(args, methods: list[str]) -> None:
             "low,high with 0 <= low < high <= 100"
         )
     params = make_params(**_track_params(args))
-    windows = {  # the FT and SuperLIM guesses fall back to --search
-        "pm": [params.search],
-        "ft+pm": [params.search, params.refine_search + params.widen],
-        "superlim+pm": [params.search, params.superlim_search + params.widen],
-    }
-    for search in sorted({s for m in methods for s in windows.get(m, [])}):
+    windows = set()  # each method's pattern-matching searches (registered with it)
+    for method in methods:
+        searches = DRIFT_METHODS[method].searches
+        windows.update(searches(params) if searches else ())
+    for search in sorted(windows):
         params.match_params(search).check()
 
 

@@ -10,14 +10,20 @@ Methods:
 - `superlim`: the learned descriptor tracker alone (see `kit.drift.superlim`).
 - `superlim+pm`: the SuperLIM first guess refined by pattern matching with a +-`superlim_search`
   px search (widened the same way).
+
+Each method is a function registered with `kit.drift.registry.register_drift_method` (below);
+`track` dispatches through the registry, and `TrackParams` gains the settings a registered
+method brings with it (`params_class`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +34,15 @@ from kit.drift.local_motion import FirstGuess, LocalParams, fit_local_motion
 from kit.drift.matching import MatchParams, MatchResult, pattern_match
 from kit.drift.preprocess import normalise
 from kit.drift.reasons import Reason
+from kit.drift.registry import DRIFT_METHODS, added_settings, register_drift_method
 from kit.errors import KitError
 
-METHODS: tuple[str, ...] = ("ft", "pm", "ft+pm", "superlim", "superlim+pm")
+# A drift method in a module of its own (importing `kit.drift.registry` and the helpers it
+# needs, never this module) registers when imported: add its import line here. The kit's own
+# methods are registered below, beside their code.
+
+#: The drift methods, in registration order (the registry itself: names iterate, `in` tests).
+METHODS = DRIFT_METHODS
 #: The method `track` and `autoice drift` use unless told otherwise.
 DEFAULT_METHOD = "ft+pm"
 EARTH_RADIUS_KM = 6371.0
@@ -102,13 +114,95 @@ class TrackParams:
         return 1.5 * self.max_residual
 
 
+#: What each `TrackParams` setting does, for ``--help`` (`kit.drift.cli` puts the methods that
+#: use it in front: the registry's `uses`, or "all methods" for `COMMON_SETTINGS`).
+SETTING_HELP = {
+    "grid_step": "grid spacing of the vectors (px)",
+    "template": "template size (odd, px)",
+    "search": "search radius around the zero or geolocation first guess (px); the methods "
+    "with a first guess fall back to it where they have none",
+    "refine_search": "search radius around the feature-tracking first guess (px)",
+    "superlim_search": "search radius around the SuperLIM first guess (px)",
+    "angles": "template rotations tried on top of the first guess's, comma-separated degrees, "
+    "e.g. 0,-10,10",
+    "min_quality": "minimum peak correlation of a valid vector",
+    "min_sharpness": "minimum margin of the peak over the best rival correlation",
+    "clip": "low,high percentiles the dB images are clipped to before matching",
+    "mean_sigma": "remove the local mean with a Gaussian of this sigma (px) before matching "
+    "(None: keep it)",
+    "n_features": "number of ORB keypoints per image",
+    "ratio": "Lowe ratio of the best to the second-best descriptor distance",
+    "max_drift": "largest drift of a feature match (px)",
+    "max_residual": "largest residual of a match from the affine motion of its neighbourhood "
+    "(px); nearby predictions within twice this agree",
+    "match_radius": "neighbourhood of a match or point in the local motion model (px)",
+    "widen": "largest extra search (px) where nearby matches disagree (a shear zone or lead); "
+    "0: off",
+    "superlim_weights": "checkpoint (None: the packaged one)",
+    "superlim_radius": "descriptor search radius (px)",
+    "superlim_mutual_tol": "largest distance of the back-match from the seed (px)",
+    "superlim_min_similarity": "minimum descriptor similarity",
+    "consistency": "threshold of the normalised median test of a grid vector against its "
+    "neighbours (0: off)",
+    "device": "torch device (None: the kit's choice)",
+    "workers": "FFT worker threads",
+}
+#: Settings `track` itself applies, whatever the method.
+COMMON_SETTINGS = ("grid_step", "clip", "mean_sigma")
+
+
+@functools.cache
+def _extended(added: tuple[tuple[str, Any, Any], ...]) -> type[TrackParams]:
+    """`TrackParams` with the settings (name, type, default) registered methods add."""
+    fields = [(name, kind, field(default=default)) for name, kind, default in added]
+    cls = dataclasses.make_dataclass("TrackParams", fields, bases=(TrackParams,))
+    cls.__module__, cls.__doc__ = TrackParams.__module__, TrackParams.__doc__
+    return cls
+
+
+def params_class() -> type[TrackParams]:
+    """The class of the tracking settings: `TrackParams`, with the settings of any registered
+    method that brings its own (see `kit.drift.registry.DriftSetting`).
+
+    Returns
+    -------
+    type
+        `TrackParams` itself while no method adds a setting (the kit's methods add none), or a
+        subclass of it with those settings as further fields.
+
+    Raises
+    ------
+    KitError
+        If a method's own setting is already a `TrackParams` setting, or a method uses one that
+        no class field holds.
+
+    Examples
+    --------
+    >>> params_class() is TrackParams
+    True
+    """
+    own = {f.name for f in dataclasses.fields(TrackParams)}
+    added = added_settings()
+    for name, entry in DRIFT_METHODS.items():
+        taken = sorted(own & set(entry.settings))
+        if taken:
+            raise KitError(f"drift method {name}: setting {taken[0]} is a TrackParams setting")
+        unknown = sorted(set(entry.uses) - own - set(added))
+        if unknown:
+            raise KitError(f"drift method {name}: uses {unknown[0]}, which is no setting")
+    if not added:
+        return TrackParams
+    return _extended(tuple((k, s.annotation(), s.default) for k, s in added.items()))
+
+
 def make_params(**params) -> TrackParams:
     """Tracking settings from keywords, checked like every other config.
 
     Parameters
     ----------
     **params
-        Any fields of `TrackParams`; the others keep their defaults.
+        Any fields of `TrackParams` (and settings of registered methods: `params_class`); the
+        others keep their defaults.
 
     Returns
     -------
@@ -120,7 +214,7 @@ def make_params(**params) -> TrackParams:
         For an unknown keyword (``drift: unknown key(s) ...; allowed: ...``) or a value of the
         wrong type (``drift.<name>: ...``).
     """
-    return config_from_dict(TrackParams, params, section="drift")
+    return config_from_dict(params_class(), params, section="drift")
 
 
 @dataclass
@@ -305,9 +399,9 @@ def _no_motion(
 
 
 def _check_method(method: str) -> None:
-    if method not in METHODS:
+    if method not in DRIFT_METHODS:
         raise KitError(
-            f"method={method!r}: unknown drift method; choose one of {', '.join(METHODS)}"
+            f"method={method!r}: unknown drift method; choose one of {', '.join(DRIFT_METHODS)}"
         )
 
 
@@ -323,31 +417,6 @@ def tracked_points(
     if x.shape != y.shape:
         raise KitError(f"points: cols and rows differ in length ({x.size} vs {y.size})")
     return x, y, None
-
-
-def _first_guess(
-    method: str,
-    image1: np.ndarray,
-    image2: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
-    settings: TrackParams,
-    still: _NoMotion,
-    extra: dict,
-) -> FirstGuess | None:
-    """The FT or SuperLIM first guess of `ft+pm` or `superlim+pm` (None when there is none:
-    no features, no texture, no overlap). Feature tracking adds its match count to `extra`."""
-    if method == "ft+pm":
-        matches = feature_track(image1, image2, settings.feature_params(), still.expected)
-        extra["n_matches"] = matches.count
-        return None if matches.motion is None else matches.guess(x, y)
-    if method == "superlim+pm":
-        from kit.drift.superlim_matching import superlim_first_guess
-
-        return superlim_first_guess(
-            image1, image2, x, y, settings, still.u, still.v, angle=still.angle
-        )
-    return None
 
 
 def _windowed_match(
@@ -417,34 +486,36 @@ def _locally_supported(
     return np.where(valid & ~kept, Reason.INCONSISTENT, reason).astype(np.uint8)
 
 
-def _drift_vectors(
-    method: str,
-    image1: np.ndarray,
-    image2: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
-    settings: TrackParams,
-    still: _NoMotion,
-    extra: dict,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(u, v, quality, sharpness, reason, sigma) of `method` at the points, before the data
-    checks; NaN quality, sharpness and sigma where the method has none, `Reason` codes
-    (0 = valid)."""
-    missing = np.full(x.size, np.nan)
-    if method == "ft":
-        u, v, reason = _ft_vectors(image1, image2, x, y, settings, still, extra)
-        return u, v, missing, missing, reason, missing
-    if method == "superlim":
-        from kit.drift.superlim_matching import superlim_track
+# ------------------------------------------------------------------ the methods
+# Each has the common signature of `kit.drift.registry` and returns (u, v, quality, sharpness,
+# reason, sigma); NaN quality, sharpness and sigma where the method has none.
 
-        u, v, quality, reason, rotation = superlim_track(
-            image1, image2, x, y, settings, still.u, still.v, angle=still.angle
-        )
-        if settings.consistency > 0:
-            reason = _locally_supported(x, y, u, v, reason, settings, rotation)
-        return u, v, quality, missing, reason, missing
-    guess = _first_guess(method, image1, image2, x, y, settings, still, extra)
-    if guess is None:  # plain pm, or no first guess: the no-motion guess with the full search
+_PM = ("template", "angles", "min_quality", "min_sharpness", "workers")
+_FT = ("n_features", "ratio", "max_drift", "max_residual", "match_radius")
+_SUPERLIM = ("superlim_weights", "superlim_radius", "superlim_mutual_tol",
+             "superlim_min_similarity", "device", "max_residual", "match_radius")  # fmt: skip
+
+
+def _missing(x: np.ndarray) -> np.ndarray:
+    return np.full(x.size, np.nan)
+
+
+@register_drift_method(
+    "ft",
+    description="ORB feature tracking, interpolated to the points by the local motion model",
+    uses=(*_FT, "consistency"),
+    neighbour_check=True,
+)
+def _ft(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra: dict) -> tuple:
+    u, v, reason = _ft_vectors(image1, image2, x, y, settings, still, extra)
+    return u, v, _missing(x), _missing(x), reason, _missing(x)
+
+
+def _matched(image1, image2, x, y, settings: TrackParams, still: _NoMotion,
+             guess: FirstGuess | None, search: int) -> tuple:  # fmt: skip
+    """Pattern matching around `guess` within +-`search` px (widened where nearby predictions
+    disagree), or, without a guess, around the no-motion guess with the full `search`."""
+    if guess is None:
         match = pattern_match(
             image1,
             image2,
@@ -456,9 +527,64 @@ def _drift_vectors(
             settings.match_params(settings.search),
         )
     else:
-        search = settings.refine_search if method == "ft+pm" else settings.superlim_search
         match = _windowed_match(image1, image2, x, y, guess, search, settings)
     return match.u, match.v, match.quality, match.sharpness, match.reason, match.sigma
+
+
+@register_drift_method(
+    "pm",
+    description="pattern matching (cross-correlation) around the zero or geolocation first "
+    "guess, +-search px",
+    uses=(*_PM, "search"),
+    searches=lambda p: [p.search],
+)
+def _pm(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra: dict) -> tuple:
+    return _matched(image1, image2, x, y, settings, still, None, settings.search)
+
+
+@register_drift_method(
+    "ft+pm",
+    description="pm around the feature-tracking first guess, +-refine_search px",
+    uses=(*_PM, "search", "refine_search", "widen", *_FT),
+    searches=lambda p: [p.search, p.refine_search + p.widen],
+)
+def _ft_pm(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra: dict) -> tuple:
+    matches = feature_track(image1, image2, settings.feature_params(), still.expected)
+    extra["n_matches"] = matches.count
+    guess = None if matches.motion is None else matches.guess(x, y)
+    return _matched(image1, image2, x, y, settings, still, guess, settings.refine_search)
+
+
+@register_drift_method(
+    "superlim",
+    description="a small learned keypoint network (SuperLIM) alone",
+    uses=(*_SUPERLIM, "consistency"),
+    neighbour_check=True,
+)
+def _superlim(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra: dict):
+    from kit.drift.superlim_matching import superlim_track
+
+    u, v, quality, reason, rotation = superlim_track(
+        image1, image2, x, y, settings, still.u, still.v, angle=still.angle
+    )
+    if settings.consistency > 0:
+        reason = _locally_supported(x, y, u, v, reason, settings, rotation)
+    return u, v, quality, _missing(x), reason, _missing(x)
+
+
+@register_drift_method(
+    "superlim+pm",
+    description="pm around the SuperLIM first guess, +-superlim_search px",
+    uses=(*_PM, "search", "superlim_search", "widen", *_SUPERLIM),
+    searches=lambda p: [p.search, p.superlim_search + p.widen],
+)
+def _superlim_pm(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra: dict):
+    from kit.drift.superlim_matching import superlim_first_guess
+
+    guess = superlim_first_guess(
+        image1, image2, x, y, settings, still.u, still.v, angle=still.angle
+    )
+    return _matched(image1, image2, x, y, settings, still, guess, settings.superlim_search)
 
 
 def _with_data_checks(
@@ -501,14 +627,14 @@ def track(
     dt_seconds: float | None = None,
     **params,
 ) -> DriftResult:
-    """Sea-ice drift from image 1 to image 2, by any of the `METHODS`.
+    """Sea-ice drift from image 1 to image 2, by any registered method (`METHODS`).
 
     Parameters
     ----------
     img1, img2 : array_like
         2-D backscatter images in dB (NaN = no data), at least 8 x 8 pixels.
     method : str, default "ft+pm"
-        One of `METHODS` (see the module docstring).
+        One of `METHODS` (see the module docstring; `kit.drift.registry` adds others).
     points : tuple of array_like, optional
         (cols, rows) of image-1 points; default: a grid every `grid_step` px (`grid_shape`).
     geo1, geo2 : GcpTransform, optional
@@ -517,7 +643,8 @@ def track(
     dt_seconds : float, optional
         Time from image 1 to image 2; with geolocation it gives the speed (m/s).
     **params
-        Any settings of `TrackParams` (template, search, grid_step ...).
+        Any settings of `TrackParams` (template, search, grid_step ...), or of the method
+        (`params_class`).
 
     Returns
     -------
@@ -549,6 +676,7 @@ def track(
     kit.errors.KitError: drift: unknown key(s) serach; allowed: ...
     """
     _check_method(method)
+    entry = DRIFT_METHODS[method]
     settings = make_params(**params)
     start = time.perf_counter()
     image1 = normalise(as_image(img1, "img1"), settings.clip, settings.mean_sigma)
@@ -556,8 +684,8 @@ def track(
     x, y, grid_shape = tracked_points(image1.shape, points, settings)
     still = _no_motion(geo1, geo2, x, y)
     extra: dict = {}
-    u, v, quality, sharpness, reason, sigma = _drift_vectors(
-        method, image1, image2, x, y, settings, still, extra
+    u, v, quality, sharpness, reason, sigma = entry.vectors(
+        image1, image2, x, y, settings, still, extra
     )
     reason = _with_data_checks(image1, image2, x, y, u, v, reason)
     valid = reason == Reason.VALID
@@ -575,7 +703,7 @@ def track(
         sigma=sigma,
         extra=extra,
     )
-    if method in ("ft", "superlim") and settings.consistency > 0:
+    if entry.neighbour_check and settings.consistency > 0:
         _check_consistency(result, settings.consistency)
     if geo1 is not None and geo2 is not None:
         geolocate(result, geo1, geo2, dt_seconds)

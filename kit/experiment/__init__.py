@@ -8,7 +8,7 @@ use. Modules:
 - `config`: `ExperimentConfig`, `TrainConfig`, `load_experiment`, tile defaults
 - `checkpoint`: what a checkpoint holds, saving, loading, `check_compatible`
 - `distributed`: this process's place in a torchrun run
-- `train`: the training loop (`train`, `validate`, `TrainResult`)
+- `train`: the training loop (`train`, `validate`, `score_scenes`, `TrainResult`)
 - `predict`: `Predictor` (tiling, test-time augmentation), `predict_dataset`
 - submissions are written by `scoring.write_submission` (re-exported here)
 - `panels`: chart and SAR figures
@@ -23,7 +23,7 @@ from kit.experiment.checkpoint import (
 )
 from kit.experiment.config import ExperimentConfig, TrainConfig, load_experiment
 from kit.experiment.predict import Predictor, predict_dataset
-from kit.experiment.train import TrainResult, train, validate
+from kit.experiment.train import TrainResult, score_scenes, train, validate
 from scoring.submission_writer import SubmissionWriter, write_submission
 
 _LAZY = {
@@ -54,6 +54,7 @@ __all__ = [
     "model_from_checkpoint",
     "predict_dataset",
     "save_checkpoint",
+    "score_scenes",
     "train",
     "validate",
     "write_submission",

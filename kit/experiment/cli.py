@@ -2,6 +2,7 @@
 
     autoice train demo
     autoice train --list                         # the packaged recipes, a line each
+    autoice train --models                       # the registered model types, a line each
     autoice train mmseaice --data /path/to/ai4arctic
     autoice predict --checkpoint runs/demo/best.pt --data data/demo/test --out upload_package.nc
 
@@ -27,6 +28,7 @@ from kit.experiment.config import (
 from kit.experiment.distributed import is_main_process
 from kit.experiment.predict import Predictor, predict_dataset
 from kit.experiment.train import train
+from kit.models.registry import MODEL_TYPES
 
 # -------------------------------------------------------------------- autoice train
 
@@ -40,6 +42,18 @@ class ListRecipes(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         print(format_recipes(packaged_recipes()))
+        parser.exit()
+
+
+class ListModels(argparse.Action):
+    """`--models`: print each registered model type (``model.type``) with its description and
+    exit, read from the registry (`kit.models.registry`)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(format_recipes({name: entry.description for name, entry in MODEL_TYPES.items()}))
         parser.exit()
 
 
@@ -65,6 +79,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--list", action=ListRecipes,
                         help="list the packaged recipes with a line each and exit")  # fmt: skip
+    parser.add_argument("--models", action=ListModels,
+                        help="list the model types model.type may name and exit")  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
     parser.add_argument("--overwrite", action="store_true", help="start afresh over a previous run")
     parser.add_argument("--device", choices=DEVICE_CHOICES,

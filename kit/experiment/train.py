@@ -178,6 +178,59 @@ def validate(
     model: nn.Module, dataset: SceneDataset, config: ExperimentConfig, device: torch.device
 ) -> dict[str, float]:
     """Challenge scores (percent) of whole-scene predictions on the validation scenes."""
+    accumulator = score_scenes(model, dataset, config, device)
+    if not accumulator.scenes:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = accumulator.report()
+    return {**{f"val_{c}": s for c, s in report.charts.items()}, "val_combined": report.combined}
+
+
+def score_scenes(
+    model: nn.Module, dataset: SceneDataset, config: ExperimentConfig, device: torch.device
+) -> ScoreAccumulator:
+    """Predict every scene of `dataset` whole and count it against its reference charts.
+
+    The per-scene counts behind `validate`'s scores, for statistics over scenes: bootstrap
+    intervals (`scoring.statistics.bootstrap_intervals`) or a paired comparison of two models
+    (`scoring.statistics.paired_bootstrap`, or `paired_bootstrap_runs` over several seeds).
+    A chart the model does not predict counts as all masked; the model is left in training mode.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The trained network.
+    dataset : SceneDataset
+        Whole scenes with reference charts, read as `config.data` says.
+    config : ExperimentConfig
+        The experiment (its data section and the train section's tile size and overlap).
+    device : torch.device
+        Where to predict.
+
+    Returns
+    -------
+    scoring.ScoreAccumulator
+        One confusion matrix per scene and chart; ``report()`` gives the challenge scores.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from kit.data.synthetic import SynthConfig, write_dataset
+    >>> from kit.data import discover
+    >>> from kit.models import build_model
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> _ = write_dataset(tmp / "data", SynthConfig(n_train=0, n_test=2, size=(64, 64)),
+    ...                   workers=1, progress=False)
+    >>> config = ExperimentConfig.from_dict({"data": {"variables": ["nersc_sar_primary"],
+    ...     "downscale": 4, "cache_dir": str(tmp / "cache")}, "model": {"filters": [4, 4]}})
+    >>> dataset = SceneDataset(config.data, discover(tmp / "data"))
+    >>> model = build_model(config.model, len(dataset.channels), config.data.charts)
+    >>> accumulator = score_scenes(model, dataset, config, torch.device("cpu"))
+    >>> len(accumulator.scenes), sorted(accumulator.report().charts)
+    (2, ['FLOE', 'SIC', 'SOD'])
+    """
     predictor = Predictor(
         [model], config.data, dataset.channels, device,
         tile_size=config.train.tile_size, tile_overlap=config.train.tile_overlap,
@@ -195,12 +248,7 @@ def validate(
                 predicted = np.full(reference.shape, charts.MASK, dtype=np.uint8)
             accumulator.update(item["scene_id"], chart, predicted, reference)
     model.train()
-    if not accumulator.scenes:
-        return {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report = accumulator.report()
-    return {**{f"val_{c}": s for c, s in report.charts.items()}, "val_combined": report.combined}
+    return accumulator
 
 
 # -------------------------------------------------------------------- training

@@ -2,7 +2,7 @@
 
 ```yaml
 model:
-  type: multitask_unet        # unet | multitask_unet | smp
+  type: multitask_unet        # unet | multitask_unet | smp (kit.models.registry)
   filters: [32, 32, 64, 64]   # channels per resolution (unet, multitask_unet)
   sic_head: regression        # regression | classification (default per type)
   sic_units: fraction         # regression head learns SIC/10 (fraction) or tenths (default)
@@ -12,43 +12,32 @@ model:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Annotated, Any, Literal
 
 from torch import nn
 
 from kit import charts
+from kit.config import OneOf
 from kit.errors import KitError
-from kit.models.heads import CLASSIFICATION, HEAD_KINDS, REGRESSION, head_kinds
-from kit.models.multitask import MMSEAICE_FILTERS, ChartUNet, MultiTaskUNet
-from kit.models.smp_models import SmpMultiTask
+
+# The modules that register the kit's model types (`kit.models.registry.register_model`), in
+# the order listings show them: a new model type is a module and its line here.
+from kit.models import multitask, smp_models  # noqa: F401  (registers unet, multitask_unet; smp)
+from kit.models.heads import HEAD_KINDS, REGRESSION, head_kinds
+from kit.models.registry import MODEL_TYPES, model_type_names
 from kit.models.unet import MAX_LEVELS
 
-MODEL_TYPES = ("unet", "multitask_unet", "smp")
 #: Units the SIC regression head learns in: class values 0-10, or fractions 0-1 (class / 10).
 SIC_UNITS = ("tenths", "fraction")
-
-#: SIC head when the config does not say: the starter's classification for the plain U-Net,
-#: MMSeaIce's regression for the multi-task models.
-DEFAULT_SIC_HEAD = {"unet": CLASSIFICATION, "multitask_unet": REGRESSION, "smp": REGRESSION}
-
-#: Keys that only make sense for some model types.
-TYPE_KEYS = {
-    "levels": ("unet",),
-    "filters": ("unet", "multitask_unet"),
-    "decoder_filters": ("multitask_unet",),
-    "separate_decoders": ("multitask_unet",),
-    "arch": ("smp",),
-    "encoder": ("smp",),
-    "encoder_weights": ("smp",),
-}
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """What network to build; the input channels and charts come from the data config."""
 
-    type: Literal["unet", "multitask_unet", "smp"] = "multitask_unet"
+    #: A registered model type (`kit.models.MODEL_TYPES`: unet, multitask_unet, smp ...).
+    type: Annotated[str, OneOf(model_type_names)] = "multitask_unet"
     #: Poolings of the plain U-Net (default 4 when `filters` is not given).
     levels: int | None = None
     #: Channels per resolution, full resolution first (U-Net types).
@@ -65,21 +54,22 @@ class ModelConfig:
     arch: str | None = None
     encoder: str | None = None
     encoder_weights: str | None = None
-    #: Further keyword arguments for `smp.create_model`.
+    #: Further keyword arguments for the type's network (smp: `smp.create_model`).
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.type not in MODEL_TYPES:
-            raise KitError(f"model.type {self.type!r}: allowed {', '.join(MODEL_TYPES)}")
+            raise KitError(f"model.type {self.type!r}: allowed {', '.join(model_type_names())}")
         if self.sic_head is not None and self.sic_head not in HEAD_KINDS:
             raise KitError(f"model.sic_head {self.sic_head!r}: allowed {', '.join(HEAD_KINDS)}")
         if self.sic_units not in SIC_UNITS:
             raise KitError(f"model.sic_units {self.sic_units!r}: allowed {', '.join(SIC_UNITS)}")
         if self.sic_units != "tenths" and self.resolved_sic_head != REGRESSION:
             raise KitError(f"model.sic_units {self.sic_units} needs sic_head: regression")
-        defaults = ModelConfig.__dataclass_fields__
-        for key, types in TYPE_KEYS.items():
-            if self.type not in types and getattr(self, key) != defaults[key].default:
+        if not isinstance(self.extra, dict):
+            raise KitError(f"model.extra: expected a mapping of smp arguments, got {self.extra!r}")
+        for key, types in type_settings().items():
+            if self.type not in types and getattr(self, key) != _default(key):
                 raise KitError(f"model.{key} applies to type {' or '.join(types)}, not {self.type}")
         if self.levels is not None and not 1 <= self.levels <= MAX_LEVELS:
             raise KitError(f"model.levels must be in [1, {MAX_LEVELS}], got {self.levels}")
@@ -90,14 +80,39 @@ class ModelConfig:
                     f"model.{key} must list 2 to {MAX_LEVELS + 1} channel counts "
                     f"(1 to {MAX_LEVELS} poolings), got {len(values)}"
                 )
-        if not isinstance(self.extra, dict):
-            raise KitError(f"model.extra: expected a mapping of smp arguments, got {self.extra!r}")
-        if self.extra and self.type != "smp":
-            raise KitError(f"model.extra (smp arguments) applies to type smp, not {self.type}")
 
     @property
     def resolved_sic_head(self) -> str:
-        return self.sic_head or DEFAULT_SIC_HEAD[self.type]
+        return self.sic_head or MODEL_TYPES[self.type].sic_head
+
+
+def _default(key: str) -> Any:
+    """The default of `ModelConfig` setting `key`."""
+    spec = ModelConfig.__dataclass_fields__[key]
+    return spec.default_factory() if spec.default is MISSING else spec.default
+
+
+def type_settings() -> dict[str, tuple[str, ...]]:
+    """Settings that apply to some model types only, in `ModelConfig`'s order, and the types
+    each applies to (read from the registry).
+
+    Returns
+    -------
+    dict
+        Setting name -> the registered types that take it, e.g. ``levels -> ("unet",)``.
+
+    Examples
+    --------
+    >>> type_settings()["separate_decoders"]
+    ('multitask_unet',)
+    >>> type_settings()["filters"]
+    ('unet', 'multitask_unet')
+    """
+    taken = {
+        f.name: tuple(name for name, entry in MODEL_TYPES.items() if f.name in entry.settings)
+        for f in fields(ModelConfig)
+    }
+    return {key: types for key, types in taken.items() if types}
 
 
 def sic_scale(config: ModelConfig) -> float:
@@ -107,12 +122,7 @@ def sic_scale(config: ModelConfig) -> float:
 
 def poolings(config: ModelConfig) -> int | None:
     """How many times a U-Net type halves its input (None for smp, whose encoder decides)."""
-    if config.type == "smp":
-        return None
-    if config.type == "unet" and config.levels is not None:
-        return config.levels
-    default = 4 if config.type == "unet" else len(MMSEAICE_FILTERS) - 1
-    return len(config.filters) - 1 if config.filters else default
+    return MODEL_TYPES[config.type].poolings(config)
 
 
 def build_model(config: ModelConfig, in_channels: int, chart_names: Sequence[str]) -> nn.Module:
@@ -125,8 +135,8 @@ def build_model(config: ModelConfig, in_channels: int, chart_names: Sequence[str
     Parameters
     ----------
     config : ModelConfig
-        The ``model:`` section: type (``unet``, ``multitask_unet``, ``smp``), depth, filters,
-        SIC head and units.
+        The ``model:`` section: type (one of `MODEL_TYPES`: ``unet``, ``multitask_unet``,
+        ``smp`` ...), depth, filters, SIC head and units.
     in_channels : int
         Input channels (``len(PatchDataset.channels)``).
     chart_names : sequence of str
@@ -159,26 +169,4 @@ def build_model(config: ModelConfig, in_channels: int, chart_names: Sequence[str
     if in_channels < 1:
         raise KitError(f"a model needs at least one input channel, got {in_channels}")
     kinds = head_kinds(list(chart_names), config.resolved_sic_head)
-    scale = sic_scale(config)
-    if config.type == "unet":
-        levels = config.levels if config.levels is not None or config.filters else 4
-        return ChartUNet(in_channels, kinds, levels=levels, filters=config.filters,
-                         regression_scale=scale)  # fmt: skip
-    if config.type == "multitask_unet":
-        return MultiTaskUNet(
-            in_channels,
-            kinds,
-            filters=config.filters or MMSEAICE_FILTERS,
-            decoder_filters=config.decoder_filters,
-            separate_decoders=config.separate_decoders,
-            regression_scale=scale,
-        )
-    return SmpMultiTask(
-        in_channels,
-        kinds,
-        arch=config.arch or "Unet",
-        encoder=config.encoder or "resnet34",
-        encoder_weights=config.encoder_weights,
-        regression_scale=scale,
-        **config.extra,
-    )
+    return MODEL_TYPES[config.type].build(config, in_channels, kinds, sic_scale(config))

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from kit.models.heads import ChartHeads
+from kit.models.heads import CLASSIFICATION, REGRESSION, ChartHeads
+from kit.models.registry import register_model
 from kit.models.unet import UNet, UNetDecoder, UNetEncoder, resolve_filters
 
 #: MMSeaIce's filters per resolution (three poolings).
@@ -75,3 +76,53 @@ class ChartUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.heads(self.unet(x))
+
+
+#: Poolings of the plain U-Net when neither `levels` nor `filters` is given.
+DEFAULT_LEVELS = 4
+
+
+def _unet_poolings(config) -> int:
+    if config.levels is not None:
+        return config.levels
+    return len(config.filters) - 1 if config.filters else DEFAULT_LEVELS
+
+
+def _multitask_poolings(config) -> int:
+    return len(config.filters or MMSEAICE_FILTERS) - 1
+
+
+@register_model(
+    "unet",
+    settings=("levels", "filters"),
+    sic_head=CLASSIFICATION,
+    poolings=_unet_poolings,
+    example={"levels": 2, "filters": [4, 4, 8]},
+    description="the AutoICE starter's U-Net, a classification head per chart",
+)
+def build_chart_unet(config, in_channels: int, kinds, regression_scale: float) -> ChartUNet:
+    """`ChartUNet` from a `ModelConfig` of type ``unet`` (4 poolings by default)."""
+    levels = config.levels if config.levels is not None or config.filters else DEFAULT_LEVELS
+    return ChartUNet(in_channels, kinds, levels=levels, filters=config.filters,
+                     regression_scale=regression_scale)  # fmt: skip
+
+
+@register_model(
+    "multitask_unet",
+    settings=("filters", "decoder_filters", "separate_decoders"),
+    sic_head=REGRESSION,
+    poolings=_multitask_poolings,
+    example={"filters": [4, 4, 8], "sic_units": "fraction"},
+    description="MMSeaIce's multi-task U-Net: shared encoder, shared or per-chart decoders",
+)
+def build_multitask_unet(config, in_channels: int, kinds, regression_scale: float) -> MultiTaskUNet:
+    """`MultiTaskUNet` from a `ModelConfig` of type ``multitask_unet`` (MMSeaIce's filters by
+    default)."""
+    return MultiTaskUNet(
+        in_channels,
+        kinds,
+        filters=config.filters or MMSEAICE_FILTERS,
+        decoder_filters=config.decoder_filters,
+        separate_decoders=config.separate_decoders,
+        regression_scale=regression_scale,
+    )

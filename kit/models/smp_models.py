@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kit.models.heads import head_channels, scale_regression
+from kit.models.heads import REGRESSION, head_channels, scale_regression
+from kit.models.registry import register_model
 
 
 class SmpMultiTask(nn.Module):
@@ -58,3 +59,24 @@ class SmpMultiTask(nn.Module):
         out = self.net(x)[..., :height, :width]
         outputs = dict(zip(self.sizes, torch.split(out, list(self.sizes.values()), dim=1)))
         return scale_regression(outputs, self.kinds, self.regression_scale)
+
+
+@register_model(
+    "smp",
+    settings=("arch", "encoder", "encoder_weights", "extra"),
+    sic_head=REGRESSION,
+    example={"arch": "Unet", "encoder": "resnet18"},
+    description="any segmentation-models-pytorch architecture and encoder (default Unet/resnet34)",
+)
+def build_smp(config, in_channels: int, kinds, regression_scale: float) -> SmpMultiTask:
+    """`SmpMultiTask` from a `ModelConfig` of type ``smp``; `model.extra` goes to
+    `smp.create_model`."""
+    return SmpMultiTask(
+        in_channels,
+        kinds,
+        arch=config.arch or "Unet",
+        encoder=config.encoder or "resnet34",
+        encoder_weights=config.encoder_weights,
+        regression_scale=regression_scale,
+        **config.extra,
+    )

@@ -233,3 +233,17 @@ def test_seasons_differ_as_in_the_manifest(planned_shares):
         real_means = [group[f"{chart}_{value}"].mean() for group in (real_summer, real_winter)]
         assert np.sign(made[0] - made[1]) == np.sign(real_means[0] - real_means[1])
         assert abs(made[0] - made[1]) > 0.1
+
+
+def test_demo_set_has_twenty_test_scenes_and_the_earlier_training_scenes():
+    """20 test scenes (a paired bootstrap over scenes can rank two models), and growing the test
+    split left every training scene and the first 6 test scenes as they were: each scene is
+    planned from (seed, index), training scenes first."""
+    assert synthetic.DEMO_CONFIG.n_test >= 20 and synthetic.DEMO_CONFIG.n_train == 24
+    demo = synthetic.plan_scenes(synthetic.DEMO_CONFIG)
+    earlier = synthetic.plan_scenes(
+        synthetic.SynthConfig(n_train=24, n_test=6, size=synthetic.DEMO_CONFIG.size)
+    )
+    assert [split for split, _ in demo].count("test") == synthetic.DEMO_CONFIG.n_test
+    assert demo[: len(earlier)] == earlier
+    assert len({spec.scene_id for _, spec in demo}) == len(demo)

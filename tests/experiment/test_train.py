@@ -10,10 +10,12 @@ import torch
 import torch.multiprocessing as mp
 
 from kit.cli import main as cli_main
+from kit.data import discover
+from kit.data.scene_dataset import SceneDataset
 from kit.errors import KitError
 from kit.experiment.checkpoint import load_checkpoint
 from kit.experiment.predict import Predictor, predict_dataset
-from kit.experiment.train import train
+from kit.experiment.train import score_scenes, train
 from scoring import score_submission
 from tests.tiny_runs import tiny_config, tiny_dataset
 
@@ -52,6 +54,17 @@ def test_train_checkpoint_predict_score(data_dir, tmp_path):
     report = score_submission(out, data_dir)
     assert len(report.scenes) == 2 and np.isfinite(report.combined)
     assert len(list((tmp_path / "png").glob("*.png"))) == 2
+
+    # score_scenes: the same per-scene counts in memory as the scorer reads from the file
+    best = predictor.models[0]
+    scenes = discover(data_dir)
+    test = SceneDataset(config.data, scenes[scenes.split == "test"])
+    counts = score_scenes(best, test, config, torch.device("cpu"))
+    assert sorted(counts.scenes) == sorted(report.scenes)
+    assert counts.report().combined == pytest.approx(report.combined, abs=1e-9)
+    mine = counts.report().per_scene
+    for scene, scores in report.per_scene.items():
+        assert mine[scene] == pytest.approx(scores, abs=1e-9, nan_ok=True)
 
 
 def test_resume_continues_exactly_where_it_stopped(data_dir, tmp_path):

@@ -1,10 +1,14 @@
-"""The contract every chart model keeps, checked over every model type the factory builds.
+"""The contract every chart model keeps, checked over every registered model type.
 
 A model maps inputs [B, C, H, W] to `{chart: [B, K, H, W]}` keyed like `model.kinds` (K: the
 chart's classes, or 1 for a SIC regression), is trainable end to end (every weight gets a
 gradient), is deterministic and batch-independent in eval mode, and takes the odd tile sizes the
-Predictor pads. Which export paths work (TorchScript scripting and tracing, `torch.compile`) is
-stated per case below; the tests fail when a statement stops being true.
+Predictor pads. The cases are each registered type built from its registered `example`
+(`kit.models.registry`), plus head and architecture variants; a newly registered type is
+covered without editing this file, and `CONTRACT` lists the checks for one config (a test
+registering a toy type runs them too). Which export paths work (TorchScript scripting and
+tracing, `torch.compile`) is stated per case of the kit's own types below; the tests fail when
+a statement stops being true.
 """
 
 from __future__ import annotations
@@ -20,19 +24,27 @@ from kit.data.config import DataConfig
 from kit.experiment.predict import MODEL_STRIDE, Predictor, pad_to_multiple
 from kit.models import MODEL_TYPES, ModelConfig, build_model, to_scores
 from kit.models.heads import REGRESSION, head_kinds
+from kit.models.registry import ModelType
 
 IN_CHANNELS = 5
 BATCH = 2
 SIZE = (64, 64)
 
-#: Tiny configs of every model type and head variant; smp encoders get no pretrained weights
-#: (`encoder_weights` None, as in the factory's default), so nothing is downloaded.
-CASES = {
-    "unet": ModelConfig(type="unet", levels=2, filters=[4, 4, 8]),
+
+def example(entry: ModelType) -> ModelConfig:
+    """The small instance a registered model type names for the contract tests."""
+    return ModelConfig(type=entry.name, **entry.example)
+
+
+#: Tiny configs of every registered model type (its example: unet, multitask_unet, smp, the
+#: factory's default smp architecture with a small encoder) and of head and architecture
+#: variants; smp encoders get no pretrained weights (`encoder_weights` None, as in the
+#: factory's default), so nothing is downloaded.
+CASES = {name: example(entry) for name, entry in MODEL_TYPES.items()}
+VARIANTS = {
     "unet_sic_regression": ModelConfig(
         type="unet", levels=2, filters=[4, 4, 8], sic_head="regression"
     ),
-    "multitask_unet": ModelConfig(type="multitask_unet", filters=[4, 4, 8], sic_units="fraction"),
     "multitask_unet_separate": ModelConfig(
         type="multitask_unet",
         filters=[4, 4, 8],
@@ -40,9 +52,7 @@ CASES = {
         separate_decoders=True,
         sic_head="classification",
     ),  # fmt: skip
-    # The factory's default smp architecture with a small encoder ...
-    "smp_unet_resnet18": ModelConfig(type="smp", arch="Unet", encoder="resnet18"),
-    # ... and another architecture, its encoder cut to 3 stages (`model.extra`) to stay fast.
+    # Another smp architecture, its encoder cut to 3 stages (`model.extra`) to stay fast.
     "smp_deeplabv3plus_resnet18_depth3": ModelConfig(
         type="smp",
         arch="DeepLabV3Plus",
@@ -50,6 +60,9 @@ CASES = {
         extra={"encoder_depth": 3, "decoder_channels": 16},
     ),  # fmt: skip
 }
+CASES |= VARIANTS
+#: The kit's own model types: the export statements below are made for their cases.
+KIT_TYPES = ("unet", "multitask_unet", "smp")
 
 #: Prefixes of the parameters that get no gradient (none elsewhere). smp builds the whole
 #: ResNet encoder whatever `encoder_depth` is: with 3 stages, layer3 and layer4 are built, saved
@@ -68,7 +81,7 @@ SCRIPTABLE: dict[str, str | None] = {
     "unet_sic_regression": "kit/models/unet.py",
     "multitask_unet": "kit/models/unet.py",
     "multitask_unet_separate": "kit/models/unet.py",
-    "smp_unet_resnet18": "kit/models/heads.py",
+    "smp": "kit/models/heads.py",
     "smp_deeplabv3plus_resnet18_depth3": "kit/models/heads.py",
 }
 
@@ -81,7 +94,7 @@ TRACE_ANY_SIZE: dict[str, bool] = {
     "unet_sic_regression": True,
     "multitask_unet": True,
     "multitask_unet_separate": True,
-    "smp_unet_resnet18": False,
+    "smp": False,
     "smp_deeplabv3plus_resnet18_depth3": False,
 }
 
@@ -92,16 +105,17 @@ TRACE_ANY_SIZE: dict[str, bool] = {
 COMPILES_FULLGRAPH: dict[str, bool] = {
     "unet": True,
     "multitask_unet_separate": True,
-    "smp_unet_resnet18": True,
+    "smp": True,
     "smp_deeplabv3plus_resnet18_depth3": True,
 }
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def make(case: str, charts=CHARTS) -> torch.nn.Module:
+def make(case: str | ModelConfig, charts=CHARTS) -> torch.nn.Module:
+    """The case's model (a case name or a config), seeded."""
     torch.manual_seed(0)
-    return build_model(CASES[case], IN_CHANNELS, charts)
+    return build_model(CASES[case] if isinstance(case, str) else case, IN_CHANNELS, charts)
 
 
 def inputs(*size: int, batch: int = BATCH, seed: int = 1) -> torch.Tensor:
@@ -122,13 +136,35 @@ def assert_outputs_equal(a: dict, b: dict, exact: bool = True) -> None:
             torch.testing.assert_close(a[chart], b[chart], rtol=1e-4, atol=1e-5)
 
 
+#: Cases of the kit's own types, for which the export statements are made.
+STATED = sorted(case for case, config in CASES.items() if config.type in KIT_TYPES)
+
+
 def test_cases_cover_every_model_type_and_statement():
     assert {config.type for config in CASES.values()} == set(MODEL_TYPES)
+    assert set(KIT_TYPES) <= set(MODEL_TYPES)
     for statement in (SCRIPTABLE, TRACE_ANY_SIZE):
-        assert set(statement) == set(CASES)
+        assert set(statement) == set(STATED)
     assert set(NO_GRADIENT) <= set(CASES)
     compiled = {CASES[case].type for case in COMPILES_FULLGRAPH}
-    assert set(COMPILES_FULLGRAPH) <= set(CASES) and compiled == set(MODEL_TYPES)
+    assert set(COMPILES_FULLGRAPH) <= set(STATED) and compiled == set(KIT_TYPES)
+
+
+@pytest.mark.parametrize("name", MODEL_TYPES.names())
+def test_registration_is_complete(name):
+    """What every model type registers: settings that are `ModelConfig` fields, a SIC head,
+    poolings that a config of its example answers, and an example that builds."""
+    check_registration(MODEL_TYPES[name])
+
+
+def check_registration(entry: ModelType) -> None:
+    fields = set(ModelConfig.__dataclass_fields__) - {"type", "sic_head", "sic_units"}
+    assert set(entry.settings) <= fields, entry.settings
+    assert entry.description and entry.sic_head in ("classification", "regression")
+    config = example(entry)
+    assert config.resolved_sic_head == entry.sic_head or config.sic_head is not None
+    levels = entry.poolings(config)
+    assert levels is None or (isinstance(levels, int) and levels >= 0)
 
 
 # ------------------------------------------------------------------ outputs
@@ -137,8 +173,12 @@ def test_cases_cover_every_model_type_and_statement():
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("charts", [CHARTS, ("FLOE", "SIC")], ids=["all", "floe_sic"])
 def test_one_output_per_chart_keyed_like_kinds(case, charts):
-    model = make(case, charts).eval()
-    kinds = head_kinds(list(charts), CASES[case].resolved_sic_head)
+    check_outputs(CASES[case], charts)
+
+
+def check_outputs(config: ModelConfig, charts=CHARTS) -> None:
+    model = make(config, charts).eval()
+    kinds = head_kinds(list(charts), config.resolved_sic_head)
     assert model.kinds == kinds and list(model.kinds) == list(charts)
     with torch.no_grad():
         out = model(inputs(*SIZE))
@@ -150,7 +190,12 @@ def test_one_output_per_chart_keyed_like_kinds(case, charts):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_gradients_reach_every_trainable_parameter(case):
-    model = make(case).train()
+    check_gradients(CASES[case], NO_GRADIENT.get(case, ()))
+
+
+def check_gradients(config: ModelConfig, unused: tuple[str, ...] = ()) -> None:
+    """Every trainable weight gets a finite, non-zero gradient, but those starting `unused`."""
+    model = make(config).train()
     out = model(inputs(*SIZE))
     weights = torch.Generator().manual_seed(2)
     loss = sum((o * torch.randn(o.shape, generator=weights)).sum() for o in out.values())
@@ -158,14 +203,17 @@ def test_gradients_reach_every_trainable_parameter(case):
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and len(trainable) == len(list(model.parameters()))
     without = {n for n, p in trainable if p.grad is None or not bool(p.grad.abs().sum() > 0)}
-    unused = NO_GRADIENT.get(case, ())
     assert without == {n for n, _ in trainable if unused and n.startswith(unused)}
     assert all(torch.isfinite(p.grad).all() for n, p in trainable if n not in without)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_eval_mode_is_deterministic_and_batch_independent(case):
-    model = make(case)
+    check_eval_mode(CASES[case])
+
+
+def check_eval_mode(config: ModelConfig) -> None:
+    model = make(config)
     model.train()
     model(inputs(*SIZE, seed=3))  # move batch-norm statistics away from their initial values
     model.eval()
@@ -180,7 +228,11 @@ def test_eval_mode_is_deterministic_and_batch_independent(case):
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("size", [(37, 50), (33, 32)])
 def test_odd_sizes_at_least_a_stride_are_taken_directly(case, size):
-    model = make(case).eval()
+    check_odd_size_direct(CASES[case], size)
+
+
+def check_odd_size_direct(config: ModelConfig, size: tuple[int, int] = (37, 50)) -> None:
+    model = make(config).eval()
     with torch.no_grad():
         out = model(inputs(*size, batch=1))
     for chart, channels in expected_channels(model.kinds).items():
@@ -191,7 +243,11 @@ def test_odd_sizes_at_least_a_stride_are_taken_directly(case, size):
 @pytest.mark.parametrize("size", [(37, 50), (1, 3), (30, 7)])
 def test_odd_sizes_padded_as_the_predictor_does(case, size):
     """Scenes and tile edges smaller than the network's poolings (1 x 3) work once padded."""
-    model = make(case).eval()
+    check_odd_size_padded(CASES[case], size)
+
+
+def check_odd_size_padded(config: ModelConfig, size: tuple[int, int] = (1, 3)) -> None:
+    model = make(config).eval()
     x = inputs(*size, batch=1)
     with torch.no_grad():
         padded = model(pad_to_multiple(x, MODEL_STRIDE))
@@ -213,6 +269,17 @@ def test_odd_sizes_padded_as_the_predictor_does(case, size):
             torch.testing.assert_close(scores[chart], crop, rtol=1e-5, atol=1e-6)
 
 
+#: The shared checks of one config, each with its default arguments: a test that registers a
+#: model type of its own runs them all on the type's example.
+CONTRACT = (
+    check_outputs,
+    check_gradients,
+    check_eval_mode,
+    check_odd_size_direct,
+    check_odd_size_padded,
+)
+
+
 # ------------------------------------------------------------------ export
 
 
@@ -230,7 +297,7 @@ def _script_in_child(case: str, results) -> None:
     results.send((True, None))
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", STATED)
 def test_torchscript_scripting_is_as_stated(case):
     """Each attempt runs in a forked child: a failed `torch.jit.script` leaves half-compiled
     classes in its process, and the next model sharing them would fail on those instead."""
@@ -247,7 +314,7 @@ def test_torchscript_scripting_is_as_stated(case):
         assert not scripted and error.startswith("RuntimeError") and SCRIPTABLE[case] in error
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", STATED)
 def test_torchscript_tracing_is_as_stated(case):
     model = make(case).eval()
     with warnings.catch_warnings(), torch.no_grad():

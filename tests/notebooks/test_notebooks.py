@@ -47,8 +47,27 @@ def check_drift_results(results: dict) -> None:
     assert traj["shear_miss"] < 0.5 * traj["median_abs_divergence"], traj
 
 
+def check_ablation_results(results: dict) -> None:
+    """Notebook 03: every experiment, the starter baseline included, has a paired interval of
+    its change against the reference (over test scenes and seeds) and the verdict it implies."""
+    experiments = results["experiments"]
+    assert {"reference", "baseline", "no-amsr2", "sic-ce"} <= set(experiments), experiments
+    assert results["test_scenes"] >= 2 and len(results["seeds"]) == 2, results
+    for key, row in experiments.items():
+        if key == "reference":
+            assert "verdicts" not in row
+            continue
+        low, high = row["delta_combined_low"], row["delta_combined_high"]
+        assert low <= high, (key, row)
+        expected = "better" if low > 0 else "worse" if high < 0 else "not resolved"
+        assert row["verdicts"]["combined"] == expected, (key, row)
+
+
 #: Checks of a notebook's results.json beyond "it ran".
-RESULT_CHECKS = {"06_sea_ice_drift": check_drift_results}
+RESULT_CHECKS = {
+    "03_multitask_mmseaice": check_ablation_results,
+    "06_sea_ice_drift": check_drift_results,
+}
 
 
 def test_the_six_tutorial_notebooks_are_there():

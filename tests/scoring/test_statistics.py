@@ -29,6 +29,7 @@ from scoring.statistics import (
     breakdown,
     chart_statistics,
     paired_bootstrap,
+    paired_bootstrap_runs,
     resample_counts,
     scene_groups,
 )
@@ -203,6 +204,81 @@ def test_paired_bootstrap_lists_scenes_only_one_side_holds():
     b = accumulate({s: c for s, c in scenes.items() if s != SCENES[1]})
     with pytest.raises(ScoringError, match=f"only in A: {SCENES[1]}; only in B: none"):
         paired_bootstrap(a, b)
+
+
+def plain_run_means(runs, resamples, seed, stream):
+    """The textbook two-level loop: draw scene indices (as `plain_bootstrap`), draw runs with
+    replacement, score each drawn run on the drawn scenes' pooled pixels and average."""
+    ids = list(runs[0])
+    scene_rows = np.random.default_rng(seed).integers(0, len(ids), size=(resamples, len(ids)))
+    run_rows = np.random.default_rng([seed, stream]).integers(
+        0, len(runs), size=(resamples, len(runs))
+    )
+    out = {name: [] for name in (*CHARTS, "combined")}
+    for scene_row, run_row in zip(scene_rows, run_rows):
+        per_run = []
+        for r in run_row:
+            charts = {}
+            for chart in CHARTS:
+                pairs = [(runs[r][ids[i]][chart][1], runs[r][ids[i]][chart][0]) for i in scene_row]
+                charts[chart] = 100 * pooled_sklearn(pairs, chart)
+            per_run.append({**charts, "combined": combined_score(charts)})
+        for name in out:
+            out[name].append(np.mean([scores[name] for scores in per_run]))
+    return {name: np.array(values) for name, values in out.items()}
+
+
+def test_paired_bootstrap_runs_equals_a_plain_loop_over_scenes_and_runs():
+    runs_a = [make_scenes(seed=s, empty_scene=False) for s in (20, 21, 22)]
+    runs_b = [make_scenes(seed=s, empty_scene=False) for s in (30, 31)]
+    for run in runs_b:  # B: worse on SOD (half its pixels predicted as class 0)
+        for charts in run.values():
+            pred, ref = charts["SOD"]
+            charts["SOD"] = (np.where(np.arange(pred.size).reshape(pred.shape) % 2, 0, pred), ref)
+    result = paired_bootstrap_runs(
+        [accumulate(r) for r in runs_a], [accumulate(r) for r in runs_b],
+        settings=Bootstrap(resamples=60, seed=7), names=("multi", "base"),
+    )  # fmt: skip
+    plain_a, plain_b = plain_run_means(runs_a, 60, 7, 1), plain_run_means(runs_b, 60, 7, 2)
+    for name in (*CHARTS, "combined"):
+        diff = plain_a[name] - plain_b[name]
+        low, high = plain_interval(diff, 0.95)
+        assert abs(result.interval[name].low - low) < TOL
+        assert abs(result.interval[name].high - high) < TOL
+        assert result.a_better[name] == pytest.approx((diff > 0).mean(), abs=1e-12)
+        means = [accumulate(r).report() for r in runs_a]
+        point = np.mean([m.combined if name == "combined" else m.charts[name] for m in means])
+        assert result.a[name] == pytest.approx(point, abs=TOL)
+    assert result.runs == (3, 2) and result.verdicts()["SOD"] == "better"
+    assert "mean of 3 runs" in result.table() and "scenes and runs" in result.table()
+    assert json.loads(result.to_json())["verdicts"]["SOD"] == "better"
+
+
+def test_paired_bootstrap_runs_of_one_run_each_is_the_paired_bootstrap():
+    a, b = accumulate(make_scenes(seed=40)), accumulate(make_scenes(seed=41))
+    settings = Bootstrap(resamples=150, seed=3)
+    single, runs = (
+        paired_bootstrap(a, b, settings=settings),
+        paired_bootstrap_runs([a], [b], settings=settings),
+    )
+    for name in (*CHARTS, "combined"):
+        assert runs.interval[name] == single.interval[name]
+        assert runs.difference[name] == pytest.approx(single.difference[name], abs=TOL)
+
+
+def test_paired_bootstrap_runs_pairs_runs_and_refuses_mismatches():
+    runs = [accumulate(make_scenes(seed=s)) for s in (50, 51)]
+    paired = paired_bootstrap_runs(runs, runs, settings=Bootstrap(resamples=50), pair_runs=True)
+    assert all(paired.interval[n].low == paired.interval[n].high == 0 for n in paired.interval)
+    with pytest.raises(
+        ScoringError, match="pair_runs needs as many runs of A as of B, got 2 and 1"
+    ):
+        paired_bootstrap_runs(runs, runs[:1], pair_runs=True)
+    with pytest.raises(ScoringError, match="B: no runs"):
+        paired_bootstrap_runs(runs, [])
+    fewer = accumulate({s: c for s, c in make_scenes(seed=52).items() if s != SCENES[0]})
+    with pytest.raises(ScoringError, match=f"only in A run 1: {SCENES[0]}"):
+        paired_bootstrap_runs(runs, [fewer])
 
 
 def pooled(scenes, chart, members):
