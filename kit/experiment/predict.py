@@ -420,7 +420,7 @@ def _save_panel(folder: Path, scene, maps, predictor: Predictor, reference) -> N
         scene_backdrop,
     )
 
-    sar, land = scene_backdrop(scene.path)
+    sar, land = scene_backdrop(scene.path, predictor.data.input_scaling)
     unit = "dB"
     if sar is None:
         channel = charts.SAR_VARIABLES[0]
