@@ -25,7 +25,7 @@ from kit.config import config_from_dict
 from kit.drift.features import FeatureParams, feature_track
 from kit.drift.io import GcpTransform
 from kit.drift.local_motion import FirstGuess, LocalParams, fit_local_motion
-from kit.drift.matching import MatchParams, MatchResult, pattern_match
+from kit.drift.matching import MatchParams, MatchResult, confirm_weak_peaks, pattern_match
 from kit.drift.preprocess import normalise
 from kit.drift.reasons import Reason
 from kit.errors import KitError
@@ -379,7 +379,15 @@ def _windowed_match(
             settings.match_params(int(size)),
         )
         result.fill(part, match)
-    return result
+    # a weak peak is still a match where the nearby matches agree on a guess it lands on
+    agreed = (guess.spread <= settings.agree) & (guess.support >= LocalParams.min_support)
+    return confirm_weak_peaks(
+        result,
+        np.where(agreed, guess.u, np.nan),
+        np.where(agreed, guess.v, np.nan),
+        settings.max_residual,
+        settings.match_params(search),
+    )
 
 
 def _ft_vectors(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra: dict):
