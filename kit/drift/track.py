@@ -379,14 +379,41 @@ def _windowed_match(
             settings.match_params(int(size)),
         )
         result.fill(part, match)
-    # a weak peak is still a match where the nearby matches agree on a guess it lands on
-    agreed = (guess.spread <= settings.agree) & (guess.support >= LocalParams.min_support)
+    return _confirmed(result, x, y, guess, settings.match_params(search), settings)
+
+
+def _confirmed(
+    result: MatchResult,
+    x: np.ndarray,
+    y: np.ndarray,
+    guess: FirstGuess,
+    params: MatchParams,
+    settings: TrackParams,
+) -> MatchResult:
+    """`result` with its weak peaks confirmed (`confirm_weak_peaks`) where they land within
+    `max_residual` of the prediction of the first guess's matches, then of the local motion of
+    the strong pattern-matching vectors around them - in both only where those predictions
+    agree (`agree`) and at least `min_support` of them are nearby."""
+
+    def agreed(g: FirstGuess, u, v) -> tuple[np.ndarray, np.ndarray]:
+        ok = (g.spread <= settings.agree) & (g.support >= LocalParams.min_support)
+        return np.where(ok, u, np.nan), np.where(ok, v, np.nan)
+
+    confirm_weak_peaks(result, *agreed(guess, guess.u, guess.v), settings.max_residual, params)
+    strong = result.valid
+    motion = fit_local_motion(
+        x[strong],
+        y[strong],
+        (x + result.u)[strong],
+        (y + result.v)[strong],
+        settings.local_params(),
+        float(np.nanmedian(guess.angle)) if np.isfinite(guess.angle).any() else 0.0,
+    )
+    if motion is None:
+        return result
+    around = motion.guess(x, y)
     return confirm_weak_peaks(
-        result,
-        np.where(agreed, guess.u, np.nan),
-        np.where(agreed, guess.v, np.nan),
-        settings.max_residual,
-        settings.match_params(search),
+        result, *agreed(around, around.u, around.v), settings.max_residual, params
     )
 
 
