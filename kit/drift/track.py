@@ -6,7 +6,10 @@ Methods:
   geolocation is given) with a +-`search` px window.
 - `ft+pm`: pattern matching around the FT first guess (and with the FT rotation applied to the
   templates) within a small +-`refine_search` px window, widened by up to `widen` px where the
-  nearby matches predict different motions (a break in the ice between them).
+  nearby matches predict different motions (a break in the ice between them). A peak below
+  `min_quality` is still valid where it lands within `max_residual` px of the agreeing
+  predictions of the FT matches or of the strong PM vectors around it
+  (`kit.drift.matching.confirm_weak_peaks`).
 - `superlim`: the learned descriptor tracker alone (see `kit.drift.superlim`).
 - `superlim+pm`: the SuperLIM first guess refined by pattern matching with a +-`superlim_search`
   px search (widened the same way).
@@ -395,11 +398,11 @@ def _confirmed(
     the strong pattern-matching vectors around them - in both only where those predictions
     agree (`agree`) and at least `min_support` of them are nearby."""
 
-    def agreed(g: FirstGuess, u, v) -> tuple[np.ndarray, np.ndarray]:
+    def agreed(g: FirstGuess) -> tuple[np.ndarray, np.ndarray]:
         ok = (g.spread <= settings.agree) & (g.support >= LocalParams.min_support)
-        return np.where(ok, u, np.nan), np.where(ok, v, np.nan)
+        return np.where(ok, g.u, np.nan), np.where(ok, g.v, np.nan)
 
-    confirm_weak_peaks(result, *agreed(guess, guess.u, guess.v), settings.max_residual, params)
+    confirm_weak_peaks(result, *agreed(guess), settings.max_residual, params)
     strong = result.valid
     motion = fit_local_motion(
         x[strong],
@@ -412,9 +415,7 @@ def _confirmed(
     if motion is None:
         return result
     around = motion.guess(x, y)
-    return confirm_weak_peaks(
-        result, *agreed(around, around.u, around.v), settings.max_residual, params
-    )
+    return confirm_weak_peaks(result, *agreed(around), settings.max_residual, params)
 
 
 def _ft_vectors(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra: dict):
