@@ -403,6 +403,9 @@ def _confirmed(
         return np.where(ok, g.u, np.nan), np.where(ok, g.v, np.nan)
 
     confirm_weak_peaks(result, *agreed(guess), settings.max_residual, params)
+    weak = np.flatnonzero(result.reason == Reason.WEAK_PEAK)
+    if weak.size == 0:
+        return result
     strong = result.valid
     motion = fit_local_motion(
         x[strong],
@@ -414,8 +417,13 @@ def _confirmed(
     )
     if motion is None:
         return result
-    around = motion.guess(x, y)
-    return confirm_weak_peaks(result, *agreed(around), settings.max_residual, params)
+    part = MatchResult.empty(weak.size)
+    for name in vars(part):
+        setattr(part, name, getattr(result, name)[weak])
+    confirm_weak_peaks(part, *agreed(motion.guess(x[weak], y[weak])), settings.max_residual, params)
+    result.fill(weak, part)
+    result.valid = result.reason == Reason.VALID
+    return result
 
 
 def _ft_vectors(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra: dict):
