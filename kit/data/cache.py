@@ -11,6 +11,9 @@ normalisation, month encoding) the cache holds, on the working grid:
 - `charts`: uint8 [K, h, w], MASK where there is no label (rule: `kit.data.regrid`);
 - `valid`: bool [h, w], where the SAR has data (0, 2 or NaN marks no data, by convention).
 
+Variables on the 80 m grid are read and downscaled in row blocks of whole working-grid rows
+(`row_blocks`), so building an entry never holds a channel of a 5000 x 5000 scene at 80 m.
+
 Entries live in `<cache_dir>/<scene_id>-<path hash>/<settings hash>/` and their file names start
 with a hash of the source files' size and modification time: a changed scene gets new files and
 the stale ones are removed. Files are written under temporary names and renamed into place
@@ -24,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +61,8 @@ CACHE_SETTINGS = (
 ENTRY_FILES = ("x.npy", "valid.npy", "charts.npy", "json")
 #: `minmax` normalisation maps [mean - K std, mean + K std] onto [-1, 1].
 MINMAX_STD_SPAN = 3.0
+#: About this many 80 m pixels of a variable are read at once (8 MB of float32).
+ROW_BLOCK_PIXELS = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,43 @@ def _file_identity(path: str | None) -> list | None:
         return None
     stat = os.stat(path)
     return [os.path.realpath(path), stat.st_size, stat.st_mtime_ns]
+
+
+def row_blocks(
+    shape: tuple[int, int], factor: int, block_pixels: int | None = None
+) -> Iterator[tuple[slice, slice]]:
+    """Row blocks of an 80 m grid made of whole working-grid rows: (80 m rows, working rows).
+
+    Each block is downscaled on its own (the downscale blocks never straddle two row blocks),
+    so converting a scene block by block gives exactly what converting it whole gives.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (H, W) of the 80 m grid.
+    factor : int
+        The downscale factor of the working grid.
+    block_pixels : int, optional
+        About how many 80 m pixels a block holds (at least one working row); default
+        `ROW_BLOCK_PIXELS`.
+
+    Returns
+    -------
+    iterator of (slice, slice)
+        The block's rows on the 80 m grid and on the working grid, top to bottom.
+
+    Examples
+    --------
+    >>> [(r.start, r.stop, w.start, w.stop) for r, w in row_blocks((25, 7), 10, 150)]
+    [(0, 20, 0, 2), (20, 25, 2, 3)]
+    """
+    height, width = shape
+    block_pixels = ROW_BLOCK_PIXELS if block_pixels is None else block_pixels
+    per_block = max(1, block_pixels // max(1, width * factor))  # working rows
+    rows = working_shape(shape, factor)[0]
+    for top in range(0, rows, per_block):
+        bottom = min(rows, top + per_block)
+        yield slice(top * factor, min(height, bottom * factor)), slice(top, bottom)
 
 
 def normalise(z: np.ndarray, method: str) -> np.ndarray:
@@ -234,21 +277,35 @@ class SceneCache:
                     lat_lon = lat_lon_channels(ds, factor, path)
                 yield lat_lon[0 if variable == "aux_lat" else 1]
                 continue
-            z = to_zscore(read_variable(ds, variable, path), variable, scaling)
-            values = normalise(z, config.normalisation)
             if variable in charts.COARSE_GRID_VARIABLES:
+                z = to_zscore(read_variable(ds, variable, path), variable, scaling)
+                values = normalise(z, config.normalisation)
                 values = np.nan_to_num(values, nan=charts.NORMALISED_FILL_VALUE)
                 values = coarse_to_working(values, shape, factor, config.upsampling)
             else:
-                values = block_mean(values, factor)  # NaN (no data) ignored by the average
+                values = self._full_grid_channel(ds, variable, path, shape, scaling)
             yield np.nan_to_num(values, nan=charts.NORMALISED_FILL_VALUE)
 
+    def _full_grid_channel(self, ds, variable: str, path, shape, scaling: Scaling) -> np.ndarray:
+        """An 80 m variable on the working grid (float32, NaN where a block has no data), read,
+        normalised and area-averaged one row block at a time."""
+        factor = self.config.downscale
+        out = np.empty(working_shape(shape, factor), dtype=np.float32)
+        for rows, working_rows in row_blocks(shape, factor):
+            z = to_zscore(read_variable(ds, variable, path, rows), variable, scaling)
+            # NaN (no data) is ignored by the average
+            out[working_rows] = block_mean(normalise(z, self.config.normalisation), factor)
+        return out
+
     def _valid(self, ds, path, shape, scaling: Scaling) -> np.ndarray:
+        factor = self.config.downscale
+        valid = np.ones(working_shape(shape, factor), dtype=bool)
         name = charts.SAR_VARIABLES[0]
-        if name not in ds:
-            return np.ones(working_shape(shape, self.config.downscale), dtype=bool)
-        valid = ~no_data(read_variable(ds, name, path), name, scaling)
-        return block_any(valid, self.config.downscale)
+        if name in ds:
+            for rows, working_rows in row_blocks(shape, factor):
+                values = read_variable(ds, name, path, rows)
+                valid[working_rows] = block_any(~no_data(values, name, scaling), factor)
+        return valid
 
     def _charts(self, ds, path, reference_path) -> tuple[np.ndarray, tuple[str, ...]]:
         """The configured charts present in the scene (or its reference file), downscaled."""
@@ -263,7 +320,10 @@ class SceneCache:
 
 
 def valid_mask(path: str | os.PathLike, input_scaling: str = "auto") -> np.ndarray:
-    """Where the scene's SAR has data, on its 80 m grid (bool [H, W]); all True without SAR."""
+    """Where the scene's SAR has data, on its 80 m grid (bool [H, W]); all True without SAR.
+
+    The SAR is read in row blocks: only the mask is ever held whole.
+    """
     scaling = file_scaling(path, input_scaling)
     name = charts.SAR_VARIABLES[0]
     ds = open_netcdf(path)
@@ -272,9 +332,11 @@ def valid_mask(path: str | os.PathLike, input_scaling: str = "auto") -> np.ndarr
         ds = open_scene(path, variables=[name])
     try:
         shape = (ds.sizes[charts.SAR_DIMS[0]], ds.sizes[charts.SAR_DIMS[1]])
-        if name not in ds:
-            return np.ones(shape, dtype=bool)
-        return ~no_data(read_variable(ds, name, path), name, scaling)
+        valid = np.ones(shape, dtype=bool)
+        if name in ds:
+            for rows, _ in row_blocks(shape, 1):
+                valid[rows] = ~no_data(read_variable(ds, name, path, rows), name, scaling)
+        return valid
     finally:
         ds.close()
 

@@ -214,10 +214,14 @@ def scene_info(path: str | os.PathLike) -> SceneInfo:
     return SceneInfo(scene_id, service, when, shape, shape_2km, has_charts, str(path))
 
 
-def read_variable(ds: xr.Dataset, name: str, path=None) -> np.ndarray:
-    """Load one variable into memory, naming the file if its data turns out to be unreadable."""
+def read_variable(ds: xr.Dataset, name: str, path=None, rows: slice | None = None) -> np.ndarray:
+    """Load one variable into memory, naming the file if its data turns out to be unreadable.
+
+    With `rows`, only that slice of its first dimension is read (a row block of a 2-D grid).
+    """
     try:
-        return np.asarray(ds[name].values)
+        variable = ds[name] if rows is None else ds[name].isel({ds[name].dims[0]: rows})
+        return np.asarray(variable.values)
     except Exception as exc:
         where = path or ds.encoding.get("source", "scene")
         raise KitError(f"{where}: cannot read variable {name} ({exc})") from exc

@@ -132,7 +132,7 @@ class LocalMotion:
         trend = np.where(surrounded[:, None], np.nan, np.stack([tx, ty], 1) - q)
         # the range leaves out the outer tenth of the predictions on each side: one stray
         # match must not widen the search, a break (a side with more) still does
-        lo, hi = np.nanpercentile(pred, [10, 90], axis=1)
+        lo, hi = _nan_percentiles(pred, (10.0, 90.0))
         lo, hi = np.fmin(lo, trend), np.fmax(hi, trend)
         pred = np.concatenate([pred, trend[:, None, :]], axis=1)
         median = np.nanmedian(pred, axis=1)
@@ -145,6 +145,25 @@ class LocalMotion:
             support,
             surrounded,
         )
+
+
+def _nan_percentiles(values: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
+    """`numpy.nanpercentile(values, percents, axis=1)` (linear interpolation) of an (n, k, c)
+    array, vectorised: numpy's NaN path loops over the rows in Python."""
+    ordered = np.sort(values, axis=1)  # NaN last
+    count = np.isfinite(ordered).sum(axis=1, keepdims=True)  # (n, 1, c)
+    out = []
+    for p in percents:
+        pos = np.maximum(count - 1, 0) * (p / 100.0)
+        below = np.floor(pos).astype(np.int64)
+        above = np.minimum(below + 1, np.maximum(count - 1, 0))
+        a = np.take_along_axis(ordered, below, axis=1)
+        b = np.take_along_axis(ordered, above, axis=1)
+        t = pos - below
+        # numpy's interpolation, for identical numbers: from the nearer of the two values
+        value = np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t)[:, 0, :]
+        out.append(np.where(count[:, 0, :] > 0, value, np.nan))
+    return np.stack(out)
 
 
 def _surrounded(offset: np.ndarray, near: np.ndarray) -> np.ndarray:

@@ -39,6 +39,9 @@ class MatchParams:
     angles: tuple[float, ...] = (0.0,)
     min_quality: float = 0.3
     min_sharpness: float = 0.08
+    #: Lowest peak correlation of a vector that an independent first guess confirms
+    #: (`confirm_weak_peaks`); never above `min_quality`.
+    confirm_quality: float = 0.2
     min_texture_std: float = 1e-3
     batch: int = 128
     workers: int = 2
@@ -479,3 +482,59 @@ def pattern_match(
         best.result.quality, best.result.curvature_x, best.result.curvature_y, params.template
     )
     return best.result
+
+
+def confirm_weak_peaks(
+    result: MatchResult,
+    guess_u: np.ndarray,
+    guess_v: np.ndarray,
+    tolerance: float,
+    params: MatchParams | None = None,
+) -> MatchResult:
+    """Weak peaks that an independent first guess confirms, marked valid.
+
+    `min_quality` guards against a wrong peak when nothing else is known. Speckle and little
+    texture lower the correlation of right matches too (on 4-look warped real images right
+    peaks fall to 0.2), while noise peaks inside a small search window land anywhere in it.
+    A weak peak is kept when it still stands out (`min_sharpness`), reaches `confirm_quality`
+    and lies within `tolerance` px of a first guess made from other data (the local motion
+    model of feature matches): two independent measurements agree. Where the guess is NaN
+    (its predictions disagree, e.g. next to a break) nothing is confirmed.
+
+    Parameters
+    ----------
+    result : MatchResult
+        Pattern matching around the first guess; its reasons and validity are updated.
+    guess_u, guess_v : numpy.ndarray
+        The first-guess displacement per point (NaN: no confirmation).
+    tolerance : float
+        Largest distance (px) of a confirmed peak from the guess.
+    params : MatchParams, optional
+        The thresholds the matching used.
+
+    Returns
+    -------
+    MatchResult
+        `result`, updated in place.
+
+    Examples
+    --------
+    >>> m = MatchResult.empty(3)
+    >>> m.u[:], m.v[:] = [5.0, 5.0, 9.0], [0.0, 0.0, 0.0]
+    >>> m.quality[:], m.sharpness[:] = [0.25, 0.1, 0.25], [0.15, 0.15, 0.15]
+    >>> m.reason[:] = Reason.WEAK_PEAK
+    >>> confirm_weak_peaks(m, np.full(3, 5.5), np.zeros(3), 2.0).valid.tolist()
+    [True, False, False]
+    """
+    params = params or MatchParams()
+    floor = min(params.confirm_quality, params.min_quality)
+    with np.errstate(invalid="ignore"):
+        confirmed = (
+            (result.reason == Reason.WEAK_PEAK)
+            & (np.nan_to_num(result.quality, nan=-1) >= floor)
+            & (np.nan_to_num(result.sharpness, nan=-1) >= params.min_sharpness)
+            & (np.hypot(result.u - guess_u, result.v - guess_v) <= tolerance)
+        )
+    result.reason[confirmed] = Reason.VALID
+    result.valid = result.reason == Reason.VALID
+    return result

@@ -6,7 +6,10 @@ Methods:
   geolocation is given) with a +-`search` px window.
 - `ft+pm`: pattern matching around the FT first guess (and with the FT rotation applied to the
   templates) within a small +-`refine_search` px window, widened by up to `widen` px where the
-  nearby matches predict different motions (a break in the ice between them).
+  nearby matches predict different motions (a break in the ice between them). A peak below
+  `min_quality` is still valid where it lands within `max_residual` px of the agreeing
+  predictions of the FT matches or of the strong PM vectors around it
+  (`kit.drift.matching.confirm_weak_peaks`).
 - `superlim`: the learned descriptor tracker alone (see `kit.drift.superlim`).
 - `superlim+pm`: the SuperLIM first guess refined by pattern matching with a +-`superlim_search`
   px search (widened the same way).
@@ -31,7 +34,7 @@ from kit.config import config_from_dict
 from kit.drift.features import FeatureParams, feature_track
 from kit.drift.io import GcpTransform
 from kit.drift.local_motion import FirstGuess, LocalParams, fit_local_motion
-from kit.drift.matching import MatchParams, MatchResult, pattern_match
+from kit.drift.matching import MatchParams, MatchResult, confirm_weak_peaks, pattern_match
 from kit.drift.preprocess import normalise
 from kit.drift.reasons import Reason
 from kit.drift.registry import DRIFT_METHODS, added_settings, register_drift_method
@@ -448,6 +451,47 @@ def _windowed_match(
             settings.match_params(int(size)),
         )
         result.fill(part, match)
+    return _confirmed(result, x, y, guess, settings.match_params(search), settings)
+
+
+def _confirmed(
+    result: MatchResult,
+    x: np.ndarray,
+    y: np.ndarray,
+    guess: FirstGuess,
+    params: MatchParams,
+    settings: TrackParams,
+) -> MatchResult:
+    """`result` with its weak peaks confirmed (`confirm_weak_peaks`) where they land within
+    `max_residual` of the prediction of the first guess's matches, then of the local motion of
+    the strong pattern-matching vectors around them - in both only where those predictions
+    agree (`agree`) and at least `min_support` of them are nearby."""
+
+    def agreed(g: FirstGuess) -> tuple[np.ndarray, np.ndarray]:
+        ok = (g.spread <= settings.agree) & (g.support >= LocalParams.min_support)
+        return np.where(ok, g.u, np.nan), np.where(ok, g.v, np.nan)
+
+    confirm_weak_peaks(result, *agreed(guess), settings.max_residual, params)
+    weak = np.flatnonzero(result.reason == Reason.WEAK_PEAK)
+    if weak.size == 0:
+        return result
+    strong = result.valid
+    motion = fit_local_motion(
+        x[strong],
+        y[strong],
+        (x + result.u)[strong],
+        (y + result.v)[strong],
+        settings.local_params(),
+        float(np.nanmedian(guess.angle)) if np.isfinite(guess.angle).any() else 0.0,
+    )
+    if motion is None:
+        return result
+    part = MatchResult.empty(weak.size)
+    for name in vars(part):
+        setattr(part, name, getattr(result, name)[weak])
+    confirm_weak_peaks(part, *agreed(motion.guess(x[weak], y[weak])), settings.max_residual, params)
+    result.fill(weak, part)
+    result.valid = result.reason == Reason.VALID
     return result
 
 

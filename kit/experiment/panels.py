@@ -119,13 +119,17 @@ def score_title(chart: str, score: float | None) -> str:
     return f"{chart} predicted ({metric} {score:.1f})"
 
 
-def scene_backdrop(path: str | os.PathLike) -> tuple[np.ndarray | None, np.ndarray | None]:
+def scene_backdrop(
+    path: str | os.PathLike, input_scaling: str = "auto"
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """HH backscatter (dB, NaN = no data) and land (distance index 0) of a scene on its 80 m
-    grid, whatever its convention (raw scenes averaged to 80 m); None for a missing variable."""
+    grid, whatever its convention (raw scenes averaged to 80 m); None for a missing variable.
+    `input_scaling` is the data config's setting: `auto` decides on the file itself, anything
+    else forces the convention, as it does for the model's inputs."""
     from kit.data import file_scaling, open_scene, to_physical
     from kit.data.scene import open_netcdf, read_variable
 
-    scaling = file_scaling(path)  # decided on the file itself (a raw view has no attributes)
+    scaling = file_scaling(path, input_scaling)  # as the model's inputs were read
     probe = open_netcdf(path)
     try:
         present = [n for n in (charts.SAR_VARIABLES[0], "distance_map") if n in probe]

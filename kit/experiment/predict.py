@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +121,10 @@ class Predictor:
     >>> maps = predictor.predict_scene(item["x"], item["valid"], item["shape"], item["path"])
     >>> {chart: (m.shape, m.dtype.name) for chart, m in maps.items()}
     {'SIC': ((100, 100), 'uint8'), 'SOD': ((100, 100), 'uint8'), 'FLOE': ((100, 100), 'uint8')}
+    >>> charts_one_by_one = predictor.scene_charts(item["x"], item["valid"], item["shape"],
+    ...                                            item["path"])
+    >>> all(np.array_equal(maps[chart], values) for chart, values in charts_one_by_one)
+    True
     >>> Predictor([], data, scenes.channels)
     Traceback (most recent call last):
     ...
@@ -256,14 +260,45 @@ class Predictor:
         `valid` is the working-grid data mask; with a downscale factor > 1 and the scene `path`
         given, the exact 80 m mask is read from the scene's SAR instead.
         """
+        return dict(self.scene_charts(x, valid, shape, path))
+
+    def scene_charts(
+        self, x, valid, shape: tuple[int, int], path=None, every_chart: bool = False
+    ) -> Iterator[tuple[str, np.ndarray]]:
+        """The 80 m charts of `predict_scene`, made one at a time as they are asked for.
+
+        The streaming form, for writing a submission: besides the working-grid scores, only
+        the scene's 80 m data mask and the one chart being yielded are in memory.
+
+        Parameters
+        ----------
+        x, valid, shape, path
+            As for `predict_scene`.
+        every_chart : bool
+            Yield all of SIC, SOD and FLOE; a chart the models do not predict is all MASK.
+
+        Returns
+        -------
+        iterator of (str, numpy.ndarray)
+            ``(chart, uint8 [H, W])`` in the order of `kit.charts.CHARTS`.
+
+        Examples
+        --------
+        See the class example: the charts are those of `predict_scene`, one at a time.
+        """
         factor = self.data.downscale
+        classes = self.classes(x)
         invalid = ~self._valid_80m(valid, shape, factor, path, self.data.input_scaling)
-        result = {}
-        for chart, values in self.classes(x).items():
-            full = np.ascontiguousarray(to_original_grid(values, shape, factor))
-            full[invalid] = charts.MASK
-            result[chart] = full
-        return result
+        for chart in charts.CHARTS:
+            if chart in classes:
+                full = np.ascontiguousarray(to_original_grid(classes.pop(chart), shape, factor))
+                full[invalid] = charts.MASK
+            elif every_chart:
+                full = np.full(shape, charts.MASK, dtype=np.uint8)
+            else:
+                continue
+            yield chart, full
+            del full
 
     @staticmethod
     def _valid_80m(valid, shape, factor: int, path, input_scaling: str) -> np.ndarray:
@@ -362,12 +397,18 @@ def predict_dataset(
         scenes = tqdm(dataset.inputs(), total=len(dataset), desc="predict", unit="scene",
                       disable=not progress)  # fmt: skip
         for scene, reference in scenes:
-            maps = predictor.predict_scene(scene.x, scene.valid, scene.shape, scene.path)
-            for chart in absent:
-                maps[chart] = np.full(scene.shape, charts.MASK, dtype=np.uint8)
-            writer.add_scene(scene.scene_id, maps)
-            if png_dir is not None:
+            # Each 80 m chart is made, written and dropped in turn (memory flat in the number
+            # of scenes); the panels need all of them, so they are kept only for a panel.
+            maps = predictor.scene_charts(
+                scene.x, scene.valid, scene.shape, scene.path, every_chart=True
+            )
+            if png_dir is None:
+                writer.add_scene_charts(scene.scene_id, scene.shape, maps)
+            else:
+                maps = dict(maps)
+                writer.add_scene(scene.scene_id, maps)
                 _save_panel(Path(png_dir), scene, maps, predictor, reference)
+            del scene, maps  # nothing of a finished scene is kept
     return Path(out)
 
 
@@ -379,7 +420,7 @@ def _save_panel(folder: Path, scene, maps, predictor: Predictor, reference) -> N
         scene_backdrop,
     )
 
-    sar, land = scene_backdrop(scene.path)
+    sar, land = scene_backdrop(scene.path, predictor.data.input_scaling)
     unit = "dB"
     if sar is None:
         channel = charts.SAR_VARIABLES[0]

@@ -137,3 +137,21 @@ def test_missing_file(tmp_path):
     with pytest.raises(KitError, match="no such file"):
         SceneCache(config(tmp_path)).get(tmp_path / "20190301T101010_dmi_prep.nc")
     assert not os.path.exists(tmp_path / "cache")
+
+
+def test_row_blocks_convert_exactly_what_whole_variables_give(tmp_path, train_paths, monkeypatch):
+    """80 m variables are read and downscaled in row blocks of whole working rows; one working
+    row a block gives the same bytes as each variable read whole (300 x 260 px at downscale 7:
+    the last block is partial), and so does the 80 m no-data mask."""
+    from kit.data import cache as cache_module
+
+    cfg = config(tmp_path, downscale=7)
+    monkeypatch.setattr(cache_module, "ROW_BLOCK_PIXELS", 10**9)  # each variable whole
+    whole = SceneCache(cfg, tmp_path / "whole").get(train_paths[1])
+    whole_mask = cache_module.valid_mask(train_paths[1])
+    monkeypatch.setattr(cache_module, "ROW_BLOCK_PIXELS", 1)  # one working row a block
+    assert len(list(cache_module.row_blocks((300, 260), 7))) == 43
+    blocks = SceneCache(cfg, tmp_path / "blocks").get(train_paths[1])
+    assert whole.x.tobytes() == blocks.x.tobytes()
+    assert np.array_equal(whole.valid, blocks.valid) and not whole.valid.all()
+    assert np.array_equal(cache_module.valid_mask(train_paths[1]), whole_mask)

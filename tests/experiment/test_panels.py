@@ -94,3 +94,23 @@ def test_scene_backdrop_is_the_same_from_the_raw_and_the_ready_to_train_file(tin
     assert np.array_equal(np.isnan(sar), np.isnan(raw_sar))
     assert np.allclose(sar, raw_sar, equal_nan=True, atol=1e-3)
     assert np.array_equal(land, raw_land)
+
+
+def test_scene_backdrop_reads_the_file_as_the_config_says(tiny_dataset):
+    """`input_scaling` forced in the data config reaches the panel's backdrop too: a forced
+    convention is applied as given, not decided again from the file."""
+    import pandas as pd
+    import xarray as xr
+
+    from kit.experiment.panels import scene_backdrop
+
+    row = pd.read_csv(tiny_dataset / "metadata.csv").query("split == 'train'").iloc[0]
+    path = tiny_dataset / row.input_path
+    auto, _ = scene_backdrop(path)
+    forced, _ = scene_backdrop(path, "standard")
+    assert np.array_equal(auto, forced, equal_nan=True)  # the file says standard itself
+    as_physical, _ = scene_backdrop(path, "physical")  # told the values are dB already
+    with xr.open_dataset(path) as ds:
+        stored = ds["nersc_sar_primary"].values
+    assert np.allclose(as_physical, stored, equal_nan=True, atol=1e-5)
+    assert not np.allclose(as_physical, auto, equal_nan=True)

@@ -113,11 +113,12 @@ def _resume_config(tmp_path, stored: dict | None = None, **train) -> Path:
     return path
 
 
-def test_train_resume_refuses_a_crafted_checkpoint(tmp_path, capsys):
+def test_train_resume_refuses_a_crafted_checkpoint(tiny_dataset, tmp_path, capsys):
     (tmp_path / "run").mkdir()
     last, marker = _crafted(tmp_path / "run", _checkpoint_payload)
     last = last.rename(tmp_path / "run" / "last.pt")
-    assert main(["train", str(_resume_config(tmp_path)), "--resume"]) == 2
+    config = _resume_config(tmp_path, data_dir=str(tiny_dataset))  # the dataset passes its check
+    assert main(["train", str(config), "--resume"]) == 2
     assert "refused to load builtins.exec" in one_error_line(capsys.readouterr().err, "train", last)
     assert not marker.exists()
 

@@ -145,12 +145,15 @@ SYNTH_WORK = ("kit.data.synthetic.plan_scenes",)
             "has 16.0 GiB (largest square scene: 13107 px)",
         ),
         (
-            ["--train", "100000000"],
+            ["--train", "100000000", "--test", "6"],
             "--train 100000000 --test 6: a set of 100000006 scenes of 1000 x 1000 px needs at "
             "least 727.6 TiB of disk; {out} has 100.0 GiB free (room for 13421 scenes of this "
             "size)",
         ),
-        (["--train", "-5"], "--train -5 --test 6: need at least one scene, and no negative count"),
+        (
+            ["--train", "-5", "--test", "6"],
+            "--train -5 --test 6: need at least one scene, and no negative count",
+        ),
         (["--seed", "-1"], "--seed -1: must be in [0, 4294967295] (2**32 - 1), got -1"),
     ],
 )
