@@ -239,13 +239,9 @@ def test_import_circles_are_found_inside_functions_too():
     assert found == {"kit.charts", "kit.data.scene", "kit.data"}
 
 
-#: Circles still to break (issue 23): they wait for the work on these files to be merged.
-KNOWN_CIRCLES = [{"kit.data.raw", "kit.data.scene"}, {"kit.drift.track", "kit.drift.outliers"}]
-
-
 def test_no_import_circles_in_kit_and_scoring():
     """No module of kit/ or scoring/ reaches itself through its imports, counting the imports
     inside function bodies and `from package import module` (importing a package runs its
     __init__)."""
-    circles = [c for c in import_circles(own_import_graph()) if set(c) not in KNOWN_CIRCLES]
+    circles = import_circles(own_import_graph())
     assert not circles, "import circles:\n" + "\n".join(" -> ".join(c) for c in circles)
