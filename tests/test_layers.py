@@ -7,6 +7,10 @@
     top       kit/cli.py, kit/train.py, kit/batch.py, kit/cluster.py, kit/demo.py
 
 `scoring/` depends only on the ground floor and never on torch.
+
+Among the modules of `kit/` and `scoring/` there is no import circle, counting the imports
+inside function bodies (they may defer an import, never hide a circle), and no module imports
+another module's private (underscore) name.
 """
 
 import ast
