@@ -19,7 +19,7 @@ import io
 import json
 from datetime import datetime, timezone
 
-from kit.charts import CHARTS, METRIC_NAMES, METRICS, SCORE_DECIMALS
+from kit.charts import CHARTS, METRIC_NAMES, METRICS
 from scoring.formatting import format_percent, format_score
 from scoring.leaderboard import SCORE_KEYS, Standing
 
@@ -76,7 +76,7 @@ def _above_cells(above: dict | None, readable: bool) -> list[str]:
             return [f"not compared: {reason}"]
         return [f"above by {_signed(difference)}, higher in {100 * better:.1f} % of resamples"]
     return [
-        "" if difference is None else f"{difference:.{SCORE_DECIMALS}f}",
+        format_score(difference, missing=""),
         "" if better is None else f"{better:.4f}",
         reason or "",
     ]

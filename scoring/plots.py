@@ -200,7 +200,7 @@ def difference_plot(comparison, *, figure: Figure | SubFigure | None = None):
             colour = balance(0.85) if low > 0 else balance(0.15) if high < 0 else UNDECIDED_COLOUR
             xerr = [[value - low], [high - value]]
         ax.errorbar([value], [y], xerr=xerr, fmt="o", color=colour, capsize=4, label=name)
-        share = "undefined" if math.isnan(better[name]) else f"{100 * better[name]:.1f} %"
+        share = UNDEFINED if math.isnan(better[name]) else f"{100 * better[name]:.1f} %"
         ax.text(1.02, y, f"A > B: {share}", transform=ax.get_yaxis_transform(), va="center",
                 fontsize=9)  # fmt: skip
     ax.set_yticks(positions, list(SCORES))

@@ -591,7 +591,7 @@ def verdict(interval: Interval) -> str:
     ('better', 'not resolved', 'worse')
     """
     if math.isnan(interval.low) or math.isnan(interval.high):
-        return "undefined"
+        return UNDEFINED
     if interval.low > 0:
         return "better"
     if interval.high < 0:
