@@ -210,6 +210,35 @@ ICE_EDGE_SIC_CLASS = 2
 PREP_SUFFIX = "_prep.nc"
 REFERENCE_SUFFIX = "_prep_reference.nc"
 
+#: The one rule of which folders hold a dataset's test scenes, used by `kit.data.discover` and
+#: the scorer alike: a folder named `test` (TorchGeo / Hugging Face mirror, DTU copies) or
+#: `test_data` (DTU release, the folder the starter kit's `test_upload` reads), in any case.
+#: The scorer prefers them in this order.
+TEST_FOLDERS: tuple[str, ...] = ("test", "test_data")
+
+
+def is_test_folder(name: str) -> bool:
+    """Whether a folder of this name holds test scenes (`TEST_FOLDERS`, any case).
+
+    Parameters
+    ----------
+    name : str
+        The folder's own name (not a path).
+
+    Returns
+    -------
+    bool
+        True for `test` and `test_data` in any case; False for other names, even those that
+        merely contain "test" (`latest`, `tests_old`).
+
+    Examples
+    --------
+    >>> [is_test_folder(n) for n in ("test", "Test_Data", "train", "latest", "tests")]
+    [True, True, False, False, False]
+    """
+    return name.lower() in TEST_FOLDERS
+
+
 #: Raw-release file names, e.g. `S1A_EW_GRDM_1SDH_20190430T101830_20190430T101930_027018_030AD3_9C47_
 #: icechart_cis_SGRDIEA_20190430T1020Z_pl_a.nc`; the ready-to-train name is `<start>_<service>_prep.nc`.
 RAW_NAME_PATTERN = re.compile(

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from kit.atomic import write_atomic
+from scoring.formatting import format_score
 from scoring.splits import ALL, PRIVATE, PUBLIC
 
 SPLIT_CHOICES = (PUBLIC, PRIVATE, ALL)
@@ -415,14 +416,10 @@ def run_submit(args: argparse.Namespace) -> int:
     public = result.scores_rounded[PUBLIC]
     print(
         f"submission {result.submission_id} of team {result.team!r} scored: "
-        + ", ".join(f"{k} {_fmt(v)}" for k, v in public.items())
+        + ", ".join(f"{k} {format_score(v)}" for k, v in public.items())
         + " (public split)"
     )
     return 0
-
-
-def _fmt(score: float | None) -> str:
-    return "undefined" if score is None else f"{score:.3f}"
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -19,7 +19,8 @@ import io
 import json
 from datetime import datetime, timezone
 
-from kit.charts import CHARTS, METRIC_NAMES, METRICS, SCORE_DECIMALS
+from kit.charts import CHARTS, METRIC_NAMES, METRICS
+from scoring.formatting import format_percent, format_score
 from scoring.leaderboard import SCORE_KEYS, Standing
 
 FORMATS: tuple[str, ...] = ("md", "csv", "html", "json")
@@ -75,14 +76,14 @@ def _above_cells(above: dict | None, readable: bool) -> list[str]:
             return [f"not compared: {reason}"]
         return [f"above by {_signed(difference)}, higher in {100 * better:.1f} % of resamples"]
     return [
-        "" if difference is None else f"{difference:.{SCORE_DECIMALS}f}",
+        format_score(difference, missing=""),
         "" if better is None else f"{better:.4f}",
         reason or "",
     ]
 
 
 def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.{SCORE_DECIMALS}f}"
+    return format_score(value, sign=True, missing="-")
 
 
 def rank_confidence_of(standings: list[Standing]) -> float | None:
@@ -110,7 +111,7 @@ def _columns(ci: dict | None, readable: bool, shared: float | None = None) -> li
         return labels
     at = COLUMNS.index(SCORE_KEYS[-1]) + 1
     if readable:
-        extra = [f"{key} {100 * ci['confidence']:g} % interval" for key in SCORE_KEYS]
+        extra = [f"{key} {format_percent(ci['confidence'])} interval" for key in SCORE_KEYS]
     else:
         extra = [f"{key}_{end}" for key in SCORE_KEYS for end in ("low", "high")]
     if shared is not None:
@@ -129,8 +130,8 @@ def _shared_note(ci: dict, rank_confidence: float) -> str:
         f"ranked directly above by a paired bootstrap over the split's scenes "
         f"({ci['resamples']} resamples, seed {ci['seed']}); a team shares the rank above when "
         f"the team above has the higher combined score in fewer than "
-        f"{100 * rank_confidence:g} % of the resamples (a one-sided "
-        f"{100 * rank_confidence:g} % test), and teams so linked show the first rank of the "
+        f"{format_percent(rank_confidence)} of the resamples (a one-sided "
+        f"{format_percent(rank_confidence)} test), and teams so linked show the first rank of the "
         "group. Differences: combined score of the team above minus this team's, unrounded. The "
         "order is the challenge's."
     )
@@ -138,7 +139,7 @@ def _shared_note(ci: dict, rank_confidence: float) -> str:
 
 def _ci_note(ci: dict) -> str:
     return (
-        f"Intervals: {100 * ci['confidence']:g} % percentile bootstrap over the split's scenes "
+        f"Intervals: {format_percent(ci['confidence'])} percentile bootstrap over the split's scenes "
         f"({ci['resamples']} resamples, seed {ci['seed']}), from each submission's stored "
         "per-scene counts; they show how much a score depends on the choice of test scenes. "
         "The ranking is the challenge's."
@@ -164,7 +165,7 @@ def time_text(stamp: str) -> str:
 
 
 def _score_text(score: float | None) -> str:
-    return "-" if score is None else f"{score:.{SCORE_DECIMALS}f}"
+    return format_score(score, missing="-")
 
 
 def to_markdown(standings: list[Standing], split: str, title: str = "AutoICE leaderboard") -> str:

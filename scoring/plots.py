@@ -30,7 +30,8 @@ from matplotlib.figure import Figure, SubFigure
 from kit.atomic import atomic_path
 from kit.charts import CHARTS, METRICS
 from scoring.errors import ScoringError
-from scoring.statistics import SCORES
+from scoring.formatting import UNDEFINED, format_percent, format_score
+from scoring.report import SCORES
 
 #: Panel titles of the scores.
 SCORE_TITLES = {
@@ -114,7 +115,7 @@ def forest_plot(reports, *, figure: Figure | SubFigure | None = None) -> Figure 
                 capsize=3, markersize=5, label=_plain(label),
             )  # fmt: skip
             if math.isnan(score):
-                ax.text(0.5, positions[i], "undefined", transform=ax.get_yaxis_transform(),
+                ax.text(0.5, positions[i], UNDEFINED, transform=ax.get_yaxis_transform(),
                         ha="center", va="center", color=UNDECIDED_COLOUR, fontsize=8)  # fmt: skip
         ax.set_title(SCORE_TITLES[name])
         ax.set_xlabel("score (%)")
@@ -123,7 +124,7 @@ def forest_plot(reports, *, figure: Figure | SubFigure | None = None) -> Figure 
     axes[0].set_ylim(-0.6, n_rows - 0.4)
     counts = sorted({row["n_scenes"] for row in rows.values()})
     figure.suptitle(
-        f"Scores with {_percent(settings['confidence'])} percentile bootstrap intervals over "
+        f"Scores with {format_percent(settings['confidence'])} percentile bootstrap intervals over "
         f"{'/'.join(map(str, counts))} scenes ({settings['resamples']} resamples, seed "
         f"{settings['seed']})",
         fontsize="medium",
@@ -199,7 +200,7 @@ def difference_plot(comparison, *, figure: Figure | SubFigure | None = None):
             colour = balance(0.85) if low > 0 else balance(0.15) if high < 0 else UNDECIDED_COLOUR
             xerr = [[value - low], [high - value]]
         ax.errorbar([value], [y], xerr=xerr, fmt="o", color=colour, capsize=4, label=name)
-        share = "undefined" if math.isnan(better[name]) else f"{100 * better[name]:.1f} %"
+        share = UNDEFINED if math.isnan(better[name]) else f"{100 * better[name]:.1f} %"
         ax.text(1.02, y, f"A > B: {share}", transform=ax.get_yaxis_transform(), va="center",
                 fontsize=9)  # fmt: skip
     ax.set_yticks(positions, list(SCORES))
@@ -208,7 +209,7 @@ def difference_plot(comparison, *, figure: Figure | SubFigure | None = None):
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(
         f"A = {_plain(names[0])}\nB = {_plain(names[1])}\n"
-        f"{_percent(settings['confidence'])} paired percentile bootstrap over {n_scenes} scenes "
+        f"{format_percent(settings['confidence'])} paired percentile bootstrap over {n_scenes} scenes "
         f"({settings['resamples']} resamples, seed {settings['seed']})",
         fontsize="medium",
     )
@@ -269,7 +270,7 @@ def breakdown_heatmap(breakdowns, *, figure: Figure | SubFigure | None = None):
         image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0.0, vmax=100.0,
                           aspect="auto")  # fmt: skip
         for (row, col), value in np.ndenumerate(values):
-            text = "undefined" if math.isnan(value) else f"{value:.3f}"
+            text = format_score(value)
             dark = not math.isnan(value) and value > 55.0
             ax.text(col, row, text, ha="center", va="center", fontsize=8,
                     color="white" if dark else "black")  # fmt: skip
@@ -407,10 +408,6 @@ def _bounds(interval) -> tuple[float, float]:
 
 def _number(value) -> float:
     return math.nan if value is None else float(value)
-
-
-def _percent(confidence: float) -> str:
-    return f"{100 * confidence:g} %"
 
 
 def _plain(text: str) -> str:

@@ -7,8 +7,9 @@ Three forms are recognised (`find_reference`):
   the folder itself, test scenes in `test_data/`, as the starter kit's `test_upload` notebook
   reads them) or `<scene_id>_prep_reference.nc` (TorchGeo / Hugging Face layout,
   `metadata.csv` + `train/` + `test/`). The reference scenes are the test scenes: those of a
-  `test/` or else a `test_data/` subfolder holding charts; without one, the scenes in the folder
-  itself, otherwise those in `train/`. A scene's `_prep_reference.nc` is preferred over its
+  `test/` or else a `test_data/` subfolder (any case: the rule `kit.charts.is_test_folder` that
+  `kit.data.discover` follows too) holding charts; without one, the scenes in the folder itself,
+  otherwise those in `train/`. A scene's `_prep_reference.nc` is preferred over its
   `_prep.nc`; a `_prep.nc` without charts (a test input) is not a reference scene.
 - one netCDF file holding `<scene_id>_<chart>` variables, like a submission (or a folder whose
   only netCDF file is such a file, as in a Codabench reference bundle);
@@ -25,14 +26,22 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.charts import CHARTS, PREP_SUFFIX, REFERENCE_SUFFIX, submission_variable
+from kit.charts import (
+    CHARTS,
+    PREP_SUFFIX,
+    REFERENCE_SUFFIX,
+    TEST_FOLDERS,
+    is_test_folder,
+    submission_variable,
+)
 from scoring.chart_reader import open_chart_file
 from scoring.errors import ScoringError
 from scoring.storage import check_reference_file, check_regular_file
 
 #: Folders searched for reference scenes, in order of preference, relative to the given folder:
-#: the test scenes (`test/` of the TorchGeo layout, `test_data/` of the DTU release) first.
-SCENE_FOLDERS: tuple[str, ...] = ("test", "test_data", ".", "train")
+#: the test scenes (`kit.charts.TEST_FOLDERS`, in any case: `test/` of the TorchGeo layout,
+#: `test_data/` of the DTU release) first.
+SCENE_FOLDERS: tuple[str, ...] = (*TEST_FOLDERS, ".", "train")
 
 
 @dataclass(frozen=True)
@@ -115,9 +124,15 @@ def find_reference(path: str | os.PathLike) -> Reference:
     return Reference(source=str(path), scenes=scenes)
 
 
+def _scene_folders(root: Path) -> list[Path]:
+    """The folders of `SCENE_FOLDERS` under `root`, test folders matched in any case."""
+    tests = [p for p in root.iterdir() if p.is_dir() and is_test_folder(p.name)]
+    tests.sort(key=lambda p: (TEST_FOLDERS.index(p.name.lower()), p.name))
+    return [*tests, root, root / "train"]
+
+
 def _scenes_in_folder_tree(root: Path) -> dict[str, ReferenceScene]:
-    for name in SCENE_FOLDERS:
-        folder = root / name
+    for folder in _scene_folders(root):
         if folder.is_dir():
             scenes = _scenes_in_folder(folder, root)
             if scenes:

@@ -11,13 +11,16 @@ is NaN in Python and `null` in JSON.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from kit.charts import CHART_WEIGHTS, CHARTS, SCORE_DECIMALS
+from scoring.formatting import format_interval, format_percent, format_score, nan_to_none
+
+#: The score names of a report, its intervals and comparisons: the charts, then the combined score.
+SCORES: tuple[str, ...] = (*CHARTS, "combined")
 
 
 def rounded(score: float) -> float:
@@ -120,7 +123,7 @@ class Report:
 
     def to_dict(self) -> dict:
         """JSON-ready dictionary; NaN scores become None."""
-        return _nan_to_none(asdict(self))
+        return nan_to_none(asdict(self))
 
     def to_json(self, indent: int | None = 2) -> str:
         """The report as JSON text (strict JSON: no NaN)."""
@@ -133,39 +136,30 @@ class Report:
         title += f", {len(self.scenes)} scenes"
         ci = self.intervals
         if ci:
-            head += f"  {100 * ci['confidence']:g} % interval"
+            head += f"  {format_percent(ci['confidence'])} interval"
             title += f"; bootstrap over scenes, {ci['resamples']} resamples, seed {ci['seed']}"
         lines = [f"{title})", head]
         rows = [(c, self.details[c].metric, self.details[c].score_rounded) for c in CHARTS]
         for name, metric, score in [*rows, ("combined", "", self.combined_rounded)]:
-            line = f"{name:<10}{metric:<8}{_fmt(score):>10}"
+            line = f"{name:<10}{metric:<8}{format_score(score):>10}"
             if ci:
-                line += f"  {_bracket(ci[name])}"
+                line += "  " + format_interval(ci[name]["low"], ci[name]["high"])
             lines.append(line)
         for key, groups in self.breakdowns.items():
-            from scoring.statistics import breakdown_table
-
             lines += ["", breakdown_table(key, groups)]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
-def _fmt(score: float) -> str:
-    return "undefined" if math.isnan(score) else f"{score:.{SCORE_DECIMALS}f}"
-
-
-def _bracket(interval: Mapping) -> str:
-    low, high = interval["low"], interval["high"]
-    if low is None or high is None or math.isnan(low) or math.isnan(high):
-        return "undefined"
-    return f"[{_fmt(low)}, {_fmt(high)}]"
-
-
-def _nan_to_none(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nan_to_none(v) for v in value]
-    return value
+def breakdown_table(key: str, groups: Mapping[str, dict]) -> str:
+    """A breakdown as text: one row per group with scenes, pixels and scores."""
+    head = f"{'by ' + key:<14}{'scenes':>7}{'SIC pixels':>12}" + "".join(f"{c:>10}" for c in SCORES)
+    lines = [head]
+    for label, group in groups.items():
+        pixels = group["charts"]["SIC"]["n_pixels"]
+        scores = [group["charts"][c]["score"] for c in CHARTS] + [group["combined"]]
+        lines.append(
+            f"{label:<14}{group['n_scenes']:>7}{pixels:>12}"
+            + "".join(f"{format_score(s):>10}" for s in scores)
+        )
+    return "\n".join(lines)

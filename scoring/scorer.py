@@ -27,6 +27,7 @@ from kit.charts import CHARTS, submission_variable
 from scoring import chart_reader, metrics, raw_chunks, statistics
 from scoring.chart_reader import ChartFile, open_chart_file
 from scoring.errors import ScoringError
+from scoring.formatting import nan_to_none
 from scoring.heap import keep_freed_buffers
 from scoring.metrics import (
     ChartCounts,
@@ -90,15 +91,9 @@ def add_statistics(
     if ci:
         settings = ci if isinstance(ci, Bootstrap) else Bootstrap()
         intervals = statistics.bootstrap_intervals(accumulator, report.scenes, settings)
-        report.intervals = _nan_free(statistics.intervals_dict(intervals, settings))
-    report.breakdowns = _nan_free(breakdowns)
+        report.intervals = nan_to_none(statistics.intervals_dict(intervals, settings))
+    report.breakdowns = nan_to_none(breakdowns)
     return report
-
-
-def _nan_free(value):
-    from scoring.report import _nan_to_none
-
-    return _nan_to_none(value)
 
 
 def score_submission(

@@ -53,12 +53,13 @@ from kit.charts import (
     N_CLASSES,
     REGION_COLUMN,
     SCENE_ID_PATTERN,
-    SCORE_DECIMALS,
     SEASONS,
     combined_score,
 )
 from scoring.errors import ScoringError
+from scoring.formatting import UNDEFINED, format_interval, format_percent, format_score, nan_to_none
 from scoring.metrics import ChartCounts, ScoreAccumulator, chart_score, class_scores, ratio
+from scoring.report import SCORES
 
 #: Default number of bootstrap resamples, confidence level and seed.
 DEFAULT_RESAMPLES = 2000
@@ -66,8 +67,6 @@ DEFAULT_CONFIDENCE = 0.95
 DEFAULT_SEED = 0
 #: Allowed range of the number of resamples.
 MIN_RESAMPLES, MAX_RESAMPLES = 1, 1_000_000
-#: The score names of an interval table: the charts, then the combined score.
-SCORES: tuple[str, ...] = (*CHARTS, "combined")
 #: Grouping keys of `breakdown`; "region" is the manifest's chart source region.
 GROUP_KEYS: tuple[str, ...] = ("service", "month", "season", "region")
 #: Scene ids spelled out in an error before "... (N more)".
@@ -317,13 +316,11 @@ class Comparison:
 
     def to_dict(self) -> dict:
         """JSON-ready dictionary; NaN becomes None."""
-        from scoring.report import _nan_to_none
-
         data = asdict(self)
         data["names"] = list(self.names)
         data["runs"] = list(self.runs)
         data["verdicts"] = self.verdicts()
-        return _nan_to_none(data)
+        return nan_to_none(data)
 
     def to_json(self, indent: int | None = 2) -> str:
         """The comparison as strict JSON."""
@@ -332,7 +329,7 @@ class Comparison:
     def table(self) -> str:
         """Scores, difference, interval and P(A > B) per chart, as text."""
         a, b = self.names
-        percent = _percent(self.settings.confidence)
+        percent = format_percent(self.settings.confidence)
         where = f"{self.split} split" if self.split else "all scenes"
         over = "scenes"
         if self.runs != (1, 1):
@@ -350,9 +347,9 @@ class Comparison:
         for name in SCORES:
             interval = self.interval[name]
             lines.append(
-                f"{name:<10}{_fmt(self.a[name]):>9}{_fmt(self.b[name]):>9}"
-                f"{_fmt(self.difference[name], sign=True):>9}  "
-                f"{_bracket(interval.low, interval.high, sign=True):<21}"
+                f"{name:<10}{format_score(self.a[name]):>9}{format_score(self.b[name]):>9}"
+                f"{format_score(self.difference[name], sign=True):>9}  "
+                f"{format_interval(interval.low, interval.high, sign=True):<21}"
                 f"{_fmt_share(self.a_better[name]):>7}"
             )
         return "\n".join(lines)
@@ -594,7 +591,7 @@ def verdict(interval: Interval) -> str:
     ('better', 'not resolved', 'worse')
     """
     if math.isnan(interval.low) or math.isnan(interval.high):
-        return "undefined"
+        return UNDEFINED
     if interval.low > 0:
         return "better"
     if interval.high < 0:
@@ -855,42 +852,12 @@ def breakdown(
     return result
 
 
-def breakdown_table(key: str, groups: Mapping[str, dict]) -> str:
-    """A breakdown as text: one row per group with scenes, pixels and scores."""
-    head = f"{'by ' + key:<14}{'scenes':>7}{'SIC pixels':>12}" + "".join(f"{c:>10}" for c in SCORES)
-    lines = [head]
-    for label, group in groups.items():
-        pixels = group["charts"]["SIC"]["n_pixels"]
-        scores = [group["charts"][c]["score"] for c in CHARTS] + [group["combined"]]
-        lines.append(
-            f"{label:<14}{group['n_scenes']:>7}{pixels:>12}"
-            + "".join(f"{_fmt(s):>10}" for s in scores)
-        )
-    return "\n".join(lines)
-
-
-def _percent(confidence: float) -> str:
-    return f"{100 * confidence:g} %"
-
-
 def _nan(value) -> float:
     return math.nan if value is None else value
 
 
-def _fmt(value: float, sign: bool = False) -> str:
-    if value is None or math.isnan(value):
-        return "undefined"
-    return f"{value:+.{SCORE_DECIMALS}f}" if sign else f"{value:.{SCORE_DECIMALS}f}"
-
-
-def _bracket(low: float, high: float, sign: bool = False) -> str:
-    if math.isnan(low):
-        return "undefined"
-    return f"[{_fmt(low, sign)}, {_fmt(high, sign)}]"
-
-
 def _fmt_share(value: float) -> str:
-    return "undefined" if math.isnan(value) else f"{value:.3f}"
+    return UNDEFINED if math.isnan(value) else f"{value:.3f}"
 
 
 def _listing(values: Sequence[str]) -> str:

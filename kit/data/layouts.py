@@ -1,8 +1,8 @@
 """Find the scenes of a dataset folder, in either of the two published on-disk layouts.
 
 - DTU release: folders of `<scene>_prep.nc` (training scenes carry SIC/SOD/FLOE; test scenes may
-  carry them too). Any folder whose name contains "test" holds test scenes, such as the
-  `test_data/` folder inside the data folder that the starter kit's `test_upload` reads.
+  carry them too). Test scenes lie in a `test_data/` (as the starter kit's `test_upload` reads
+  them) or `test/` folder: the one rule of `kit.charts.is_test_folder`, which the scorer follows too.
 - Raw release: files named like the raw originals (`S1?_EW_GRDM_..._icechart_....nc`); they are
   scenes only in a folder with no ready-to-train scene (raw copies beside a ready-to-train set,
   as `autoice synth --raw` writes them, are left alone).
@@ -43,8 +43,9 @@ def detect_layout(root: str | os.PathLike) -> str:
 def discover(root: str | os.PathLike) -> pd.DataFrame:
     """The scene table of a dataset folder in any published layout, so nothing else cares which.
 
-    Only file names are read: a scene's split comes from its folder (a folder whose name
-    contains "test" holds test scenes), its service and time from its name.
+    Only file names are read: a scene's split comes from its folder (scenes inside a folder
+    named `test` or `test_data`, `kit.charts.is_test_folder`, are test scenes), its service
+    and time from its name.
 
     Parameters
     ----------
@@ -104,7 +105,7 @@ def discover(root: str | os.PathLike) -> pd.DataFrame:
 def _row(path: Path, root: Path, layout: str) -> dict:
     scene_id, service, when = parse_scene_id(path.name)
     relative = path.relative_to(root).parts[:-1]
-    split = "test" if any("test" in part.lower() for part in relative) else "train"
+    split = "test" if any(charts.is_test_folder(part) for part in relative) else "train"
     reference = path.with_name(scene_id + charts.REFERENCE_SUFFIX)
     return {
         "scene_id": scene_id,

@@ -21,7 +21,7 @@ import xarray as xr
 from kit import charts
 from kit.data import icechart
 from kit.data.regrid import block_any, block_chart, block_mean
-from kit.data.scene import needs_geolocation, parse_scene_id, read_variable
+from kit.data.scene_files import needs_geolocation, parse_scene_id, read_variable
 from kit.errors import KitError
 
 #: 40 m pixels per 80 m pixel side.

@@ -19,7 +19,13 @@ import numpy as np
 import xarray as xr
 
 from kit import charts
+from kit.data.raw import ready_from_raw
 from kit.data.regrid import grid_2km_matches
+from kit.data.scene_files import (  # kept importable from here, where they were
+    needs_geolocation,
+    parse_scene_id,
+    read_variable,
+)
 from kit.errors import KitError
 
 #: First bytes of the two netCDF flavours: classic/64-bit (CDF) and netCDF-4 (HDF5).
@@ -41,26 +47,6 @@ class SceneInfo:
     @property
     def month(self) -> int:
         return self.acquisition.month
-
-
-def parse_scene_id(name: str) -> tuple[str, str, datetime]:
-    """(scene_id, ice_service, acquisition time) from a scene id or file name, ready-to-train
-    (`20180124T194759_dmi_prep.nc`) or raw (`S1A_EW_GRDM_1SDH_<start>_..._icechart_<service>_...`).
-
-    >>> parse_scene_id("20180124T194759_dmi_prep.nc")[0]
-    '20180124T194759_dmi'
-    """
-    base = os.path.basename(str(name))
-    raw = charts.RAW_NAME_PATTERN.match(base)
-    if raw is not None:
-        time, service = raw["start"], raw["service"]
-    else:
-        match = charts.SCENE_ID_PATTERN.search(base)
-        if match is None:
-            raise KitError(f"{name}: not an AutoICE scene name (expected YYYYmmddTHHMMSS_cis|dmi)")
-        time, service = match["time"], match["service"]
-    when = datetime.strptime(time, "%Y%m%dT%H%M%S")
-    return f"{time}_{service}", service, when
 
 
 def is_scene_file_name(name: str) -> bool:
@@ -106,8 +92,6 @@ def open_scene(
     ds = open_netcdf(path)
     try:
         if is_raw(ds):
-            from kit.data.raw import ready_from_raw
-
             converted = ready_from_raw(ds, path, variables)
             ds.close()
             ds = converted
@@ -125,11 +109,6 @@ def open_scene(
 def is_raw(ds: xr.Dataset) -> bool:
     """True for a raw-release scene (polygon chart or flat tie-point list, 40 m grid)."""
     return "polygon_icechart" in ds or charts.RAW_GEO_POINTS_DIM in ds.dims
-
-
-def needs_geolocation(variables: Iterable[str]) -> bool:
-    """Whether the configured variables use the lat/lon tie-point grid."""
-    return any(v in ("aux_lat", "aux_lon") for v in variables)
 
 
 def validate_scene(ds: xr.Dataset, path: str | os.PathLike, variables: Iterable[str]) -> None:
@@ -212,19 +191,6 @@ def scene_info(path: str | os.PathLike) -> SceneInfo:
     finally:
         ds.close()
     return SceneInfo(scene_id, service, when, shape, shape_2km, has_charts, str(path))
-
-
-def read_variable(ds: xr.Dataset, name: str, path=None, rows: slice | None = None) -> np.ndarray:
-    """Load one variable into memory, naming the file if its data turns out to be unreadable.
-
-    With `rows`, only that slice of its first dimension is read (a row block of a 2-D grid).
-    """
-    try:
-        variable = ds[name] if rows is None else ds[name].isel({ds[name].dims[0]: rows})
-        return np.asarray(variable.values)
-    except Exception as exc:
-        where = path or ds.encoding.get("source", "scene")
-        raise KitError(f"{where}: cannot read variable {name} ({exc})") from exc
 
 
 def read_scene_charts(

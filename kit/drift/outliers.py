@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kit.drift.track import DriftResult
+from kit.drift.result import DriftResult
 
 
 def _motion(result: DriftResult) -> tuple[np.ndarray, np.ndarray]:

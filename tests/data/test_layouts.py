@@ -48,3 +48,36 @@ def test_empty_or_missing_folder(tmp_path):
         discover(tmp_path)
     with pytest.raises(KitError, match="no such data folder"):
         discover(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("folder", "is_test"),
+    [("Test_Data", True), ("TEST", True), ("latest", False), ("tests_old", False)],
+)
+def test_discovery_and_the_scorer_follow_one_test_folder_rule(tmp_path, folder, is_test):
+    """A DTU-like folder whose training scenes at the top carry charts, plus one more folder.
+
+    Before the rule was shared, `discover` called any folder containing "test" a test folder
+    (so `latest/` and `Test_Data/` both held test scenes) while the scorer looked only for
+    `test/` and `test_data/` by exact name, so it scored both datasets on the training scenes.
+    """
+    import numpy as np
+
+    from scoring.reference import find_reference
+    from tests.scoring.builders import random_charts, write_scene
+
+    rng = np.random.default_rng(0)
+    top = ("20180124T194759_dmi", "20190430T101830_cis")
+    inner = ("20210506T075557_dmi",)
+    (tmp_path / folder).mkdir()
+    for scene in top:
+        write_scene(tmp_path / f"{scene}_prep.nc", random_charts(rng))
+    for scene in inner:
+        write_scene(tmp_path / folder / f"{scene}_prep.nc", random_charts(rng))
+    table = discover(tmp_path)
+    test_scenes = sorted(table.scene_id[table.split == "test"])
+    scored = find_reference(tmp_path).scene_ids
+    if is_test:
+        assert test_scenes == scored == list(inner)
+    else:  # no test folder: discovery finds no test scene; the scorer scores the folder itself
+        assert test_scenes == [] and scored == sorted(top)
