@@ -309,6 +309,43 @@ class Comparison:
     #: two single submissions.
     runs: tuple[int, int] = (1, 1)
 
+    @classmethod
+    def from_samples(
+        cls,
+        scenes: Sequence[str],
+        settings: Bootstrap,
+        points: tuple[Mapping[str, float], Mapping[str, float]],
+        samples: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]],
+        names: tuple[str, str] = ("A", "B"),
+        split: str | None = None,
+        runs: tuple[int, int] = (1, 1),
+    ) -> Comparison:
+        """The comparison from each side's point scores and its bootstrap samples (one value
+        per resample, the same resamples on both sides): the interval of A - B and the shares
+        of resamples in which A scored higher or the same (resamples with an undefined
+        difference left out)."""
+        point_a, point_b = points
+        interval, better, ties = {}, {}, {}
+        for name in SCORES:
+            diff = samples[0][name] - samples[1][name]
+            interval[name] = percentile_interval(diff, settings.confidence)
+            defined = diff[~np.isnan(diff)]
+            better[name] = float((defined > 0).mean()) if defined.size else math.nan
+            ties[name] = float((defined == 0).mean()) if defined.size else math.nan
+        return cls(
+            scenes=list(scenes),
+            settings=settings,
+            a=dict(point_a),
+            b=dict(point_b),
+            difference={name: point_a[name] - point_b[name] for name in SCORES},
+            interval=interval,
+            a_better=better,
+            ties=ties,
+            names=names,
+            split=split,
+            runs=runs,
+        )
+
     def verdicts(self) -> dict[str, str]:
         """Per score, what the interval of A - B says: "better" (A; the interval lies above
         0), "worse" (below 0), "not resolved" (it holds 0) or "undefined" (no bounds)."""
@@ -418,24 +455,8 @@ def paired_bootstrap(
     report_a, report_b = a.report(scenes), b.report(scenes)
     point_a = {**report_a.charts, "combined": report_a.combined}
     point_b = {**report_b.charts, "combined": report_b.combined}
-    interval, better, ties = {}, {}, {}
-    for name in SCORES:
-        diff = scores_a[name] - scores_b[name]
-        interval[name] = percentile_interval(diff, settings.confidence)
-        defined = diff[~np.isnan(diff)]
-        better[name] = float((defined > 0).mean()) if defined.size else math.nan
-        ties[name] = float((defined == 0).mean()) if defined.size else math.nan
-    return Comparison(
-        scenes=scenes,
-        settings=settings,
-        a=point_a,
-        b=point_b,
-        difference={name: point_a[name] - point_b[name] for name in SCORES},
-        interval=interval,
-        a_better=better,
-        ties=ties,
-        names=names,
-        split=split,
+    return Comparison.from_samples(
+        scenes, settings, (point_a, point_b), (scores_a, scores_b), names, split
     )
 
 
@@ -549,24 +570,13 @@ def paired_bootstrap_runs(
 
     point_a, scores_a = side(runs_a, draws_a)
     point_b, scores_b = side(runs_b, draws_b)
-    interval, better, ties = {}, {}, {}
-    for name in SCORES:
-        diff = scores_a[name] - scores_b[name]
-        interval[name] = percentile_interval(diff, settings.confidence)
-        defined = diff[~np.isnan(diff)]
-        better[name] = float((defined > 0).mean()) if defined.size else math.nan
-        ties[name] = float((defined == 0).mean()) if defined.size else math.nan
-    return Comparison(
-        scenes=scenes,
-        settings=settings,
-        a=point_a,
-        b=point_b,
-        difference={name: point_a[name] - point_b[name] for name in SCORES},
-        interval=interval,
-        a_better=better,
-        ties=ties,
-        names=names,
-        split=split,
+    return Comparison.from_samples(
+        scenes,
+        settings,
+        (point_a, point_b),
+        (scores_a, scores_b),
+        names,
+        split,
         runs=(len(runs_a), len(runs_b)),
     )
 
