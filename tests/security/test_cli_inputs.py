@@ -255,7 +255,7 @@ def _plan(tmp_path: Path, name: str) -> Path:
 
 @pytest.mark.parametrize("name", ["../../escaped", "/tmp/escaped"])
 def test_batch_plan_name_cannot_leave_the_output_folder(tmp_path, capsys, monkeypatch, name):
-    tripwire(monkeypatch, "kit.batch.run_batch")
+    tripwire(monkeypatch, "kit.batch.cli.run_batch")
     plan = _plan(tmp_path, name)
     assert fails(capsys, "batch", plan) == (
         f"autoice batch: error: {plan}: name {name!r} must be a plain folder name (no '/', "
@@ -264,7 +264,7 @@ def test_batch_plan_name_cannot_leave_the_output_folder(tmp_path, capsys, monkey
 
 
 def test_batch_plan_that_is_not_utf8_is_named(tmp_path, capsys, monkeypatch):
-    tripwire(monkeypatch, "kit.batch.run_batch")
+    tripwire(monkeypatch, "kit.batch.cli.run_batch")
     plan = tmp_path / "plan.yaml"
     plan.write_bytes("name: caf\xe9\nnotebooks: [nb.ipynb]\n".encode("latin-1"))
     assert fails(capsys, "batch", plan) == (
