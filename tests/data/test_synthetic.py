@@ -19,7 +19,8 @@ from kit.data.synthetic import (
     plan_scenes,
     write_dataset,
 )
-from kit.data.synthetic_scene import generate_scene, grid_2km_shape
+from kit.data.synthetic.coarse import grid_2km_shape
+from kit.data.synthetic.scene import generate_scene
 from kit.errors import KitError
 
 
@@ -180,7 +181,7 @@ def test_scenes_generated_at_once_are_capped_by_memory(tmp_path, monkeypatch):
     """Two scenes of 60 x 60 fit in memory one at a time only: one worker, not two."""
     monkeypatch.setattr(resources, "memory_bytes", lambda: 60 * 60 * SCENE_MEMORY_PER_PIXEL)
     used = []
-    monkeypatch.setattr(synthetic, "ProcessPoolExecutor", lambda n: used.append(n))
+    monkeypatch.setattr(synthetic.writer, "ProcessPoolExecutor", lambda n: used.append(n))
     write_dataset(tmp_path, SynthConfig(2, 0, (60, 60)), workers=2, progress=False)
     assert used == [] and len(list(tmp_path.glob("train/*.nc"))) == 2
 

@@ -133,7 +133,7 @@ def test_train_config_yaml_error_is_one_line_with_its_place(tmp_path, capsys, mo
 # -------------------------------------------------------------------- autoice synth
 
 
-SYNTH_WORK = ("kit.data.synthetic.plan_scenes",)
+SYNTH_WORK = ("kit.data.synthetic.writer.plan_scenes",)
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ import xarray as xr
 
 from kit import charts
 from kit.data.conventions import from_physical, stored_units
-from kit.data.synthetic_scene import SyntheticScene
+from kit.data.synthetic.spec import SyntheticScene
 
 #: File conventions `autoice synth --convention` writes.
 WRITE_CONVENTIONS: tuple[str, ...] = (*charts.INPUT_SCALINGS, "raw")
