@@ -26,6 +26,7 @@ from kit.experiment.config import PACKAGED_CONFIGS, config_description, packaged
 from kit.experiment.train import train
 from kit.models import build_model
 from kit.models.factory import poolings
+from tests.cli_runs import fails
 from tests.tiny_runs import tiny_config, tiny_dataset
 
 #: What each recipe's comments say it builds: input channels, widths per resolution (the
@@ -219,17 +220,6 @@ def test_train_needs_a_config_unless_listing(capsys):
         main(["train"])
     assert exit_.value.code == 2
     assert "the following arguments are required: config" in capsys.readouterr().err
-
-
-def fails(capsys, *args) -> str:
-    """Run `autoice ARGS`; assert exit status 2 and one line without traceback; return it."""
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    assert code == 2, captured.err
-    assert "Traceback" not in captured.err
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    return lines[0]
 
 
 def test_an_unknown_recipe_is_one_line_listing_the_recipes(capsys):

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from kit.cli import main
+from tests.cli_runs import fails
 from tests.notebook_files import write_notebook
 from tests.scoring.builders import make_dataset, submission_arrays, write_submission
 
@@ -59,17 +60,6 @@ def _owner(target: str) -> tuple[object, str]:
             owner = getattr(owner, part)
         return owner, parts[-1]
     raise ValueError(target)
-
-
-def fails(capsys, *args) -> str:
-    """Run `autoice ARGS`; assert exit status 2 and one line without traceback; return it."""
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    assert code == 2, captured.err
-    assert "Traceback" not in captured.err
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    return lines[0]
 
 
 def write_yaml(path: Path, content) -> Path:
