@@ -1,7 +1,7 @@
 """The import floors of the guide hold; a lower floor never imports a higher one.
 
     ground    kit/charts.py, errors.py, atomic.py, config.py, textio.py, paths.py, resources.py,
-              safeload.py, device.py, registry.py
+              safeload.py, device.py, registry.py, lazy.py
     data      kit/data/
     modelling kit/models/, kit/drift/ (apart), then kit/experiment/ (uses data, models, scoring)
     top       kit/cli.py, kit/train_entry.py, kit/batch.py, kit/cluster.py, kit/demo.py
@@ -36,6 +36,7 @@ GROUND = (
     "kit/safeload.py",
     "kit/device.py",
     "kit/registry.py",
+    "kit/lazy.py",
 )
 GROUND_MODULES = tuple(p.removesuffix(".py").replace("/", ".") for p in GROUND)
 
