@@ -38,7 +38,7 @@ from kit.drift.cli import CONSISTENCY_COLUMNS, EVAL_COLUMNS
 from kit.drift.io import read_s1_geotiff
 from kit.drift.matching import MatchParams, pattern_match, sample_patches
 from kit.drift.metrics import format_table, forward_backward, scored_errors, summarise
-from kit.drift.preprocess import normalise, to_db
+from kit.drift.preprocess import remove_mean_and_clip, to_db
 from kit.drift.synthetic import DisplacementField, make_pair, random_field, synthetic_texture
 from kit.drift.track import METHODS, track
 
@@ -83,7 +83,7 @@ def truth_benchmark(bases: dict[str, list[np.ndarray]], fields_per_image: int) -
 def throughput_benchmark(base: np.ndarray, repeats: int = 3) -> None:
     field = random_field(base.shape, max_drift=10, max_rotation_deg=2, seed=5)
     pair = make_pair(base, field, seed=5)
-    a, b = normalise(pair.image1), normalise(pair.image2)
+    a, b = remove_mean_and_clip(pair.image1), remove_mean_and_clip(pair.image2)
     yy, xx = np.mgrid[40 : a.shape[0] - 40 : 10, 40 : a.shape[1] - 40 : 10]
     x, y = xx.ravel().astype(float), yy.ravel().astype(float)
     params = MatchParams(template=35, search=16, workers=2)

@@ -17,7 +17,7 @@ within 8 minutes on one GPU (H100 class), or on the CPU as a smoke run:
   and the ratio of the two rates. The first `--warmup` steps (loader workers starting, kernel
   selection) are reported apart.
 - ``torchrun``: ``torchrun --standalone --nproc_per_node 1`` running `--ddp-steps` steps of
-  `kit.experiment.train.train` (the function behind ``python -m kit.train``): a process group
+  `kit.experiment.train.train` (the function behind ``python -m kit.train_entry``): a process group
   of one (NCCL on a GPU, gloo on the CPU) with DistributedDataParallel; whether it ran, its
   backend and its time.
 - ``inference``: seconds per 5000 x 5000 test scene through `Predictor.predict_scene` (working

@@ -26,6 +26,7 @@ from kit.data.scene import (
     scene_info,
 )
 from kit.data.selection import prediction_scenes, resolve_data_dir, split_scenes
+from kit.lazy import lazy_exports
 
 _LAZY = {
     "PatchDataset": "kit.data.patches",
@@ -34,13 +35,7 @@ _LAZY = {
     "to_original_grid": "kit.data.regrid",
 }
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'kit.data' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -82,7 +82,7 @@ def affine_matrix(
     return np.concatenate([inverse, (-inverse @ shift)[:, None]], axis=1)
 
 
-def warp(
+def affine_warp_batch(
     x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Apply per-sample affine warps `theta` [N, 2, 3]: x bilinear, y (uint8/int) nearest."""
@@ -139,7 +139,7 @@ class Augmenter:
         warped = [i for i, theta in enumerate(thetas) if theta is not None]
         if warped:
             theta = torch.from_numpy(np.stack([thetas[i] for i in warped])).float()
-            x_w, y_w = warp(x[warped], y[warped], theta)
+            x_w, y_w = affine_warp_batch(x[warped], y[warped], theta)
             x[warped], y[warped] = x_w, y_w
         if c.cutmix_p > 0:
             cutmix(x, y, rng, c.cutmix_p, c.cutmix_beta)

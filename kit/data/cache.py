@@ -175,7 +175,7 @@ def row_blocks(
         yield slice(top * factor, min(height, bottom * factor)), slice(top, bottom)
 
 
-def normalise(z: np.ndarray, method: str) -> np.ndarray:
+def apply_normalisation(z: np.ndarray, method: str) -> np.ndarray:
     """Bring z-scores (`kit.data.conventions.to_zscore`) to the configured normalisation."""
     if method == "meanstd":
         return z
@@ -279,7 +279,7 @@ class SceneCache:
                 continue
             if variable in charts.COARSE_GRID_VARIABLES:
                 z = to_zscore(read_variable(ds, variable, path), variable, scaling)
-                values = normalise(z, config.normalisation)
+                values = apply_normalisation(z, config.normalisation)
                 values = np.nan_to_num(values, nan=charts.NORMALISED_FILL_VALUE)
                 values = coarse_to_working(values, shape, factor, config.upsampling)
             else:
@@ -294,7 +294,9 @@ class SceneCache:
         for rows, working_rows in row_blocks(shape, factor):
             z = to_zscore(read_variable(ds, variable, path, rows), variable, scaling)
             # NaN (no data) is ignored by the average
-            out[working_rows] = block_mean(normalise(z, self.config.normalisation), factor)
+            out[working_rows] = block_mean(
+                apply_normalisation(z, self.config.normalisation), factor
+            )
         return out
 
     def _valid(self, ds, path, shape, scaling: Scaling) -> np.ndarray:

@@ -382,7 +382,7 @@ def run_drift_series(args) -> int:
     from kit.drift.trajectories import (
         plot_trajectories,
         track_series,
-        triangle_deformation,
+        trajectory_deformation,
         write_trajectories,
     )
 
@@ -415,7 +415,7 @@ def run_drift_series(args) -> int:
         "time_coverage_end": traj.times[-1].isoformat(),
     }
     starts = np.isfinite(traj.x[:, 0]).sum()
-    deformation = triangle_deformation(traj) if starts >= 3 else None
+    deformation = trajectory_deformation(traj) if starts >= 3 else None
     write_trajectories(args.out, traj, attrs, deformation)
     kept = traj.kept
     summary = (

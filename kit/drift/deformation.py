@@ -42,7 +42,7 @@ def grid_deformation(
     return Deformation(*_invariants(ux, uy, vx, vy, dt))
 
 
-def triangle_deformation(
+def triangle_strain_rates(
     x: np.ndarray,
     y: np.ndarray,
     u: np.ndarray,

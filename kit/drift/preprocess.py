@@ -46,7 +46,7 @@ def clip_percentiles(image: np.ndarray, low: float = 1.0, high: float = 99.0) ->
     return np.where(ok, np.clip(image, lo, hi), np.nan).astype(np.float32)
 
 
-def normalise(
+def remove_mean_and_clip(
     db: np.ndarray, clip: tuple[float, float] = (1.0, 99.0), mean_sigma: float | None = None
 ) -> np.ndarray:
     """The drift preprocessing chain on a dB image: mean removal, then percentile clipping."""

@@ -31,7 +31,7 @@ from torch import nn
 
 from kit.atomic import atomic_path
 from kit.device import resolve_device
-from kit.drift.preprocess import normalise, to_db
+from kit.drift.preprocess import remove_mean_and_clip, to_db
 from kit.drift.synthetic import synthetic_texture
 from kit.errors import KitError, reason
 from kit.safeload import check_plain, load_plain, load_weights, require_keys
@@ -150,10 +150,11 @@ def training_sources(
 
     if paths is None:
         paths = sorted(glob.glob(os.path.join(shared_data_dir(), "s1_pairs", "*.tif")))
-    sources = [normalise(to_db(read_s1_geotiff(p).sigma0)) for p in paths]
+    sources = [remove_mean_and_clip(to_db(read_s1_geotiff(p).sigma0)) for p in paths]
     if not sources:
         sources = [
-            normalise(synthetic_texture((512, 512), seed=seed + i)) for i in range(synthetic)
+            remove_mean_and_clip(synthetic_texture((512, 512), seed=seed + i))
+            for i in range(synthetic)
         ]
     return sources
 

@@ -178,7 +178,9 @@ def _linear_part(displacement, shape: tuple[int, int]) -> np.ndarray:
     return coef[:2].T
 
 
-def warp(image: np.ndarray, displacement: DisplacementField, iterations: int = 12) -> np.ndarray:
+def warp_image(
+    image: np.ndarray, displacement: DisplacementField, iterations: int = 12
+) -> np.ndarray:
     """Image 2 such that image2(p + d(p)) = image(p): inverse mapping by Newton-like iteration
     with the field's linear part (`_linear_part`) as the Jacobian, so it converges at any
     rotation (a plain fixed-point iteration diverges beyond 60 degrees).
@@ -272,7 +274,7 @@ def make_pair(
     base = np.asarray(base, dtype=np.float32)
     if displacement is None:
         displacement = random_field(base.shape, seed=seed)
-    image2 = warp(base, displacement)
+    image2 = warp_image(base, displacement)
     opened = np.isnan(image2) & _reached_area(base.shape, displacement)
     image2[opened] = np.nanpercentile(base, 1)  # an opened lead is open water: dark
     if looks:
@@ -362,7 +364,7 @@ def make_series(
             random_field(base.shape, max_drift, max_rotation_deg, seed=seed + k)
             for k in range(steps)
         ]
-    images = [base] + [warp(base, ComposedField(fields[: k + 1])) for k in range(len(fields))]
+    images = [base] + [warp_image(base, ComposedField(fields[: k + 1])) for k in range(len(fields))]
     if looks:
         images = [speckle(image, looks, rng) for image in images]
     return SyntheticSeries(images, list(fields))

@@ -36,7 +36,7 @@ from kit.drift.io import GcpTransform
 from kit.drift.local_motion import FirstGuess, LocalParams, fit_local_motion
 from kit.drift.matching import MatchParams, MatchResult, confirm_weak_peaks, pattern_match
 from kit.drift.outliers import neighbour_consistent
-from kit.drift.preprocess import normalise
+from kit.drift.preprocess import remove_mean_and_clip
 from kit.drift.reasons import Reason
 from kit.drift.registry import DRIFT_METHODS, added_settings, register_drift_method
 from kit.drift.result import DriftResult  # also kit.drift.track.DriftResult, as before
@@ -679,8 +679,8 @@ def track(
     entry = DRIFT_METHODS[method]
     settings = make_params(**params)
     start = time.perf_counter()
-    image1 = normalise(as_image(img1, "img1"), settings.clip, settings.mean_sigma)
-    image2 = normalise(as_image(img2, "img2"), settings.clip, settings.mean_sigma)
+    image1 = remove_mean_and_clip(as_image(img1, "img1"), settings.clip, settings.mean_sigma)
+    image2 = remove_mean_and_clip(as_image(img2, "img2"), settings.clip, settings.mean_sigma)
     x, y, grid_shape = tracked_points(image1.shape, points, settings)
     still = _no_motion(geo1, geo2, x, y)
     extra: dict = {}

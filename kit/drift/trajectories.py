@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from kit.atomic import atomic_path
-from kit.drift.deformation import triangle_deformation as _triangle_strain
+from kit.drift.deformation import triangle_strain_rates
 from kit.drift.io import GcpTransform
 from kit.drift.outliers import usable_triangles
 from kit.drift.reasons import FLAG_MEANINGS, Reason
@@ -333,10 +333,10 @@ def _following_triangles(traj: Trajectories, max_edge: float | None) -> np.ndarr
     return tri[usable_triangles(x0, y0, tri, max_edge)]
 
 
-def triangle_deformation(traj: Trajectories, max_edge: float | None = None) -> SeriesDeformation:
+def trajectory_deformation(traj: Trajectories, max_edge: float | None = None) -> SeriesDeformation:
     """Divergence and shear of triangles that follow the ice: the Delaunay triangles of the
     starting points, measured from each time to the next in the first image's pixel grid
-    (`kit.drift.deformation.triangle_deformation` with fixed triangles)."""
+    (`kit.drift.deformation.triangle_strain_rates` with fixed triangles)."""
     tri = _following_triangles(traj, max_edge)
     steps = traj.x.shape[1] - 1
     divergence, shear = np.full((len(tri), steps), np.nan), np.full((len(tri), steps), np.nan)
@@ -347,7 +347,7 @@ def triangle_deformation(traj: Trajectories, max_edge: float | None = None) -> S
             else 1.0
         )
         xk, yk = traj.x_first[:, k], traj.y_first[:, k]
-        strain = _triangle_strain(
+        strain = triangle_strain_rates(
             xk, yk, traj.x_first[:, k + 1] - xk, traj.y_first[:, k + 1] - yk, days,
             triangles=tri,
         )  # fmt: skip

@@ -24,6 +24,7 @@ from kit.experiment.checkpoint import (
 from kit.experiment.config import ExperimentConfig, TrainConfig, load_experiment
 from kit.experiment.predict import Predictor, predict_dataset
 from kit.experiment.train import TrainResult, score_scenes, train, validate
+from kit.lazy import lazy_exports
 from scoring.submission_writer import SubmissionWriter, write_submission
 
 _LAZY = {
@@ -33,13 +34,7 @@ _LAZY = {
     "save_scene_panel": "kit.experiment.panels",
 }
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'kit.experiment' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -6,7 +6,7 @@
     autoice train mmseaice --data /path/to/ai4arctic
     autoice predict --checkpoint runs/demo/best.pt --data data/demo/test --out upload_package.nc
 
-`python -m kit.train` and torchrun use the same options (see `kit.train`).
+`python -m kit.train_entry` and torchrun use the same options (see `kit.train_entry`).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def format_recipes(recipes: dict[str, str]) -> str:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `autoice train` and `python -m kit.train`."""
+    """The options of `autoice train` and `python -m kit.train_entry`."""
     parser.add_argument(
         "config",
         help="experiment YAML (sections data, model, loss, train), or the name of a packaged "
@@ -159,7 +159,7 @@ def register(subparsers) -> None:
         "train",
         help="train a model from an experiment config",
         description="Train a chart model. Several processes: torchrun --nproc_per_node N "
-        "-m kit.train CONFIG.",
+        "-m kit.train_entry CONFIG.",
     )
     add_train_arguments(parser)
     parser.set_defaults(handler=run_train)

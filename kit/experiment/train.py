@@ -1,5 +1,5 @@
-"""Train a chart model: `autoice train CONFIG.yaml`, `python -m kit.train CONFIG.yaml`, or on
-several GPUs/nodes `torchrun --nproc_per_node N -m kit.train CONFIG.yaml`.
+"""Train a chart model: `autoice train CONFIG.yaml`, `python -m kit.train_entry CONFIG.yaml`, or on
+several GPUs/nodes `torchrun --nproc_per_node N -m kit.train_entry CONFIG.yaml`.
 
 An epoch is `data.epoch_len` random patch batches (per process). After each epoch the model
 predicts the validation scenes whole, on the working grid, and the predictions, brought back to
@@ -263,7 +263,7 @@ def train(
 ) -> TrainResult:
     """Train a chart model as configured, validating and checkpointing after each epoch.
 
-    The one training loop behind `autoice train`, ``python -m kit.train`` and torchrun: the
+    The one training loop behind `autoice train`, ``python -m kit.train_entry`` and torchrun: the
     training scenes of ``train.data_dir`` (less the validation scenes, `split_scenes`) give
     ``data.epoch_len`` random patch batches an epoch; the validation scenes are predicted whole
     and scored with the challenge metric every ``train.val_every`` epochs and after the last.

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from kit import charts
-from kit.data.augment import Augmenter, affine_matrix, cutmix, dihedral, warp
+from kit.data.augment import Augmenter, affine_matrix, affine_warp_batch, cutmix, dihedral
 from kit.data.config import AugmentConfig
 
 
@@ -63,7 +63,7 @@ def test_affine_warp_is_the_same_for_inputs_and_charts():
             ]
         )  # fmt: skip
     ).float()
-    x2, y2 = warp(x, y, theta)
+    x2, y2 = affine_warp_batch(x, y, theta)
     inside = y2[:, 0] != charts.MASK
     # Bilinear on linear coordinate channels gives the exact source position; the chart's
     # nearest sample is the class at that position rounded (ties at .5 can differ).

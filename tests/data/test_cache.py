@@ -12,7 +12,7 @@ import xarray as xr
 
 from kit import charts
 from kit.atomic import is_temporary
-from kit.data.cache import SceneCache, channel_names, normalise
+from kit.data.cache import SceneCache, apply_normalisation, channel_names
 from kit.data.config import DataConfig
 from kit.data.regrid import block_chart, coarse_to_working
 
@@ -34,7 +34,7 @@ def test_cached_arrays_at_80m(tmp_path, train_paths):
         sic = ds["SIC"].values
     # Ready-to-train files hold z-scores already (0 = no data): used as they are, not twice.
     assert np.allclose(scene.x[0], sar, atol=5e-3)  # float16 rounding
-    t2m = coarse_to_working(normalise(coarse, "meanstd"), sic.shape, 1)
+    t2m = coarse_to_working(apply_normalisation(coarse, "meanstd"), sic.shape, 1)
     assert np.allclose(scene.x[3], t2m, atol=5e-3)
     assert np.array_equal(scene.charts[0], sic)
     assert np.array_equal(scene.valid, sar != 0)
@@ -49,7 +49,7 @@ def test_cached_arrays_downscaled(tmp_path, train_paths):
     assert scene.x.shape == (7, 43, 38) and scene.shape == (300, 260)
     with xr.open_dataset(train_paths[1]) as ds:
         z = ds["nersc_sar_primary"].values
-        sar = normalise(np.where(z == 0, np.nan, z), "minmax")
+        sar = apply_normalisation(np.where(z == 0, np.nan, z), "minmax")
         sod = ds["SOD"].values
     block = sar[7:14, 14:21]
     if np.isfinite(block).any():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from kit.drift.deformation import grid_deformation, triangle_deformation
+from kit.drift.deformation import grid_deformation, triangle_strain_rates
 
 
 def linear_field():
@@ -16,9 +16,9 @@ def test_grid_deformation_of_a_linear_field():
     np.testing.assert_allclose(d.total, np.hypot(d.divergence, d.shear))
 
 
-def test_triangle_deformation_of_a_linear_field_and_rotation():
+def test_triangle_strain_rates_of_a_linear_field_and_rotation():
     x, y, u, v = linear_field()
-    d = triangle_deformation(x, y, u, v)
+    d = triangle_strain_rates(x, y, u, v)
     assert d.triangles.shape[1] == 3 and len(d.divergence) == len(d.triangles)
     np.testing.assert_allclose(d.divergence, 0.05, atol=1e-12)
     a = np.radians(
@@ -26,6 +26,6 @@ def test_triangle_deformation_of_a_linear_field_and_rotation():
     )  # a rigid rotation: no shear, divergence 2 (cos a - 1) (finite displacement)
     ur = np.cos(a) * x - np.sin(a) * y - x
     vr = np.sin(a) * x + np.cos(a) * y - y
-    r = triangle_deformation(x, y, ur, vr)
+    r = triangle_strain_rates(x, y, ur, vr)
     assert np.abs(r.shear).max() < 1e-12
     np.testing.assert_allclose(r.divergence, 2 * (np.cos(a) - 1), atol=1e-12)

@@ -4,7 +4,7 @@ import pytest
 
 from kit import resources
 from kit.drift.matching import MatchParams, find_peaks, ncc_surfaces, pattern_match, sample_patches
-from kit.drift.preprocess import normalise
+from kit.drift.preprocess import remove_mean_and_clip
 from kit.drift.reasons import Reason
 from kit.drift.synthetic import DisplacementField, make_pair
 from kit.errors import KitError
@@ -45,7 +45,7 @@ def test_rotated_patch_sampling():
 
 
 def test_pm_recovers_translation_and_rotation(moving_pair):
-    a, b = normalise(moving_pair.image1), normalise(moving_pair.image2)
+    a, b = remove_mean_and_clip(moving_pair.image1), remove_mean_and_clip(moving_pair.image2)
     x, y = grid(a.shape)
     tu, tv = moving_pair.truth(x, y)
     m = pattern_match(a, b, x, y, params=MatchParams(search=24))
@@ -56,7 +56,7 @@ def test_pm_recovers_translation_and_rotation(moving_pair):
 
 
 def test_constant_and_no_data_images_give_no_valid_vectors(moving_pair):
-    a = normalise(moving_pair.image1)
+    a = remove_mean_and_clip(moving_pair.image1)
     x, y = grid(a.shape)
     flat = np.full(a.shape, -15.0, np.float32)
     m = pattern_match(flat, flat, x, y)
@@ -76,7 +76,7 @@ def test_drift_beyond_the_window_is_invalid_not_wrong():
     pair = make_pair(
         displacement=DisplacementField(shape, translation=(30.0, 0.0)), shape=shape, seed=2
     )
-    a, b = normalise(pair.image1), normalise(pair.image2)
+    a, b = remove_mean_and_clip(pair.image1), remove_mean_and_clip(pair.image2)
     x, y = grid(shape)
     m = pattern_match(a, b, x, y, params=MatchParams(search=10))
     err = np.hypot(m.u - 30.0, m.v)
@@ -88,7 +88,7 @@ def test_drift_beyond_the_window_is_invalid_not_wrong():
 
 
 def test_weak_and_ambiguous_peaks_are_told_apart(moving_pair):
-    a, b = normalise(moving_pair.image1), normalise(moving_pair.image2)
+    a, b = remove_mean_and_clip(moving_pair.image1), remove_mean_and_clip(moving_pair.image2)
     x, y = grid(a.shape)
     strict = pattern_match(a, b, x, y, params=MatchParams(search=24, min_quality=0.999))
     assert (strict.reason == Reason.WEAK_PEAK).all()
@@ -99,7 +99,7 @@ def test_weak_and_ambiguous_peaks_are_told_apart(moving_pair):
 
 
 def test_points_outside_a_smaller_second_image_are_invalid(moving_pair):
-    a, b = normalise(moving_pair.image1), normalise(moving_pair.image2)
+    a, b = remove_mean_and_clip(moving_pair.image1), remove_mean_and_clip(moving_pair.image2)
     x, y = grid(a.shape)
     m = pattern_match(a, b[:200, :], x, y, params=MatchParams(search=24))
     assert not m.valid[y + moving_pair.truth(x, y)[1] > 200].any()

@@ -1,6 +1,12 @@
 import numpy as np
 
-from kit.drift.preprocess import clip_percentiles, normalise, remove_spatial_mean, to_db, to_uint8
+from kit.drift.preprocess import (
+    clip_percentiles,
+    remove_mean_and_clip,
+    remove_spatial_mean,
+    to_db,
+    to_uint8,
+)
 
 
 def test_to_db_marks_non_positive_as_no_data():
@@ -18,7 +24,7 @@ def test_mean_removal_and_clipping_keep_nan():
     assert abs(np.nanmean(remove_spatial_mean(image))) < 1e-4
     clipped = clip_percentiles(image, 1, 99)
     assert np.nanmax(clipped) < 100 and np.nanmin(clipped) > -100
-    assert np.isnan(normalise(image)[0, 0])
+    assert np.isnan(remove_mean_and_clip(image)[0, 0])
 
 
 def test_to_uint8_reserves_zero_for_no_data():

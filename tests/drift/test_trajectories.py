@@ -22,7 +22,7 @@ from kit.drift.trajectories import (
     end_point_errors,
     plot_trajectories,
     track_series,
-    triangle_deformation,
+    trajectory_deformation,
     write_trajectories,
 )
 from kit.errors import KitError
@@ -168,18 +168,18 @@ def _moved(move, steps=2, spacing=20.0, times=None) -> Trajectories:
 def test_divergent_ice_gives_positive_divergence_and_no_shear():
     centre = 150.0
     traj = _moved(lambda x, y: (centre + 1.02 * (x - centre), centre + 1.02 * (y - centre)))
-    strain = triangle_deformation(traj)
+    strain = trajectory_deformation(traj)
     assert strain.divergence.shape == (50, 2) and strain.units == "per step"
     np.testing.assert_allclose(strain.divergence, 0.04, atol=1e-9)
     np.testing.assert_allclose(strain.shear, 0.0, atol=1e-9)
-    converging = triangle_deformation(_moved(lambda x, y: (0.97 * x, 0.97 * y)))
+    converging = trajectory_deformation(_moved(lambda x, y: (0.97 * x, 0.97 * y)))
     np.testing.assert_allclose(converging.divergence, -0.06, atol=1e-9)
 
 
 def test_sheared_ice_gives_shear_and_no_divergence_as_rates_per_day():
     times = [T0, T0 + timedelta(hours=12), T0 + timedelta(hours=36)]
     traj = _moved(lambda x, y: (x + 0.03 * y, y), times=times)
-    strain = triangle_deformation(traj)
+    strain = trajectory_deformation(traj)
     assert strain.units == "day-1"
     np.testing.assert_allclose(strain.divergence, 0.0, atol=1e-9)
     # the shear of one step grows as the grid is sheared (0.03 per step), then per day
@@ -191,7 +191,7 @@ def test_triangles_follow_the_ice_and_lose_a_lost_corner():
     traj = _moved(lambda x, y: (x + 3.0, y + 1.0))
     traj.valid[0, 1:] = False
     traj.x_first[0, 1:] = np.nan
-    strain = triangle_deformation(traj)
+    strain = trajectory_deformation(traj)
     touching = (strain.triangles == 0).any(axis=1)
     assert touching.any()
     assert np.isnan(strain.divergence[touching, :]).all()
@@ -202,7 +202,7 @@ def test_tracked_shear_shows_in_the_triangles():
     shape = (SIZE, SIZE)
     fields = [DisplacementField(shape, shear=0.02) for _ in range(2)]
     series = make_series(fields=fields, shape=shape, seed=6)
-    strain = triangle_deformation(track_series(series.images, grid_step=STEP))
+    strain = trajectory_deformation(track_series(series.images, grid_step=STEP))
     assert np.nanmedian(strain.shear) == pytest.approx(0.02, abs=0.006)
     assert abs(np.nanmedian(strain.divergence)) < 0.006
 
