@@ -1,7 +1,9 @@
 """Sea-ice drift between two SAR images: feature tracking, pattern matching, SuperLIM, their
 combinations, and trajectories through a series.
 
-`track` is the entry point for a pair (`TrackParams`, `DriftResult`); methods register with
+`kit.drift.track.track` is the entry point for a pair (`TrackParams`, `DriftResult`): the
+function is not re-exported here, so that `kit.drift.track` always names its module (as
+`import kit.drift.track` and the README's API list expect). Methods register with
 `register_drift_method` (`DRIFT_METHODS` lists them). `read_s1_geotiff` reads a Sentinel-1
 GeoTIFF with its ground control points; `make_pair` and `make_series` build synthetic images
 with a known displacement, and `evaluate` scores a method against it. `track_series` follows
@@ -16,7 +18,7 @@ from kit.drift.metrics import evaluate
 from kit.drift.registry import DRIFT_METHODS, register_drift_method
 from kit.drift.result import DriftResult
 from kit.drift.synthetic import make_pair, make_series
-from kit.drift.track import TrackParams, track
+from kit.drift.track import TrackParams
 from kit.lazy import lazy_exports
 
 _LAZY = {
@@ -38,6 +40,5 @@ __all__ = [
     "make_series",
     "read_s1_geotiff",
     "register_drift_method",
-    "track",
     *_LAZY,
 ]
