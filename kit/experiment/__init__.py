@@ -24,7 +24,7 @@ from kit.experiment.checkpoint import (
 from kit.experiment.config import ExperimentConfig, TrainConfig, load_experiment
 from kit.experiment.predict import Predictor, predict_dataset
 from kit.experiment.train import TrainResult, score_scenes, train, validate
-from scoring.submission_writer import SubmissionWriter, write_submission
+from scoring.files.writer import SubmissionWriter, write_submission
 
 _LAZY = {
     "chart_colour_map": "kit.experiment.panels",

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import f1_score, r2_score
 
 from kit.charts import CHARTS, MASK, N_CLASSES, combined_score
-from scoring import metrics
 from scoring.metrics import ScoreAccumulator, as_chart_values, bincount_histogram, joint_histogram
+from scoring.metrics import challenge as metrics
 from tests.scoring.builders import (
     OUT_OF_CLASS_SCORES,
     out_of_class_case,

@@ -30,7 +30,7 @@ changes (no tables, no WAL conversion); a missing file is created. Reading (`sta
 `submissions`, `report`) opens the file read-only, and immutable where its folder is not
 writable, so a read-only copy can be shown; only writing converts it to WAL.
 
-All SQL is parameterised; team names are checked by `check_team_name` (`scoring.team_names`)
+All SQL is parameterised; team names are checked by `check_team_name` (`scoring.leaderboard.team_names`)
 and one team is every name with the same `team_key` (NFKC + casefold, computed when read).
 """
 
@@ -56,14 +56,14 @@ import numpy as np
 
 from kit.charts import CHARTS, N_CLASSES
 from scoring.errors import ScoringError, failure_reason
-from scoring.metrics import ChartCounts, ScoreAccumulator
-from scoring.reference import Reference, find_reference
-from scoring.report import Report, published_scores
+from scoring.files.reference import Reference, find_reference
+from scoring.files.storage import check_regular_file
+from scoring.leaderboard.team_names import check_team_name, team_key
+from scoring.metrics.challenge import ChartCounts, ScoreAccumulator
+from scoring.metrics.report import Report, published_scores
 from scoring.scorer import score_all_scenes
 from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
 from scoring.statistics import Bootstrap, bootstrap_intervals, intervals_dict, paired_bootstrap
-from scoring.storage import check_regular_file
-from scoring.team_names import check_team_name, team_key
 
 DEFAULT_DAILY_LIMIT = 5
 #: Highest daily limit accepted: more scored submissions a day is no limit at all, and a

@@ -42,7 +42,7 @@ from kit.charts import (
     combined_score,
     submission_variable,
 )
-from scoring.report import ChartResult, ClassScore, Report, challenge_combined, rounded
+from scoring.metrics.report import ChartResult, ClassScore, Report, challenge_combined, rounded
 
 #: Side of the joint histogram of two uint8 values.
 HIST_SIDE = 256
