@@ -245,7 +245,7 @@ def _rank_confidence(args: argparse.Namespace) -> float | None:
     the option when --shared-ranks comes without --ci, --rank-confidence without
     --shared-ranks, or its value is not a number between 0 and 1."""
     from scoring.errors import ScoringError
-    from scoring.leaderboard.board import DEFAULT_RANK_CONFIDENCE, check_rank_confidence
+    from scoring.leaderboard.ranking import DEFAULT_RANK_CONFIDENCE, check_rank_confidence
 
     text = args.rank_confidence
     if not args.shared_ranks:

@@ -33,7 +33,8 @@ from kit.charts import CHARTS, SUBMISSION_FILE_NAME, submission_variable
 from scoring.codabench.program import SPLIT_FILE_NAME
 from scoring.files.chart_reader import open_chart_file, read_rows, row_blocks
 from scoring.files.reference import Reference, find_reference
-from scoring.leaderboard.board import DEFAULT_DAILY_LIMIT, SCORE_KEYS, check_daily_limit
+from scoring.leaderboard.board import DEFAULT_DAILY_LIMIT, check_daily_limit
+from scoring.leaderboard.ranking import SCORE_KEYS
 from scoring.splits import resolve_split
 
 DEFAULT_DOCKER_IMAGE = "codalab/codalab-legacy:py39"

@@ -26,7 +26,7 @@ from pathlib import Path
 from kit.atomic import write_atomic, write_json_atomic
 from kit.charts import SUBMISSION_FILE_NAME
 from scoring.errors import ScoringError
-from scoring.leaderboard.board import SCORE_KEYS
+from scoring.leaderboard.ranking import SCORE_KEYS
 from scoring.metrics.report import Report
 from scoring.scorer import score_all_scenes
 from scoring.splits import PRIVATE, PUBLIC, resolve_split, scenes_of

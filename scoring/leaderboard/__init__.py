@@ -1,6 +1,7 @@
-"""The leaderboard: submissions, scores and rankings in one SQLite file (`board`: `Leaderboard`),
-team names (`team_names`) and the exported tables and pages (`export`). The public names of
-`board` and `team_names` are importable from here.
+"""The leaderboard: submissions and scores in one SQLite file (`board`: `Leaderboard`; `database`:
+the file, its schema and connections), the ranking (`ranking`), team names (`team_names`) and
+the exported tables and pages (`export`). Every public name but `export`'s is importable from
+here.
 
 Examples
 --------
@@ -14,22 +15,27 @@ True
 from __future__ import annotations
 
 from scoring.leaderboard.board import (
-    APPLICATION_ID,
-    COUNTS_SCHEMA,
     DEFAULT_DAILY_LIMIT,
-    DEFAULT_RANK_CONFIDENCE,
     MAX_DAILY_LIMIT,
-    SCHEMA,
-    SCHEMA_VERSION,
-    SCORE_KEYS,
     STORED_SPLITS,
     Leaderboard,
-    Standing,
     SubmissionResult,
     check_daily_limit,
+    file_digest,
+)
+from scoring.leaderboard.database import (
+    APPLICATION_ID,
+    COUNTS_SCHEMA,
+    SCHEMA,
+    SCHEMA_VERSION,
+    LeaderboardFile,
+)
+from scoring.leaderboard.ranking import (
+    DEFAULT_RANK_CONFIDENCE,
+    SCORE_KEYS,
+    Standing,
     check_rank_confidence,
     compare_with_above,
-    file_digest,
 )
 from scoring.leaderboard.team_names import (
     check_team_name,
@@ -41,6 +47,7 @@ __all__ = [
     "COUNTS_SCHEMA",
     "DEFAULT_DAILY_LIMIT",
     "DEFAULT_RANK_CONFIDENCE",
+    "LeaderboardFile",
     "Leaderboard",
     "MAX_DAILY_LIMIT",
     "SCHEMA",

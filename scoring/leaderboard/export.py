@@ -20,7 +20,7 @@ import json
 from datetime import datetime, timezone
 
 from kit.charts import CHARTS, METRIC_NAMES, METRICS
-from scoring.leaderboard.board import SCORE_KEYS, Standing
+from scoring.leaderboard.ranking import SCORE_KEYS, Standing
 from scoring.metrics.formatting import format_percent, format_score
 
 FORMATS: tuple[str, ...] = ("md", "csv", "html", "json")
