@@ -32,18 +32,17 @@ from scoring.files.reference import Reference, ReferenceScene, find_reference
 from scoring.files.storage import check_regular_file, check_submission
 from scoring.files.submission import extra_variables_warning, structural_problems
 from scoring.heap import keep_freed_buffers
-from scoring.metrics import challenge as metrics
+from scoring.metrics import histogram
 from scoring.metrics.challenge import (
     ChartCounts,
     ChartTally,
-    ChartValueError,
     ScoreAccumulator,
-    as_chart_values,
     chart_values_message,
     invalid_values,
     strict_message,
 )
 from scoring.metrics.formatting import nan_to_none
+from scoring.metrics.histogram import ChartValueError, as_chart_values
 from scoring.metrics.report import Report
 from scoring.splits import ALL, resolve_split, scenes_of
 from scoring.statistics import Bootstrap
@@ -389,7 +388,7 @@ _worker_submission_path = ""
 def _open_in_worker(submission: str) -> None:
     global _worker_submission, _worker_submission_path
     keep_freed_buffers()
-    metrics.warm_up()
+    histogram.warm_up()
     _worker_submission_path = submission
     try:
         _worker_submission = ChartFile(submission, "submission", bounded=True)

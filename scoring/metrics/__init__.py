@@ -1,6 +1,7 @@
 """The challenge metric and its report: `challenge` (the one implementation of the metric,
-`ScoreAccumulator`), `report` (`Report`, per-chart and per-class results) and `formatting`
-(how scores are printed). The public names of `challenge` are importable from here.
+`ScoreAccumulator`), `histogram` (the joint histogram of reference and prediction), `report` (`Report`, per-chart and per-class results) and `formatting`
+(how scores are printed). The public names of `challenge` and `histogram` are importable from
+here.
 
 Examples
 --------
@@ -16,31 +17,33 @@ Examples
 from __future__ import annotations
 
 from scoring.metrics.challenge import (
-    HIST_SIDE,
-    HIST_STEP,
     LISTED_VALUES,
-    OPENCV_STEP,
     ChartCounts,
     ChartTally,
-    ChartValueError,
     ScoreAccumulator,
-    as_chart_values,
-    bincount_histogram,
     chart_score,
     chart_values_message,
     class_scores,
     counts_from_histogram,
     counts_outside,
     invalid_values,
-    joint_histogram,
     out_of_class_warning,
-    prediction_values,
     r2_from_confusion,
     ratio,
     strict_message,
     validated_counts,
-    warm_up,
     weighted_f1_from_confusion,
+)
+from scoring.metrics.histogram import (
+    HIST_SIDE,
+    HIST_STEP,
+    OPENCV_STEP,
+    ChartValueError,
+    as_chart_values,
+    bincount_histogram,
+    joint_histogram,
+    prediction_values,
+    warm_up,
 )
 
 __all__ = [
