@@ -50,7 +50,7 @@ def run_demo(
     from kit.experiment.predict import Predictor, predict_dataset
     from kit.experiment.train import train
     from scoring import Leaderboard, score_submission
-    from scoring.export import bar_chart_png, export
+    from scoring.leaderboard.export import bar_chart_png, export
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """AutoICE submission scorer and leaderboard. Depends only on numpy, netCDF4, h5py and
 `kit.charts` (never torch), so organisers can run it on a bare scoring machine. h5py checks a
-netCDF-4 file's links, storage and chunking before anything reads it (`scoring.storage`;
+netCDF-4 file's links, storage and chunking before anything reads it (`scoring.files.storage`;
 without h5py only netCDF-3 files can be scored) and reads compressed chunks raw: with `deflate`
 (libdeflate) installed that is about four times faster, and with OpenCV counting is faster
 (both optional, same scores).
@@ -27,20 +27,20 @@ import importlib
 #: Public name -> the module defining it. Imported on first use, so that a command such as
 #: `autoice score` loads only what it needs (and starts its worker processes sooner).
 _EXPORTS = {
-    "ChartResult": "scoring.report",
-    "ClassScore": "scoring.report",
-    "Leaderboard": "scoring.leaderboard",
-    "Reference": "scoring.reference",
-    "Report": "scoring.report",
-    "ScoreAccumulator": "scoring.metrics",
+    "ChartResult": "scoring.metrics.report",
+    "ClassScore": "scoring.metrics.report",
+    "Leaderboard": "scoring.leaderboard.board",
+    "Reference": "scoring.files.reference",
+    "Report": "scoring.metrics.report",
+    "ScoreAccumulator": "scoring.metrics.challenge",
     "ScoredSubmission": "scoring.scorer",
     "ScoringError": "scoring.errors",
-    "SubmissionWriter": "scoring.submission_writer",
+    "SubmissionWriter": "scoring.files.writer",
     "compare_submissions": "scoring.scorer",
-    "find_reference": "scoring.reference",
+    "find_reference": "scoring.files.reference",
     "score_all_scenes": "scoring.scorer",
     "score_submission": "scoring.scorer",
-    "write_submission": "scoring.submission_writer",
+    "write_submission": "scoring.files.writer",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from kit.atomic import write_atomic
-from scoring.formatting import format_score
+from scoring.metrics.formatting import format_score
 from scoring.splits import ALL, PRIVATE, PUBLIC
 
 SPLIT_CHOICES = (PUBLIC, PRIVATE, ALL)
@@ -245,7 +245,7 @@ def _rank_confidence(args: argparse.Namespace) -> float | None:
     the option when --shared-ranks comes without --ci, --rank-confidence without
     --shared-ranks, or its value is not a number between 0 and 1."""
     from scoring.errors import ScoringError
-    from scoring.leaderboard import DEFAULT_RANK_CONFIDENCE, check_rank_confidence
+    from scoring.leaderboard.ranking import DEFAULT_RANK_CONFIDENCE, check_rank_confidence
 
     text = args.rank_confidence
     if not args.shared_ranks:
@@ -397,7 +397,7 @@ def _plots_for(png: str | None):
 
 
 def _leaderboard(args: argparse.Namespace):
-    from scoring.leaderboard import DEFAULT_DAILY_LIMIT, Leaderboard
+    from scoring.leaderboard.board import DEFAULT_DAILY_LIMIT, Leaderboard
 
     limit = getattr(args, "daily_limit", None)
     return Leaderboard(args.db, daily_limit=DEFAULT_DAILY_LIMIT if limit is None else limit)
@@ -423,7 +423,7 @@ def run_submit(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from scoring.export import to_markdown
+    from scoring.leaderboard.export import to_markdown
 
     standings = _leaderboard(args).standings(
         args.split, ci=_ci_settings(args), rank_confidence=_rank_confidence(args)
@@ -433,7 +433,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from scoring.export import export
+    from scoring.leaderboard.export import export
 
     standings = _leaderboard(args).standings(
         args.split, ci=_ci_settings(args), rank_confidence=_rank_confidence(args)
@@ -447,8 +447,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_bundle(args: argparse.Namespace) -> int:
-    from scoring.bundle import DEFAULT_DOCKER_IMAGE, build_bundle
-    from scoring.leaderboard import DEFAULT_DAILY_LIMIT
+    from scoring.codabench.bundle import DEFAULT_DOCKER_IMAGE, build_bundle
+    from scoring.leaderboard.board import DEFAULT_DAILY_LIMIT
 
     path = build_bundle(
         args.reference,

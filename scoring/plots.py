@@ -30,8 +30,8 @@ from matplotlib.figure import Figure, SubFigure
 from kit.atomic import atomic_path
 from kit.charts import CHARTS, METRICS
 from scoring.errors import ScoringError
-from scoring.formatting import UNDEFINED, format_percent, format_score
-from scoring.report import SCORES
+from scoring.metrics.formatting import UNDEFINED, format_percent, format_score
+from scoring.metrics.report import SCORES
 
 #: Panel titles of the scores.
 SCORE_TITLES = {

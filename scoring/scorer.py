@@ -24,27 +24,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kit.charts import CHARTS, submission_variable
-from scoring import chart_reader, metrics, raw_chunks, statistics
-from scoring.chart_reader import ChartFile, open_chart_file
+from scoring import statistics
 from scoring.errors import ScoringError
-from scoring.formatting import nan_to_none
+from scoring.files import chart_reader, raw_chunks
+from scoring.files.chart_reader import ChartFile, open_chart_file
+from scoring.files.reference import Reference, ReferenceScene, find_reference
+from scoring.files.storage import check_regular_file, check_submission
+from scoring.files.submission import extra_variables_warning, structural_problems
 from scoring.heap import keep_freed_buffers
-from scoring.metrics import (
+from scoring.metrics import histogram
+from scoring.metrics.challenge import (
     ChartCounts,
     ChartTally,
-    ChartValueError,
     ScoreAccumulator,
-    as_chart_values,
     chart_values_message,
     invalid_values,
     strict_message,
 )
-from scoring.reference import Reference, ReferenceScene, find_reference
-from scoring.report import Report
+from scoring.metrics.formatting import nan_to_none
+from scoring.metrics.histogram import ChartValueError, as_chart_values
+from scoring.metrics.report import Report
 from scoring.splits import ALL, resolve_split, scenes_of
 from scoring.statistics import Bootstrap
-from scoring.storage import check_regular_file, check_submission
-from scoring.submission import extra_variables_warning, structural_problems
 
 
 @dataclass
@@ -112,7 +113,7 @@ def score_submission(
     """Score a submission netCDF against reference charts (folder or file, see `find_reference`).
 
     The challenge's scores, with the file treated as untrusted: its metadata is checked before
-    any value is read (`scoring.storage`), and memory stays bounded by the workers, not by
+    any value is read (`scoring.files.storage`), and memory stays bounded by the workers, not by
     the number of scenes.
 
     Parameters
@@ -387,7 +388,7 @@ _worker_submission_path = ""
 def _open_in_worker(submission: str) -> None:
     global _worker_submission, _worker_submission_path
     keep_freed_buffers()
-    metrics.warm_up()
+    histogram.warm_up()
     _worker_submission_path = submission
     try:
         _worker_submission = ChartFile(submission, "submission", bounded=True)

@@ -158,7 +158,7 @@ def test_help_shows_defaults_once_and_choices():
 def test_help_texts_name_the_defaults_the_code_applies():
     """Where an option's default is applied in the code (None on the command line), its help
     names the value the code uses."""
-    from scoring.bundle import DEFAULT_DOCKER_IMAGE
+    from scoring.codabench.bundle import DEFAULT_DOCKER_IMAGE
     from scoring.leaderboard import DEFAULT_DAILY_LIMIT
 
     board = build_parser("leaderboard")._subparsers._group_actions[0].choices["leaderboard"]

@@ -25,7 +25,7 @@ from kit.experiment.config import ExperimentConfig, TrainConfig, load_experiment
 from kit.experiment.predict import Predictor, predict_dataset
 from kit.experiment.train import TrainResult, score_scenes, train, validate
 from kit.lazy import lazy_exports
-from scoring.submission_writer import SubmissionWriter, write_submission
+from scoring.files.writer import SubmissionWriter, write_submission
 
 _LAZY = {
     "chart_colour_map": "kit.experiment.panels",

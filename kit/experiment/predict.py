@@ -35,7 +35,7 @@ from kit.errors import KitError
 from kit.experiment.checkpoint import load_checkpoint, model_differences, model_from_checkpoint
 from kit.experiment.config import TILE_OVERLAP, TILE_SIZE, check_tiles
 from kit.models.heads import scores_to_classes, to_scores
-from scoring.submission_writer import SubmissionWriter
+from scoring.files.writer import SubmissionWriter
 
 #: Tiles are padded to a multiple of this before the model sees them: every model pools at most
 #: 5 times (smp encoders need 32), so small scenes and odd tile edges never pool to nothing.

@@ -63,7 +63,7 @@ def test_discovery_and_the_scorer_follow_one_test_folder_rule(tmp_path, folder, 
     """
     import numpy as np
 
-    from scoring.reference import find_reference
+    from scoring.files.reference import find_reference
     from tests.scoring.builders import random_charts, write_scene
 
     rng = np.random.default_rng(0)

@@ -271,7 +271,7 @@ def test_predicting_scenes_keeps_nothing_of_a_finished_scene(trained, tmp_path, 
     (the submission file's chunk cache once kept every chart written until it was closed)."""
     from kit.data.synthetic import SynthConfig, write_dataset
     from kit.experiment.predict import predict_dataset
-    from scoring.submission_writer import SubmissionWriter
+    from scoring.files.writer import SubmissionWriter
 
     checkpoint, _ = trained
     size, n_scenes = 1024, 6

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("svg")  # stands in for a notebook's inline backend
 import numpy as np
 from kit.experiment.panels import draw_chart, save_scene_panel
-from scoring.export import bar_chart_png
+from scoring.leaderboard.export import bar_chart_png
 from scoring.leaderboard import Standing
 rng = np.random.default_rng(0)
 maps = {c: rng.integers(0, 6, (20, 30)).astype(np.uint8) for c in ("SIC", "SOD", "FLOE")}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from scoring import ScoringError
-from scoring.chart_reader import open_chart_file
+from scoring.files.chart_reader import open_chart_file
 
 
 def test_values_are_raw_not_masked(tmp_path):

@@ -42,7 +42,7 @@ def test_bundle_contents(bundle):
         config = yaml.safe_load(z.read("competition.yaml"))
         split_csv = z.read("reference_data/split.csv").decode()
     assert {"scoring_program/score.py", "scoring_program/metadata.yaml",
-            "scoring_program/scoring/metrics.py", "scoring_program/kit/charts.py",
+            "scoring_program/scoring/metrics/challenge.py", "scoring_program/kit/charts.py",
             "reference_data/reference_charts.nc", "pages/terms.md"} <= names  # fmt: skip
     assert config["version"] == 2
     assert config["tasks"][0]["scoring_program"] == "scoring_program"
@@ -53,19 +53,36 @@ def test_bundle_contents(bundle):
 
 
 def test_bundle_ships_every_kit_module_the_scoring_program_imports(bundle):
-    """The run below cannot tell: an editable install of the kit fills in a missing module."""
+    """The run below cannot tell: an editable install of the kit fills in a missing module.
+    Every kit and scoring module (or package) that a shipped file imports is shipped too."""
     _, out, _, _ = bundle
     with zipfile.ZipFile(out) as z:
         shipped = {n for n in z.namelist() if n.startswith("scoring_program/")}
         trees = [ast.parse(z.read(n)) for n in sorted(shipped) if n.endswith(".py")]
+
+    def ours(name: str) -> bool:
+        return name.startswith(("kit.", "scoring.")) or name == "scoring"
+
+    def is_shipped(name: str) -> bool:
+        path = "scoring_program/" + name.replace(".", "/")
+        return f"{path}.py" in shipped or f"{path}/__init__.py" in shipped
+
     imported = set()
     for node in (node for tree in trees for node in ast.walk(tree)):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kit."):
+        if isinstance(node, ast.ImportFrom) and ours(node.module or ""):
             imported.add(node.module)
+            # `from scoring.files import raw_chunks`: the module raw_chunks when there is one
+            imported |= {f"{node.module}.{a.name}" for a in node.names
+                         if is_shipped(f"{node.module}.{a.name}")}  # fmt: skip
         elif isinstance(node, ast.Import):
-            imported |= {a.name for a in node.names if a.name.startswith("kit.")}
+            imported |= {a.name for a in node.names if ours(a.name)}
     assert {"kit.charts", "kit.errors", "kit.atomic"} <= imported
-    missing = {m for m in imported if f"scoring_program/{m.replace('.', '/')}.py" not in shipped}
+    assert {
+        "scoring.codabench.program",
+        "scoring.metrics.challenge",
+        "scoring.files.reference",
+    } <= imported
+    missing = {m for m in imported if not is_shipped(m)}
     assert not missing, f"imported by the scoring program but not shipped: {sorted(missing)}"
 
 

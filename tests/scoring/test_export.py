@@ -8,8 +8,8 @@ import io
 import json
 import re
 
-from scoring.export import export
 from scoring.leaderboard import Standing
+from scoring.leaderboard.export import export
 
 HOSTILE_TEAM = "<script>alert(1)</script>"
 HOSTILE_FILE = '"><img src=x onerror=alert(2)>|=cmd.nc'
@@ -90,7 +90,7 @@ def test_markdown_and_html_headers_name_the_metrics_and_times_are_to_the_second(
 
 
 def test_time_text_converts_to_utc_and_keeps_unparsable_text():
-    from scoring.export import time_text
+    from scoring.leaderboard.export import time_text
 
     assert time_text("2026-11-21T10:00:05.9+01:00") == "2026-11-21 09:00:05"
     assert time_text("yesterday") == "yesterday"

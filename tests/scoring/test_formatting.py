@@ -1,4 +1,4 @@
-"""The one score formatter (`scoring.formatting`): NaN and None read alike everywhere."""
+"""The one score formatter (`scoring.metrics.formatting`): NaN and None read alike everywhere."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import pytest
 
 from kit.charts import SCORE_DECIMALS
-from scoring.formatting import (
+from scoring.metrics.formatting import (
     UNDEFINED,
     format_interval,
     format_percent,

@@ -13,8 +13,8 @@ import pytest
 
 from kit.cli import main
 from scoring import Leaderboard, score_submission
-from scoring.export import export
 from scoring.leaderboard import SCHEMA_VERSION
+from scoring.leaderboard.export import export
 from scoring.statistics import SCORES, Bootstrap
 
 SETTINGS = Bootstrap(resamples=60, seed=3)

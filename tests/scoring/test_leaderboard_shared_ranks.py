@@ -14,7 +14,7 @@ import pytest
 from kit.charts import CHARTS
 from kit.cli import main
 from scoring import Leaderboard
-from scoring.export import export
+from scoring.leaderboard.export import export
 from scoring.metrics import ScoreAccumulator
 from scoring.statistics import Bootstrap, paired_bootstrap
 from tests.scoring.builders import submission_arrays, write_submission

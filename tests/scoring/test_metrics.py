@@ -13,8 +13,13 @@ from hypothesis import strategies as st
 from sklearn.metrics import f1_score, r2_score
 
 from kit.charts import CHARTS, MASK, N_CLASSES, combined_score
-from scoring import metrics
-from scoring.metrics import ScoreAccumulator, as_chart_values, bincount_histogram, joint_histogram
+from scoring.metrics import (
+    ScoreAccumulator,
+    as_chart_values,
+    bincount_histogram,
+    histogram,
+    joint_histogram,
+)
 from tests.scoring.builders import (
     OUT_OF_CLASS_SCORES,
     out_of_class_case,
@@ -221,9 +226,9 @@ def test_opencv_and_bincount_histograms_count_the_same(monkeypatch):
     np.add.at(expected, (ref.ravel(), pred.ravel()), 1)
     assert (bincount_histogram(ref, pred) == expected).all()
     assert (joint_histogram(ref[:, ::2], pred[:, ::2]) == bincount_histogram(ref[:, ::2], pred[:, ::2])).all()  # fmt: skip
-    monkeypatch.setattr(metrics, "OPENCV_STEP", 1000)  # several calcHist slices
+    monkeypatch.setattr(histogram, "OPENCV_STEP", 1000)  # several calcHist slices
     assert (joint_histogram(ref, pred) == expected).all()
-    monkeypatch.setattr(metrics, "_opencv", lambda: None)  # a scoring image without OpenCV
+    monkeypatch.setattr(histogram, "_opencv", lambda: None)  # a scoring image without OpenCV
     assert (joint_histogram(ref, pred) == expected).all()
     assert joint_histogram(ref[:0], pred[:0]).sum() == 0
 
@@ -237,7 +242,7 @@ def test_interleaved_counting_covers_every_pixel_once(monkeypatch, size):
     expected = np.zeros((256, 256), dtype=np.int64)
     np.add.at(expected, (ref, pred), 1)
     assert (joint_histogram(ref, pred) == expected).all()
-    monkeypatch.setattr(metrics, "OPENCV_STEP", 13)  # slices whose parts do not divide evenly
+    monkeypatch.setattr(histogram, "OPENCV_STEP", 13)  # slices whose parts do not divide evenly
     assert (joint_histogram(ref, pred) == expected).all()
 
 

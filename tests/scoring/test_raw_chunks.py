@@ -7,8 +7,9 @@ import netCDF4
 import numpy as np
 import pytest
 
-from scoring import ScoringError, raw_chunks
-from scoring.chart_reader import ChartFile, NetcdfRows
+from scoring import ScoringError
+from scoring.files import raw_chunks
+from scoring.files.chart_reader import ChartFile, NetcdfRows
 
 SHAPE = (23, 17)
 

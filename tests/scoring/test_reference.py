@@ -1,4 +1,4 @@
-"""Finding the reference charts (`scoring.reference.find_reference`): every layout, the folder and
+"""Finding the reference charts (`scoring.files.reference.find_reference`): every layout, the folder and
 file preferences, single-file references, and one-line errors naming the reference."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from kit.charts import CHARTS, PREP_SUFFIX, REFERENCE_SUFFIX, SAR_DIMS
 from kit.charts import submission_variable as var
 from scoring import ScoringError, find_reference
-from scoring.reference import SCENE_FOLDERS, Reference, ReferenceScene
+from scoring.files.reference import SCENE_FOLDERS, Reference, ReferenceScene
 from tests.scoring.builders import (
     SCENES,
     TRAINING_SCENES,

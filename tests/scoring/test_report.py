@@ -1,4 +1,4 @@
-"""Score reports (`scoring.report`): the challenge's rounding, the combined figure from rounded
+"""Score reports (`scoring.metrics.report`): the challenge's rounding, the combined figure from rounded
 chart scores, strict JSON with NaN as null, and the text table."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from kit.charts import CHART_WEIGHTS, CHARTS
 from scoring import ScoreAccumulator
-from scoring.report import (
+from scoring.metrics.report import (
     ChartResult,
     ClassScore,
     Report,

@@ -10,11 +10,10 @@ from kit.charts import submission_variable as var
 from scoring import (
     ScoreAccumulator,
     ScoringError,
-    chart_reader,
     find_reference,
-    raw_chunks,
     score_submission,
 )
+from scoring.files import chart_reader, raw_chunks
 from scoring.splits import default_split
 from tests.scoring.builders import (
     OUT_OF_CLASS_SCORES,

@@ -7,7 +7,7 @@ import pytest
 from kit.charts import CHARTS, MASK
 from kit.errors import KitError
 from scoring import score_submission
-from scoring.submission_writer import SubmissionWriter, write_submission
+from scoring.files.writer import SubmissionWriter, write_submission
 from tests.scoring.builders import SCENES, noisy_prediction, random_charts
 from tests.scoring.builders import write_submission as write_reference_file
 

@@ -24,8 +24,9 @@ import pytest
 
 from kit.charts import REFERENCE_SUFFIX
 from kit.cli import main
-from scoring import Leaderboard, raw_chunks, score_submission
+from scoring import Leaderboard, score_submission
 from scoring.codabench import main as codabench_main
+from scoring.files import raw_chunks
 from tests.scoring.builders import make_dataset, submission_arrays, write_submission
 from tests.security.payloads import zlib_bomb
 
@@ -441,7 +442,7 @@ def test_reference_reading_files_outside_its_folder_is_refused(case, capsys):
 
 
 def test_leaderboard_records_a_scorer_crash_with_its_reason(case, monkeypatch):
-    from scoring import leaderboard
+    from scoring.leaderboard import board as leaderboard
 
     tmp, _, arrays = case
     sub = write_submission(tmp / "upload_package.nc", arrays)

@@ -34,9 +34,9 @@ from kit.charts import (
     is_test_folder,
     submission_variable,
 )
-from scoring.chart_reader import open_chart_file
 from scoring.errors import ScoringError
-from scoring.storage import check_reference_file, check_regular_file
+from scoring.files.chart_reader import open_chart_file
+from scoring.files.storage import check_reference_file, check_regular_file
 
 #: Folders searched for reference scenes, in order of preference, relative to the given folder:
 #: the test scenes (`kit.charts.TEST_FOLDERS`, in any case: `test/` of the TorchGeo layout,

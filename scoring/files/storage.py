@@ -9,7 +9,7 @@ A submission is scored only on data it holds, at a cost set by its real size:
   loops for ever on a group linked twice (a cycle);
 - no dataset is virtual or keeps its values in external files;
 - each scored variable's chunks are no larger than its shape, and its filters are the ones the
-  scorer inflates within bounds (deflate, shuffle, Fletcher-32; `scoring.raw_chunks`).
+  scorer inflates within bounds (deflate, shuffle, Fletcher-32; `scoring.files.raw_chunks`).
 
 Reference files (the organisers') are checked more loosely: any chunking and filter, soft links
 inside the file, but they must lie inside the reference folder once symbolic links are resolved
@@ -25,8 +25,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from scoring import raw_chunks
 from scoring.errors import ScoringError
+from scoring.files import raw_chunks
 
 if TYPE_CHECKING:
     import h5py

@@ -10,7 +10,7 @@ filters limited to deflate and shuffle, native byte order. Anything else (netCDF
 contiguous or partly written variables, other filters such as Fletcher-32) returns None from
 `ChunkRows.open`, and the caller reads through netCDF4 as before, so values are identical
 whichever path is used. Without `deflate` installed, chunks are inflated with zlib; without
-h5py every read would go through netCDF4, but `scoring.storage` then refuses netCDF-4 files,
+h5py every read would go through netCDF4, but `scoring.files.storage` then refuses netCDF-4 files,
 which it cannot check.
 
 Inflating is bounded: a chunk never inflates to more than its size (`inflate` raises

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kit.charts import CHARTS, submission_variable
-from scoring.reference import Reference
+from scoring.files.reference import Reference
 
 if TYPE_CHECKING:
     import netCDF4

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from kit.charts import CHART_WEIGHTS, CHARTS, SCORE_DECIMALS
-from scoring.formatting import format_interval, format_percent, format_score, nan_to_none
+from scoring.metrics.formatting import format_interval, format_percent, format_score, nan_to_none
 
 #: The score names of a report, its intervals and comparisons: the charts, then the combined score.
 SCORES: tuple[str, ...] = (*CHARTS, "combined")

@@ -3,8 +3,8 @@
 Submissions can be several GB; we look at one variable at a time and read it a block of rows at
 a time, with blocks aligned to the variable's chunks so that each compressed chunk is
 decompressed once. Raw stored values are read (no masking or scaling). `ChartFile` picks the
-reader per variable: raw chunks inflated with libdeflate (`scoring.raw_chunks`) where the layout
-allows, netCDF4 otherwise. Only regular netCDF-3 and HDF5 files are opened (`scoring.storage`
+reader per variable: raw chunks inflated with libdeflate (`scoring.files.raw_chunks`) where the layout
+allows, netCDF4 otherwise. Only regular netCDF-3 and HDF5 files are opened (`scoring.files.storage`
 checks what they hold first).
 """
 
@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scoring import raw_chunks
 from scoring.errors import ScoringError
-from scoring.storage import check_regular_file, file_format, not_readable
+from scoring.files import raw_chunks
+from scoring.files.storage import check_regular_file, file_format, not_readable
 
 if TYPE_CHECKING:  # imported on first use: scoring workers start before it is needed
     import netCDF4
@@ -112,7 +112,7 @@ class ChartFile:
     """A netCDF file of chart variables, read by row blocks through the fastest safe path.
 
     `rows(name)` gives a reader with `blocks(block_pixels)` and `read(rows)`: raw chunks
-    inflated with libdeflate where the variable's layout allows it (`scoring.raw_chunks`),
+    inflated with libdeflate where the variable's layout allows it (`scoring.files.raw_chunks`),
     netCDF4 otherwise; both return the same stored values. `bounded` (submissions): before
     HDF5 inflates a layout the raw reader does not take, every stored chunk is checked to
     inflate to no more than a chunk's size (`raw_chunks.check_inflated_sizes`).

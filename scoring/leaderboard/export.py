@@ -20,8 +20,8 @@ import json
 from datetime import datetime, timezone
 
 from kit.charts import CHARTS, METRIC_NAMES, METRICS
-from scoring.formatting import format_percent, format_score
-from scoring.leaderboard import SCORE_KEYS, Standing
+from scoring.leaderboard.ranking import SCORE_KEYS, Standing
+from scoring.metrics.formatting import format_percent, format_score
 
 FORMATS: tuple[str, ...] = ("md", "csv", "html", "json")
 COLUMNS: tuple[str, ...] = ("rank", "team", *SCORE_KEYS, "submissions", "submitted_at", "file")

@@ -30,10 +30,11 @@ import yaml
 
 from kit.atomic import atomic_path
 from kit.charts import CHARTS, SUBMISSION_FILE_NAME, submission_variable
-from scoring.chart_reader import open_chart_file, read_rows, row_blocks
-from scoring.codabench import SPLIT_FILE_NAME
-from scoring.leaderboard import DEFAULT_DAILY_LIMIT, SCORE_KEYS, check_daily_limit
-from scoring.reference import Reference, find_reference
+from scoring.codabench.program import SPLIT_FILE_NAME
+from scoring.files.chart_reader import open_chart_file, read_rows, row_blocks
+from scoring.files.reference import Reference, find_reference
+from scoring.leaderboard.board import DEFAULT_DAILY_LIMIT, check_daily_limit
+from scoring.leaderboard.ranking import SCORE_KEYS
 from scoring.splits import resolve_split
 
 DEFAULT_DOCKER_IMAGE = "codalab/codalab-legacy:py39"
@@ -44,7 +45,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from scoring.codabench import main  # noqa: E402
+from scoring.codabench.program import main  # noqa: E402
 
 sys.exit(main())
 '''
@@ -176,7 +177,7 @@ def build_bundle(
 
 
 def _add_scoring_program(bundle: zipfile.ZipFile) -> None:
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]
     bundle.writestr(
         "scoring_program/metadata.yaml",
         "command: python3 /app/program/score.py /app/input /app/output\n",
@@ -185,8 +186,8 @@ def _add_scoring_program(bundle: zipfile.ZipFile) -> None:
     bundle.writestr("scoring_program/kit/__init__.py", KIT_INIT)
     for name in KIT_MODULES:
         bundle.write(package.parent / "kit" / name, f"scoring_program/kit/{name}")
-    for source in sorted(package.glob("*.py")):
-        bundle.write(source, f"scoring_program/scoring/{source.name}")
+    for source in sorted(package.rglob("*.py")):
+        bundle.write(source, f"scoring_program/scoring/{source.relative_to(package).as_posix()}")
 
 
 def _split_csv(split: dict[str, str]) -> str:

@@ -30,7 +30,7 @@ changes (no tables, no WAL conversion); a missing file is created. Reading (`sta
 `submissions`, `report`) opens the file read-only, and immutable where its folder is not
 writable, so a read-only copy can be shown; only writing converts it to WAL.
 
-All SQL is parameterised; team names are checked by `check_team_name` (`scoring.team_names`)
+All SQL is parameterised; team names are checked by `check_team_name` (`scoring.leaderboard.team_names`)
 and one team is every name with the same `team_key` (NFKC + casefold, computed when read).
 """
 
@@ -41,92 +41,39 @@ import json
 import math
 import os
 import sqlite3
-import time
-import urllib.parse
 import zlib
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from kit.charts import CHARTS, N_CLASSES
+from kit.charts import CHARTS
 from scoring.errors import ScoringError, failure_reason
-from scoring.metrics import ChartCounts, ScoreAccumulator
-from scoring.reference import Reference, find_reference
-from scoring.report import Report, published_scores
+from scoring.files.reference import Reference, find_reference
+from scoring.files.storage import check_regular_file
+from scoring.leaderboard.database import LeaderboardFile, stored_counts
+from scoring.leaderboard.ranking import (
+    SCORE_KEYS,
+    Standing,
+    check_rank_confidence,
+    published_figures,
+    rank_standings,
+    share_ranks,
+)
+from scoring.leaderboard.team_names import check_team_name, team_key
+from scoring.metrics.challenge import ChartCounts, ScoreAccumulator
+from scoring.metrics.report import Report
 from scoring.scorer import score_all_scenes
 from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
-from scoring.statistics import Bootstrap, bootstrap_intervals, intervals_dict, paired_bootstrap
-from scoring.storage import check_regular_file
-from scoring.team_names import check_team_name, team_key
+from scoring.statistics import Bootstrap, bootstrap_intervals, intervals_dict
 
 DEFAULT_DAILY_LIMIT = 5
 #: Highest daily limit accepted: more scored submissions a day is no limit at all, and a
 #: mistyped larger number should not pass silently.
 MAX_DAILY_LIMIT = 1000
-#: `PRAGMA application_id` of the kit's leaderboard files ("AICE").
-APPLICATION_ID = 0x41494345
-#: `PRAGMA user_version`: the layout of `SCHEMA` (1) plus `COUNTS_SCHEMA` (2). A version 1
-#: file gains the counts table on its first write; its earlier submissions have no intervals.
-SCHEMA_VERSION = 2
-#: Score columns stored per split: the charts and the combined score.
-SCORE_KEYS: tuple[str, ...] = (*CHARTS, "combined")
 #: Splits whose scores are stored for every submission.
 STORED_SPLITS: tuple[str, ...] = (*SPLITS, ALL)
-#: Default `rank_confidence` of shared ranks: a team shares the rank above unless the team
-#: above scores higher in at least 95 % of the paired resamples (a one-sided 95 % test).
-DEFAULT_RANK_CONFIDENCE = 0.95
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS teams (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS scenes (
-    scene_id TEXT PRIMARY KEY,
-    split TEXT NOT NULL CHECK (split IN ('public', 'private'))
-);
-CREATE TABLE IF NOT EXISTS submissions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    team_id INTEGER NOT NULL REFERENCES teams(id),
-    file_name TEXT NOT NULL,
-    file_hash TEXT NOT NULL,
-    file_size INTEGER NOT NULL,
-    submitted_at TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('scored', 'failed', 'duplicate')),
-    reason TEXT,
-    duplicate_of INTEGER REFERENCES submissions(id),
-    report_json TEXT
-);
-CREATE INDEX IF NOT EXISTS submissions_by_team ON submissions (team_id, status, submitted_at);
-CREATE TABLE IF NOT EXISTS scores (
-    submission_id INTEGER NOT NULL REFERENCES submissions(id),
-    split TEXT NOT NULL,
-    chart TEXT NOT NULL,
-    score REAL,
-    PRIMARY KEY (submission_id, split, chart)
-);
-"""
-#: Per scored submission and chart, the per-scene counts that intervals are computed from:
-#: `scenes` a JSON list of scene ids, `confusion` the stacked `ChartCounts.confusion` of those
-#: scenes (zlib-compressed little-endian int64, [scenes, n, n + 2]), `out_squared` a JSON list
-#: per scene of `ChartCounts.out_squared_error` (exact integers).
-COUNTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS scene_counts (
-    submission_id INTEGER NOT NULL REFERENCES submissions(id),
-    chart TEXT NOT NULL,
-    scenes TEXT NOT NULL,
-    confusion BLOB NOT NULL,
-    out_squared TEXT NOT NULL,
-    PRIMARY KEY (submission_id, chart)
-)
-"""
 
 
 @dataclass
@@ -146,39 +93,6 @@ class SubmissionResult:
     duplicate_of: int | None = None
     reason: str | None = None
     scores_rounded: dict[str, dict[str, float | None]] = field(default_factory=dict)
-
-
-@dataclass
-class Standing:
-    """One row of the leaderboard: a team's best submission on a split.
-
-    `scores`: unrounded, as stored; `scores_rounded`: the challenge's figures, which rank it
-    (computed from `scores` when not given).
-    """
-
-    rank: int
-    team: str
-    submission_id: int
-    file_name: str
-    submitted_at: str
-    scores: dict[str, float | None]
-    submissions: int
-    scores_rounded: dict[str, float | None] = field(default_factory=dict)
-    #: With ``standings(..., ci=...)``: the bootstrap settings and an interval per score
-    #: (`scoring.statistics.intervals_dict`); None when not asked for or when the submission
-    #: was scored before the leaderboard stored per-scene counts.
-    intervals: dict | None = None
-    #: With ``standings(..., rank_confidence=...)``: the rank shown, "2=" for a rank shared
-    #: with another team (the first rank of the group), else the rank itself ("3").
-    rank_shown: str | None = None
-    #: With ``standings(..., rank_confidence=...)``: the paired bootstrap of this team's best
-    #: submission against that of the team ranked directly above (`compare_with_above`);
-    #: None for the first team.
-    above: dict | None = None
-
-    def __post_init__(self) -> None:
-        if not self.scores_rounded:
-            self.scores_rounded = _published(self.scores)
 
 
 def check_daily_limit(limit: int) -> int:
@@ -205,7 +119,7 @@ def file_digest(path: str | os.PathLike) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-class Leaderboard:
+class Leaderboard(LeaderboardFile):
     """A leaderboard stored in the SQLite file `db` (created on first submission).
 
     Teams submit files; each is scored once and recorded with its scores, the daily limit and
@@ -256,150 +170,6 @@ class Leaderboard:
         self.db = Path(db)
         self.daily_limit = check_daily_limit(daily_limit)
         self.timeout = timeout
-
-    # ---------------------------------------------------------------- connections
-
-    @contextmanager
-    def _connect(self, create: bool = False) -> Iterator[sqlite3.Connection]:
-        """A connection to write (`create`: the file and tables made if missing) or read only.
-
-        An existing file is identified first through a read-only connection, so that a foreign
-        one is refused before it is opened for writing.
-        """
-        exists = self.db.is_file()
-        if not create and not exists:
-            raise ScoringError(f"leaderboard database {self.db}: no such file")
-        if exists and self._identify() == "empty" and not create:
-            raise ScoringError(f"leaderboard database {self.db}: empty, nothing recorded yet")
-        with self._open(None if create else self._uri(immutable=self._frozen())) as conn:
-            if create:
-                self._prepare(conn)
-            yield conn
-
-    @contextmanager
-    def _open(self, uri: str | None) -> Iterator[sqlite3.Connection]:
-        """A connection to `uri` (read-write to `db` if None); SQLite errors as ScoringError."""
-        target = self.db if uri is None else uri
-        try:
-            conn = sqlite3.connect(
-                target, timeout=self.timeout, isolation_level=None, uri=uri is not None
-            )
-        except sqlite3.Error as exc:
-            raise ScoringError(f"leaderboard database {self.db}: cannot open ({exc})") from None
-        try:
-            conn.execute("PRAGMA foreign_keys = ON")
-            yield conn
-        except sqlite3.DatabaseError as exc:
-            raise ScoringError(f"leaderboard database {self.db}: {exc}") from None
-        finally:
-            conn.close()
-
-    def _identify(self) -> str:
-        """`_kind` of the existing file, read without changing it or adding files next to it:
-        immutable for a WAL file nobody has open (no -wal file), else read-only with locks."""
-        try:
-            with open(self.db, "rb") as f:
-                header = f.read(100)
-        except OSError as exc:
-            message = f"leaderboard database {self.db}: cannot be read ({exc.strerror})"
-            raise ScoringError(message) from None
-        is_sqlite = header[:16] == b"SQLite format 3\0"
-        if is_sqlite and len(header) == 100:
-            # The kit's stamp is in the file header (application id at byte 68, user version at
-            # 60): read it directly, so a file others are writing to is never read unlocked.
-            app_id, version = (int.from_bytes(header[i : i + 4], "big") for i in (68, 60))
-            if app_id == APPLICATION_ID and version <= SCHEMA_VERSION:
-                return "kit"
-        wal_mode = is_sqlite and header[18:20] == b"\2\2"
-        with self._open(self._uri(immutable=wal_mode and not self._wal().exists())) as conn:
-            conn.execute("BEGIN")  # one snapshot: a creator may commit between the queries
-            try:
-                return self._kind(conn)
-            finally:
-                conn.execute("ROLLBACK")
-
-    def _uri(self, immutable: bool) -> str:
-        """A read-only URI of `db`; `immutable`: without locks or -wal/-shm files."""
-        flags = "mode=ro&immutable=1" if immutable else "mode=ro"
-        return f"file:{urllib.parse.quote(str(self.db.resolve()))}?{flags}"
-
-    def _wal(self) -> Path:
-        return self.db.with_name(self.db.name + "-wal")
-
-    def _frozen(self) -> bool:
-        """Read immutable: the folder is not writable (SQLite could not make its -shm file) and
-        no write-ahead log holds data that an immutable read would skip."""
-        wal = self._wal()
-        has_log = wal.exists() and wal.stat().st_size > 0
-        return not os.access(self.db.resolve().parent, os.W_OK) and not has_log
-
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        """Check the file is the kit's before changing it; create or stamp it; then WAL."""
-        with self._transaction(conn):
-            kind = self._kind(conn)
-            if kind == "empty":
-                for statement in filter(str.strip, SCHEMA.split(";")):
-                    conn.execute(statement)  # not executescript: it would commit first
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if kind != "kit" or version < SCHEMA_VERSION:
-                conn.execute(COUNTS_SCHEMA)  # the one change from version 1
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self._switch_to_wal(conn)
-
-    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
-        """WAL is a property of the file: switch once, by whichever connection gets there first.
-
-        Switching needs the file to itself. A connection that asks while another holds the write
-        lock gets "locked" at once, without SQLite's busy wait (waiting could deadlock), so the
-        switch is retried, with growing pauses, until it is done or `timeout` runs out.
-        """
-        deadline = time.monotonic() + self.timeout
-        pause = 0.005
-        while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
-                    raise
-                time.sleep(pause)
-                pause = min(pause * 2, 0.5)
-
-    def _kind(self, conn: sqlite3.Connection) -> str:
-        """What the file is: "kit", "legacy" (the kit's tables, not stamped yet) or "empty";
-        ScoringError for any other file."""
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if app_id == APPLICATION_ID and version <= SCHEMA_VERSION:
-            return "kit"
-        if app_id == APPLICATION_ID:
-            raise ScoringError(
-                f"leaderboard database {self.db}: schema version {version} is newer than this "
-                f"kit's ({SCHEMA_VERSION}); update AutoICE Kit"
-            )
-        tables = _tables(conn)
-        if app_id == version == 0:
-            if tables == _kit_tables():
-                return "legacy"
-            if conn.execute("SELECT 1 FROM sqlite_master").fetchone() is None:
-                return "empty"  # no tables, indexes, views or triggers
-        raise ScoringError(
-            f"leaderboard database {self.db}: not an AutoICE Kit leaderboard (application id "
-            f"{app_id:#x}, user version {version}, {len(tables)} tables); left unchanged, give "
-            "a new file name to start a leaderboard"
-        )
-
-    @staticmethod
-    @contextmanager
-    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-        """A write transaction: it takes the write lock at once and commits all or nothing."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     # ---------------------------------------------------------------- submitting
 
@@ -463,7 +233,7 @@ class Leaderboard:
                 self._insert_scores(conn, sid, reports)
                 self._insert_counts(conn, sid, scored.accumulator)
         scores = {name: _score_row(report) for name, report in reports.items()}
-        published = {name: _published(row) for name, row in scores.items()}
+        published = {name: published_figures(row) for name, row in scores.items()}
         return SubmissionResult(
             sid, team, "scored", entry["file_name"], entry["submitted_at"],
             scores=scores, scores_rounded=published,
@@ -636,7 +406,7 @@ class Leaderboard:
             with self._connect() as conn:
                 stored_split = dict(conn.execute("SELECT scene_id, split FROM scenes").fetchall())
                 scenes = scenes_of(stored_split, split)
-                counts = {s.submission_id: _stored_counts(conn, s.submission_id) for s in standings}
+                counts = {s.submission_id: stored_counts(conn, s.submission_id) for s in standings}
             for standing in standings:
                 accumulator = counts[standing.submission_id]
                 if accumulator is None:
@@ -644,7 +414,7 @@ class Leaderboard:
                 intervals = bootstrap_intervals(accumulator, scenes, ci)
                 standing.intervals = intervals_dict(intervals, ci)
             if rank_confidence is not None:
-                _share_ranks(standings, counts, scenes, ci, rank_confidence)
+                share_ranks(standings, counts, scenes, ci, rank_confidence)
         return standings
 
     def _standings(self, split: str) -> list[Standing]:
@@ -658,7 +428,7 @@ class Leaderboard:
                 "SELECT submission_id, chart, score FROM scores WHERE split = ?", (split,)
             ):
                 scores.setdefault(sid, {})[chart] = score
-        return _rank(rows, scores)
+        return rank_standings(rows, scores)
 
     def submissions(self) -> list[dict]:
         """Every recorded submission (all statuses), oldest first, without scores."""
@@ -678,186 +448,6 @@ class Leaderboard:
                 "SELECT report_json FROM submissions WHERE id = ?", (submission_id,)
             ).fetchone()
         return None if row is None or row[0] is None else json.loads(row[0])
-
-
-def check_rank_confidence(value: float) -> float:
-    """`value` if it is a number strictly between 0 and 1, else ScoringError.
-
-    Examples
-    --------
-    >>> check_rank_confidence(0.9)
-    0.9
-    >>> check_rank_confidence(95)
-    Traceback (most recent call last):
-    ...
-    scoring.errors.ScoringError: rank confidence must lie between 0 and 1 (e.g. 0.95), got 95
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise ScoringError(f"rank confidence must be a number, got {value!r}")
-    if not 0 < value < 1:  # also refuses NaN
-        raise ScoringError(f"rank confidence must lie between 0 and 1 (e.g. 0.95), got {value:g}")
-    return value
-
-
-def compare_with_above(
-    upper: ScoreAccumulator | None,
-    lower: ScoreAccumulator | None,
-    scenes: list[str],
-    settings: Bootstrap,
-    rank_confidence: float,
-) -> dict:
-    """Whether a team shares the rank of the team ranked directly above it.
-
-    A paired bootstrap (`scoring.statistics.paired_bootstrap`, A = the upper team's best
-    submission, B = the lower's) over `scenes`; the rank is shared when A's combined score is
-    higher in fewer than `rank_confidence` of the resamples (ties and undefined resamples do
-    not count as higher). Not shared, with the reason, when either lacks stored counts or the
-    scenes.
-
-    Parameters
-    ----------
-    upper, lower : ScoreAccumulator or None
-        The stored per-scene counts of the two submissions (None: none stored).
-    scenes : list of str
-        The split's scenes.
-    settings : Bootstrap
-        Resamples and seed of the comparison (its confidence sets the interval).
-    rank_confidence : float
-        The share of resamples the upper team must win for the ranks to differ.
-
-    Returns
-    -------
-    dict
-        "shared" (bool), "upper_better" (share of resamples the upper team won, or None),
-        "difference" (upper - lower combined score on `scenes`, unrounded, or None),
-        "interval" ([low, high] of that difference at ``settings.confidence``, or None) and
-        "reason" (why the rank cannot be shared, else None).
-    """
-    result = {"shared": False, "upper_better": None, "difference": None, "interval": None,
-              "reason": None}  # fmt: skip
-    if upper is None or lower is None:
-        which = "the team above" if upper is None else "this team"
-        result["reason"] = f"no stored per-scene counts for {which}"
-        return result
-    try:
-        comparison = paired_bootstrap(upper, lower, scenes, settings)
-    except ScoringError as exc:
-        result["reason"] = str(exc)
-        return result
-    better = comparison.a_better["combined"]
-    if math.isnan(better):
-        result["reason"] = "combined score undefined on every resample"
-        return result
-    interval = comparison.interval["combined"]
-    difference = comparison.difference["combined"]
-    result.update(
-        shared=better < rank_confidence,
-        upper_better=better,
-        difference=None if math.isnan(difference) else difference,
-        interval=[interval.low, interval.high],
-    )
-    return result
-
-
-def _share_ranks(
-    standings: list[Standing],
-    counts: dict[int, ScoreAccumulator | None],
-    scenes: list[str],
-    settings: Bootstrap,
-    rank_confidence: float,
-) -> None:
-    """Fill `rank_shown` and `above` of standings in ranking order: a team not
-    distinguishable from the one above joins its group, and every member of a group of two or
-    more shows the group's first rank followed by "="."""
-    group_start = []
-    for i, standing in enumerate(standings):
-        if i == 0:
-            group_start.append(0)
-            continue
-        above = standings[i - 1]
-        standing.above = {
-            "team": above.team,
-            "submission_id": above.submission_id,
-            "rank_confidence": rank_confidence,
-            **compare_with_above(
-                counts[above.submission_id], counts[standing.submission_id], scenes, settings,
-                rank_confidence,
-            ),
-        }  # fmt: skip
-        group_start.append(group_start[-1] if standing.above["shared"] else i)
-    sizes = Counter(group_start)
-    for standing, start in zip(standings, group_start):
-        first = standings[start].rank
-        standing.rank_shown = f"{first}=" if sizes[start] > 1 else str(first)
-
-
-def _stored_counts(conn: sqlite3.Connection, submission_id: int) -> ScoreAccumulator | None:
-    """The per-scene counts stored for a submission, or None if there are none (a version 1
-    file, or a submission scored before the counts were stored)."""
-    if "scene_counts" not in _tables(conn):
-        return None
-    rows = conn.execute(
-        "SELECT chart, scenes, confusion, out_squared FROM scene_counts WHERE submission_id = ?",
-        (submission_id,),
-    ).fetchall()
-    if not rows:
-        return None
-    accumulator = ScoreAccumulator()
-    for chart, scenes_json, blob, squared_json in rows:
-        scenes, squared = json.loads(scenes_json), json.loads(squared_json)
-        n = N_CLASSES[chart]
-        confusion = np.frombuffer(zlib.decompress(blob), dtype="<i8").reshape(len(scenes), n, n + 2)
-        for scene, matrix, errors in zip(scenes, confusion, squared):
-            counts = ChartCounts(matrix.astype(np.int64), tuple(int(v) for v in errors))
-            accumulator.add_counts(scene, chart, counts)
-    return accumulator
-
-
-def _tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    """Table name -> column names, of every table in the file."""
-    names = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {
-        name: [column[1] for column in conn.execute("SELECT * FROM pragma_table_info(?)", (name,))]
-        for name in names
-    }
-
-
-@lru_cache(maxsize=1)
-def _kit_tables() -> dict[str, list[str]]:
-    """The tables of a kit leaderboard (`SCHEMA`), as `_tables` lists them."""
-    with closing(sqlite3.connect(":memory:")) as conn:
-        conn.executescript(SCHEMA)
-        return _tables(conn)
-
-
-def _rank(rows: list[tuple], scores: dict[int, dict[str, float | None]]) -> list[Standing]:
-    """Standings from scored submissions (id, team id, team, file, time) and their scores."""
-    entries = []
-    for sid, team_id, team, file_name, submitted_at in rows:
-        if sid not in scores:
-            continue  # no scores for this split
-        stored = {key: scores[sid].get(key) for key in SCORE_KEYS}
-        entries.append((team_id, Standing(0, team, sid, file_name, submitted_at, stored, 0)))
-    entries.sort(key=lambda entry: _rank_key(entry[1]))
-    counts = Counter(team_id for team_id, _ in entries)
-    best: dict[int, Standing] = {}
-    for team_id, standing in entries:
-        best.setdefault(team_id, standing)  # a team's first in ranking order is its best
-    for rank, (team_id, standing) in enumerate(best.items(), start=1):
-        standing.rank, standing.submissions = rank, counts[team_id]
-    return list(best.values())
-
-
-def _rank_key(standing: Standing) -> tuple:
-    """Higher challenge figure first (undefined last), then earlier, then lower id."""
-    combined = standing.scores_rounded["combined"]
-    return (combined is None, -(combined or 0.0), standing.submitted_at, standing.submission_id)
-
-
-def _published(row: dict[str, float | None]) -> dict[str, float | None]:
-    """The challenge's figures of a row of unrounded scores (None where undefined)."""
-    charts = {c: math.nan if row.get(c) is None else row[c] for c in CHARTS}
-    return {key: None if math.isnan(v) else v for key, v in published_scores(charts).items()}
 
 
 def _score_row(report: Report) -> dict[str, float | None]:

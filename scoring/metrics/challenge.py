@@ -26,7 +26,6 @@ and reported in a warning; `strict` callers reject them instead.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -42,136 +41,17 @@ from kit.charts import (
     combined_score,
     submission_variable,
 )
-from scoring.report import ChartResult, ClassScore, Report, challenge_combined, rounded
+from scoring.metrics.histogram import (
+    HIST_SIDE,
+    ChartValueError,
+    as_chart_values,
+    joint_histogram,
+    prediction_values,
+)
+from scoring.metrics.report import ChartResult, ClassScore, Report, challenge_combined, rounded
 
-#: Side of the joint histogram of two uint8 values.
-HIST_SIDE = 256
-#: Pixels per `np.bincount` call in `bincount_histogram`.
-HIST_STEP = 1 << 16
-#: Pixels per OpenCV `calcHist` call: its float32 counts are exact up to 2**24.
-OPENCV_STEP = 1 << 24
 #: Distinct out-of-class values kept per `ChartCounts` for messages (one more says "...").
 LISTED_VALUES = 8
-
-
-class ChartValueError(ValueError):
-    """Values that are not integers (NaN, fractions, non-numeric), or a reference's non-classes."""
-
-
-def prediction_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """`values` as uint8, and where they lie outside 0-255 (None: nowhere); ChartValueError if
-    they are not integers (NaN, infinity, fractions, a non-numeric type).
-
-    Whole floats count as integers if they lie in the 64-bit integer range (so that R2 stays
-    finite). Pixels outside 0-255 (negative, or above 255 in a wider type) hold 0 in the uint8
-    array: `ChartTally` counts them apart with their own values. uint8 arrays are returned as
-    they are (the fast path: no pass over the pixels).
-    """
-    values = np.asarray(values)
-    kind = values.dtype.kind
-    if values.dtype == np.uint8:
-        return values, None
-    if kind == "b":
-        return values.astype(np.uint8), None
-    if kind == "f":
-        if not np.isfinite(values).all():
-            raise ChartValueError("contains NaN or infinite values")
-        if (values != np.floor(values)).any():
-            raise ChartValueError("contains non-integer values")
-    elif kind not in "iu":
-        raise ChartValueError(f"has non-numeric type {values.dtype}")
-    if not values.size:
-        return values.astype(np.uint8), None
-    low, high = values.min(), values.max()
-    if kind == "f" and (low < -(2.0**63) or high >= 2.0**63):
-        raise ChartValueError("has values beyond the 64-bit integer range")
-    if low >= 0 and high <= MASK:
-        return values.astype(np.uint8), None
-    outside = (values < 0) | (values > MASK)
-    return np.where(outside, 0, values).astype(np.uint8), outside
-
-
-def as_chart_values(values: np.ndarray) -> np.ndarray:
-    """`values` as uint8, or ChartValueError if they are not integers in 0-255 (a reference's
-    values; whether they are classes of a chart is checked on the counts, `invalid_values`)."""
-    values8, outside = prediction_values(values)
-    if outside is not None:
-        bad = np.unique(np.asarray(values)[outside])
-        raise ChartValueError(f"has values outside 0-{MASK}: {_listing(bad.tolist())}")
-    return values8
-
-
-def joint_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Counts of every (reference, prediction) uint8 pair, as a 256 x 256 int64 matrix.
-
-    With OpenCV installed, each pair becomes one uint16 code (`_pair_codes`) counted by a 1-D
-    `calcHist` of 65536 bins, about 30 % faster than its 2-D form on two uint8 planes; without
-    it, `bincount_histogram`. Both count exactly the same. `calcHist` returns float32 counts,
-    exact up to 2**24, so slices have at most `OPENCV_STEP` pixels, summed as int64.
-    """
-    ref, pred = np.ascontiguousarray(ref).ravel(), np.ascontiguousarray(pred).ravel()
-    cv2 = _opencv()
-    if cv2 is None:
-        return bincount_histogram(ref, pred)
-    counts = np.zeros(HIST_SIDE * HIST_SIDE, dtype=np.int64)
-    for start in range(0, ref.size, OPENCV_STEP):
-        stop = start + OPENCV_STEP
-        for codes in _pair_codes(cv2, ref[start:stop], pred[start:stop]):
-            hist = cv2.calcHist([codes], [0], None, [counts.size], [0, counts.size])
-            counts += hist.ravel().astype(np.int64)
-    counts = counts.reshape(HIST_SIDE, HIST_SIDE)
-    # A code's high byte is the prediction on little-endian machines: rows are then predictions.
-    return np.ascontiguousarray(counts.T) if sys.byteorder == "little" else counts
-
-
-def _pair_codes(cv2, ref: np.ndarray, pred: np.ndarray) -> list[np.ndarray]:
-    """The (reference, prediction) pairs as 1-row planes of uint16 codes (the two bytes side
-    by side), the pairs of the first and second halves of the pixels alternating.
-
-    Chart pixels come in long runs of one class, and counting into the same bin again and again
-    is what makes a histogram slow (each increment waits for the one before); alternating two
-    far-apart halves, which one 4-channel `cv2.merge` does while pairing the bytes, means
-    neighbours rarely share a bin.
-    """
-    half = ref.size // 2
-    pieces = (
-        [[ref[:half], pred[:half], ref[half : 2 * half], pred[half : 2 * half]]] if half else []
-    )
-    if 2 * half < ref.size:
-        pieces.append([ref[2 * half :], pred[2 * half :]])
-    return [cv2.merge(planes).reshape(-1).view(np.uint16).reshape(1, -1) for planes in pieces]
-
-
-def bincount_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """`joint_histogram` with numpy only (the scoring program needs nothing but numpy/netCDF4).
-
-    One `np.bincount` of `pred << 8 | ref` per slice of `HIST_STEP` pixels: slices keep the
-    temporaries in the CPU cache (about twice as fast as one call on a whole scene), and with the
-    prediction in the high byte the counts array stays short unless 255 is predicted.
-    """
-    ref, pred = ref.ravel(), pred.ravel()
-    counts = np.zeros(HIST_SIDE * HIST_SIDE, dtype=np.int64)
-    for start in range(0, ref.size, HIST_STEP):
-        index = pred[start : start + HIST_STEP].astype(np.uint16)
-        index <<= 8
-        index |= ref[start : start + HIST_STEP]
-        part = np.bincount(index)
-        counts[: part.size] += part
-    return counts.reshape(HIST_SIDE, HIST_SIDE).T
-
-
-def warm_up() -> None:
-    """Import the optional libraries counting uses now rather than on the first scene."""
-    _opencv()
-
-
-def _opencv():
-    """The `cv2` module, or None where OpenCV is not installed (e.g. a bare scoring image)."""
-    try:
-        import cv2
-    except ImportError:
-        return None
-    return cv2
 
 
 def invalid_values(value_counts: np.ndarray, chart: str) -> list[int]:
@@ -619,12 +499,6 @@ def _combined(charts: dict[str, float]) -> float:
 def ratio(num, den) -> float | None:
     """num / den as a float, or None when den is 0 (an undefined ratio)."""
     return float(num) / float(den) if den else None
-
-
-def _listing(values: Iterable, limit: int = 8) -> str:
-    values = [str(v) for v in values]
-    more = f" (and {len(values) - limit} more)" if len(values) > limit else ""
-    return ", ".join(values[:limit]) + more
 
 
 def _values_text(values: Iterable[int]) -> str:

@@ -12,7 +12,7 @@ detailed report covers only public scenes, so nothing about private scenes leaks
 participants. An invalid submission prints one line to stderr and exits with status 2, which
 marks it failed on the platform. The submission file must lie inside `res` once symbolic links
 are resolved (an upload cannot point at the reference), and is checked like any submission
-(`scoring.storage`).
+(`scoring.files.storage`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 from kit.atomic import write_atomic, write_json_atomic
 from kit.charts import SUBMISSION_FILE_NAME
 from scoring.errors import ScoringError
-from scoring.leaderboard import SCORE_KEYS
-from scoring.report import Report
+from scoring.leaderboard.ranking import SCORE_KEYS
+from scoring.metrics.report import Report
 from scoring.scorer import score_all_scenes
 from scoring.splits import PRIVATE, PUBLIC, resolve_split, scenes_of
 
