@@ -14,14 +14,9 @@ import numpy as np
 
 from kit import resources
 from kit.atomic import check_output_file, write_json_atomic
+from kit.drift.params import COMMON_SETTINGS, SETTING_HELP, make_params, params_class
 from kit.drift.registry import DRIFT_METHODS, added_settings, users
-from kit.drift.track import (
-    COMMON_SETTINGS,
-    DEFAULT_METHOD,
-    SETTING_HELP,
-    make_params,
-    params_class,
-)
+from kit.drift.track import DEFAULT_METHOD
 from kit.errors import KitError
 
 #: Peak memory of `drift-eval` on a synthetic pair, per pixel of the texture (the texture, its
@@ -56,7 +51,7 @@ CONSISTENCY_COLUMNS = [
 def option_help(name: str) -> str:
     """The ``--help`` text of tracking setting `name`: the methods that use it (read from the
     drift method registry; "all methods" for the settings `track` applies itself), then what
-    it does (`kit.drift.track.SETTING_HELP`, or the registering method's `DriftSetting`)."""
+    it does (`kit.drift.params.SETTING_HELP`, or the registering method's `DriftSetting`)."""
     text = SETTING_HELP[name] if name in SETTING_HELP else added_settings()[name].help
     methods = "all methods" if name in COMMON_SETTINGS else ", ".join(users(name)) or "no method"
     return f"{methods}: {text}"

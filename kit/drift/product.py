@@ -18,8 +18,9 @@ import numpy as np
 import xarray as xr
 
 from kit.atomic import atomic_path
+from kit.drift.geolocation import EARTH_RADIUS_KM
 from kit.drift.reasons import FLAG_MEANINGS, Reason
-from kit.drift.track import EARTH_RADIUS_KM, DriftResult
+from kit.drift.result import DriftResult
 
 
 def east_north_km(lon1, lat1, lon2, lat2) -> tuple[np.ndarray, np.ndarray]:

@@ -16,29 +16,36 @@ Methods:
 
 Each method is a function registered with `kit.drift.registry.register_drift_method` (below);
 `track` dispatches through the registry, and `TrackParams` gains the settings a registered
-method brings with it (`params_class`).
+method brings with it (`kit.drift.params.params_class`); geolocation helpers live in
+`kit.drift.geolocation`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from kit.config import config_from_dict
-from kit.drift.features import FeatureParams, feature_track
+from kit.drift.features import feature_track
+from kit.drift.geolocation import (
+    geolocate,
+    geometric_guess,
+    geometric_rotation,
+)
 from kit.drift.io import GcpTransform
 from kit.drift.local_motion import FirstGuess, LocalParams, fit_local_motion
 from kit.drift.matching import MatchParams, MatchResult, confirm_weak_peaks, pattern_match
 from kit.drift.outliers import neighbour_consistent
+from kit.drift.params import (  # TrackParams also importable from here, as the README shows
+    TrackParams,
+    make_params,
+)
 from kit.drift.preprocess import remove_mean_and_clip
 from kit.drift.reasons import Reason
-from kit.drift.registry import DRIFT_METHODS, added_settings, register_drift_method
+from kit.drift.registry import DRIFT_METHODS, register_drift_method
 from kit.drift.result import DriftResult  # also kit.drift.track.DriftResult, as before
 from kit.errors import KitError
 
@@ -50,176 +57,6 @@ from kit.errors import KitError
 METHODS = DRIFT_METHODS
 #: The method `track` and `autoice drift` use unless told otherwise.
 DEFAULT_METHOD = "ft+pm"
-EARTH_RADIUS_KM = 6371.0
-
-
-@dataclass
-class TrackParams:
-    """All tunable settings of `track` (pixels and degrees); pass any of them as keywords."""
-
-    grid_step: int = 32
-    template: int = MatchParams.template
-    search: int = MatchParams.search
-    refine_search: int = 8
-    superlim_search: int = 8
-    angles: tuple[float, ...] = MatchParams.angles
-    min_quality: float = MatchParams.min_quality
-    min_sharpness: float = MatchParams.min_sharpness
-    clip: tuple[float, float] = (1.0, 99.0)
-    mean_sigma: float | None = None
-    n_features: int = FeatureParams.n_features
-    ratio: float = FeatureParams.ratio
-    max_drift: float = FeatureParams.max_drift
-    max_residual: float = LocalParams.max_residual
-    match_radius: float = LocalParams.radius
-    #: `ft+pm`, `superlim+pm`: largest extra search (px) where the predictions of nearby
-    #: matches disagree (a shear zone or lead between them); 0 keeps every search at its size.
-    widen: int = 24
-    superlim_weights: str | None = None
-    superlim_radius: float = 64.0
-    superlim_mutual_tol: float = 8.0
-    superlim_min_similarity: float = 0.5
-    #: `ft` and `superlim` on a grid: threshold of the normalised median test against the
-    #: neighbouring vectors (`kit.drift.outliers.neighbour_consistent`); 0 turns it off.
-    consistency: float = 3.0
-    device: str | None = None
-    workers: int = 2
-
-    def match_params(self, search: int) -> MatchParams:
-        return MatchParams(
-            template=self.template,
-            search=search,
-            angles=tuple(self.angles),
-            min_quality=self.min_quality,
-            min_sharpness=self.min_sharpness,
-            workers=self.workers,
-        )
-
-    def local_params(self) -> LocalParams:
-        return LocalParams(radius=self.match_radius, max_residual=self.max_residual)
-
-    def feature_params(self) -> FeatureParams:
-        return FeatureParams(
-            n_features=self.n_features,
-            ratio=self.ratio,
-            max_drift=self.max_drift,
-            local=self.local_params(),
-        )
-
-    @property
-    def agree(self) -> float:
-        """Range (px) within which the predictions of nearby matches count as agreeing: beyond
-        it `ft+pm` and `superlim+pm` widen their search."""
-        return 2 * self.max_residual
-
-    @property
-    def consistent_spread(self) -> float:
-        """Largest range (px) of the nearby predictions at a valid `ft` or `superlim` vector:
-        stricter than `agree`, as these vectors are the answer, not a first guess."""
-        return 1.5 * self.max_residual
-
-
-#: What each `TrackParams` setting does, for ``--help`` (`kit.drift.cli` puts the methods that
-#: use it in front: the registry's `uses`, or "all methods" for `COMMON_SETTINGS`).
-SETTING_HELP = {
-    "grid_step": "grid spacing of the vectors (px)",
-    "template": "template size (odd, px)",
-    "search": "search radius around the zero or geolocation first guess (px); the methods "
-    "with a first guess fall back to it where they have none",
-    "refine_search": "search radius around the feature-tracking first guess (px)",
-    "superlim_search": "search radius around the SuperLIM first guess (px)",
-    "angles": "template rotations tried on top of the first guess's, comma-separated degrees, "
-    "e.g. 0,-10,10",
-    "min_quality": "minimum peak correlation of a valid vector",
-    "min_sharpness": "minimum margin of the peak over the best rival correlation",
-    "clip": "low,high percentiles the dB images are clipped to before matching",
-    "mean_sigma": "remove the local mean with a Gaussian of this sigma (px) before matching "
-    "(None: keep it)",
-    "n_features": "number of ORB keypoints per image",
-    "ratio": "Lowe ratio of the best to the second-best descriptor distance",
-    "max_drift": "largest drift of a feature match (px)",
-    "max_residual": "largest residual of a match from the affine motion of its neighbourhood "
-    "(px); nearby predictions within twice this agree",
-    "match_radius": "neighbourhood of a match or point in the local motion model (px)",
-    "widen": "largest extra search (px) where nearby matches disagree (a shear zone or lead); "
-    "0: off",
-    "superlim_weights": "checkpoint (None: the packaged one)",
-    "superlim_radius": "descriptor search radius (px)",
-    "superlim_mutual_tol": "largest distance of the back-match from the seed (px)",
-    "superlim_min_similarity": "minimum descriptor similarity",
-    "consistency": "threshold of the normalised median test of a grid vector against its "
-    "neighbours (0: off)",
-    "device": "torch device (None: the kit's choice)",
-    "workers": "FFT worker threads",
-}
-#: Settings `track` itself applies, whatever the method.
-COMMON_SETTINGS = ("grid_step", "clip", "mean_sigma")
-
-
-@functools.cache
-def _extended(added: tuple[tuple[str, Any, Any], ...]) -> type[TrackParams]:
-    """`TrackParams` with the settings (name, type, default) registered methods add."""
-    fields = [(name, kind, field(default=default)) for name, kind, default in added]
-    cls = dataclasses.make_dataclass("TrackParams", fields, bases=(TrackParams,))
-    cls.__module__, cls.__doc__ = TrackParams.__module__, TrackParams.__doc__
-    return cls
-
-
-def params_class() -> type[TrackParams]:
-    """The class of the tracking settings: `TrackParams`, with the settings of any registered
-    method that brings its own (see `kit.drift.registry.DriftSetting`).
-
-    Returns
-    -------
-    type
-        `TrackParams` itself while no method adds a setting (the kit's methods add none), or a
-        subclass of it with those settings as further fields.
-
-    Raises
-    ------
-    KitError
-        If a method's own setting is already a `TrackParams` setting, or a method uses one that
-        no class field holds.
-
-    Examples
-    --------
-    >>> params_class() is TrackParams
-    True
-    """
-    own = {f.name for f in dataclasses.fields(TrackParams)}
-    added = added_settings()
-    for name, entry in DRIFT_METHODS.items():
-        taken = sorted(own & set(entry.settings))
-        if taken:
-            raise KitError(f"drift method {name}: setting {taken[0]} is a TrackParams setting")
-        unknown = sorted(set(entry.uses) - own - set(added))
-        if unknown:
-            raise KitError(f"drift method {name}: uses {unknown[0]}, which is no setting")
-    if not added:
-        return TrackParams
-    return _extended(tuple((k, s.annotation(), s.default) for k, s in added.items()))
-
-
-def make_params(**params) -> TrackParams:
-    """Tracking settings from keywords, checked like every other config.
-
-    Parameters
-    ----------
-    **params
-        Any fields of `TrackParams` (and settings of registered methods: `params_class`); the
-        others keep their defaults.
-
-    Returns
-    -------
-    TrackParams
-
-    Raises
-    ------
-    KitError
-        For an unknown keyword (``drift: unknown key(s) ...; allowed: ...``) or a value of the
-        wrong type (``drift.<name>: ...``).
-    """
-    return config_from_dict(params_class(), params, section="drift")
 
 
 def grid_points(
@@ -256,71 +93,6 @@ def _inside_data(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     out = np.zeros(x.shape, bool)
     out[ok] = np.isfinite(image[row[ok], col[ok]])
     return out
-
-
-def geometric_guess(geo1: GcpTransform, geo2: GcpTransform, x, y) -> tuple[np.ndarray, np.ndarray]:
-    """(u, v) of a point that does not move: where its lon/lat falls in image 2."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    lon, lat = geo1.pixel_to_lonlat(x + 0.5, y + 0.5)
-    c2, r2 = geo2.lonlat_to_pixel(lon, lat)
-    return c2 - 0.5 - x, r2 - 0.5 - y
-
-
-def geometric_rotation(geo1: GcpTransform, geo2: GcpTransform, x, y, h: float = 8.0) -> np.ndarray:
-    """Rotation (degrees) of image-2 content relative to image 1 for motionless ice: the angle
-    between the image grids where the two acquisitions overlap (different orbits)."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    u0, v0 = geometric_guess(geo1, geo2, x - h, y)
-    u1, v1 = geometric_guess(geo1, geo2, x + h, y)
-    return np.degrees(np.arctan2(v1 - v0, 2 * h + u1 - u0))
-
-
-def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
-    """Great-circle distance (km) on a sphere of the mean Earth radius."""
-    lon1, lat1, lon2, lat2 = (
-        np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2)
-    )
-    a = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
-def pixel_size_km(geo: GcpTransform, x, y) -> np.ndarray:
-    """Mean of the column and row spacing (km) of an image's pixels at (x, y)."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    lon, lat = geo.pixel_to_lonlat(x + 0.5, y + 0.5)
-    lon_c, lat_c = geo.pixel_to_lonlat(x + 1.5, y + 0.5)
-    lon_r, lat_r = geo.pixel_to_lonlat(x + 0.5, y + 1.5)
-    return (haversine_km(lon, lat, lon_c, lat_c) + haversine_km(lon, lat, lon_r, lat_r)) / 2
-
-
-def geolocate(
-    result: DriftResult, geo1: GcpTransform, geo2: GcpTransform, dt_seconds: float | None
-) -> None:
-    """Fill the start/end lon/lat, displacement (km), sigma in km and, with a time step,
-    speed (m/s).
-
-    Pixel (x, y) is the centre of pixel column x, row y, i.e. GCP position (x + 0.5, y + 0.5)."""
-    result.lon, result.lat = geo1.pixel_to_lonlat(result.x + 0.5, result.y + 0.5)
-    lon2, lat2 = geo2.pixel_to_lonlat(
-        np.nan_to_num(result.x + result.u) + 0.5, np.nan_to_num(result.y + result.v) + 0.5
-    )
-    missing = ~np.isfinite(result.u)
-    result.lon2, result.lat2 = np.where(missing, np.nan, lon2), np.where(missing, np.nan, lat2)
-    result.displacement_km = haversine_km(result.lon, result.lat, result.lon2, result.lat2)
-    c1, r1 = geo1.lonlat_to_pixel(np.nan_to_num(result.lon2), np.nan_to_num(result.lat2))
-    result.u_ice = np.where(missing, np.nan, c1 - 0.5 - result.x)
-    result.v_ice = np.where(missing, np.nan, r1 - 0.5 - result.y)
-    if result.sigma is not None:
-        result.sigma_km = result.sigma * pixel_size_km(geo1, result.x, result.y)
-    result.dt_seconds = dt_seconds
-    if dt_seconds:
-        result.speed_ms = result.displacement_km * 1000.0 / dt_seconds
 
 
 @dataclass

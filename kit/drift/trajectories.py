@@ -25,18 +25,12 @@ import xarray as xr
 
 from kit.atomic import atomic_path
 from kit.drift.deformation import triangle_strain_rates
+from kit.drift.geolocation import haversine_km
 from kit.drift.io import GcpTransform
 from kit.drift.outliers import usable_triangles
+from kit.drift.params import make_params
 from kit.drift.reasons import FLAG_MEANINGS, Reason
-from kit.drift.track import (
-    DEFAULT_METHOD,
-    DriftResult,
-    as_image,
-    haversine_km,
-    make_params,
-    track,
-    tracked_points,
-)
+from kit.drift.track import DEFAULT_METHOD, DriftResult, as_image, track, tracked_points
 from kit.errors import KitError
 
 SECONDS_PER_DAY = 86400.0

@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kit.drift.params import params_class
 from kit.drift.reasons import Reason
 from kit.drift.registry import DRIFT_METHODS, DriftMethod
 from kit.drift.synthetic import DisplacementField, make_pair
-from kit.drift.track import DriftResult, params_class, track
+from kit.drift.track import DriftResult, track
 
 SHAPE = (256, 256)
 TRUTH = (5.0, -3.0)

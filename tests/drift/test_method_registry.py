@@ -11,9 +11,10 @@ import pytest
 
 from kit.cli import build_parser, main
 from kit.drift.cli import _track_params, option_help
+from kit.drift.params import TrackParams, make_params, params_class
 from kit.drift.reasons import Reason
 from kit.drift.registry import DRIFT_METHODS, DriftSetting, register_drift_method
-from kit.drift.track import METHODS, TrackParams, make_params, params_class, track
+from kit.drift.track import METHODS, track
 from kit.errors import KitError
 
 from .test_method_contract import CONTRACT, PAIR, check_registration

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
+from kit.drift.geolocation import haversine_km
 from kit.drift.io import GcpTransform
 from kit.drift.reasons import FLAG_MEANINGS, Reason
 from kit.drift.synthetic import DisplacementField, make_pair
-from kit.drift.track import METHODS, grid_points, haversine_km, track
+from kit.drift.track import METHODS, grid_points, track
 from kit.errors import KitError
 
 from .conftest import grid
