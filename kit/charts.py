@@ -408,6 +408,45 @@ def submission_variable(scene_id: str, chart: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Uncertainty files written beside a submission (same scenes, same 80 m grids, uint8, zlib)
+# --------------------------------------------------------------------------------------------
+
+#: Central probability of the SIC predictive interval in an uncertainty file (90 %).
+SIC_INTERVAL_PROBABILITY = 0.9
+#: Largest confidence or probability value (percent); MASK (255) where the submission has 255.
+PERCENT_MAX = 100
+
+
+def confidence_variable(scene_id: str, chart: str) -> str:
+    """Name of the confidence map (percent, 0-100) of a chart in an uncertainty file.
+
+    >>> confidence_variable("20180124T194759_dmi", "SOD")
+    '20180124T194759_dmi_SOD_confidence'
+    """
+    return f"{submission_variable(scene_id, chart)}_confidence"
+
+
+def sic_interval_variables(scene_id: str) -> tuple[str, str]:
+    """Names of the low and high ends of the SIC predictive interval (SIC classes 0-10).
+
+    >>> sic_interval_variables("20180124T194759_dmi")
+    ('20180124T194759_dmi_SIC_low', '20180124T194759_dmi_SIC_high')
+    """
+    chart = submission_variable(scene_id, "SIC")
+    return f"{chart}_low", f"{chart}_high"
+
+
+def probability_variable(scene_id: str, chart: str, k: int) -> str:
+    """Name of the probability map (percent, 0-100) of class `k` of a chart in a probabilities
+    file.
+
+    >>> probability_variable("20180124T194759_dmi", "FLOE", 3)
+    '20180124T194759_dmi_FLOE_p3'
+    """
+    return f"{submission_variable(scene_id, chart)}_p{k}"
+
+
+# --------------------------------------------------------------------------------------------
 # Where the shared reference data lives (never copied into the repository)
 # --------------------------------------------------------------------------------------------
 
