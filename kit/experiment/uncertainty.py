@@ -12,9 +12,9 @@ What `Predictor` turns its averaged scores into when an uncertainty file is aske
 - A SIC regression head's distribution is a Gaussian in class units (tenths): its mean is the
   averaged regressed value (the class written is that mean clamped to 0-10 and rounded, as
   before), its variance the spread of the views and members about that mean, plus the
-  variance a Gaussian head predicts (``model.sic_variance``), plus `SIC_STD_FLOOR` squared (so
-  that a single model without test-time augmentation, which has no spread, still has a
-  distribution whose width calibration can scale). Calibration multiplies its standard
+  variance a Gaussian head predicts (``model.sic_variance``), plus `SIC_STD_FLOOR` squared:
+  half a class, what rounding to classes alone leaves open, so that a single model without
+  test-time augmentation (no spread) still has a distribution whose width calibration scales. Calibration multiplies its standard
   deviation by one factor. Class ``c`` has the probability of the bin ``[c - 0.5, c + 0.5]``
   (``(-inf, 0.5]`` for 0 and ``[9.5, inf)`` for 10): the probability that the rounded, clamped
   value is ``c``.
@@ -46,7 +46,7 @@ from kit import charts
 from kit.errors import KitError
 
 #: Smallest standard deviation of a SIC regression (class units) before calibration; see above.
-SIC_STD_FLOOR = 0.05
+SIC_STD_FLOOR = 0.5
 #: Probabilities below this are taken as this before their logarithm (temperature scaling).
 PROBABILITY_FLOOR = 1e-12
 #: Half-width of the central interval in standard deviations (1.645 for 90 %).
@@ -213,8 +213,8 @@ def sic_std(spread_var: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
 
     `spread_var` is the spread of the views and members plus any predicted variance.
 
-    >>> sic_std(torch.tensor([0.0, 1.0]), 2.0).tolist()  # doctest: +ELLIPSIS
-    [0.1..., 2.002...]
+    >>> sic_std(torch.tensor([0.0, 0.75]), 2.0).tolist()
+    [1.0, 2.0]
     """
     return scale * torch.sqrt(spread_var.clamp_min(0.0) + SIC_STD_FLOOR**2)
 
