@@ -44,7 +44,7 @@ from kit.experiment.uncertainty import (
     sic_class_probability,
     sic_std,
 )
-from kit.models.heads import REGRESSION
+from kit.models.heads import is_regression
 
 #: Labelled pixels drawn per validation scene and chart to fit on.
 MAX_PIXELS = 20_000
@@ -116,7 +116,7 @@ def gather_pixels(
             values = distributions[chart][:, rows, cols].double().numpy()
             chart_parts = parts.setdefault(chart, {})
             chart_parts.setdefault("target", []).append(reference.flat[labelled].astype(np.int64))
-            if predictor.kinds[chart] == REGRESSION:
+            if is_regression(predictor.kinds[chart]):
                 chart_parts.setdefault("mean", []).append(values[0])
                 chart_parts.setdefault("variance", []).append(values[1])
             else:

@@ -56,7 +56,7 @@ from kit.experiment.uncertainty import (
     tempered,
     to_percent,
 )
-from kit.models.heads import REGRESSION, scores_to_classes, to_scores
+from kit.models.heads import is_regression, scores_to_classes, to_scores
 from scoring.files.uncertainty_writer import ProbabilityWriter, UncertaintyWriter
 from scoring.files.writer import SubmissionWriter
 
@@ -385,7 +385,7 @@ class Predictor:
                     outputs = model(dihedral(batch, k))
                 for chart, score in to_scores(outputs, self.kinds).items():
                     score = dihedral(score, k, inverse=True)[0, :, :height, :width].float()
-                    if self.kinds[chart] == REGRESSION:
+                    if is_regression(self.kinds[chart]):
                         score = _regression_moments(score) if moments else score[:1]
                     summed[chart] = summed[chart] + score if chart in summed else score
         count = len(self.models) * len(transforms)
@@ -408,7 +408,7 @@ class Predictor:
         """
         distributions = {}
         for chart, score in self.scores(x, moments=True).items():
-            if self.kinds[chart] == REGRESSION:
+            if is_regression(self.kinds[chart]):
                 mean = score[0]
                 spread = (score[1] - mean * mean).clamp_min(0.0)
                 score = torch.stack([mean, spread + score[2]])
@@ -441,7 +441,7 @@ class Predictor:
         self, chart: str, values: torch.Tensor, probabilities: bool
     ) -> ChartUncertainty:
         calibration = self.calibration or Calibration()
-        if self.kinds[chart] == REGRESSION:
+        if is_regression(self.kinds[chart]):
             mean = values[0]
             classes = scores_to_classes({chart: mean[None, None]}, self.kinds)[chart][0]
             std = sic_std(values[1], calibration.sic_std_scale)
