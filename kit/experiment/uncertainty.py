@@ -62,7 +62,7 @@ class Calibration:
     Fitted on validation scenes by `kit.experiment.calibration.fit_calibration`, stored in a
     checkpoint as plain data (`to_dict`, under `CALIBRATION_KEY`) and applied by `Predictor`.
 
-    Attributes
+    Parameters
     ----------
     temperatures : dict of str to float
         Temperature per classification chart (1: unchanged); a chart left out is unchanged.
@@ -75,6 +75,12 @@ class Calibration:
     metrics : dict
         Per chart: ``pixels`` fitted on, ``nll_before``/``nll_after`` and
         ``ece_before``/``ece_after`` (percent) on those pixels.
+
+    Raises
+    ------
+    KitError
+        If a temperature names an unknown chart, or a temperature or the factor is not a
+        finite number above 0.
 
     Examples
     --------
