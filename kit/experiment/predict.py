@@ -23,9 +23,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +47,10 @@ from kit.experiment.config import TILE_OVERLAP, TILE_SIZE, check_tiles
 from kit.experiment.uncertainty import (
     CALIBRATION_KEY,
     Calibration,
-    gaussian_interval,
-    probability_interval,
-    sic_bin_probabilities,
-    sic_class_probability,
-    sic_std,
-    tempered,
-    to_percent,
+    ChartOutput,
+    ChartUncertainty,
+    chart_uncertainty,
+    usable_calibration,
 )
 from kit.models.heads import is_regression, scores_to_classes, to_scores
 from scoring.files.uncertainty_writer import ProbabilityWriter, UncertaintyWriter
@@ -104,91 +100,6 @@ def _regression_moments(score: torch.Tensor) -> torch.Tensor:
 def _classes(scores: dict[str, torch.Tensor], kinds) -> dict[str, np.ndarray]:
     batched = {c: s.unsqueeze(0) for c, s in scores.items()}
     return {c: v[0].numpy() for c, v in scores_to_classes(batched, kinds).items()}
-
-
-@dataclass
-class ChartUncertainty:
-    """One chart's classes and uncertainty on the working grid (uint8 maps ``[h, w]``).
-
-    Attributes
-    ----------
-    classes : numpy.ndarray
-        The classes (those of `Predictor.classes`).
-    confidence : numpy.ndarray
-        The calibrated probability of each pixel's class, percent (0-100).
-    interval : tuple of numpy.ndarray or None
-        SIC only: the low and high ends of the 90 % predictive interval (classes 0-10).
-    probabilities : numpy.ndarray or None
-        ``[K, h, w]``: every class's calibrated probability, percent, when asked for.
-    """
-
-    classes: np.ndarray
-    confidence: np.ndarray
-    interval: tuple[np.ndarray, np.ndarray] | None = None
-    probabilities: np.ndarray | None = None
-
-
-@dataclass
-class ChartOutput:
-    """One chart of a scene on the 80 m grid with its uncertainty (uint8 maps ``[H, W]``, MASK
-    where nothing is predicted); `Predictor.scene_uncertainty` makes them.
-
-    Attributes
-    ----------
-    chart : str
-        SIC, SOD or FLOE.
-    classes : numpy.ndarray
-        The chart written in the submission.
-    confidence : numpy.ndarray
-        Calibrated probability of that class, percent (0-100).
-    low, high : numpy.ndarray or None
-        SIC only: the 90 % predictive interval, in classes, holding `classes`.
-    """
-
-    chart: str
-    classes: np.ndarray
-    confidence: np.ndarray
-    low: np.ndarray | None = None
-    high: np.ndarray | None = None
-    _probabilities: np.ndarray | None = field(default=None, repr=False)
-    _full: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
-
-    def probability_maps(self) -> Iterator[tuple[int, np.ndarray]]:
-        """``(k, uint8 [H, W])``: each class's probability in percent, one class at a time.
-
-        Raises
-        ------
-        KitError
-            If the chart was predicted without ``probabilities=True``.
-        """
-        if self._probabilities is None or self._full is None:
-            raise KitError(f"{self.chart}: predicted without probabilities=True")
-        for k in range(self._probabilities.shape[0]):
-            yield k, self._full(self._probabilities[k])
-
-
-def _usable_calibration(calibrations: list, paths: Sequence, tta: bool) -> Calibration | None:
-    """The one checkpoint's calibration, or None (with a warning) where it does not apply."""
-    if all(c is None for c in calibrations):
-        return None
-    if len(calibrations) > 1:
-        warnings.warn(
-            "an ensemble's probabilities are used uncalibrated: its members' calibrations do not "
-            "describe their average", stacklevel=3,
-        )  # fmt: skip
-        return None
-    calibration = calibrations[0]
-    if calibration is None:
-        return None
-    if calibration.tta != tta:
-        fitted = "with" if calibration.tta else "without"
-        warnings.warn(
-            f"{paths[0]}: its calibration was fitted {fitted} test-time augmentation, so the "
-            f"probabilities are used uncalibrated (autoice calibrate {'--tta ' if tta else ''}"
-            "refits it)", stacklevel=3,
-        )  # fmt: skip
-        return None
-    return calibration
 
 
 class Predictor:
@@ -339,9 +250,9 @@ class Predictor:
             if cache_dir is None
             else dataclasses.replace(config.data, cache_dir=cache_dir)
         )
-        chosen = _usable_calibration(calibrations, paths, options.get("tta", False))
-        return cls(models, data, state["channels"], calibration=chosen if calibration else None,
-                   **options)  # fmt: skip
+        tta = options.get("tta", False)
+        chosen = usable_calibration(calibrations, paths, tta) if calibration else None
+        return cls(models, data, state["channels"], calibration=chosen, **options)
 
     # ---------------------------------------------------------------- working grid
 
@@ -433,33 +344,11 @@ class Predictor:
             probabilities ``[K, h, w]`` (percent).
         """
         return {
-            chart: self._chart_uncertainty(chart, values, probabilities)
+            chart: chart_uncertainty(
+                chart, self.kinds[chart], values, self.calibration, probabilities
+            )
             for chart, values in self.distributions(x).items()
         }
-
-    def _chart_uncertainty(
-        self, chart: str, values: torch.Tensor, probabilities: bool
-    ) -> ChartUncertainty:
-        calibration = self.calibration or Calibration()
-        if is_regression(self.kinds[chart]):
-            mean = values[0]
-            classes = scores_to_classes({chart: mean[None, None]}, self.kinds)[chart][0]
-            std = sic_std(values[1], calibration.sic_std_scale)
-            confidence = sic_class_probability(mean, std, classes)
-            interval = gaussian_interval(mean, std, classes)
-            full = sic_bin_probabilities(mean, std) if probabilities else None
-        else:
-            classes = scores_to_classes({chart: values[None]}, self.kinds)[chart][0]
-            calibrated = tempered(values, calibration.temperature(chart))
-            confidence = calibrated.gather(0, classes[None].long())[0]
-            interval = probability_interval(calibrated, classes) if chart == "SIC" else None
-            full = calibrated if probabilities else None
-        return ChartUncertainty(
-            classes=classes.numpy(),
-            confidence=to_percent(confidence).numpy(),
-            interval=None if interval is None else tuple(end.numpy() for end in interval),
-            probabilities=None if full is None else to_percent(full).numpy(),
-        )
 
     # ---------------------------------------------------------------- 80 m grid
 

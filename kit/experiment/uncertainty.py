@@ -35,15 +35,18 @@ and then widened to hold the written class where it does not.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
+import numpy as np
 import torch
 
 from kit import charts
 from kit.errors import KitError
+from kit.models.heads import is_regression, scores_to_classes
 
 #: Smallest standard deviation of a SIC regression (class units) before calibration; see above.
 SIC_STD_FLOOR = 0.5
@@ -145,6 +148,178 @@ class Calibration:
 def _check_positive(value: float, name: str) -> None:
     if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise KitError(f"calibration: {name} must be a finite number > 0, got {value!r}")
+
+
+# -------------------------------------------------------------------- per chart
+
+
+@dataclass
+class ChartUncertainty:
+    """One chart's classes and uncertainty on the working grid (uint8 maps ``[h, w]``).
+
+    Attributes
+    ----------
+    classes : numpy.ndarray
+        The classes (those of `Predictor.classes`).
+    confidence : numpy.ndarray
+        The calibrated probability of each pixel's class, percent (0-100).
+    interval : tuple of numpy.ndarray or None
+        SIC only: the low and high ends of the 90 % predictive interval (classes 0-10).
+    probabilities : numpy.ndarray or None
+        ``[K, h, w]``: every class's calibrated probability, percent, when asked for.
+    """
+
+    classes: np.ndarray
+    confidence: np.ndarray
+    interval: tuple[np.ndarray, np.ndarray] | None = None
+    probabilities: np.ndarray | None = None
+
+
+@dataclass
+class ChartOutput:
+    """One chart of a scene on the 80 m grid with its uncertainty (uint8 maps ``[H, W]``, MASK
+    where nothing is predicted); `Predictor.scene_uncertainty` makes them.
+
+    Attributes
+    ----------
+    chart : str
+        SIC, SOD or FLOE.
+    classes : numpy.ndarray
+        The chart written in the submission.
+    confidence : numpy.ndarray
+        Calibrated probability of that class, percent (0-100).
+    low, high : numpy.ndarray or None
+        SIC only: the 90 % predictive interval, in classes, holding `classes`.
+    """
+
+    chart: str
+    classes: np.ndarray
+    confidence: np.ndarray
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    _probabilities: np.ndarray | None = field(default=None, repr=False)
+    _full: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+
+    def probability_maps(self) -> Iterator[tuple[int, np.ndarray]]:
+        """``(k, uint8 [H, W])``: each class's probability in percent, one class at a time.
+
+        Raises
+        ------
+        KitError
+            If the chart was predicted without ``probabilities=True``.
+        """
+        if self._probabilities is None or self._full is None:
+            raise KitError(f"{self.chart}: predicted without probabilities=True")
+        for k in range(self._probabilities.shape[0]):
+            yield k, self._full(self._probabilities[k])
+
+
+def usable_calibration(calibrations: list, paths: Sequence, tta: bool) -> Calibration | None:
+    """The calibration of a predictor of `paths` (their stored calibrations, None where a
+    checkpoint has none), or None, with a warning, where it does not apply: an ensemble, or
+    one fitted with another test-time augmentation setting than `tta`.
+
+    Parameters
+    ----------
+    calibrations : list of Calibration or None
+        One per checkpoint.
+    paths : sequence
+        The checkpoints, named by the warning.
+    tta : bool
+        Whether the predictor averages the 8 dihedral views.
+
+    Returns
+    -------
+    Calibration or None
+
+    Examples
+    --------
+    >>> usable_calibration([Calibration({"SOD": 2.0})], ["best.pt"], tta=False).temperatures
+    {'SOD': 2.0}
+    >>> usable_calibration([None], ["best.pt"], tta=False) is None
+    True
+    """
+    if all(c is None for c in calibrations):
+        return None
+    if len(calibrations) > 1:
+        warnings.warn(
+            "an ensemble's probabilities are used uncalibrated: its members' calibrations do not "
+            "describe their average", stacklevel=3,
+        )  # fmt: skip
+        return None
+    calibration = calibrations[0]
+    if calibration is None:
+        return None
+    if calibration.tta != tta:
+        fitted = "with" if calibration.tta else "without"
+        warnings.warn(
+            f"{paths[0]}: its calibration was fitted {fitted} test-time augmentation, so the "
+            f"probabilities are used uncalibrated (autoice calibrate {'--tta ' if tta else ''}"
+            "refits it)", stacklevel=3,
+        )  # fmt: skip
+        return None
+    return calibration
+
+
+def chart_uncertainty(
+    chart: str,
+    kind: str,
+    values: torch.Tensor,
+    calibration: Calibration | None = None,
+    probabilities: bool = False,
+) -> ChartUncertainty:
+    """The written classes and their uncertainty from one chart's predictive distribution.
+
+    Parameters
+    ----------
+    chart : str
+        SIC, SOD or FLOE.
+    kind : str
+        Its head kind (``classification``, ``regression`` or ``gaussian``).
+    values : torch.Tensor
+        Its distribution on the working grid (`Predictor.distributions`): class probabilities
+        ``[K, h, w]``, or for a regression the mean and variance ``[2, h, w]``.
+    calibration : Calibration, optional
+        Applied to the distribution (None: as it is). The classes never depend on it.
+    probabilities : bool
+        Also give every class's probability in percent.
+
+    Returns
+    -------
+    ChartUncertainty
+        uint8 maps: classes (as `scores_to_classes` makes them), confidence, SIC interval.
+
+    Examples
+    --------
+    >>> p = torch.tensor([[[0.6]], [[0.3]], [[0.1]]])  # 3 "classes", one pixel
+    >>> out = chart_uncertainty("SOD", "classification", p, Calibration({"SOD": 2.0}))
+    >>> out.classes.tolist(), out.confidence.tolist()  # softmax(log p / 2)[0] = 0.469
+    ([[0]], [[47]])
+    >>> sic = chart_uncertainty("SIC", "regression", torch.tensor([[[4.2]], [[0.75]]]))
+    >>> sic.classes.tolist(), sic.confidence.tolist(), [e.tolist() for e in sic.interval]
+    ([[4]], [[38]], [[[2]], [[6]]])
+    """
+    calibration = calibration or Calibration()
+    kinds = {chart: kind}
+    if is_regression(kind):
+        mean = values[0]
+        classes = scores_to_classes({chart: mean[None, None]}, kinds)[chart][0]
+        std = sic_std(values[1], calibration.sic_std_scale)
+        confidence = sic_class_probability(mean, std, classes)
+        interval = gaussian_interval(mean, std, classes)
+        full = sic_bin_probabilities(mean, std) if probabilities else None
+    else:
+        classes = scores_to_classes({chart: values[None]}, kinds)[chart][0]
+        calibrated = tempered(values, calibration.temperature(chart))
+        confidence = calibrated.gather(0, classes[None].long())[0]
+        interval = probability_interval(calibrated, classes) if chart == "SIC" else None
+        full = calibrated if probabilities else None
+    return ChartUncertainty(
+        classes=classes.numpy(),
+        confidence=to_percent(confidence).numpy(),
+        interval=None if interval is None else tuple(end.numpy() for end in interval),
+        probabilities=None if full is None else to_percent(full).numpy(),
+    )
 
 
 # -------------------------------------------------------------------- classification heads
