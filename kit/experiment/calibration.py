@@ -65,7 +65,7 @@ def gather_pixels(
     max_pixels: int = MAX_PIXELS,
     seed: int = 0,
     progress: bool = False,
-) -> dict[str, dict[str, np.ndarray]]:
+) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
     """Uncalibrated predictive distributions and reference classes at sampled labelled pixels.
 
     A pixel is drawn where the reference chart is labelled (not MASK) and the SAR has data
@@ -88,18 +88,27 @@ def gather_pixels(
 
     Returns
     -------
-    dict
+    pixels : dict
         Per chart the model predicts and the scenes label: ``target`` (int64 classes) and
         either ``probabilities`` (float64 ``[n, K]``) or ``mean`` and ``variance``
         (float64 ``[n]``, SIC regression).
+    scene_ids : list of str
+        The scenes read, in order.
+
+    Raises
+    ------
+    KitError
+        If `max_pixels` is below 1.
     """
     if max_pixels < 1:
         raise KitError(f"pixels per scene must be >= 1, got {max_pixels}")
     factor = predictor.data.downscale
     parts: dict[str, dict[str, list[np.ndarray]]] = {}
+    scene_ids = []
     scenes = tqdm(range(len(dataset)), desc="calibrate", unit="scene", disable=not progress)
     for index in scenes:
         item = dataset[index]
+        scene_ids.append(item["scene_id"])
         distributions = predictor.distributions(item["x"])
         valid = predictor._valid_80m(
             item["valid"], item["shape"], factor, item["path"], predictor.data.input_scaling
@@ -122,7 +131,8 @@ def gather_pixels(
             else:
                 chart_parts.setdefault("probabilities", []).append(values.T)
         del item, distributions
-    return {c: {k: np.concatenate(v) for k, v in p.items()} for c, p in parts.items()}
+    pixels = {c: {k: np.concatenate(v) for k, v in p.items()} for c, p in parts.items()}
+    return pixels, scene_ids
 
 
 # -------------------------------------------------------------------- likelihoods
@@ -246,7 +256,7 @@ def fit_calibration(
     True
     >>> tmp.cleanup()
     """
-    pixels = gather_pixels(predictor, dataset, max_pixels, seed, progress)
+    pixels, scene_ids = gather_pixels(predictor, dataset, max_pixels, seed, progress)
     if not pixels or not any(len(p["target"]) for p in pixels.values()):
         raise KitError("the validation scenes have no labelled pixel of a predicted chart")
     temperatures, scale, metrics = {}, 1.0, {}
@@ -262,7 +272,7 @@ def fit_calibration(
         temperatures=temperatures,
         sic_std_scale=scale,
         tta=predictor.tta,
-        scenes=tuple(str(s) for s in _scene_ids(dataset)),
+        scenes=tuple(scene_ids),
         metrics=metrics,
     )
 
@@ -330,13 +340,6 @@ def fit_pixels(p: dict[str, np.ndarray]) -> tuple[float, dict[str, float]]:
         "ece_before": expected_calibration_error(confidence(1.0), correct),
         "ece_after": expected_calibration_error(confidence(fitted), correct),
     }
-
-
-def _scene_ids(dataset: SceneDataset) -> list[str]:
-    table = getattr(dataset, "table", None)
-    if isinstance(table, pd.DataFrame) and "scene_id" in table:
-        return table["scene_id"].tolist()
-    return [dataset[i]["scene_id"] for i in range(len(dataset))]
 
 
 def format_calibration(calibration: Calibration) -> str:
