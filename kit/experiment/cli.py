@@ -159,7 +159,8 @@ def run_predict(args: argparse.Namespace) -> int:
         tta=args.tta,
         tile_size=args.tile_size,
         tile_overlap=args.tile_overlap,
-        calibration=not args.no_calibration,
+        # the class maps never depend on it: only an uncertainty file reads it (and warns)
+        calibration=bool(args.uncertainty or args.probabilities) and not args.no_calibration,
     )
     out = predict_dataset(predictor, args.data, args.out, args.png,
                           uncertainty=args.uncertainty, probabilities=args.probabilities)  # fmt: skip
