@@ -173,3 +173,25 @@ def test_training_can_leave_the_calibration_out(tmp_path):
     assert CALIBRATION_KEY not in load_checkpoint(result.best_checkpoint)
     with pytest.raises(KitError, match="train.calibrate"):
         tiny_config(data, tmp_path / "run", tmp_path / "cache", train={"calibrate": "yes"})
+
+
+@pytest.mark.parametrize(
+    "stored, message",
+    [
+        ("T=2", "stored calibration is malformed"),
+        ({"temperatures": {"SOD": "hot"}, "sic_std_scale": 1.0}, "stored calibration is malformed"),
+        ({"temperatures": {"SOD": 0.0}, "sic_std_scale": 1.0}, "temperature of SOD must be"),
+    ],
+)
+def test_a_malformed_stored_calibration_is_one_line_naming_the_checkpoint(
+    calibrated_run, tmp_path, stored, message
+):
+    from kit.experiment.checkpoint import save_checkpoint
+
+    checkpoint, _, _ = calibrated_run
+    state = load_checkpoint(checkpoint)
+    state[CALIBRATION_KEY] = stored
+    bad = save_checkpoint(tmp_path / "bad.pt", state)
+    with pytest.raises(KitError, match=f"bad.pt: calibration: .*{message}") as error:
+        Predictor.from_checkpoints([bad], device="cpu")
+    assert "\n" not in str(error.value)
