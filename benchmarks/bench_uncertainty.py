@@ -37,7 +37,7 @@ from kit.models import build_model
 VARIABLES = ["nersc_sar_primary", "nersc_sar_secondary", "btemp_18_7h", "btemp_36_5v", "aux_time"]
 
 
-def _checkpoint(folder: Path, downscale: int) -> Path:
+def _checkpoint(folder: Path, downscale: int, tta: bool = False) -> Path:
     config = ExperimentConfig.from_dict({
         "data": {"variables": VARIABLES, "downscale": downscale,
                  "cache_dir": str(folder / "cache")},
@@ -45,7 +45,7 @@ def _checkpoint(folder: Path, downscale: int) -> Path:
     })  # fmt: skip
     torch.manual_seed(0)
     model = build_model(config.model, len(VARIABLES), config.data.charts)
-    calibration = Calibration({"SOD": 1.3, "FLOE": 0.8}, sic_std_scale=2.0)
+    calibration = Calibration({"SOD": 1.3, "FLOE": 0.8}, sic_std_scale=2.0, tta=tta)
     return save_checkpoint(folder / "best.pt", {
         "config": config.to_dict(), "channels": VARIABLES, "model": model.state_dict(),
         CALIBRATION_KEY: calibration.to_dict(),
@@ -76,7 +76,7 @@ def main() -> None:
         folder = Path(tmp)
         synth = SynthConfig(n_train=0, n_test=args.scenes, size=(args.size, args.size), seed=11)
         write_dataset(folder / "data", synth, workers=1, progress=False)
-        checkpoint = _checkpoint(folder, args.downscale)
+        checkpoint = _checkpoint(folder, args.downscale, args.tta)
         predictor = Predictor.from_checkpoints([checkpoint], device="cpu", tta=args.tta)
         assert predictor.calibration is not None
         _timed(predictor, folder / "data", folder)  # builds the scene cache

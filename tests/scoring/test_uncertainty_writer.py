@@ -73,6 +73,10 @@ def test_uncertainty_file_holds_each_map_as_written_in_the_submission_layout(tmp
         ),
         (lambda m: m.__setitem__("confidence", m["confidence"][:, :4]), "SOD_confidence: shape"),
         (lambda m: m.__setitem__("confidence", m["confidence"] / 100), "SOD_confidence: float64"),
+        (
+            lambda m: m.__setitem__("confidence", _with(m["confidence"].astype(np.int16), -1)),
+            "SOD_confidence: 1 value.* outside 0-100",
+        ),
     ],
 )
 def test_bad_confidence_is_one_line_naming_the_variable_and_leaves_no_file(
