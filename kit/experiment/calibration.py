@@ -161,10 +161,8 @@ def regression_nll(
     >>> round(regression_nll(np.array([5.0]), np.array([0.75]), np.array([5]), 1.0), 3)
     0.96
     """
-    probability = sic_class_probability(
-        torch.from_numpy(mean), sic_std(torch.from_numpy(variance), scale), torch.from_numpy(target)
-    )
-    return float(-torch.log(probability.clamp_min(PROBABILITY_FLOOR)).mean())
+    probability = sic_class_probability(mean, sic_std(variance, scale), target)
+    return float(-np.log(np.maximum(probability, PROBABILITY_FLOOR)).mean())
 
 
 def expected_calibration_error(
@@ -308,16 +306,16 @@ def fit_pixels(p: dict[str, np.ndarray]) -> tuple[float, dict[str, float]]:
     """
     target = p["target"]
     if "mean" in p:
-        mean, variance = torch.from_numpy(p["mean"]), torch.from_numpy(p["variance"])
-        written = mean.round().clamp(0, charts.SIC_TENTHS)
+        mean, variance = p["mean"], p["variance"]
+        written = np.clip(np.rint(mean), 0, charts.SIC_TENTHS)
 
         def nll(scale: float) -> float:
             return regression_nll(p["mean"], p["variance"], target, scale)
 
         def confidence(scale: float) -> np.ndarray:
-            return sic_class_probability(mean, sic_std(variance, scale), written).numpy()
+            return sic_class_probability(mean, sic_std(variance, scale), written)
 
-        correct = written.numpy() == target
+        correct = written == target
     else:
         probabilities = p["probabilities"]
         written = probabilities.argmax(axis=1)

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import ndtr
 
 from kit import charts
 from kit.errors import KitError
@@ -301,159 +302,165 @@ def chart_uncertainty(
     """
     calibration = calibration or Calibration()
     kinds = {chart: kind}
+    if is_regression(kind):  # the classes exactly as `scores_to_classes` makes them (torch)
+        classes = scores_to_classes({chart: values[None, :1]}, kinds)[chart][0].numpy()
+    else:
+        classes = scores_to_classes({chart: values[None]}, kinds)[chart][0].numpy()
+    values = np.asarray(values)  # the rest in numpy: one thread, no stalls on a busy machine
     if is_regression(kind):
         mean = values[0]
-        classes = scores_to_classes({chart: mean[None, None]}, kinds)[chart][0]
         std = sic_std(values[1], calibration.sic_std_scale)
         confidence = sic_class_probability(mean, std, classes)
         interval = gaussian_interval(mean, std, classes)
         full = sic_bin_probabilities(mean, std) if probabilities else None
     else:
-        classes = scores_to_classes({chart: values[None]}, kinds)[chart][0]
         calibrated = tempered(values, calibration.temperature(chart))
-        confidence = calibrated.gather(0, classes[None].long())[0]
+        confidence = np.take_along_axis(calibrated, classes[None].astype(np.intp), 0)[0]
         interval = probability_interval(calibrated, classes) if chart == "SIC" else None
         full = calibrated if probabilities else None
     return ChartUncertainty(
-        classes=classes.numpy(),
-        confidence=to_percent(confidence).numpy(),
-        interval=None if interval is None else tuple(end.numpy() for end in interval),
-        probabilities=None if full is None else to_percent(full).numpy(),
+        classes=classes,
+        confidence=to_percent(confidence),
+        interval=interval,
+        probabilities=None if full is None else to_percent(full),
     )
 
 
 # -------------------------------------------------------------------- classification heads
+# (numpy arrays, classes first: [K, ...]; float32 in, float32 out)
 
 
-def tempered(probabilities: torch.Tensor, temperature: float) -> torch.Tensor:
+def tempered(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     """Probabilities ``[K, ...]`` (classes first) under temperature scaling.
 
-    ``softmax(log(p) / T)`` over the classes; `T` = 1 returns `probabilities` unchanged.
+    ``softmax(log(p) / T)`` over the classes, computed as ``(p / max p) ** (1 / T)``
+    normalised (no overflow, and the most probable class keeps 1 before normalising); `T` = 1
+    returns `probabilities` unchanged.
 
     Examples
     --------
-    >>> p = torch.tensor([0.7, 0.2, 0.1])
+    >>> p = np.array([0.7, 0.2, 0.1])
     >>> tempered(p, 1.0) is p
     True
-    >>> [round(v, 3) for v in tempered(p, 2.0).tolist()]  # flatter, same order
+    >>> tempered(p, 2.0).round(3).tolist()  # flatter, same order
     [0.523, 0.279, 0.198]
     """
     if temperature == 1.0:
         return probabilities
-    logits = torch.log(probabilities.clamp_min(PROBABILITY_FLOOR)) / temperature
-    return torch.softmax(logits, dim=0)
+    top = probabilities.max(axis=0, keepdims=True)
+    ratio = np.maximum(probabilities, PROBABILITY_FLOOR) / np.maximum(top, PROBABILITY_FLOOR)
+    powered = np.power(ratio, 1.0 / temperature, dtype=probabilities.dtype)
+    return powered / powered.sum(axis=0, keepdims=True)
 
 
 def probability_interval(
-    probabilities: torch.Tensor, classes: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+    probabilities: np.ndarray, classes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The central `SIC_INTERVAL_PROBABILITY` interval of class probabilities ``[K, ...]``.
 
     Parameters
     ----------
-    probabilities : torch.Tensor
+    probabilities : numpy.ndarray
         ``[K, ...]``, summing to 1 over the classes.
-    classes : torch.Tensor
+    classes : numpy.ndarray
         The written class per pixel ``[...]``; the interval is widened to hold it.
 
     Returns
     -------
-    low, high : torch.Tensor
+    low, high : numpy.ndarray
         uint8 ``[...]``: the first class whose cumulative probability exceeds 5 %, and the
         first whose cumulative probability reaches 95 %.
 
     Examples
     --------
-    >>> p = torch.tensor([[0.02], [0.5], [0.45], [0.03]])
-    >>> [t.tolist() for t in probability_interval(p, torch.tensor([1]))]
+    >>> p = np.array([[0.02], [0.5], [0.45], [0.03]])
+    >>> [t.tolist() for t in probability_interval(p, np.array([1]))]
     [[1], [2]]
-    >>> [t.tolist() for t in probability_interval(p, torch.tensor([3]))]  # widened
+    >>> [t.tolist() for t in probability_interval(p, np.array([3]))]  # widened
     [[1], [3]]
     """
     tail = (1.0 - charts.SIC_INTERVAL_PROBABILITY) / 2
-    cumulative = probabilities.cumsum(dim=0)
+    cumulative = probabilities.cumsum(axis=0)
     top = probabilities.shape[0] - 1
-    low = (cumulative <= tail).sum(dim=0).clamp(max=top)
-    high = (cumulative < 1.0 - tail - 1e-6).sum(dim=0).clamp(max=top)
+    low = np.minimum((cumulative <= tail).sum(axis=0), top)
+    high = np.minimum((cumulative < 1.0 - tail - 1e-6).sum(axis=0), top)
     return _holding(low, high, classes)
 
 
-def _holding(low, high, classes) -> tuple[torch.Tensor, torch.Tensor]:
-    classes = classes.to(low.dtype)
+def _holding(low, high, classes) -> tuple[np.ndarray, np.ndarray]:
     return (
-        torch.minimum(low, classes).to(torch.uint8),
-        torch.maximum(high, classes).to(torch.uint8),
+        np.minimum(low, classes).astype(np.uint8),
+        np.maximum(high, classes).astype(np.uint8),
     )
 
 
 # -------------------------------------------------------------------- SIC regression
 
 
-def sic_std(spread_var: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+def sic_std(variance: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """The SIC standard deviation: ``scale * sqrt(variance + SIC_STD_FLOOR**2)``.
 
-    `spread_var` is the spread of the views and members plus any predicted variance.
+    `variance` is the spread of the views and members plus any predicted variance.
 
-    >>> sic_std(torch.tensor([0.0, 0.75]), 2.0).tolist()
+    >>> sic_std(np.array([0.0, 0.75]), 2.0).tolist()
     [1.0, 2.0]
     """
-    return scale * torch.sqrt(spread_var.clamp_min(0.0) + SIC_STD_FLOOR**2)
+    variance = np.asarray(variance)
+    floor = np.asarray(SIC_STD_FLOOR**2, dtype=variance.dtype)
+    return np.asarray(scale, dtype=variance.dtype) * np.sqrt(np.maximum(variance, 0) + floor)
 
 
-def sic_class_probability(
-    mean: torch.Tensor, std: torch.Tensor, classes: torch.Tensor
-) -> torch.Tensor:
+def sic_class_probability(mean: np.ndarray, std: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """The probability of SIC class `classes` under a Gaussian in class units (bins of width 1,
     the end classes open-ended).
 
-    >>> sic_class_probability(torch.tensor([5.0]), torch.tensor([1.0]), torch.tensor([5]))
-    tensor([0.3829])
-    >>> sic_class_probability(torch.tensor([12.0]), torch.tensor([1.0]), torch.tensor([10]))
-    tensor([0.9938])
+    >>> sic_class_probability(np.array([5.0]), np.array([1.0]), np.array([5])).round(4)
+    array([0.3829])
+    >>> sic_class_probability(np.array([12.0]), np.array([1.0]), np.array([10])).round(4)
+    array([0.9938])
     """
     top = charts.N_CLASSES["SIC"] - 1
-    c = classes.to(mean.dtype)
-    upper = torch.where(c >= top, torch.ones_like(mean), torch.special.ndtr((c + 0.5 - mean) / std))
-    lower = torch.where(c <= 0, torch.zeros_like(mean), torch.special.ndtr((c - 0.5 - mean) / std))
-    return (upper - lower).clamp(0.0, 1.0)
+    c = np.asarray(classes).astype(mean.dtype)
+    upper = np.where(c >= top, 1.0, ndtr((c + 0.5 - mean) / std))
+    lower = np.where(c <= 0, 0.0, ndtr((c - 0.5 - mean) / std))
+    return np.clip(upper - lower, 0.0, 1.0).astype(mean.dtype, copy=False)
 
 
-def sic_bin_probabilities(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+def sic_bin_probabilities(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """The probabilities ``[11, ...]`` of the SIC classes under a Gaussian (see
     `sic_class_probability`).
 
-    >>> p = sic_bin_probabilities(torch.tensor([0.2]), torch.tensor([0.5]))
-    >>> round(float(p.sum()), 6), p.argmax().item()
+    >>> p = sic_bin_probabilities(np.array([0.2]), np.array([0.5]))
+    >>> round(float(p.sum()), 6), int(p.argmax())
     (1.0, 0)
     """
     n_classes = charts.N_CLASSES["SIC"]
-    edges = torch.arange(n_classes - 1, dtype=mean.dtype).reshape(-1, *[1] * mean.dim()) + 0.5
-    cdf = torch.special.ndtr((edges - mean) / std)
-    zeros, ones = torch.zeros_like(mean)[None], torch.ones_like(mean)[None]
-    return torch.diff(torch.cat([zeros, cdf, ones]), dim=0)
+    edges = (np.arange(n_classes - 1) + 0.5).astype(mean.dtype).reshape(-1, *[1] * mean.ndim)
+    cdf = ndtr((edges - mean) / std)
+    zeros, ones = np.zeros_like(mean)[None], np.ones_like(mean)[None]
+    return np.diff(np.concatenate([zeros, cdf, ones]), axis=0)
 
 
 def gaussian_interval(
-    mean: torch.Tensor, std: torch.Tensor, classes: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+    mean: np.ndarray, std: np.ndarray, classes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """``floor(mean - z std)``, ``ceil(mean + z std)`` clipped to 0-10 and widened to hold the
     written `classes` (uint8).
 
-    >>> [t.tolist() for t in gaussian_interval(torch.tensor([4.2]), torch.tensor([1.0]),
-    ...                                         torch.tensor([4]))]
+    >>> [t.tolist() for t in gaussian_interval(np.array([4.2]), np.array([1.0]), np.array([4]))]
     [[2], [6]]
     """
     top = charts.N_CLASSES["SIC"] - 1
-    low = torch.floor(mean - INTERVAL_Z * std).clamp(0, top)
-    high = torch.ceil(mean + INTERVAL_Z * std).clamp(0, top)
+    low = np.clip(np.floor(mean - INTERVAL_Z * std), 0, top)
+    high = np.clip(np.ceil(mean + INTERVAL_Z * std), 0, top)
     return _holding(low, high, classes)
 
 
-def to_percent(probability: torch.Tensor) -> torch.Tensor:
-    """Probabilities as uint8 percent (0-100, rounded).
+def to_percent(probability: np.ndarray) -> np.ndarray:
+    """Probabilities as uint8 percent (0-100, rounded half to even).
 
-    >>> to_percent(torch.tensor([0.0, 0.004, 0.996, 1.0])).tolist()
+    >>> to_percent(np.array([0.0, 0.004, 0.996, 1.0])).tolist()
     [0, 0, 100, 100]
     """
-    percent = torch.nan_to_num(probability, nan=0.0) * charts.PERCENT_MAX
-    return percent.round().clamp(0, charts.PERCENT_MAX).to(torch.uint8)
+    percent = np.nan_to_num(probability, nan=0.0) * charts.PERCENT_MAX
+    return np.clip(np.rint(percent), 0, charts.PERCENT_MAX).astype(np.uint8)
