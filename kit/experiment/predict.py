@@ -319,10 +319,10 @@ class Predictor:
         """
         distributions = {}
         for chart, score in self.scores(x, moments=True).items():
-            if is_regression(self.kinds[chart]):
-                mean = score[0]
-                spread = (score[1] - mean * mean).clamp_min(0.0)
-                score = torch.stack([mean, spread + score[2]])
+            if is_regression(self.kinds[chart]):  # numpy: one thread, as kit.experiment.uncertainty
+                mean, squares, predicted = score.numpy()
+                spread = np.maximum(squares - mean * mean, 0.0)
+                score = torch.from_numpy(np.stack([mean, spread + predicted]))
             distributions[chart] = score
         return distributions
 
