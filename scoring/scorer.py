@@ -25,12 +25,18 @@ from dataclasses import dataclass, field
 
 from kit.charts import CHARTS, submission_variable
 from scoring import statistics
+from scoring.calibration import CalibrationAccumulator, SceneCalibration, SceneTally
 from scoring.errors import ScoringError
 from scoring.files import chart_reader, raw_chunks
 from scoring.files.chart_reader import ChartFile, open_chart_file
 from scoring.files.reference import Reference, ReferenceScene, find_reference
 from scoring.files.storage import check_regular_file, check_submission
 from scoring.files.submission import extra_variables_warning, structural_problems
+from scoring.files.uncertainty import (
+    UncertaintyFiles,
+    check_probabilities_file,
+    check_uncertainty_file,
+)
 from scoring.heap import keep_freed_buffers
 from scoring.metrics import histogram
 from scoring.metrics.challenge import (
@@ -55,6 +61,9 @@ class ScoredSubmission:
     accumulator: ScoreAccumulator
     reference: Reference
     warnings: list[str] = field(default_factory=list)
+    # --- calibration (issue 24): counts of the uncertainty file, None without one ---
+    calibration: CalibrationAccumulator | None = None
+    uncertainty_files: dict[str, str | None] = field(default_factory=dict)
 
     def report(
         self,
@@ -293,6 +302,8 @@ def score_all_scenes(
     progress: bool = False,
     workers: int | None = None,
     strict: bool = False,
+    uncertainty: str | os.PathLike | None = None,
+    probabilities: str | os.PathLike | None = None,
 ) -> ScoredSubmission:
     """Validate and score every reference scene of a submission (see `score_submission`).
 
@@ -300,18 +311,27 @@ def score_all_scenes(
     holding one scene at a time and returning only its small confusion matrices, so memory
     stays bounded by the number of workers, not of scenes. `workers=1` scores in this process;
     the scores are identical either way (sums of integer counts).
+
+    With `uncertainty` (and optionally `probabilities`), the files beside the submission are
+    checked like it (`scoring.files.uncertainty`) and counted in the same pass over the
+    scenes (`scoring.calibration`): `ScoredSubmission.calibration`.
     """
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ScoringError(f"workers must be at least 1, got {workers}")
+    if probabilities is not None and uncertainty is None:
+        raise ScoringError("probabilities need an uncertainty file (--uncertainty FILE)")
     check_regular_file(submission, "submission")  # before a worker opens (and blocks on) it
+    files = _UncertaintyPaths(uncertainty, probabilities)
+    files.check_regular()
     raw_chunks.h5py_module()  # the checks below need it: imported before the workers fork
     # Workers start first, so that they import and open while the checks below run here.
-    with _scene_pool(os.fspath(submission), workers) as pool:
+    with _scene_pool(os.fspath(submission), workers, files) as pool:
         if not isinstance(reference, Reference):
             reference = find_reference(reference)
         # What the file holds and how it inflates, before netCDF opens it (and follows links).
         check_submission(submission, _variable_names(reference))
+        files.check(reference)
         notes: list[str] = []
         with open_chart_file(submission, "submission") as dataset:
             problems = structural_problems(dataset, reference)
@@ -321,15 +341,25 @@ def score_all_scenes(
             if extra:
                 notes.append(extra)
         accumulator = ScoreAccumulator()
+        calibration = CalibrationAccumulator() if files.uncertainty else None
+        file_problems: dict[str, list[str]] = {}
         scenes = [reference.scenes[scene_id] for scene_id in reference.scene_ids]
-        results = _scene_results(os.fspath(submission), scenes, pool, strict)
+        results = _scene_results(os.fspath(submission), scenes, pool, strict, files)
         for result in _progress(results, len(scenes), progress):
             problems.extend(result.problems)
             for chart, counts in result.counts.items():
                 accumulator.add_counts(result.scene_id, chart, counts)
+            if calibration is not None and result.calibration is not None:
+                calibration.add(result.scene_id, result.calibration)
+            for path, texts in result.file_problems.items():
+                file_problems.setdefault(path, []).extend(texts)
     if problems:
         raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
-    return ScoredSubmission(accumulator, reference, notes)
+    if file_problems:
+        raise ScoringError("; ".join(f"{p} is invalid: {'; '.join(t)}" for p, t in file_problems.items()))  # fmt: skip
+    if calibration is not None:
+        calibration.probability_charts = files.probability_charts
+    return ScoredSubmission(accumulator, reference, notes, calibration, files.paths())
 
 
 def _variable_names(reference: Reference) -> list[str]:
@@ -338,15 +368,64 @@ def _variable_names(reference: Reference) -> list[str]:
 
 @dataclass
 class SceneResult:
-    """One scene scored: `ChartCounts` per valid chart, and the submission's problems."""
+    """One scene scored: `ChartCounts` per valid chart, and the submission's problems; with an
+    uncertainty file, its `SceneCalibration` and the problems of its values (and of the
+    probabilities file's) per file ("uncertainty file PATH" -> texts)."""
 
     scene_id: str
     counts: dict[str, ChartCounts]
     problems: list[str]
+    calibration: SceneCalibration | None = None
+    file_problems: dict[str, list[str]] = field(default_factory=dict)
+
+
+# --- calibration (issue 24): the uncertainty files travel with the submission -------------
+
+
+@dataclass
+class _UncertaintyPaths:
+    """The uncertainty and probabilities files of one scoring (None: not given), checked
+    before any value is read, and opened in each process that reads scenes."""
+
+    uncertainty: str | os.PathLike | None = None
+    probabilities: str | os.PathLike | None = None
+    probability_charts: tuple[str, ...] = ()
+
+    def check_regular(self) -> None:
+        from scoring.files.uncertainty import PROBABILITIES_ROLE, UNCERTAINTY_ROLE
+
+        for path, role in ((self.uncertainty, UNCERTAINTY_ROLE),
+                           (self.probabilities, PROBABILITIES_ROLE)):  # fmt: skip
+            if path is not None:
+                check_regular_file(path, role)
+
+    def check(self, reference: Reference) -> None:
+        if self.uncertainty is not None:
+            check_uncertainty_file(self.uncertainty, reference)
+        if self.probabilities is not None:
+            self.probability_charts = check_probabilities_file(self.probabilities, reference)
+
+    def open(self) -> UncertaintyFiles | None:
+        if self.uncertainty is None:
+            return None
+        return UncertaintyFiles(self.uncertainty, self.probabilities, self.probability_charts)
+
+    def paths(self) -> dict[str, str | None]:
+        if self.uncertainty is None:
+            return {}
+        return {
+            "uncertainty": os.fspath(self.uncertainty),
+            "probabilities": None if self.probabilities is None else os.fspath(self.probabilities),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 @contextmanager
-def _scene_pool(submission: str, workers: int) -> Iterator[ProcessPoolExecutor | None]:
+def _scene_pool(
+    submission: str, workers: int, files: _UncertaintyPaths | None = None
+) -> Iterator[ProcessPoolExecutor | None]:
     """A started pool of `workers` scoring processes, or None to score in this process.
 
     A daemonic process (e.g. a worker of the caller's own `multiprocessing.Pool`) may not
@@ -369,15 +448,25 @@ def _scene_pool(submission: str, workers: int) -> Iterator[ProcessPoolExecutor |
 
 
 def _scene_results(
-    submission: str, scenes: list[ReferenceScene], pool: ProcessPoolExecutor | None, strict: bool
+    submission: str,
+    scenes: list[ReferenceScene],
+    pool: ProcessPoolExecutor | None,
+    strict: bool,
+    files: _UncertaintyPaths,
 ) -> Iterator[SceneResult]:
     """`SceneResult`s in scene order, from this process or from `pool`."""
     if pool is None:
         with ChartFile(submission, "submission", bounded=True) as dataset:
-            for scene in scenes:
-                yield score_scene(dataset, scene, strict)
+            uncertainty = files.open()
+            try:
+                for scene in scenes:
+                    yield score_scene(dataset, scene, strict, uncertainty)
+            finally:
+                if uncertainty is not None:
+                    uncertainty.close()
         return
-    yield from pool.map(_score_in_worker, scenes, [strict] * len(scenes))
+    n = len(scenes)
+    yield from pool.map(_score_in_worker, scenes, [strict] * n, [files] * n)
 
 
 #: The submission opened once in each worker process (see `_open_in_worker`), and its path.
@@ -396,24 +485,49 @@ def _open_in_worker(submission: str) -> None:
         _worker_submission = None  # the parent's checks report it before any scene is scored
 
 
-def _score_in_worker(scene: ReferenceScene, strict: bool = False) -> SceneResult:
-    global _worker_submission
+#: The uncertainty files opened once in each worker (after the parent checked them), by paths.
+_worker_uncertainty: tuple[_UncertaintyPaths, UncertaintyFiles] | None = None
+
+
+def _score_in_worker(
+    scene: ReferenceScene, strict: bool = False, files: _UncertaintyPaths | None = None
+) -> SceneResult:
+    global _worker_submission, _worker_uncertainty
     if _worker_submission is None:  # could not be opened at start: try again, raising the reason
         _worker_submission = ChartFile(_worker_submission_path, "submission", bounded=True)
-    return score_scene(_worker_submission, scene, strict)
+    uncertainty = None
+    if files is not None and files.uncertainty is not None:
+        if _worker_uncertainty is None or _worker_uncertainty[0] != files:
+            if _worker_uncertainty is not None:
+                _worker_uncertainty[1].close()
+            _worker_uncertainty = (files, files.open())
+        uncertainty = _worker_uncertainty[1]
+    return score_scene(_worker_submission, scene, strict, uncertainty)
 
 
-def score_scene(submission: ChartFile, scene: ReferenceScene, strict: bool = False) -> SceneResult:
-    """Read and count one scene's charts (one reference file open at a time)."""
+def score_scene(
+    submission: ChartFile,
+    scene: ReferenceScene,
+    strict: bool = False,
+    uncertainty: UncertaintyFiles | None = None,
+) -> SceneResult:
+    """Read and count one scene's charts (one reference file open at a time), and with
+    `uncertainty` its calibration counts in the same pass."""
     counts, problems = {}, []
+    tally = None if uncertainty is None else SceneTally(uncertainty, scene.scene_id)
     with ChartFile(scene.path, "reference") as reference_file:
         for chart in CHARTS:
-            chart_counts, problem = _chart_counts(submission, reference_file, scene, chart, strict)
+            chart_counts, problem = _chart_counts(
+                submission, reference_file, scene, chart, strict, tally
+            )
             if problem:
                 problems.append(problem)
             else:
                 counts[chart] = chart_counts
-    return SceneResult(scene.scene_id, counts, problems)
+    if tally is None or problems:
+        return SceneResult(scene.scene_id, counts, problems)
+    calibration, file_problems = tally.result()
+    return SceneResult(scene.scene_id, counts, problems, calibration, file_problems)
 
 
 def _chart_counts(
@@ -422,6 +536,7 @@ def _chart_counts(
     scene: ReferenceScene,
     chart: str,
     strict: bool,
+    calibration: SceneTally | None = None,
 ) -> tuple[ChartCounts | None, str | None]:
     """Stream one chart through a `ChartTally`; (counts, None) or (None, the problem text).
 
@@ -443,6 +558,8 @@ def _chart_counts(
             tally.add(ref, pred)
         except ChartValueError as exc:
             return None, f"{name} {exc}"
+        if calibration is not None:
+            calibration.add(chart, rows, ref, pred)
     bad_ref = invalid_values(tally.reference_counts(), chart)
     if bad_ref:
         raise ScoringError(f"{ref_where} {chart_values_message(chart, bad_ref)}")

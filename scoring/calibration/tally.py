@@ -32,6 +32,8 @@ from scoring.calibration.counts import (
     SceneCalibration,
 )
 from scoring.files.uncertainty import (
+    PROBABILITIES_ROLE,
+    UNCERTAINTY_ROLE,
     UncertaintyFiles,
     confidence_problems,
     interval_problems,
@@ -207,7 +209,7 @@ class SceneTally:
 
     `add(chart, rows, ref, pred)` reads the same rows of the scene's uncertainty variables (and
     probabilities) from `files` and counts them; `result()` gives the `SceneCalibration` and the
-    problems of the values (one text per variable, none if all are valid). The scorer
+    problems of the values per file. The scorer
     (`scoring.scorer.score_scene`) drives it; `tests/scoring/test_calibration.py` shows it
     on hand-made files.
     """
@@ -240,10 +242,17 @@ class SceneTally:
             blocks = [reader.read(rows) for reader in self._probability_rows[chart]]
             self.probabilities[chart].add(ref, pred, blocks)
 
-    def result(self) -> tuple[SceneCalibration, list[str]]:
-        problems = [p for t in self.confidence.values() for p in t.problems()]
-        problems += self.interval.problems()
-        problems += [p for t in self.probabilities.values() for p in t.problems()]
+    def result(self) -> tuple[SceneCalibration, dict[str, list[str]]]:
+        """The scene's counts, and the problems of the values per file ("uncertainty file
+        PATH" or "probabilities file PATH" -> one text per variable; empty if all valid)."""
+        problems = {}
+        found = [p for t in self.confidence.values() for p in t.problems()]
+        found += self.interval.problems()
+        if found:
+            problems[f"{UNCERTAINTY_ROLE} {self.files.uncertainty_path}"] = found
+        found = [p for t in self.probabilities.values() for p in t.problems()]
+        if found:
+            problems[f"{PROBABILITIES_ROLE} {self.files.probabilities_path}"] = found
         scene = SceneCalibration(
             {c: t.counts() for c, t in self.confidence.items()},
             self.interval.counts(),
