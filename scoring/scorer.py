@@ -555,11 +555,16 @@ def _chart_counts(
         except ChartValueError as exc:
             raise ScoringError(f"{ref_where} {exc}") from None
         try:
-            tally.add(ref, pred)
+            # With an uncertainty file, the calibration's counts give the block's (reference,
+            # prediction) histogram too where every value is a class or 255 (one count, not
+            # two); other blocks go through the score's own tally as without one.
+            pairs = None if calibration is None else calibration.add(chart, rows, ref, pred)
+            if pairs is None:
+                tally.add(ref, pred)
+            else:
+                tally.histogram += pairs
         except ChartValueError as exc:
             return None, f"{name} {exc}"
-        if calibration is not None:
-            calibration.add(chart, rows, ref, pred)
     bad_ref = invalid_values(tally.reference_counts(), chart)
     if bad_ref:
         raise ScoringError(f"{ref_where} {chart_values_message(chart, bad_ref)}")

@@ -1,10 +1,10 @@
 """Counting an uncertainty file's values a block of rows at a time, beside the challenge's own
 counting (`scoring.metrics.challenge.ChartTally`), and checking them on the way.
 
-Each block costs two table look-ups and one joint histogram per chart (the same fast counting as
-the scores, `scoring.metrics.histogram.joint_histogram`): the reference class and the submitted
-value are folded into one uint8 code, counted against the confidence; for SIC, the reference and
-submitted states against the interval's two ends folded the same way. Every check of the values
+Each block costs one table look-up, one addition and one joint histogram per chart (the same
+fast counting as the scores, `scoring.metrics.histogram.joint_histogram`): the reference class
+and the submitted value are folded into one uint8 code (`PairCodes`), counted against the
+confidence; for SIC, the same codes against the interval's two ends, folded the same way. Every check of the values
 (`scoring.files.uncertainty`) is read off these histograms, so no extra pass over the pixels is
 made. Only out-of-class predictions (rare: scored as wrong with a warning) take a slower path,
 for their exact squared errors per confidence level.
@@ -40,28 +40,160 @@ from scoring.files.uncertainty import (
     probability_problems,
     probability_sum_tolerance,
 )
-from scoring.metrics.histogram import HIST_SIDE, joint_histogram, prediction_values
+from scoring.metrics.histogram import HIST_SIDE, joint_histogram, lookup, prediction_values
 
-#: Code base of pixels whose reference is not a class (not scored); classes use k * (n + 2).
-UNSCORED = 200
 #: States of an interval end or of a submitted SIC value: 0-10 a class, then 255, then other.
 STATE_MASK, STATE_OTHER = SIC_CLASSES, SIC_CLASSES + 1
 STATES = SIC_CLASSES + 2
+#: Code bases of the pixels whose reference is 255 (not scored) and of those whose reference is
+#: neither a class nor 255 (an invalid reference: the scorer's own tally names its values).
+UNSCORED, INVALID = 200, 230
 
 
-def _prediction_columns(n: int) -> np.ndarray:
-    """uint8 [256]: a submitted value's column (class, n: out of class, n + 1: 255)."""
-    table = np.full(HIST_SIDE, n, dtype=np.uint8)
-    table[:n] = np.arange(n)
-    table[MASK] = n + 1
-    return table
+class PairCodes:
+    """A chart's (reference, submitted value) pairs folded into one uint8 code per pixel.
+
+    With n classes and C = n + 1, a reference class k takes the codes k C .. k C + n: its base
+    k C + 1 plus the submitted value, added in uint8 arithmetic, so that 255 wraps round to
+    k C (one table look-up and one addition per pixel). A reference of 255 (not scored) has
+    base `UNSCORED`, any other value base `INVALID`. Submitted values outside the classes
+    (other than 255) would land on other codes: the blocks holding any (`irregular`) get them
+    re-coded apart, n C + k for reference class k and n C + n for an unscored pixel.
+    `reference[code]` and `column[code]` decode a code (reference: the class, n if not scored;
+    column: the class, n for out of class, n + 1 for 255; -1 for codes never made), and
+    `pairs` turns a block's code counts into the challenge's (reference, prediction) counts.
+
+    Examples
+    --------
+    >>> codes = PairCodes(6)
+    >>> ref, pred = np.array([2, 2, 2, 255], np.uint8), np.array([2, 255, 4, 3], np.uint8)
+    >>> code = codes.encode(ref, pred)
+    >>> codes.reference[code].tolist(), codes.column[code].tolist()
+    ([2, 2, 2, 6], [2, 7, 4, 3])
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        width = n + 1
+        self.out_base = n * width
+        self.bases = np.full(HIST_SIDE, INVALID, dtype=np.uint8)
+        self.bases[:n] = np.arange(n) * width + 1
+        self.bases[MASK] = UNSCORED
+        self.out = np.full(HIST_SIDE, self.out_base + n, dtype=np.uint8)
+        self.out[:n] = self.out_base + np.arange(n)
+        self.reference = np.full(HIST_SIDE, -1, dtype=np.intp)
+        self.column = np.full(HIST_SIDE, -1, dtype=np.intp)
+        classes = np.arange(n * width)
+        self.reference[classes] = classes // width
+        self.column[classes] = np.where(classes % width == 0, n + 1, classes % width - 1)
+        self.reference[self.out_base : self.out_base + n + 1] = np.arange(n + 1)
+        self.column[self.out_base : self.out_base + n + 1] = n
+        for base in (UNSCORED, INVALID):
+            self.reference[base - 1 : base + n] = n
+            self.column[base - 1 : base + n] = [n + 1, *range(n)]
+        # (reference, prediction) values of the codes of classes and 255 on both sides
+        self._regular = np.flatnonzero((self.column >= 0) & (self.column != n))
+        self._regular = self._regular[
+            (self._regular < self.out_base) | (self._regular >= UNSCORED - 1)
+        ]
+        self._regular = self._regular[self._regular < INVALID - 1]
+        refs = self.reference[self._regular]
+        columns = self.column[self._regular]
+        self._ref_values = np.where(refs == n, MASK, refs)
+        self._pred_values = np.where(columns == n + 1, MASK, columns)
+        self._invalid = np.arange(INVALID - 1, INVALID + n)
+        self._irregular_table = np.ones(HIST_SIDE, dtype=np.uint8)
+        self._irregular_table[:n] = self._irregular_table[MASK] = 0
+
+    def encode(self, ref: np.ndarray, pred8: np.ndarray, irregular=None) -> np.ndarray:
+        """Codes of a block (`ref`, `pred8` uint8); `irregular`: where the submitted value is
+        outside the classes and not 255 (None: nowhere)."""
+        code = lookup(self.bases, ref)
+        np.add(code, pred8, out=code, casting="unsafe")
+        if irregular is not None:
+            code[irregular] = lookup(self.out, ref[irregular])
+        return code
+
+    def irregular(self, pred8: np.ndarray, outside: np.ndarray | None) -> np.ndarray | None:
+        """Where a block's submitted value is outside the classes and not 255 (None: nowhere);
+        one look-up and a count where there is none (the usual case)."""
+        flags = lookup(self._irregular_table, pred8)
+        if outside is None and not np.count_nonzero(flags):
+            return None
+        found = flags.astype(bool)
+        return found if outside is None else found | outside
+
+    def pairs(self, code_counts: np.ndarray) -> np.ndarray | None:
+        """The 256 x 256 (reference, prediction) joint histogram of a block from the counts of
+        its codes [256], as `scoring.metrics.histogram.joint_histogram` counts it; None if the
+        block holds an invalid reference (then only the scorer's own tally can say which)."""
+        if code_counts[self._invalid].any():
+            return None
+        pairs = np.zeros((HIST_SIDE, HIST_SIDE), dtype=np.int64)
+        pairs[self._ref_values, self._pred_values] = code_counts[self._regular]
+        return pairs
+
+    def scored_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Codes of scored pixels (reference a class), with their reference and column."""
+        codes = np.flatnonzero((self.reference >= 0) & (self.reference < self.n))
+        return codes, self.reference[codes], self.column[codes]
 
 
-def _reference_bases(n: int) -> np.ndarray:
-    """uint8 [256]: k * (n + 2) for a reference class k, UNSCORED for anything else."""
-    table = np.full(HIST_SIDE, UNSCORED, dtype=np.uint8)
-    table[:n] = np.arange(n) * (n + 2)
-    return table
+class ConfidenceTally:
+    """One chart's (reference, submitted value, confidence) triples, counted block by block."""
+
+    def __init__(self, chart: str, name: str) -> None:
+        self.chart, self.name = chart, name
+        self.n = N_CLASSES[chart]
+        self.codes = PairCodes(self.n)
+        self.histogram = np.zeros((HIST_SIDE, HIST_SIDE), dtype=np.int64)
+        self.out_squared = [0] * LEVELS
+
+    def add(
+        self, ref: np.ndarray, pred: np.ndarray, confidence: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Count a block: `ref` uint8, `pred` as stored, `confidence` uint8, all of one shape.
+
+        Returns the block's pair codes and, where every value is a class or 255 on both sides,
+        its (reference, prediction) joint histogram, which the scores need too (so that the
+        scorer counts the block once); None otherwise. ChartValueError if `pred` holds values
+        that are not integers (`prediction_values`), before anything is counted.
+        """
+        pred8, outside = prediction_values(pred)
+        irregular = self.codes.irregular(pred8, outside)
+        code = self.codes.encode(ref, pred8, irregular)
+        hist = joint_histogram(code, confidence)
+        self.histogram += hist
+        if irregular is not None:
+            self._add_out_of_class(irregular & (ref < self.n), ref, pred, confidence)
+            return code, None
+        return code, self.codes.pairs(hist.sum(axis=1))
+
+    def _add_out_of_class(self, where, ref, pred, confidence) -> None:
+        """Exact (class - value)**2 of out-of-class predictions, per confidence level."""
+        refs, values, levels = ref[where], np.asarray(pred)[where], confidence[where]
+        for level in np.unique(levels[levels < LEVELS]).tolist():
+            at = levels == level
+            for k in np.unique(refs[at]).tolist():
+                distinct, number = np.unique(values[at & (refs == k)], return_counts=True)
+                pairs = zip(distinct.tolist(), number.tolist())
+                self.out_squared[level] += sum(c * (k - int(v)) ** 2 for v, c in pairs)
+
+    def problems(self) -> list[str]:
+        column = self.codes.column
+        at_mask = self.histogram[column == self.n + 1].sum(axis=0)
+        at_value = self.histogram[(column >= 0) & (column <= self.n)].sum(axis=0)
+        return confidence_problems(self.name, at_mask, at_value)
+
+    def counts(self) -> LevelCounts:
+        """`LevelCounts` of the scored pixels (check `problems` first); a scored pixel left at
+        255 by the submission counts at level 0."""
+        n = self.n
+        codes, refs, columns = self.codes.scored_rows()
+        confusion = np.zeros((LEVELS, n, n + 2), dtype=np.int64)
+        confusion[:, refs, columns] = self.histogram[codes, :LEVELS].T
+        confusion[0, refs, columns] += np.where(columns == n + 1, self.histogram[codes, MASK], 0)
+        return LevelCounts(confusion, tuple(self.out_squared))
 
 
 def _states(scale: int) -> np.ndarray:
@@ -72,81 +204,32 @@ def _states(scale: int) -> np.ndarray:
     return (scale * table).astype(np.uint8)
 
 
-class ConfidenceTally:
-    """One chart's (reference, submitted value, confidence) triples, counted block by block."""
-
-    def __init__(self, chart: str, name: str) -> None:
-        self.chart, self.name = chart, name
-        n = self.n = N_CLASSES[chart]
-        self._columns, self._bases = _prediction_columns(n), _reference_bases(n)
-        self._out_codes = np.arange(n) * (n + 2) + n
-        self.histogram = np.zeros((HIST_SIDE, HIST_SIDE), dtype=np.int64)
-        self.out_squared = [0] * LEVELS
-
-    def add(self, ref: np.ndarray, pred: np.ndarray, confidence: np.ndarray) -> None:
-        """Count a block: `ref` uint8, `pred` as stored (integers, checked by the score's
-        tally first), `confidence` uint8, all of one shape."""
-        pred8, outside = prediction_values(pred)
-        code = np.take(self._bases, ref)
-        code += np.take(self._columns, pred8)
-        if outside is not None:
-            code[outside] = np.take(self._bases, ref[outside]) + self.n
-        hist = joint_histogram(code, confidence)
-        self.histogram += hist
-        if hist[self._out_codes].any():
-            self._add_out_of_class(code, ref, pred, confidence)
-
-    def _add_out_of_class(self, code, ref, pred, confidence) -> None:
-        """Exact (class - value)**2 of out-of-class predictions, per confidence level."""
-        where = np.isin(code, self._out_codes)
-        refs, values, levels = ref[where], np.asarray(pred)[where], confidence[where]
-        for level in np.unique(levels[levels < LEVELS]).tolist():
-            at = levels == level
-            for k in np.unique(refs[at]).tolist():
-                distinct, number = np.unique(values[at & (refs == k)], return_counts=True)
-                pairs = zip(distinct.tolist(), number.tolist())
-                self.out_squared[level] += sum(c * (k - int(v)) ** 2 for v, c in pairs)
-
-    def problems(self) -> list[str]:
-        n, hist = self.n, self.histogram
-        mask_rows = np.append(np.arange(n) * (n + 2) + n + 1, UNSCORED + n + 1)
-        at_mask = hist[mask_rows].sum(axis=0)
-        return confidence_problems(self.name, at_mask, hist.sum(axis=0) - at_mask)
-
-    def counts(self) -> LevelCounts:
-        """`LevelCounts` of the scored pixels (check `problems` first); a scored pixel left at
-        255 by the submission counts at level 0."""
-        n = self.n
-        rows = self.histogram[: n * (n + 2)].reshape(n, n + 2, HIST_SIDE)
-        confusion = np.ascontiguousarray(np.moveaxis(rows[:, :, :LEVELS], 2, 0))
-        confusion[0, :, n + 1] += rows[:, n + 1, MASK]
-        return LevelCounts(confusion, tuple(self.out_squared))
-
-
 class IntervalTally:
-    """The SIC interval's (reference, submitted value, low, high) states, block by block."""
+    """The SIC interval's ends against the SIC pair codes (`PairCodes`) of the same pixels."""
 
     def __init__(self, names: tuple[str, str]) -> None:
         self.names = names
-        self._ref, self._pred = _states(STATES), _states(1)
+        self.codes = PairCodes(SIC_CLASSES)
         self._low, self._high = _states(STATES), _states(1)
         self.histogram = np.zeros((HIST_SIDE, HIST_SIDE), dtype=np.int64)
 
-    def add(self, ref: np.ndarray, pred: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
-        pred8, outside = prediction_values(pred)
-        pair = np.take(self._ref, ref)
-        pair += np.take(self._pred, pred8)
-        if outside is not None:
-            pair[outside] = np.take(self._ref, ref[outside]) + STATE_OTHER
-        ends = np.take(self._low, low)
-        ends += np.take(self._high, high)
-        self.histogram += joint_histogram(pair, ends)
+    def add(self, code: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
+        """Count a block: the SIC pair codes (`ConfidenceTally.add`) and the two ends."""
+        ends = lookup(self._low, low)
+        ends += lookup(self._high, high)
+        self.histogram += joint_histogram(code, ends)
 
     def _joint(self) -> np.ndarray:
-        """Counts [reference, submitted, low, high] states, each of STATES (a reference other
-        than a class, 255 included, is state STATE_MASK or STATE_OTHER: not scored)."""
-        block = self.histogram[: STATES * STATES, : STATES * STATES]
-        return block.reshape(STATES, STATES, STATES, STATES)
+        """Counts [reference, submitted, low, high]: reference 0-10 or 11 (not a class: not
+        scored), submitted and ends in STATES states."""
+        used = np.flatnonzero(self.codes.reference >= 0)
+        columns = self.codes.column[used]
+        submitted = np.where(columns < SIC_CLASSES, columns,
+                             np.where(columns == SIC_CLASSES, STATE_OTHER, STATE_MASK))  # fmt: skip
+        joint = np.zeros((SIC_CLASSES + 1, STATES, STATES * STATES), dtype=np.int64)
+        np.add.at(joint, (self.codes.reference[used], submitted),
+                  self.histogram[used, : STATES * STATES])  # fmt: skip
+        return joint.reshape(SIC_CLASSES + 1, STATES, STATES, STATES)
 
     def problems(self) -> list[str]:
         return interval_problems(self.names, self._joint().sum(axis=0))
@@ -232,15 +315,19 @@ class SceneTally:
             c: files.probability_rows(scene_id, c) for c in self.probabilities
         }
 
-    def add(self, chart: str, rows: slice, ref: np.ndarray, pred: np.ndarray) -> None:
-        """Count rows `rows` of `chart` (`ref` uint8 and `pred` as the scorer read them)."""
-        self.confidence[chart].add(ref, pred, self._confidence_rows[chart].read(rows))
+    def add(self, chart: str, rows: slice, ref: np.ndarray, pred: np.ndarray) -> np.ndarray | None:
+        """Count rows `rows` of `chart` (`ref` uint8 and `pred` as the scorer read them).
+        Returns the block's (reference, prediction) joint histogram where it could be read off
+        the calibration's own counts (`ConfidenceTally.add`), else None."""
+        confidence = self._confidence_rows[chart].read(rows)
+        code, pairs = self.confidence[chart].add(ref, pred, confidence)
         if chart == "SIC":
             low, high = (reader.read(rows) for reader in self._interval_rows)
-            self.interval.add(ref, pred, low, high)
+            self.interval.add(code, low, high)
         if chart in self.probabilities:
             blocks = [reader.read(rows) for reader in self._probability_rows[chart]]
             self.probabilities[chart].add(ref, pred, blocks)
+        return pairs
 
     def result(self) -> tuple[SceneCalibration, dict[str, list[str]]]:
         """The scene's counts, and the problems of the values per file ("uncertainty file

@@ -127,6 +127,25 @@ def bincount_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return counts.reshape(HIST_SIDE, HIST_SIDE).T
 
 
+def lookup(table: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``table[values]`` for a uint8 `table` of 256 entries and uint8 `values`: OpenCV's `LUT`
+    where installed (about six times faster than numpy's indexing), numpy otherwise.
+
+    Examples
+    --------
+    >>> table = np.arange(256, dtype=np.uint8)[::-1].copy()
+    >>> lookup(table, np.array([[0, 1], [254, 255]], dtype=np.uint8)).tolist()
+    [[255, 254], [1, 0]]
+    """
+    cv2 = _opencv()
+    values = np.asarray(values)
+    if cv2 is None or values.ndim not in (1, 2) or not values.size:
+        return table[values]
+    flat = values.ndim == 1
+    result = cv2.LUT(np.ascontiguousarray(values.reshape(1, -1) if flat else values), table)
+    return result.reshape(values.shape)
+
+
 def warm_up() -> None:
     """Import the optional libraries counting uses now rather than on the first scene."""
     _opencv()

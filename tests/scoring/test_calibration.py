@@ -248,3 +248,53 @@ def test_aurc_of_distinct_confidences_is_the_integral(tmp_path):
     # risk(m) for m pixels kept: level 1 (0..1): 1; (1..2): 1/m; (2..3): (m-1)/m; (3..4): 2/m
     expected = (1 + math.log(2) + (1 - math.log(3 / 2)) + 2 * math.log(4 / 3)) / 4
     assert float(area_under_risk_coverage(totals, correct)) == pytest.approx(expected)
+
+
+def _counts(scored):
+    return {
+        (scene, chart): scored.accumulator.scene_counts(scene, chart)
+        for scene in scored.reference.scene_ids
+        for chart in CHARTS
+    }
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i2"])
+def test_scores_are_the_same_with_an_uncertainty_file(tmp_path, dtype):
+    """The scorer counts a block once for both (the calibration's codes give the challenge's
+    pairs): every count equals plain scoring's, out-of-class and wide values included."""
+    from tests.scoring.builders import submission_arrays, write_submission
+
+    case = calibration_case(tmp_path, probabilities=False)
+    scene = sorted(case["preds"])[1]
+    pred = case["preds"][scene]["FLOE"].astype(np.int16)
+    pred[0, :3] = [9, 8, 7]
+    if dtype == "i2":
+        pred[1, :2] = [-4, 300]
+    case["preds"][scene]["FLOE"] = pred
+    arrays = {k: v.astype(dtype) for k, v in submission_arrays(case["preds"]).items()}
+    write_submission(case["sub"], arrays)
+    plain = score_all_scenes(case["sub"], case["root"], workers=1)
+    with_unc = score_all_scenes(case["sub"], case["root"], workers=1, uncertainty=case["unc"])
+    for key, counts in _counts(plain).items():
+        other = _counts(with_unc)[key]
+        assert np.array_equal(counts.confusion, other.confusion), key
+        assert counts.out_squared_error == other.out_squared_error
+        assert (counts.out_unscored, counts.out_values) == (other.out_unscored, other.out_values)
+    assert plain.report().to_dict() == with_unc.report().to_dict()
+    check_against_direct(calibration_statistics(with_unc.calibration, sorted(case["refs"])), case)
+
+
+def test_an_invalid_reference_is_named_as_without_uncertainty(tmp_path):
+    from scoring.errors import ScoringError
+    from tests.scoring.builders import write_scene
+
+    case = calibration_case(tmp_path, n_scenes=1, probabilities=False)
+    scene = sorted(case["refs"])[0]
+    case["refs"][scene]["SOD"][0, 0] = 9
+    write_scene(case["root"] / "test" / f"{scene}_prep_reference.nc", case["refs"][scene], with_input=False)  # fmt: skip
+    messages = []
+    for extra in ({}, {"uncertainty": case["unc"]}):
+        with pytest.raises(ScoringError) as error:
+            score_all_scenes(case["sub"], case["root"], workers=1, **extra)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1] and "outside the SOD classes" in messages[0]
