@@ -40,7 +40,13 @@ from scoring.files.uncertainty import (
     probability_problems,
     probability_sum_tolerance,
 )
-from scoring.metrics.histogram import HIST_SIDE, joint_histogram, lookup, prediction_values
+from scoring.metrics.histogram import (
+    HIST_SIDE,
+    count_between,
+    joint_histogram,
+    lookup,
+    prediction_values,
+)
 
 #: States of an interval end or of a submitted SIC value: 0-10 a class, then 255, then other.
 STATE_MASK, STATE_OTHER = SIC_CLASSES, SIC_CLASSES + 1
@@ -102,8 +108,6 @@ class PairCodes:
         self._ref_values = np.where(refs == n, MASK, refs)
         self._pred_values = np.where(columns == n + 1, MASK, columns)
         self._invalid = np.arange(INVALID - 1, INVALID + n)
-        self._irregular_table = np.ones(HIST_SIDE, dtype=np.uint8)
-        self._irregular_table[:n] = self._irregular_table[MASK] = 0
 
     def encode(self, ref: np.ndarray, pred8: np.ndarray, irregular=None) -> np.ndarray:
         """Codes of a block (`ref`, `pred8` uint8); `irregular`: where the submitted value is
@@ -116,11 +120,10 @@ class PairCodes:
 
     def irregular(self, pred8: np.ndarray, outside: np.ndarray | None) -> np.ndarray | None:
         """Where a block's submitted value is outside the classes and not 255 (None: nowhere);
-        one look-up and a count where there is none (the usual case)."""
-        flags = lookup(self._irregular_table, pred8)
-        if outside is None and not np.count_nonzero(flags):
+        one counting pass where there is none (the usual case)."""
+        if outside is None and not count_between(pred8, self.n, MASK - 1):
             return None
-        found = flags.astype(bool)
+        found = (pred8 >= self.n) & (pred8 != MASK)
         return found if outside is None else found | outside
 
     def pairs(self, code_counts: np.ndarray) -> np.ndarray | None:
