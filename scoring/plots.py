@@ -6,7 +6,10 @@
   paired bootstrap interval, a line at 0 and the share of resamples in which A scored higher;
 - `breakdown_heatmap`: the scores per group of scenes (`score_submission(..., by=[...])`), a
   heat map of scores x groups per grouping key, each cell labelled with its score;
-- `report_figure`: what `autoice score --png` draws (the forest plot and/or the heat maps).
+- `report_figure`: what `autoice score --png` draws (the forest plot and/or the heat maps, and
+  with an uncertainty file the calibration pictures);
+- `reliability_diagram`, `risk_coverage_plot`, `calibration_figure`: calibration (issue 24),
+  defined in `scoring.calibration.plots` and importable from here.
 
 Each returns a bare `matplotlib.figure.Figure` (drawn with Agg, so a notebook's backend is
 left alone; show one with ``display(fig)``), and accepts a `Report` or `Comparison` or the
@@ -29,6 +32,11 @@ from matplotlib.figure import Figure, SubFigure
 
 from kit.atomic import atomic_path
 from kit.charts import CHARTS, METRICS
+from scoring.calibration.plots import (
+    calibration_figure,
+    reliability_diagram,
+    risk_coverage_plot,
+)
 from scoring.errors import ScoringError
 from scoring.metrics.formatting import UNDEFINED, format_percent, format_score
 from scoring.metrics.report import SCORES
@@ -287,7 +295,8 @@ def breakdown_heatmap(breakdowns, *, figure: Figure | SubFigure | None = None):
 
 def report_figure(report) -> Figure:
     """What `autoice score --png` draws for a report: its forest plot (with intervals) above
-    the heat maps of its breakdowns (with breakdowns).
+    the heat maps of its breakdowns (with breakdowns), above its reliability diagrams and
+    risk-coverage curves (scored with an uncertainty file).
 
     Parameters
     ----------
@@ -301,7 +310,7 @@ def report_figure(report) -> Figure:
     Raises
     ------
     ScoringError
-        If the report has neither intervals nor breakdowns.
+        If the report has no intervals, breakdowns nor calibration.
 
     Examples
     --------
@@ -317,14 +326,21 @@ def report_figure(report) -> Figure:
         parts.append(("forest", 1.6 + 0.45))
     if data.get("breakdowns"):
         parts.append(("breakdown", 3.4))
+    if data.get("calibration"):
+        parts.append(("calibration", 8.2))
     if not parts:
-        raise ScoringError("report: no intervals or breakdowns to draw (score with --ci or --by)")
+        raise ScoringError(
+            "report: no intervals or breakdowns to draw (score with --ci or --by), nor "
+            "calibration (--uncertainty FILE)"
+        )
     heights = [h for _, h in parts]
     figure = Figure(figsize=(11.0, sum(heights)), layout="constrained")
     panels = figure.subfigures(len(parts), 1, height_ratios=heights, squeeze=False)[:, 0]
     for panel, (kind, _) in zip(panels, parts):
         if kind == "forest":
             forest_plot({_submission_name(data): data}, figure=panel)
+        elif kind == "calibration":
+            calibration_figure(data["calibration"], figure=panel)
         else:
             breakdown_heatmap(data["breakdowns"], figure=panel)
     return figure
@@ -417,8 +433,11 @@ def _plain(text: str) -> str:
 
 __all__ = [
     "breakdown_heatmap",
+    "calibration_figure",
     "difference_plot",
     "forest_plot",
+    "reliability_diagram",
     "report_figure",
+    "risk_coverage_plot",
     "save_png",
 ]
