@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from kit.charts import CHARTS, submission_variable
-from scoring import statistics
 from scoring.errors import ScoringError
 from scoring.files import chart_reader, raw_chunks
 from scoring.files.chart_reader import ChartFile, open_chart_file
@@ -44,8 +44,17 @@ from scoring.metrics.challenge import (
 from scoring.metrics.formatting import nan_to_none
 from scoring.metrics.histogram import ChartValueError, as_chart_values
 from scoring.metrics.report import Report
+from scoring.registry import SCORE_STATISTICS
 from scoring.splits import ALL, resolve_split, scenes_of
-from scoring.statistics import Bootstrap
+from scoring.statistics import (
+    GROUP_KEYS,
+    Bootstrap,
+    BreakdownRequest,
+    Comparison,
+    check_same_scenes,
+    paired_bootstrap,
+    scene_groups,
+)
 
 
 @dataclass
@@ -64,12 +73,16 @@ class ScoredSubmission:
         ci: bool | Bootstrap = False,
         by: Sequence[str] = (),
         groups_file: str | os.PathLike | None = None,
+        statistics: Mapping[str, Any] | None = None,
     ) -> Report:
-        """Scores over `scenes` (default: all reference scenes), with bootstrap intervals if
-        `ci` and breakdowns by the grouping keys `by` (see `score_submission`)."""
+        """Scores over `scenes` (default: all reference scenes), with the score statistics
+        asked for: bootstrap intervals if `ci`, breakdowns by the grouping keys `by`, and any
+        registered statistic by name in `statistics` (see `add_statistics`)."""
         scenes = self.reference.scene_ids if scenes is None else scenes
         report = self.accumulator.report(scenes, split=split, notes=self.warnings)
-        return add_statistics(report, self.accumulator, ci=ci, by=by, groups_file=groups_file)
+        return add_statistics(
+            report, self.accumulator, ci=ci, by=by, groups_file=groups_file, statistics=statistics
+        )
 
 
 def add_statistics(
@@ -79,21 +92,38 @@ def add_statistics(
     ci: bool | Bootstrap = False,
     by: Sequence[str] = (),
     groups_file: str | os.PathLike | None = None,
+    statistics: Mapping[str, Any] | None = None,
 ) -> Report:
-    """`report` with bootstrap intervals over its scenes (`ci`: True for the defaults, or
-    `Bootstrap` settings) and breakdowns by each key of `by` (`statistics.breakdown`).
+    """`report` with the score statistics asked for, computed over its scenes.
 
-    Groupings are checked before any resampling, so a bad key costs nothing.
+    `statistics` maps a registered statistic's name (`scoring.registry.SCORE_STATISTICS`) to
+    its request; `ci` (True for the default `Bootstrap`, or settings) asks for ``intervals``,
+    and `by` with `groups_file` for ``breakdowns``. Every request is checked before any
+    statistic is computed, so a bad grouping key costs no resampling; results go into
+    `report.statistics` in registration order.
+
+    Raises
+    ------
+    ScoringError
+        For an unknown statistic name, or a request its statistic cannot meet.
     """
-    breakdowns = {
-        key: statistics.breakdown(accumulator, report.scenes, key, groups_file=groups_file)
-        for key in by
-    }
+    requests = dict(statistics or {})
     if ci:
-        settings = ci if isinstance(ci, Bootstrap) else Bootstrap()
-        intervals = statistics.bootstrap_intervals(accumulator, report.scenes, settings)
-        report.intervals = nan_to_none(statistics.intervals_dict(intervals, settings))
-    report.breakdowns = nan_to_none(breakdowns)
+        requests["intervals"] = ci
+    if by:
+        requests["breakdowns"] = BreakdownRequest(tuple(by), groups_file)
+    unknown = [name for name in requests if name not in SCORE_STATISTICS]
+    if unknown:
+        names = ", ".join(SCORE_STATISTICS.names())
+        raise ScoringError(f"unknown score statistic(s) {', '.join(unknown)}; choose from {names}")
+    asked = {name: r for name, r in requests.items() if r is not None and r is not False}
+    chosen = [(name, s) for name, s in SCORE_STATISTICS.items() if name in asked]
+    for name, statistic in chosen:
+        if statistic.check is not None:
+            statistic.check(report.scenes, asked[name])
+    for name, statistic in chosen:
+        result = statistic.compute(accumulator, report.scenes, asked[name])
+        report.statistics[name] = nan_to_none(result)
     return report
 
 
@@ -109,6 +139,7 @@ def score_submission(
     ci: bool | Bootstrap = False,
     by: Sequence[str] = (),
     groups_file: str | os.PathLike | None = None,
+    statistics: Mapping[str, Any] | None = None,
 ) -> Report:
     """Score a submission netCDF against reference charts (folder or file, see `find_reference`).
 
@@ -142,6 +173,9 @@ def score_submission(
         scores and statistics per group in ``report.breakdowns``.
     groups_file : str or os.PathLike, optional
         CSV with a ``scene_id`` column and group columns (e.g. ``region``).
+    statistics : Mapping of str to object, optional
+        More score statistics by registered name (`scoring.registry.SCORE_STATISTICS`) and
+        their requests, into ``report.statistics`` (`add_statistics`).
 
     Returns
     -------
@@ -181,18 +215,20 @@ def score_submission(
     >>> tmp.cleanup()
     """
     for key in by:  # a bad grouping key before any pixel is read
-        if key not in statistics.GROUP_KEYS and groups_file is None:
-            statistics.scene_groups([], key)
+        if key not in GROUP_KEYS and groups_file is None:
+            scene_groups([], key)
     scored = score_all_scenes(
         submission, reference, progress=progress, workers=workers, strict=strict
     )
     if ci and not isinstance(ci, Bootstrap):
         ci = Bootstrap()
     if split == ALL and split_file is None:
-        return scored.report(split=None, ci=ci, by=by, groups_file=groups_file)
-    split_map = resolve_split(scored.reference.scene_ids, split_file)
-    scenes = scenes_of(split_map, split)
-    return scored.report(scenes, split=split, ci=ci, by=by, groups_file=groups_file)
+        scenes, split = None, None
+    else:
+        scenes = scenes_of(resolve_split(scored.reference.scene_ids, split_file), split)
+    return scored.report(
+        scenes, split=split, ci=ci, by=by, groups_file=groups_file, statistics=statistics
+    )
 
 
 def compare_submissions(
@@ -205,7 +241,7 @@ def compare_submissions(
     settings: Bootstrap | None = None,
     workers: int | None = None,
     strict: bool = False,
-) -> statistics.Comparison:
+) -> Comparison:
     """Score submissions `a` and `b` on the same reference scenes and compare them with a
     paired percentile bootstrap over scenes (`scoring.statistics.paired_bootstrap`).
 
@@ -247,7 +283,7 @@ def compare_submissions(
         for path in (a, b):
             check_regular_file(path, "submission")
         reference = find_reference(reference)
-    statistics.check_same_scenes(
+    check_same_scenes(
         submission_scenes(a, reference), submission_scenes(b, reference), (str(a), str(b))
     )
     scored_a = score_all_scenes(a, reference, workers=workers, strict=strict)
@@ -255,7 +291,7 @@ def compare_submissions(
     scenes = reference.scene_ids
     if not (split == ALL and split_file is None):
         scenes = scenes_of(resolve_split(reference.scene_ids, split_file), split)
-    return statistics.paired_bootstrap(
+    return paired_bootstrap(
         scored_a.accumulator,
         scored_b.accumulator,
         scenes,
