@@ -18,7 +18,7 @@ from kit.drift.superlim import (
     superlim_loss,
     train_superlim,
 )
-from kit.drift.superlim_matching import _apply, _inverse, derotate, estimate_alignment, rigid_ransac
+from kit.drift.superlim.matching import _apply, _inverse, derotate, estimate_alignment, rigid_ransac
 from kit.drift.synthetic import DisplacementField, make_pair, synthetic_texture
 from kit.drift.track import track
 
