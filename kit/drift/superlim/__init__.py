@@ -6,7 +6,7 @@ the drift methods `superlim` and `superlim+pm` built on it.
 - `kit.drift.superlim.checkpoint`: saving and loading checkpoints; the packaged weights
   (`DEFAULT_WEIGHTS`, in `weights/`).
 - `kit.drift.superlim.train`: self-supervised training on warped SAR patches.
-- `kit.drift.superlim.matching`: drift vectors by mutual descriptor matching, image 2 first
+- `kit.drift.superlim.descriptor_matching`: drift vectors by mutual descriptor matching, image 2 first
   turned back by the pair's rotation.
 
 `python -m kit.drift.superlim --help` trains a checkpoint (see the README, "Sea-ice drift").
@@ -14,7 +14,7 @@ The public names of the modules are re-exported here.
 """
 
 from kit.drift.superlim.checkpoint import DEFAULT_WEIGHTS, load_superlim, save_superlim
-from kit.drift.superlim.matching import (
+from kit.drift.superlim.descriptor_matching import (
     COARSE_STEP_DEG,
     GRID_STEP,
     MIN_DEROTATION_DEG,

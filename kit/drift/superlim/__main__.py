@@ -18,7 +18,10 @@ from kit.drift.superlim.train import SuperLIMTrainConfig, train_superlim, traini
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train a SuperLIM checkpoint (self-supervised).")
+    parser = argparse.ArgumentParser(
+        prog="python -m kit.drift.superlim",
+        description="Train a SuperLIM checkpoint (self-supervised).",
+    )
     parser.add_argument("--out", default=str(DEFAULT_WEIGHTS), help="checkpoint path")
     parser.add_argument(
         "--images", nargs="*", help="GeoTIFFs to train on (default: shared S1 images)"

@@ -43,7 +43,7 @@ class SuperLIMTrainConfig:
     batch: int = 8
     patch: int = 96
     lr: float = 2e-3
-    #: Matching turns image 2 back by the pair's rotation first (`kit.drift.superlim.matching`),
+    #: Matching turns image 2 back by the pair's rotation first (`kit.drift.superlim.descriptor_matching`),
     #: so only the residual must be learnt; full-circle training made the descriptors much less
     #: discriminative on the real 2016 pair (benchmarks/RESULTS.md, "(f)").
     max_rotation_deg: float = 15.0

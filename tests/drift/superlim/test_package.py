@@ -6,7 +6,7 @@ import sys
 
 import kit.drift.superlim as superlim
 
-MODULES = ("model", "checkpoint", "train", "matching")
+MODULES = ("model", "checkpoint", "train", "descriptor_matching")
 
 
 def test_the_package_re_exports_the_public_names_of_its_modules():

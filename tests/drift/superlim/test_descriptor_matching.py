@@ -1,4 +1,4 @@
-"""SuperLIM matching (`kit.drift.superlim.matching`) and the `superlim+pm` method on large
+"""SuperLIM matching (`kit.drift.superlim.descriptor_matching`) and the `superlim+pm` method on large
 rotations: de-rotation of image 2 (geolocation or `estimate_alignment`)."""
 
 import numpy as np
@@ -9,7 +9,13 @@ from kit.drift.io import read_s1_geotiff
 from kit.drift.metrics import scored_errors
 from kit.drift.preprocess import remove_mean_and_clip, to_db
 from kit.drift.superlim.checkpoint import load_superlim
-from kit.drift.superlim.matching import _apply, _inverse, derotate, estimate_alignment, rigid_ransac
+from kit.drift.superlim.descriptor_matching import (
+    _apply,
+    _inverse,
+    derotate,
+    estimate_alignment,
+    rigid_ransac,
+)
 from kit.drift.synthetic import DisplacementField, make_pair, synthetic_texture
 from kit.drift.track import track
 
