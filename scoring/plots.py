@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import asdict, is_dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, is_dataclass
 
 import cmocean
 import numpy as np
@@ -321,29 +321,40 @@ def report_figure(report) -> Figure:
     ['by season', '']
     """
     data = _as_dict(report)
-    parts = []
-    if data.get("intervals"):
-        parts.append(("forest", 1.6 + 0.45))
-    if data.get("breakdowns"):
-        parts.append(("breakdown", 3.4))
-    if data.get("calibration"):
-        parts.append(("calibration", 8.2))
+    parts = [(name, panel) for name, panel in STATISTIC_PANELS.items() if data.get(name)]
     if not parts:
-        raise ScoringError(
-            "report: no intervals or breakdowns to draw (score with --ci or --by), nor "
-            "calibration (--uncertainty FILE)"
-        )
-    heights = [h for _, h in parts]
+        names = " or ".join(STATISTIC_PANELS)
+        raise ScoringError(f"report: no {names} to draw (score with --ci or --by)")
+    heights = [panel.height for _, panel in parts]
     figure = Figure(figsize=(11.0, sum(heights)), layout="constrained")
     panels = figure.subfigures(len(parts), 1, height_ratios=heights, squeeze=False)[:, 0]
-    for panel, (kind, _) in zip(panels, parts):
-        if kind == "forest":
-            forest_plot({_submission_name(data): data}, figure=panel)
-        elif kind == "calibration":
-            calibration_figure(data["calibration"], figure=panel)
-        else:
-            breakdown_heatmap(data["breakdowns"], figure=panel)
+    for subfigure, (_, panel) in zip(panels, parts):
+        panel.draw(data, subfigure)
     return figure
+
+
+@dataclass(frozen=True)
+class StatisticPanel:
+    """How `report_figure` draws a score statistic: its height (inches) and
+    ``draw(report_data, subfigure)``."""
+
+    height: float
+    draw: Callable[[Mapping, SubFigure], object]
+
+
+#: Score statistic name (`scoring.registry`) -> its panel in `report_figure`, top to bottom.
+#: A statistic with a picture adds its entry here.
+STATISTIC_PANELS: dict[str, StatisticPanel] = {
+    "intervals": StatisticPanel(
+        2.05, lambda data, panel: forest_plot({_submission_name(data): data}, figure=panel)
+    ),
+    "breakdowns": StatisticPanel(
+        3.4, lambda data, panel: breakdown_heatmap(data["breakdowns"], figure=panel)
+    ),
+    "calibration": StatisticPanel(
+        8.2, lambda data, panel: calibration_figure(data["calibration"], figure=panel)
+    ),
+}
 
 
 def save_png(figure: Figure, path: str | os.PathLike, dpi: int = PNG_DPI) -> None:

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from kit.charts import CHARTS, submission_variable
-from scoring import statistics
 from scoring.calibration import CalibrationAccumulator, SceneCalibration, SceneTally
+from scoring.calibration.statistic import CalibrationFiles, CalibrationRequest
 from scoring.errors import ScoringError
 from scoring.files import chart_reader, raw_chunks
 from scoring.files.chart_reader import ChartFile, open_chart_file
@@ -50,8 +51,17 @@ from scoring.metrics.challenge import (
 from scoring.metrics.formatting import nan_to_none
 from scoring.metrics.histogram import ChartValueError, as_chart_values
 from scoring.metrics.report import Report
+from scoring.registry import SCORE_STATISTICS
 from scoring.splits import ALL, resolve_split, scenes_of
-from scoring.statistics import Bootstrap
+from scoring.statistics import (
+    GROUP_KEYS,
+    Bootstrap,
+    BreakdownRequest,
+    Comparison,
+    check_same_scenes,
+    paired_bootstrap,
+    scene_groups,
+)
 
 
 @dataclass
@@ -73,12 +83,29 @@ class ScoredSubmission:
         ci: bool | Bootstrap = False,
         by: Sequence[str] = (),
         groups_file: str | os.PathLike | None = None,
+        statistics: Mapping[str, Any] | None = None,
     ) -> Report:
-        """Scores over `scenes` (default: all reference scenes), with bootstrap intervals if
-        `ci` and breakdowns by the grouping keys `by` (see `score_submission`)."""
+        """Scores over `scenes` (default: all reference scenes), with the score statistics
+        asked for: bootstrap intervals if `ci`, breakdowns by the grouping keys `by`, and any
+        registered statistic by name in `statistics` (see `add_statistics`). Scored with an
+        uncertainty file, the report has its ``calibration`` too, with the same intervals and
+        breakdowns."""
         scenes = self.reference.scene_ids if scenes is None else scenes
         report = self.accumulator.report(scenes, split=split, notes=self.warnings)
-        return add_statistics(report, self.accumulator, ci=ci, by=by, groups_file=groups_file)
+        requests = dict(statistics or {})
+        if self.calibration is not None:
+            requests["calibration"] = self._calibration_request(ci, by, groups_file, requests)
+        return add_statistics(
+            report, self.accumulator, ci=ci, by=by, groups_file=groups_file, statistics=requests
+        )
+
+    def _calibration_request(self, ci, by, groups_file, requests: Mapping) -> CalibrationRequest:
+        """The calibration counts with the intervals and breakdowns the scores are asked for."""
+        intervals = ci or requests.get("intervals") or None
+        if intervals is True:
+            intervals = Bootstrap()
+        breakdowns = BreakdownRequest(tuple(by), groups_file) if by else requests.get("breakdowns")
+        return CalibrationRequest(self.calibration, self.uncertainty_files, intervals, breakdowns)
 
 
 def add_statistics(
@@ -88,21 +115,38 @@ def add_statistics(
     ci: bool | Bootstrap = False,
     by: Sequence[str] = (),
     groups_file: str | os.PathLike | None = None,
+    statistics: Mapping[str, Any] | None = None,
 ) -> Report:
-    """`report` with bootstrap intervals over its scenes (`ci`: True for the defaults, or
-    `Bootstrap` settings) and breakdowns by each key of `by` (`statistics.breakdown`).
+    """`report` with the score statistics asked for, computed over its scenes.
 
-    Groupings are checked before any resampling, so a bad key costs nothing.
+    `statistics` maps a registered statistic's name (`scoring.registry.SCORE_STATISTICS`) to
+    its request; `ci` (True for the default `Bootstrap`, or settings) asks for ``intervals``,
+    and `by` with `groups_file` for ``breakdowns``. Every request is checked before any
+    statistic is computed, so a bad grouping key costs no resampling; results go into
+    `report.statistics` in registration order.
+
+    Raises
+    ------
+    ScoringError
+        For an unknown statistic name, or a request its statistic cannot meet.
     """
-    breakdowns = {
-        key: statistics.breakdown(accumulator, report.scenes, key, groups_file=groups_file)
-        for key in by
-    }
+    requests = dict(statistics or {})
     if ci:
-        settings = ci if isinstance(ci, Bootstrap) else Bootstrap()
-        intervals = statistics.bootstrap_intervals(accumulator, report.scenes, settings)
-        report.intervals = nan_to_none(statistics.intervals_dict(intervals, settings))
-    report.breakdowns = nan_to_none(breakdowns)
+        requests["intervals"] = ci
+    if by:
+        requests["breakdowns"] = BreakdownRequest(tuple(by), groups_file)
+    unknown = [name for name in requests if name not in SCORE_STATISTICS]
+    if unknown:
+        names = ", ".join(SCORE_STATISTICS.names())
+        raise ScoringError(f"unknown score statistic(s) {', '.join(unknown)}; choose from {names}")
+    asked = {name: r for name, r in requests.items() if r is not None and r is not False}
+    chosen = [(name, s) for name, s in SCORE_STATISTICS.items() if name in asked]
+    for name, statistic in chosen:
+        if statistic.check is not None:
+            statistic.check(report.scenes, asked[name])
+    for name, statistic in chosen:
+        result = statistic.compute(accumulator, report.scenes, asked[name])
+        report.statistics[name] = nan_to_none(result)
     return report
 
 
@@ -118,6 +162,9 @@ def score_submission(
     ci: bool | Bootstrap = False,
     by: Sequence[str] = (),
     groups_file: str | os.PathLike | None = None,
+    statistics: Mapping[str, Any] | None = None,
+    uncertainty: str | os.PathLike | None = None,
+    probabilities: str | os.PathLike | None = None,
 ) -> Report:
     """Score a submission netCDF against reference charts (folder or file, see `find_reference`).
 
@@ -151,6 +198,16 @@ def score_submission(
         scores and statistics per group in ``report.breakdowns``.
     groups_file : str or os.PathLike, optional
         CSV with a ``scene_id`` column and group columns (e.g. ``region``).
+    statistics : Mapping of str to object, optional
+        More score statistics by registered name (`scoring.registry.SCORE_STATISTICS`) and
+        their requests, into ``report.statistics`` (`add_statistics`); ``"calibration":
+        CalibrationFiles(...)`` is the same as `uncertainty` and `probabilities`.
+    uncertainty : str or os.PathLike, optional
+        The uncertainty file beside the submission (`scoring.files.uncertainty`), checked like
+        it and read with it: ``report.statistics["calibration"]`` (`scoring.calibration`),
+        with intervals and breakdowns when `ci` and `by` ask for them.
+    probabilities : str or os.PathLike, optional
+        With `uncertainty`, the per-class probabilities file (Brier score, NLL).
 
     Returns
     -------
@@ -190,18 +247,28 @@ def score_submission(
     >>> tmp.cleanup()
     """
     for key in by:  # a bad grouping key before any pixel is read
-        if key not in statistics.GROUP_KEYS and groups_file is None:
-            statistics.scene_groups([], key)
+        if key not in GROUP_KEYS and groups_file is None:
+            scene_groups([], key)
+    statistics = dict(statistics or {})
+    files = statistics.pop("calibration", None)
+    if uncertainty is not None or probabilities is not None:
+        if uncertainty is None:
+            raise ScoringError("probabilities need an uncertainty file (--uncertainty FILE)")
+        files = CalibrationFiles(os.fspath(uncertainty), probabilities and os.fspath(probabilities))
     scored = score_all_scenes(
-        submission, reference, progress=progress, workers=workers, strict=strict
-    )
+        submission, reference, progress=progress, workers=workers, strict=strict,
+        uncertainty=files.uncertainty if files else None,
+        probabilities=files.probabilities if files else None,
+    )  # fmt: skip
     if ci and not isinstance(ci, Bootstrap):
         ci = Bootstrap()
     if split == ALL and split_file is None:
-        return scored.report(split=None, ci=ci, by=by, groups_file=groups_file)
-    split_map = resolve_split(scored.reference.scene_ids, split_file)
-    scenes = scenes_of(split_map, split)
-    return scored.report(scenes, split=split, ci=ci, by=by, groups_file=groups_file)
+        scenes, split = None, None
+    else:
+        scenes = scenes_of(resolve_split(scored.reference.scene_ids, split_file), split)
+    return scored.report(
+        scenes, split=split, ci=ci, by=by, groups_file=groups_file, statistics=statistics
+    )
 
 
 def compare_submissions(
@@ -214,7 +281,7 @@ def compare_submissions(
     settings: Bootstrap | None = None,
     workers: int | None = None,
     strict: bool = False,
-) -> statistics.Comparison:
+) -> Comparison:
     """Score submissions `a` and `b` on the same reference scenes and compare them with a
     paired percentile bootstrap over scenes (`scoring.statistics.paired_bootstrap`).
 
@@ -256,7 +323,7 @@ def compare_submissions(
         for path in (a, b):
             check_regular_file(path, "submission")
         reference = find_reference(reference)
-    statistics.check_same_scenes(
+    check_same_scenes(
         submission_scenes(a, reference), submission_scenes(b, reference), (str(a), str(b))
     )
     scored_a = score_all_scenes(a, reference, workers=workers, strict=strict)
@@ -264,7 +331,7 @@ def compare_submissions(
     scenes = reference.scene_ids
     if not (split == ALL and split_file is None):
         scenes = scenes_of(resolve_split(reference.scene_ids, split_file), split)
-    return statistics.paired_bootstrap(
+    return paired_bootstrap(
         scored_a.accumulator,
         scored_b.accumulator,
         scenes,

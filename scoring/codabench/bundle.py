@@ -52,7 +52,7 @@ sys.exit(main())
 
 KIT_INIT = '"""The ground floor of AutoICE Kit that the scoring program imports."""\n'
 #: The kit modules the `scoring` package imports (the chart schema, errors, the file writer).
-KIT_MODULES = ("charts.py", "errors.py", "atomic.py")
+KIT_MODULES = ("charts.py", "errors.py", "atomic.py", "registry.py")
 
 OVERVIEW = """# {title}
 
