@@ -244,50 +244,62 @@ class IntervalTally:
 
 
 class ProbabilityTally:
-    """A chart's class probabilities: Brier sums and the reference class's probability."""
+    """A chart's class probabilities: per class, one joint histogram of the chart's pair codes
+    (`PairCodes`) against the class's percentages gives its share of the Brier sums, the
+    reference class's probability where it is that class, and the checks of its values; the
+    percentages summed per pixel (16-bit) are checked against `probability_sum_tolerance`."""
 
-    def __init__(self, chart: str, names: list[str]) -> None:
-        self.chart, self.names = chart, names
+    def __init__(self, chart: str, names: list[str], codes: PairCodes) -> None:
+        self.chart, self.names, self.codes = chart, names, codes
         self.n = N_CLASSES[chart]
-        self.result = ProbabilityCounts()
-        self.beyond = self.mask_at_value = self.not_mask = self.off_sum = 0
+        self.histograms = np.zeros((self.n, HIST_SIDE, HIST_SIDE), dtype=np.int64)
+        self.pixels_with_value = 0
+        self.in_tolerance = 0
 
-    def add(self, ref: np.ndarray, pred: np.ndarray, blocks: list[np.ndarray]) -> None:
-        pred8, outside = prediction_values(pred)
-        at_mask = pred8 == MASK
-        if outside is not None:
-            at_mask &= ~outside
-        stack = np.stack([np.asarray(b, dtype=np.uint8) for b in blocks])
-        low, high = stack.min(axis=0), stack.max(axis=0)
-        total = stack.sum(axis=0, dtype=np.int32)
-        self.not_mask += int((at_mask & (low != MASK)).sum())
-        valued = ~at_mask
-        has_mask = valued & (high == MASK)
-        self.mask_at_value += int(has_mask.sum())
-        beyond = valued & ~has_mask & (high > PERCENT_MAX)
-        self.beyond += int(beyond.sum())
-        good = valued & (high <= PERCENT_MAX)
-        off = good & (np.abs(total - PERCENT_MAX) > probability_sum_tolerance(self.chart))
-        self.off_sum += int(off.sum())
-        scored = ref < self.n
-        self.result.no_probability += int((scored & at_mask).sum())
-        scored &= good
-        index = np.flatnonzero(scored.ravel())
-        values = stack.reshape(len(blocks), -1)[:, index]
-        p_ref = values[ref.ravel()[index].astype(np.intp), np.arange(index.size)].astype(np.int64)
-        squares = np.zeros(index.size, dtype=np.int64)
-        for row in values:
-            row = row.astype(np.int64)
-            squares += row * row
-        self.result.pixels += int(index.size)
-        errors = squares - 2 * PERCENT_MAX * p_ref + PERCENT_MAX**2
-        self.result.brier += int(errors.sum())
-        self.result.reference_levels += np.bincount(p_ref, minlength=LEVELS)[:LEVELS]
+    def add(self, code: np.ndarray, blocks: list[np.ndarray]) -> None:
+        """Count a block: the chart's pair codes and the K percentage blocks (uint8)."""
+        total = np.zeros(code.shape, dtype=np.uint16)
+        for k, block in enumerate(blocks):
+            block = np.asarray(block, dtype=np.uint8)
+            self.histograms[k] += joint_histogram(code, block)
+            np.add(total, block, out=total, casting="unsafe")
+        tolerance = probability_sum_tolerance(self.chart)
+        self.in_tolerance += count_between(total, PERCENT_MAX - tolerance, PERCENT_MAX + tolerance)
+
+    def _rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Codes where the submission has a value (not 255), and where it has 255."""
+        column = self.codes.column
+        return np.flatnonzero((column >= 0) & (column <= self.n)), np.flatnonzero(column == self.n + 1)  # fmt: skip
 
     def problems(self) -> list[str]:
+        valued, masked = self._rows()
+        at_value = self.histograms[:, valued].sum(axis=1)  # [K, 256 values]
+        at_mask = self.histograms[:, masked].sum(axis=1)
+        beyond = int(at_value[:, PERCENT_MAX + 1 : MASK].sum())
+        mask_at_value = int(at_value[:, MASK].sum())
+        not_mask = int((at_mask.sum(axis=1) - at_mask[:, MASK]).sum())
+        pixels = int(at_value[0].sum())
+        off_sum = 0 if beyond or mask_at_value else max(0, pixels - self.in_tolerance)
         return probability_problems(
-            self.names, self.chart, self.beyond, self.mask_at_value, self.not_mask, self.off_sum
+            self.names, self.chart, beyond, mask_at_value, not_mask, off_sum
         )
+
+    @property
+    def result(self) -> ProbabilityCounts:
+        """The `ProbabilityCounts` of the scored pixels with a value (check `problems`)."""
+        codes, refs, columns = self.codes.scored_rows()
+        has = columns != self.n + 1
+        values = np.arange(LEVELS, dtype=np.int64)
+        counts = self.histograms[:, codes[has], :LEVELS]  # [K, scored codes, levels]
+        squares = int((counts.sum(axis=(0, 1)) * values**2).sum())
+        reference_levels = np.zeros(LEVELS, dtype=np.int64)
+        for k in range(self.n):
+            reference_levels += counts[k, refs[has] == k].sum(axis=0)
+        pixels = int(counts[0].sum())
+        p_ref = int((reference_levels * values).sum())
+        brier = squares - 2 * PERCENT_MAX * p_ref + pixels * PERCENT_MAX**2
+        no_probability = int(self.histograms[0, codes[~has]].sum())
+        return ProbabilityCounts(pixels, brier, reference_levels, no_probability)
 
 
 class SceneTally:
@@ -310,7 +322,9 @@ class SceneTally:
         self._interval_rows = files.interval_rows(scene_id)
         self.probabilities = {
             chart: ProbabilityTally(
-                chart, [probability_variable(scene_id, chart, k) for k in range(N_CLASSES[chart])]
+                chart,
+                [probability_variable(scene_id, chart, k) for k in range(N_CLASSES[chart])],
+                self.confidence[chart].codes,
             )
             for chart in files.probability_charts
         }
@@ -329,7 +343,7 @@ class SceneTally:
             self.interval.add(code, low, high)
         if chart in self.probabilities:
             blocks = [reader.read(rows) for reader in self._probability_rows[chart]]
-            self.probabilities[chart].add(ref, pred, blocks)
+            self.probabilities[chart].add(code, blocks)
         return pairs
 
     def result(self) -> tuple[SceneCalibration, dict[str, list[str]]]:
