@@ -143,7 +143,22 @@ class PairCodes:
 
 
 class ConfidenceTally:
-    """One chart's (reference, submitted value, confidence) triples, counted block by block."""
+    """One chart's (reference, submitted value, confidence) triples, counted block by block.
+
+    Examples
+    --------
+    Reference 1, 1, 255 (not scored); submitted 1 (right, at 90 %), 2 (wrong, at 40 %), 0:
+
+    >>> tally = ConfidenceTally("SOD", "20180124T194759_dmi_SOD_confidence")
+    >>> ref, pred = np.array([[1, 1, 255]], np.uint8), np.array([[1, 2, 0]], np.uint8)
+    >>> code, pairs = tally.add(ref, pred, np.array([[90, 40, 70]], np.uint8))
+    >>> counts = tally.counts()
+    >>> int(counts.totals()[90]), int(counts.correct()[40]), int(pairs[1, 2]), tally.problems()
+    (1, 0, 1, [])
+    >>> _ = tally.add(ref, pred, np.array([[101, 40, 70]], np.uint8))
+    >>> tally.problems()
+    ['20180124T194759_dmi_SOD_confidence: 1 pixels with values outside 0-100 (101)']
+    """
 
     def __init__(self, chart: str, name: str) -> None:
         self.chart, self.name = chart, name
@@ -208,7 +223,18 @@ def _states(scale: int) -> np.ndarray:
 
 
 class IntervalTally:
-    """The SIC interval's ends against the SIC pair codes (`PairCodes`) of the same pixels."""
+    """The SIC interval's ends against the SIC pair codes (`PairCodes`) of the same pixels.
+
+    Examples
+    --------
+    >>> tally = IntervalTally(("s_SIC_low", "s_SIC_high"))
+    >>> codes = PairCodes(11)
+    >>> ref, pred = np.array([4, 9], np.uint8), np.array([5, 7], np.uint8)
+    >>> tally.add(codes.encode(ref, pred), np.array([3, 6], np.uint8), np.array([6, 8], np.uint8))
+    >>> interval = tally.counts()  # reference 4 in [3, 6]; reference 9 outside [6, 8]
+    >>> int(interval.counts[4, 3, 6]), int(interval.counts[9, 6, 8]), tally.problems()
+    (1, 1, [])
+    """
 
     def __init__(self, names: tuple[str, str]) -> None:
         self.names = names
@@ -247,7 +273,21 @@ class ProbabilityTally:
     """A chart's class probabilities: per class, one joint histogram of the chart's pair codes
     (`PairCodes`) against the class's percentages gives its share of the Brier sums, the
     reference class's probability where it is that class, and the checks of its values; the
-    percentages summed per pixel (16-bit) are checked against `probability_sum_tolerance`."""
+    percentages summed per pixel (16-bit) are checked against `probability_sum_tolerance`.
+
+    Examples
+    --------
+    Two SOD pixels of reference 0: p0 = 70 %, p1 = 30 %, and p0 = 100 %.
+
+    >>> codes = PairCodes(6)
+    >>> tally = ProbabilityTally("SOD", [f"s_SOD_p{k}" for k in range(6)], codes)
+    >>> code = codes.encode(np.array([0, 0], np.uint8), np.array([0, 0], np.uint8))
+    >>> blocks = [np.array(v, np.uint8) for v in ([70, 100], [30, 0], *[[0, 0]] * 4)]
+    >>> tally.add(code, blocks)
+    >>> result = tally.result  # Brier: ((0.3**2 + 0.3**2) + 0) / 2 = 0.09
+    >>> result.pixels, result.brier / 10000 / result.pixels, tally.problems()
+    (2, 0.09, [])
+    """
 
     def __init__(self, chart: str, names: list[str], codes: PairCodes) -> None:
         self.chart, self.names, self.codes = chart, names, codes
