@@ -398,7 +398,6 @@ def score_all_scenes(
             reference = find_reference(reference)
         # What the file holds and how it inflates, before netCDF opens it (and follows links).
         check_submission(submission, _variable_names(reference))
-        files.check(reference)
         notes: list[str] = []
         with open_chart_file(submission, "submission") as dataset:
             problems = structural_problems(dataset, reference)
@@ -407,6 +406,9 @@ def score_all_scenes(
             extra = extra_variables_warning(dataset, reference)
             if extra:
                 notes.append(extra)
+        files.check(
+            reference
+        )  # the uncertainty files' storage and variables, after the submission's
         accumulator = ScoreAccumulator()
         calibration = CalibrationAccumulator() if files.uncertainty else None
         file_problems: dict[str, list[str]] = {}
