@@ -327,3 +327,22 @@ def test_submission_problems_come_before_the_uncertainty_files(tmp_path):
     write_submission(case["sub"], submission_arrays(case["preds"]))
     with pytest.raises(ScoringError, match="^uncertainty file .* missing 10 variables"):
         score_all_scenes(case["sub"], case["root"], workers=1, uncertainty=other)
+
+
+def test_breakdowns_pool_each_group_as_the_challenge(tmp_path):
+    from scoring.calibration import calibration_breakdown
+
+    case = calibration_case(tmp_path)
+    scored = score_all_scenes(case["sub"], case["root"], workers=1, uncertainty=case["unc"],
+                              probabilities=case["probs"])  # fmt: skip
+    scenes = scored.reference.scene_ids
+    groups = calibration_breakdown(scored.calibration, scenes, "service")
+    assert sorted(groups) == ["cis", "dmi"]
+    for label, group in groups.items():
+        members = [s for s in scenes if s.endswith(label)]
+        assert group["scenes"] == members and group["n_scenes"] == len(members)
+        stats = calibration_statistics(scored.calibration, members)
+        check_against_direct(stats, case, members)
+        for chart in CHARTS:
+            assert group["charts"][chart]["ece"] == stats["charts"][chart]["ece"]
+            assert "reliability" not in group["charts"][chart]
