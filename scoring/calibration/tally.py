@@ -1,13 +1,16 @@
-"""Counting an uncertainty file's values a block of rows at a time, beside the challenge's own
-counting (`scoring.metrics.challenge.ChartTally`), and checking them on the way.
+"""Counting an uncertainty file's values a block of rows at a time, in the scorer's pass over
+the submission, and checking them on the way.
 
-Each block costs one table look-up, one addition and one joint histogram per chart (the same
-fast counting as the scores, `scoring.metrics.histogram.joint_histogram`): the reference class
-and the submitted value are folded into one uint8 code (`PairCodes`), counted against the
-confidence; for SIC, the same codes against the interval's two ends, folded the same way. Every check of the values
-(`scoring.files.uncertainty`) is read off these histograms, so no extra pass over the pixels is
-made. Only out-of-class predictions (rare: scored as wrong with a warning) take a slower path,
-for their exact squared errors per confidence level.
+Per block and chart: one table look-up and one uint8 addition fold the reference class and the
+submitted value into one code (`PairCodes`), one count looks for submitted values outside the
+classes, and one joint histogram (the scores' own fast counting,
+`scoring.metrics.histogram.joint_histogram`) counts the codes against the confidence; for SIC
+the same codes are counted against the interval's two ends, folded the same way. Every check of
+the values (`scoring.files.uncertainty`) is read off these histograms, and so is the block's
+(reference, prediction) histogram the scores need (`PairCodes.pairs`), so the scorer counts a
+block once. Blocks holding submitted values outside the classes (rare: scored as wrong with a
+warning) re-code those pixels apart and count their exact squared errors per confidence level;
+they go through the scores' own tally (`scoring.metrics.challenge.ChartTally`) as well.
 """
 
 from __future__ import annotations
