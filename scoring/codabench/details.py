@@ -2,10 +2,10 @@
 
 `detailed_page(report, ...)` turns a `Report` (scored with intervals, the breakdown by ice
 service and, with an uncertainty file, calibration) into one self-contained HTML page: the
-scores with their bootstrap intervals, the scores per ice service, and with an uncertainty file
-its calibration (ECE, MCE, AURC per chart with intervals, the SIC interval's coverage and
-width, ECE per ice service, the reliability tables) and the reliability diagram as an inline
-base64 PNG.
+scores with their bootstrap intervals, the scores per ice service and per scene, and with an
+uncertainty file its calibration (ECE, MCE, AURC per chart with intervals, the SIC interval's
+coverage and width, ECE per ice service, the reliability tables) and the reliability diagram as
+an inline base64 PNG.
 
 The page runs no script and loads nothing (a Content-Security-Policy allowing only inline
 styles and data: images), and every text that comes from the upload (file names, scene ids,
@@ -99,6 +99,8 @@ def detailed_page(
         _interval_note(report.intervals),
         "<h2>Scores by ice service</h2>",
         _breakdown_table(report.breakdowns.get("service")),
+        "<h2>Scores per scene</h2>",
+        _scene_table(report),
     ]
     if calibration:
         parts += _calibration_parts(calibration)
@@ -175,6 +177,15 @@ def _breakdown_table(groups: Mapping | None) -> str:
         for label, group in groups.items()
     ]
     return _table(["ice service", "scenes", *(_score_name(k) for k in SCORES)], rows)
+
+
+def _scene_table(report: Report) -> str:
+    """Each shown scene scored alone (unrounded, as `Report.per_scene` holds them)."""
+    rows = [
+        [scene] + [format_score(report.per_scene.get(scene, {}).get(key)) for key in SCORES]
+        for scene in report.scenes
+    ]
+    return _table(["scene", *(_score_name(k) for k in SCORES)], rows)
 
 
 def _calibration_parts(calibration: Mapping) -> list[str]:
