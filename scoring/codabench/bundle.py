@@ -6,7 +6,8 @@
 - `competition.yaml` (Codabench format version 2): one phase, one task, a leaderboard whose
   visible columns are the public-split scores and whose hidden columns are the private ones,
   then the calibration columns of an uploaded uncertainty file (`CALIBRATION_KEYS`, public
-  visible, private hidden; empty for uploads without one; they do not rank);
+  visible, private hidden; empty for uploads without one, whose scores.json leaves the keys
+  out; they do not rank);
 - `pages/`: overview, evaluation and terms pages;
 - `scoring_program/`: this `scoring` package plus the kit modules it imports (`KIT_MODULES`),
   run by `score.py` (which calls `scoring.codabench`), described by `metadata.yaml`;

@@ -13,9 +13,11 @@ An upload may hold, beside the submission, its uncertainty file (`autoice predic
 --uncertainty`) named `uncertainty.nc` (`UNCERTAINTY_FILE_NAME`; anywhere in the zip, at most
 one). It is checked like the submission and scored with it: scores.json gains the calibration
 columns `ECE_SIC`, `ECE_SOD`, `ECE_FLOE`, `SIC_coverage` and `SIC_width`
-(`scoring.leaderboard.calibration_columns`; null without an uncertainty file, as undefined
-scores are), and the results page its calibration and reliability diagram. A bad uncertainty
-file fails the submission like a bad submission does.
+(`scoring.leaderboard.calibration_columns`), and the results page its calibration and
+reliability diagram. Without an uncertainty file (or where a figure is undefined) those keys
+are left out, not written as null: Codabench stores a score for each key of scores.json that
+names a column and skips the columns it does not find, so the cells stay empty. A bad
+uncertainty file fails the submission like a bad submission does.
 
 If `ref` holds a split file (`split.csv`), the plain keys are the public split's scores and the
 private scores (and calibration) are written as `private_<key>` (hidden columns of the
@@ -128,10 +130,11 @@ def score_codabench(input_dir: str | Path, output_dir: str | Path) -> dict[str, 
 
 def _scores(report: Report) -> dict[str, float | None]:
     """The challenge's figures of `report` (None where undefined), keyed as on the leaderboard,
-    then its calibration columns (None without an uncertainty file)."""
+    then its calibration columns where defined (none without an uncertainty file)."""
     values = {**report.charts_rounded, "combined": report.combined_rounded}
     scores = {key: None if math.isnan(values[key]) else values[key] for key in SCORE_KEYS}
-    return {**scores, **calibration_figures(report)}
+    calibration = {k: v for k, v in calibration_figures(report).items() if v is not None}
+    return {**scores, **calibration}
 
 
 def main(argv: list[str] | None = None) -> int:
