@@ -105,10 +105,11 @@ def write_uncertainty(submission: Path, folder: Path, seed: int, complevel: int,
     return unc_path, prob_path
 
 
-def worker(kind: str, submission: Path, reference: Path, unc: Path, probs: Path | None) -> None:
+def worker(kind: str, submission: Path, reference: Path, unc: Path, probs: Path | None,
+           workers: int | None = None) -> None:  # fmt: skip
     from scoring.scorer import score_submission
 
-    extra = {}
+    extra = {"workers": workers}
     if kind in ("unc", "probs"):
         extra["uncertainty"] = unc
     if kind == "probs":
@@ -116,14 +117,16 @@ def worker(kind: str, submission: Path, reference: Path, unc: Path, probs: Path 
     start = time.perf_counter()
     report = score_submission(submission, reference, **extra)
     seconds = time.perf_counter() - start
-    calibration = getattr(report, "calibration", None) or {}
-    ece = {c: calibration["charts"][c]["ece"] for c in CHARTS} if calibration else None
+    calibration = report.statistics.get("calibration")
+    ece = {c: round(calibration["charts"][c]["ece"], 4) for c in CHARTS} if calibration else None
     print(json.dumps({"seconds": seconds, "scores": report.charts, "ece": ece}))
 
 
 def run_worker(kind: str, args, paths: dict) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     command = [sys.executable, __file__, "--worker", kind]
+    if args.workers is not None:
+        command += ["--workers", str(args.workers)]
     for key in ("submission", "reference", "unc", "probs"):
         if paths.get(key) is not None:
             command += [f"--{key}", str(paths[key])]
@@ -141,6 +144,7 @@ def main() -> None:
     parser.add_argument("--complevel", type=int, default=4, help="zlib level of the files")
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each side")
     parser.add_argument("--probabilities", action="store_true", help="also time (p)")
+    parser.add_argument("--workers", type=int, default=None, help="scoring processes (default: 2)")
     parser.add_argument(
         "--downscale", type=int, default=5,
         help="working-grid factor of the confidence maps (1: independent noise per 80 m pixel, "
@@ -151,7 +155,7 @@ def main() -> None:
         parser.add_argument(f"--{hidden}", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.submission, args.reference, args.unc, args.probs)
+        worker(args.worker, args.submission, args.reference, args.unc, args.probs, args.workers)
         return
     with tempfile.TemporaryDirectory(prefix="bench_uncertainty_") as tmp:
         folder = Path(tmp)
@@ -170,7 +174,9 @@ def main() -> None:
                 runs[kind].append(run_worker(kind, args, paths))
     median = {k: sorted(v, key=lambda r: r["seconds"])[len(v) // 2] for k, v in runs.items()}
     plain = median["plain"]["seconds"]
-    print(f"median of {args.repeat} alternating runs; load average {os.getloadavg()}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    workers = args.workers or "default (2)"
+    print(f"median of {args.repeat} alternating runs, workers {workers}; load average {load}")
     for kind in kinds:
         times = ", ".join(f"{r['seconds']:.2f}" for r in runs[kind])
         print(f"  {kind:6s} {median[kind]['seconds']:6.2f} s  (all: {times})"

@@ -33,11 +33,7 @@ from scoring.files.chart_reader import ChartFile, open_chart_file
 from scoring.files.reference import Reference, ReferenceScene, find_reference
 from scoring.files.storage import check_regular_file, check_submission
 from scoring.files.submission import extra_variables_warning, structural_problems
-from scoring.files.uncertainty import (
-    UncertaintyFiles,
-    check_probabilities_file,
-    check_uncertainty_file,
-)
+from scoring.files.uncertainty import UncertaintyFiles, UncertaintyInputs
 from scoring.heap import keep_freed_buffers
 from scoring.metrics import histogram
 from scoring.metrics.challenge import (
@@ -389,16 +385,15 @@ def score_all_scenes(
     if probabilities is not None and uncertainty is None:
         raise ScoringError("probabilities need an uncertainty file (--uncertainty FILE)")
     check_regular_file(submission, "submission")  # before a worker opens (and blocks on) it
-    files = _UncertaintyPaths(uncertainty, probabilities)
+    files = UncertaintyInputs(uncertainty, probabilities)
     files.check_regular()
     raw_chunks.h5py_module()  # the checks below need it: imported before the workers fork
     # Workers start first, so that they import and open while the checks below run here.
-    with _scene_pool(os.fspath(submission), workers, files) as pool:
+    with _scene_pool(os.fspath(submission), workers) as pool:
         if not isinstance(reference, Reference):
             reference = find_reference(reference)
         # What the file holds and how it inflates, before netCDF opens it (and follows links).
         check_submission(submission, _variable_names(reference))
-        files.check(reference)
         notes: list[str] = []
         with open_chart_file(submission, "submission") as dataset:
             problems = structural_problems(dataset, reference)
@@ -407,6 +402,9 @@ def score_all_scenes(
             extra = extra_variables_warning(dataset, reference)
             if extra:
                 notes.append(extra)
+        files.check(
+            reference
+        )  # the uncertainty files' storage and variables, after the submission's
         accumulator = ScoreAccumulator()
         calibration = CalibrationAccumulator() if files.uncertainty else None
         file_problems: dict[str, list[str]] = {}
@@ -446,53 +444,8 @@ class SceneResult:
     file_problems: dict[str, list[str]] = field(default_factory=dict)
 
 
-# --- calibration (issue 24): the uncertainty files travel with the submission -------------
-
-
-@dataclass
-class _UncertaintyPaths:
-    """The uncertainty and probabilities files of one scoring (None: not given), checked
-    before any value is read, and opened in each process that reads scenes."""
-
-    uncertainty: str | os.PathLike | None = None
-    probabilities: str | os.PathLike | None = None
-    probability_charts: tuple[str, ...] = ()
-
-    def check_regular(self) -> None:
-        from scoring.files.uncertainty import PROBABILITIES_ROLE, UNCERTAINTY_ROLE
-
-        for path, role in ((self.uncertainty, UNCERTAINTY_ROLE),
-                           (self.probabilities, PROBABILITIES_ROLE)):  # fmt: skip
-            if path is not None:
-                check_regular_file(path, role)
-
-    def check(self, reference: Reference) -> None:
-        if self.uncertainty is not None:
-            check_uncertainty_file(self.uncertainty, reference)
-        if self.probabilities is not None:
-            self.probability_charts = check_probabilities_file(self.probabilities, reference)
-
-    def open(self) -> UncertaintyFiles | None:
-        if self.uncertainty is None:
-            return None
-        return UncertaintyFiles(self.uncertainty, self.probabilities, self.probability_charts)
-
-    def paths(self) -> dict[str, str | None]:
-        if self.uncertainty is None:
-            return {}
-        return {
-            "uncertainty": os.fspath(self.uncertainty),
-            "probabilities": None if self.probabilities is None else os.fspath(self.probabilities),
-        }
-
-
-# ---------------------------------------------------------------------------------------------
-
-
 @contextmanager
-def _scene_pool(
-    submission: str, workers: int, files: _UncertaintyPaths | None = None
-) -> Iterator[ProcessPoolExecutor | None]:
+def _scene_pool(submission: str, workers: int) -> Iterator[ProcessPoolExecutor | None]:
     """A started pool of `workers` scoring processes, or None to score in this process.
 
     A daemonic process (e.g. a worker of the caller's own `multiprocessing.Pool`) may not
@@ -519,7 +472,7 @@ def _scene_results(
     scenes: list[ReferenceScene],
     pool: ProcessPoolExecutor | None,
     strict: bool,
-    files: _UncertaintyPaths,
+    files: UncertaintyInputs,
 ) -> Iterator[SceneResult]:
     """`SceneResult`s in scene order, from this process or from `pool`."""
     if pool is None:
@@ -553,11 +506,11 @@ def _open_in_worker(submission: str) -> None:
 
 
 #: The uncertainty files opened once in each worker (after the parent checked them), by paths.
-_worker_uncertainty: tuple[_UncertaintyPaths, UncertaintyFiles] | None = None
+_worker_uncertainty: tuple[UncertaintyInputs, UncertaintyFiles] | None = None
 
 
 def _score_in_worker(
-    scene: ReferenceScene, strict: bool = False, files: _UncertaintyPaths | None = None
+    scene: ReferenceScene, strict: bool = False, files: UncertaintyInputs | None = None
 ) -> SceneResult:
     global _worker_submission, _worker_uncertainty
     if _worker_submission is None:  # could not be opened at start: try again, raising the reason

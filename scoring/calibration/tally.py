@@ -1,13 +1,16 @@
-"""Counting an uncertainty file's values a block of rows at a time, beside the challenge's own
-counting (`scoring.metrics.challenge.ChartTally`), and checking them on the way.
+"""Counting an uncertainty file's values a block of rows at a time, in the scorer's pass over
+the submission, and checking them on the way.
 
-Each block costs one table look-up, one addition and one joint histogram per chart (the same
-fast counting as the scores, `scoring.metrics.histogram.joint_histogram`): the reference class
-and the submitted value are folded into one uint8 code (`PairCodes`), counted against the
-confidence; for SIC, the same codes against the interval's two ends, folded the same way. Every check of the values
-(`scoring.files.uncertainty`) is read off these histograms, so no extra pass over the pixels is
-made. Only out-of-class predictions (rare: scored as wrong with a warning) take a slower path,
-for their exact squared errors per confidence level.
+Per block and chart: one table look-up and one uint8 addition fold the reference class and the
+submitted value into one code (`PairCodes`), one count looks for submitted values outside the
+classes, and one joint histogram (the scores' own fast counting,
+`scoring.metrics.histogram.joint_histogram`) counts the codes against the confidence; for SIC
+the same codes are counted against the interval's two ends, folded the same way. Every check of
+the values (`scoring.files.uncertainty`) is read off these histograms, and so is the block's
+(reference, prediction) histogram the scores need (`PairCodes.pairs`), so the scorer counts a
+block once. Blocks holding submitted values outside the classes (rare: scored as wrong with a
+warning) re-code those pixels apart and count their exact squared errors per confidence level;
+they go through the scores' own tally (`scoring.metrics.challenge.ChartTally`) as well.
 """
 
 from __future__ import annotations
@@ -143,7 +146,22 @@ class PairCodes:
 
 
 class ConfidenceTally:
-    """One chart's (reference, submitted value, confidence) triples, counted block by block."""
+    """One chart's (reference, submitted value, confidence) triples, counted block by block.
+
+    Examples
+    --------
+    Reference 1, 1, 255 (not scored); submitted 1 (right, at 90 %), 2 (wrong, at 40 %), 0:
+
+    >>> tally = ConfidenceTally("SOD", "20180124T194759_dmi_SOD_confidence")
+    >>> ref, pred = np.array([[1, 1, 255]], np.uint8), np.array([[1, 2, 0]], np.uint8)
+    >>> code, pairs = tally.add(ref, pred, np.array([[90, 40, 70]], np.uint8))
+    >>> counts = tally.counts()
+    >>> int(counts.totals()[90]), int(counts.correct()[40]), int(pairs[1, 2]), tally.problems()
+    (1, 0, 1, [])
+    >>> _ = tally.add(ref, pred, np.array([[101, 40, 70]], np.uint8))
+    >>> tally.problems()
+    ['20180124T194759_dmi_SOD_confidence: 1 pixels with values outside 0-100 (101)']
+    """
 
     def __init__(self, chart: str, name: str) -> None:
         self.chart, self.name = chart, name
@@ -208,7 +226,18 @@ def _states(scale: int) -> np.ndarray:
 
 
 class IntervalTally:
-    """The SIC interval's ends against the SIC pair codes (`PairCodes`) of the same pixels."""
+    """The SIC interval's ends against the SIC pair codes (`PairCodes`) of the same pixels.
+
+    Examples
+    --------
+    >>> tally = IntervalTally(("s_SIC_low", "s_SIC_high"))
+    >>> codes = PairCodes(11)
+    >>> ref, pred = np.array([4, 9], np.uint8), np.array([5, 7], np.uint8)
+    >>> tally.add(codes.encode(ref, pred), np.array([3, 6], np.uint8), np.array([6, 8], np.uint8))
+    >>> interval = tally.counts()  # reference 4 in [3, 6]; reference 9 outside [6, 8]
+    >>> int(interval.counts[4, 3, 6]), int(interval.counts[9, 6, 8]), tally.problems()
+    (1, 1, [])
+    """
 
     def __init__(self, names: tuple[str, str]) -> None:
         self.names = names
@@ -244,50 +273,76 @@ class IntervalTally:
 
 
 class ProbabilityTally:
-    """A chart's class probabilities: Brier sums and the reference class's probability."""
+    """A chart's class probabilities: per class, one joint histogram of the chart's pair codes
+    (`PairCodes`) against the class's percentages gives its share of the Brier sums, the
+    reference class's probability where it is that class, and the checks of its values; the
+    percentages summed per pixel (16-bit) are checked against `probability_sum_tolerance`.
 
-    def __init__(self, chart: str, names: list[str]) -> None:
-        self.chart, self.names = chart, names
+    Examples
+    --------
+    Two SOD pixels of reference 0: p0 = 70 %, p1 = 30 %, and p0 = 100 %.
+
+    >>> codes = PairCodes(6)
+    >>> tally = ProbabilityTally("SOD", [f"s_SOD_p{k}" for k in range(6)], codes)
+    >>> code = codes.encode(np.array([0, 0], np.uint8), np.array([0, 0], np.uint8))
+    >>> blocks = [np.array(v, np.uint8) for v in ([70, 100], [30, 0], *[[0, 0]] * 4)]
+    >>> tally.add(code, blocks)
+    >>> result = tally.result  # Brier: ((0.3**2 + 0.3**2) + 0) / 2 = 0.09
+    >>> result.pixels, result.brier / 10000 / result.pixels, tally.problems()
+    (2, 0.09, [])
+    """
+
+    def __init__(self, chart: str, names: list[str], codes: PairCodes) -> None:
+        self.chart, self.names, self.codes = chart, names, codes
         self.n = N_CLASSES[chart]
-        self.result = ProbabilityCounts()
-        self.beyond = self.mask_at_value = self.not_mask = self.off_sum = 0
+        self.histograms = np.zeros((self.n, HIST_SIDE, HIST_SIDE), dtype=np.int64)
+        self.pixels_with_value = 0
+        self.in_tolerance = 0
 
-    def add(self, ref: np.ndarray, pred: np.ndarray, blocks: list[np.ndarray]) -> None:
-        pred8, outside = prediction_values(pred)
-        at_mask = pred8 == MASK
-        if outside is not None:
-            at_mask &= ~outside
-        stack = np.stack([np.asarray(b, dtype=np.uint8) for b in blocks])
-        low, high = stack.min(axis=0), stack.max(axis=0)
-        total = stack.sum(axis=0, dtype=np.int32)
-        self.not_mask += int((at_mask & (low != MASK)).sum())
-        valued = ~at_mask
-        has_mask = valued & (high == MASK)
-        self.mask_at_value += int(has_mask.sum())
-        beyond = valued & ~has_mask & (high > PERCENT_MAX)
-        self.beyond += int(beyond.sum())
-        good = valued & (high <= PERCENT_MAX)
-        off = good & (np.abs(total - PERCENT_MAX) > probability_sum_tolerance(self.chart))
-        self.off_sum += int(off.sum())
-        scored = ref < self.n
-        self.result.no_probability += int((scored & at_mask).sum())
-        scored &= good
-        index = np.flatnonzero(scored.ravel())
-        values = stack.reshape(len(blocks), -1)[:, index]
-        p_ref = values[ref.ravel()[index].astype(np.intp), np.arange(index.size)].astype(np.int64)
-        squares = np.zeros(index.size, dtype=np.int64)
-        for row in values:
-            row = row.astype(np.int64)
-            squares += row * row
-        self.result.pixels += int(index.size)
-        errors = squares - 2 * PERCENT_MAX * p_ref + PERCENT_MAX**2
-        self.result.brier += int(errors.sum())
-        self.result.reference_levels += np.bincount(p_ref, minlength=LEVELS)[:LEVELS]
+    def add(self, code: np.ndarray, blocks: list[np.ndarray]) -> None:
+        """Count a block: the chart's pair codes and the K percentage blocks (uint8)."""
+        total = np.zeros(code.shape, dtype=np.uint16)
+        for k, block in enumerate(blocks):
+            block = np.asarray(block, dtype=np.uint8)
+            self.histograms[k] += joint_histogram(code, block)
+            np.add(total, block, out=total, casting="unsafe")
+        tolerance = probability_sum_tolerance(self.chart)
+        self.in_tolerance += count_between(total, PERCENT_MAX - tolerance, PERCENT_MAX + tolerance)
+
+    def _rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Codes where the submission has a value (not 255), and where it has 255."""
+        column = self.codes.column
+        return np.flatnonzero((column >= 0) & (column <= self.n)), np.flatnonzero(column == self.n + 1)  # fmt: skip
 
     def problems(self) -> list[str]:
+        valued, masked = self._rows()
+        at_value = self.histograms[:, valued].sum(axis=1)  # [K, 256 values]
+        at_mask = self.histograms[:, masked].sum(axis=1)
+        beyond = int(at_value[:, PERCENT_MAX + 1 : MASK].sum())
+        mask_at_value = int(at_value[:, MASK].sum())
+        not_mask = int((at_mask.sum(axis=1) - at_mask[:, MASK]).sum())
+        pixels = int(at_value[0].sum())
+        off_sum = 0 if beyond or mask_at_value else max(0, pixels - self.in_tolerance)
         return probability_problems(
-            self.names, self.chart, self.beyond, self.mask_at_value, self.not_mask, self.off_sum
+            self.names, self.chart, beyond, mask_at_value, not_mask, off_sum
         )
+
+    @property
+    def result(self) -> ProbabilityCounts:
+        """The `ProbabilityCounts` of the scored pixels with a value (check `problems`)."""
+        codes, refs, columns = self.codes.scored_rows()
+        has = columns != self.n + 1
+        values = np.arange(LEVELS, dtype=np.int64)
+        counts = self.histograms[:, codes[has], :LEVELS]  # [K, scored codes, levels]
+        squares = int((counts.sum(axis=(0, 1)) * values**2).sum())
+        reference_levels = np.zeros(LEVELS, dtype=np.int64)
+        for k in range(self.n):
+            reference_levels += counts[k, refs[has] == k].sum(axis=0)
+        pixels = int(counts[0].sum())
+        p_ref = int((reference_levels * values).sum())
+        brier = squares - 2 * PERCENT_MAX * p_ref + pixels * PERCENT_MAX**2
+        no_probability = int(self.histograms[0, codes[~has]].sum())
+        return ProbabilityCounts(pixels, brier, reference_levels, no_probability)
 
 
 class SceneTally:
@@ -310,7 +365,9 @@ class SceneTally:
         self._interval_rows = files.interval_rows(scene_id)
         self.probabilities = {
             chart: ProbabilityTally(
-                chart, [probability_variable(scene_id, chart, k) for k in range(N_CLASSES[chart])]
+                chart,
+                [probability_variable(scene_id, chart, k) for k in range(N_CLASSES[chart])],
+                self.confidence[chart].codes,
             )
             for chart in files.probability_charts
         }
@@ -329,7 +386,7 @@ class SceneTally:
             self.interval.add(code, low, high)
         if chart in self.probabilities:
             blocks = [reader.read(rows) for reader in self._probability_rows[chart]]
-            self.probabilities[chart].add(ref, pred, blocks)
+            self.probabilities[chart].add(code, blocks)
         return pairs
 
     def result(self) -> tuple[SceneCalibration, dict[str, list[str]]]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -268,6 +269,62 @@ class UncertaintyFiles:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@dataclass
+class UncertaintyInputs:
+    """The uncertainty and probabilities files of one scoring (None: not given), as the scorer
+    passes them to its worker processes: checked before any value is read (`check_regular`
+    before anything opens them, `check` once the reference is known), then opened in each
+    process that reads scenes (`open`).
+
+    Examples
+    --------
+    >>> inputs = UncertaintyInputs("uncertainty.nc")
+    >>> inputs.paths()
+    {'uncertainty': 'uncertainty.nc', 'probabilities': None}
+    >>> inputs.check_regular()
+    Traceback (most recent call last):
+    ...
+    scoring.errors.ScoringError: uncertainty file uncertainty.nc: no such file
+    >>> UncertaintyInputs().open() is None, UncertaintyInputs().paths()
+    (True, {})
+    """
+
+    uncertainty: str | os.PathLike | None = None
+    probabilities: str | os.PathLike | None = None
+    probability_charts: tuple[str, ...] = ()
+
+    def check_regular(self) -> None:
+        """ScoringError unless each given file is a regular file (nothing opened)."""
+        for path, role in ((self.uncertainty, UNCERTAINTY_ROLE),
+                           (self.probabilities, PROBABILITIES_ROLE)):  # fmt: skip
+            if path is not None:
+                check_regular_file(path, role)
+
+    def check(self, reference: Reference) -> None:
+        """`check_uncertainty_file` and `check_probabilities_file` (noting the charts the
+        probabilities cover)."""
+        if self.uncertainty is not None:
+            check_uncertainty_file(self.uncertainty, reference)
+        if self.probabilities is not None:
+            self.probability_charts = check_probabilities_file(self.probabilities, reference)
+
+    def open(self) -> UncertaintyFiles | None:
+        """The files open for reading, or None without an uncertainty file."""
+        if self.uncertainty is None:
+            return None
+        return UncertaintyFiles(self.uncertainty, self.probabilities, self.probability_charts)
+
+    def paths(self) -> dict[str, str | None]:
+        """The paths as the report names them (empty without an uncertainty file)."""
+        if self.uncertainty is None:
+            return {}
+        probabilities = self.probabilities
+        return {
+            "uncertainty": os.fspath(self.uncertainty),
+            "probabilities": None if probabilities is None else os.fspath(probabilities),
+        }
 
 
 # Value checks, on counts gathered while streaming ------------------------------------------

@@ -13,7 +13,7 @@ from kit.charts import CHARTS, MASK, METRICS, N_CLASSES
 from scoring.calibration import calibration_intervals, calibration_statistics
 from scoring.scorer import score_all_scenes
 from scoring.statistics import Bootstrap, resample_counts
-from tests.scoring.uncertainty_builders import calibration_case
+from tests.scoring.uncertainty_builders import calibration_case, write_uint8_file
 
 
 def pooled_pixels(case, chart, scenes=None):
@@ -301,3 +301,48 @@ def test_an_invalid_reference_is_named_as_without_uncertainty(tmp_path):
             score_all_scenes(case["sub"], case["root"], workers=1, **extra)
         messages.append(str(error.value))
     assert messages[0] == messages[1] and "outside the SOD classes" in messages[0]
+
+
+def test_a_pool_without_pixels_is_undefined_not_a_crash():
+    from scoring.calibration import IntervalCounts, LevelCounts, chart_calibration, interval_summary
+
+    figures = chart_calibration(LevelCounts.empty("SOD"), "SOD")
+    assert math.isnan(figures["ece"]) and math.isnan(figures["aurc"]) and figures["n_pixels"] == 0
+    assert figures["risk_coverage"] == [] and all(r["accuracy"] is None for r in figures["reliability"])  # fmt: skip
+    assert math.isnan(figures["selective"]["50"]["accuracy"])
+    assert math.isnan(interval_summary(IntervalCounts.empty())["coverage"])
+
+
+def test_submission_problems_come_before_the_uncertainty_files(tmp_path):
+    from scoring.errors import ScoringError
+    from tests.scoring.builders import submission_arrays, write_submission
+
+    case = calibration_case(tmp_path, n_scenes=2, probabilities=False)
+    arrays = submission_arrays(case["preds"])
+    arrays.pop(next(iter(arrays)))
+    write_submission(case["sub"], arrays)
+    other = write_uint8_file(tmp_path / "other.nc", {"x": np.zeros((2, 2), np.uint8)})
+    with pytest.raises(ScoringError, match="^submission .* missing 1 variables"):
+        score_all_scenes(case["sub"], case["root"], workers=1, uncertainty=other)
+    write_submission(case["sub"], submission_arrays(case["preds"]))
+    with pytest.raises(ScoringError, match="^uncertainty file .* missing 10 variables"):
+        score_all_scenes(case["sub"], case["root"], workers=1, uncertainty=other)
+
+
+def test_breakdowns_pool_each_group_as_the_challenge(tmp_path):
+    from scoring.calibration import calibration_breakdown
+
+    case = calibration_case(tmp_path)
+    scored = score_all_scenes(case["sub"], case["root"], workers=1, uncertainty=case["unc"],
+                              probabilities=case["probs"])  # fmt: skip
+    scenes = scored.reference.scene_ids
+    groups = calibration_breakdown(scored.calibration, scenes, "service")
+    assert sorted(groups) == ["cis", "dmi"]
+    for label, group in groups.items():
+        members = [s for s in scenes if s.endswith(label)]
+        assert group["scenes"] == members and group["n_scenes"] == len(members)
+        stats = calibration_statistics(scored.calibration, members)
+        check_against_direct(stats, case, members)
+        for chart in CHARTS:
+            assert group["charts"][chart]["ece"] == stats["charts"][chart]["ece"]
+            assert "reliability" not in group["charts"][chart]
