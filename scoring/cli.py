@@ -112,6 +112,12 @@ def _add_submit(actions: argparse._SubParsersAction) -> None:
     _db_argument(submit)
     submit.add_argument("--daily-limit", type=int, default=None, help=DAILY_LIMIT_HELP)
     _strict_argument(submit)
+    submit.add_argument(
+        "--uncertainty", metavar="FILE",
+        help="the uncertainty file written beside the submission (autoice predict "
+        "--uncertainty): its ECE per chart and SIC 90 %% interval coverage are stored and shown "
+        "as extra columns (the ranking is unchanged); a bad file records nothing",
+    )  # fmt: skip
     submit.set_defaults(handler=run_submit)
 
 
@@ -354,7 +360,12 @@ def _leaderboard(args: argparse.Namespace):
 
 def run_submit(args: argparse.Namespace) -> int:
     result = _leaderboard(args).submit(
-        args.submission, args.team, args.reference, split_file=args.split_file, strict=args.strict
+        args.submission,
+        args.team,
+        args.reference,
+        split_file=args.split_file,
+        strict=args.strict,
+        uncertainty=args.uncertainty,
     )
     if result.status == "duplicate":
         print(
@@ -368,6 +379,16 @@ def run_submit(args: argparse.Namespace) -> int:
         + ", ".join(f"{k} {format_score(v)}" for k, v in public.items())
         + " (public split)"
     )
+    if result.calibration:
+        from scoring.leaderboard.calibration_columns import calibration_label
+        from scoring.metrics.formatting import format_fraction
+
+        figures = result.calibration[PUBLIC]
+        print(
+            "calibration: "
+            + ", ".join(f"{calibration_label(k)} {format_fraction(v)}" for k, v in figures.items())
+            + " (public split)"
+        )
     return 0
 
 
