@@ -92,6 +92,10 @@ class Registry(Generic[T]):
         """The registered names, in registration order."""
         return tuple(self._entries)
 
+    def values(self) -> tuple[T, ...]:
+        """The registered entries, in registration order."""
+        return tuple(self._entries.values())
+
     def items(self) -> tuple[tuple[str, T], ...]:
         """(name, entry) pairs, in registration order."""
         return tuple(self._entries.items())

@@ -16,6 +16,9 @@ Main entry points:
   (`update(scene_id, chart, pred, ref)`, then `report()`), used by training validation.
 - `score_submission(..., ci=True, by=["service"])`: bootstrap intervals over scenes and
   breakdowns; `compare_submissions(a, b, reference)`: paired comparison (`scoring.statistics`).
+- `score_submission(..., uncertainty="uncertainty.nc")`: also the calibration of the
+  uncertainty file beside the submission (ECE, reliability, risk-coverage, SIC interval
+  coverage; `scoring.calibration`), in `report.statistics["calibration"]`.
 - `find_reference(path)`: locate reference charts (scene folders of either layout, or one file).
 - `Leaderboard`: the SQLite leaderboard (`scoring.leaderboard`).
 - `write_submission(path, {scene_id: {chart: array}})`, `SubmissionWriter`: write an

@@ -11,7 +11,13 @@ import sys
 
 from kit.atomic import write_atomic
 from scoring.metrics.formatting import format_score
+from scoring.registry import SCORE_STATISTICS
 from scoring.splits import ALL, PRIVATE, PUBLIC
+from scoring.statistics.intervals import (
+    add_bootstrap_arguments,
+    bootstrap_settings,
+    interval_request,
+)
 
 SPLIT_CHOICES = (PUBLIC, PRIVATE, ALL)
 DAILY_LIMIT_HELP = "scored submissions per team per UTC day, 1-1000 (default: 5)"
@@ -52,24 +58,13 @@ def _add_score(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--progress", action="store_true", help="show a progress bar")
     _strict_argument(score)
     _workers_argument(score)
-    score.add_argument(
-        "--ci", action="store_true",
-        help="add percentile bootstrap intervals over scenes to each score",
-    )  # fmt: skip
-    _bootstrap_arguments(score)
-    score.add_argument(
-        "--by", action="append", default=[], metavar="KEY",
-        help="scores and statistics per group: service, month, season, region, or a column "
-        "of --groups (repeat or separate with commas)",
-    )  # fmt: skip
-    score.add_argument(
-        "--groups", metavar="FILE",
-        help="CSV with a scene_id column and group columns (e.g. region) for --by",
-    )  # fmt: skip
+    for statistic in SCORE_STATISTICS.values():
+        if statistic.add_arguments is not None:
+            statistic.add_arguments(score)
     score.add_argument(
         "--png", metavar="FILE",
-        help="draw the intervals (forest plot) and breakdowns (heat maps) in a PNG file; "
-        "needs --ci or --by, and matplotlib",
+        help="draw the score statistics asked for (intervals as a forest plot, breakdowns as "
+        "heat maps) in a PNG file; needs matplotlib",
     )  # fmt: skip
     score.set_defaults(handler=run_score)
 
@@ -90,7 +85,7 @@ def _add_compare(subparsers: argparse._SubParsersAction) -> None:
         "--split", choices=SPLIT_CHOICES, default=ALL,
         help="scenes to compare on: one half of the public/private split, or all",
     )  # fmt: skip
-    _bootstrap_arguments(compare)
+    add_bootstrap_arguments(compare)
     compare.add_argument(
         "--png", metavar="FILE",
         help="draw the differences with their intervals in a PNG file (needs matplotlib)",
@@ -117,6 +112,12 @@ def _add_submit(actions: argparse._SubParsersAction) -> None:
     _db_argument(submit)
     submit.add_argument("--daily-limit", type=int, default=None, help=DAILY_LIMIT_HELP)
     _strict_argument(submit)
+    submit.add_argument(
+        "--uncertainty", metavar="FILE",
+        help="the uncertainty file written beside the submission (autoice predict "
+        "--uncertainty): its ECE per chart and SIC 90 %% interval coverage are stored and shown "
+        "as extra columns (the ranking is unchanged); a bad file records nothing",
+    )  # fmt: skip
     submit.set_defaults(handler=run_submit)
 
 
@@ -194,27 +195,13 @@ def _workers_argument(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--resamples", default=None, metavar="N",
-        help="bootstrap resamples of the scenes, 1-1000000 (default: 2000)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--confidence", default=None, metavar="C",
-        help="confidence level of the intervals, between 0 and 1 (default: 0.95)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--seed", default=None, metavar="S", help="seed of the resampling (default: 0)"
-    )
-
-
 def _leaderboard_ci_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ci", action="store_true",
         help="add percentile bootstrap interval columns over the split's scenes (from the "
         "stored per-scene counts; the ranking is unchanged)",
     )  # fmt: skip
-    _bootstrap_arguments(parser)
+    add_bootstrap_arguments(parser)
     parser.add_argument(
         "--shared-ranks", action="store_true",
         help="with --ci: show a team's rank as shared (\"2=\") with the team ranked directly "
@@ -225,19 +212,6 @@ def _leaderboard_ci_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --shared-ranks: share the rank above unless the team above scores higher "
         "in at least this share of the resamples, between 0 and 1 (default: 0.95)",
     )  # fmt: skip
-
-
-def _ci_settings(args: argparse.Namespace):
-    """`Bootstrap` settings with --ci, else None; ScoringError if --resamples, --confidence
-    or --seed come without --ci."""
-    settings = bootstrap_settings(args)
-    if args.ci:
-        return settings
-    if any(getattr(args, o) is not None for o in ("resamples", "confidence", "seed")):
-        from scoring.errors import ScoringError
-
-        raise ScoringError("--resamples, --confidence and --seed need --ci")
-    return None
 
 
 def _rank_confidence(args: argparse.Namespace) -> float | None:
@@ -266,28 +240,6 @@ def _rank_confidence(args: argparse.Namespace) -> float | None:
         raise ScoringError(f"--rank-confidence: {exc}") from None
 
 
-def bootstrap_settings(args: argparse.Namespace):
-    """`Bootstrap` settings from --resamples/--confidence/--seed; ScoringError naming the
-    option for a value that is not a number or out of range."""
-    from scoring.errors import ScoringError
-    from scoring.statistics import Bootstrap
-
-    values = {}
-    for option, convert in (("resamples", int), ("confidence", float), ("seed", int)):
-        text = getattr(args, option)
-        if text is None:
-            continue
-        try:
-            values[option] = convert(text)
-        except ValueError:
-            kind = "a number" if convert is float else "a whole number"
-            raise ScoringError(f"--{option}: expected {kind}, got {text!r}") from None
-    try:
-        return Bootstrap(**values)
-    except ScoringError as exc:
-        raise ScoringError(f"--{str(exc).split()[0]}: {exc}") from None
-
-
 def _positive_int(text: str) -> int:
     """argparse type: an integer of at least 1."""
     try:
@@ -310,23 +262,28 @@ def _rank_split_argument(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def statistic_requests(args: argparse.Namespace) -> dict:
+    """Score statistic name -> request, for each registered statistic that the parsed
+    options of `autoice score` ask for (`ScoreStatistic.from_args`)."""
+    requests = {}
+    for name, statistic in SCORE_STATISTICS.items():
+        request = statistic.from_args(args) if statistic.from_args is not None else None
+        if request is not None:
+            requests[name] = request
+    return requests
+
+
 def run_score(args: argparse.Namespace) -> int:
     from scoring.heap import keep_freed_buffers
     from scoring.scorer import score_submission
 
     keep_freed_buffers()  # this command's own process: scoring in it (--workers 1) gains too
-    settings = bootstrap_settings(args)
-    if not args.ci and any(
-        getattr(args, o) is not None for o in ("resamples", "confidence", "seed")
-    ):
+    requests = statistic_requests(args)
+    if args.png is not None and not requests:
         from scoring.errors import ScoringError
 
-        raise ScoringError("--resamples, --confidence and --seed need --ci")
-    by = [key.strip() for value in args.by for key in value.split(",") if key.strip()]
-    if args.png is not None and not (args.ci or by):
-        from scoring.errors import ScoringError
-
-        raise ScoringError("--png draws intervals and breakdowns: it needs --ci or --by")
+        asked = ", ".join(s.options for s in SCORE_STATISTICS.values() if s.from_args)
+        raise ScoringError(f"--png draws the score statistics: it needs one of {asked}")
     plots = _plots_for(args.png)
     report = score_submission(
         args.submission,
@@ -336,9 +293,7 @@ def run_score(args: argparse.Namespace) -> int:
         progress=args.progress,
         workers=args.workers,
         strict=args.strict,
-        ci=settings if args.ci else False,
-        by=by,
-        groups_file=args.groups,
+        statistics=requests,
     )
     _emit(report, args, plots, "report_figure")
     return 0
@@ -405,7 +360,12 @@ def _leaderboard(args: argparse.Namespace):
 
 def run_submit(args: argparse.Namespace) -> int:
     result = _leaderboard(args).submit(
-        args.submission, args.team, args.reference, split_file=args.split_file, strict=args.strict
+        args.submission,
+        args.team,
+        args.reference,
+        split_file=args.split_file,
+        strict=args.strict,
+        uncertainty=args.uncertainty,
     )
     if result.status == "duplicate":
         print(
@@ -419,6 +379,16 @@ def run_submit(args: argparse.Namespace) -> int:
         + ", ".join(f"{k} {format_score(v)}" for k, v in public.items())
         + " (public split)"
     )
+    if result.calibration:
+        from scoring.leaderboard.calibration_columns import calibration_label
+        from scoring.metrics.formatting import format_fraction
+
+        figures = result.calibration[PUBLIC]
+        print(
+            "calibration: "
+            + ", ".join(f"{calibration_label(k)} {format_fraction(v)}" for k, v in figures.items())
+            + " (public split)"
+        )
     return 0
 
 
@@ -426,7 +396,7 @@ def run_show(args: argparse.Namespace) -> int:
     from scoring.leaderboard.export import to_markdown
 
     standings = _leaderboard(args).standings(
-        args.split, ci=_ci_settings(args), rank_confidence=_rank_confidence(args)
+        args.split, ci=interval_request(args), rank_confidence=_rank_confidence(args)
     )
     print(to_markdown(standings, args.split), end="")
     return 0
@@ -436,7 +406,7 @@ def run_export(args: argparse.Namespace) -> int:
     from scoring.leaderboard.export import export
 
     standings = _leaderboard(args).standings(
-        args.split, ci=_ci_settings(args), rank_confidence=_rank_confidence(args)
+        args.split, ci=interval_request(args), rank_confidence=_rank_confidence(args)
     )
     text = export(standings, args.format, args.split, args.title)
     if args.out:

@@ -6,7 +6,10 @@
   paired bootstrap interval, a line at 0 and the share of resamples in which A scored higher;
 - `breakdown_heatmap`: the scores per group of scenes (`score_submission(..., by=[...])`), a
   heat map of scores x groups per grouping key, each cell labelled with its score;
-- `report_figure`: what `autoice score --png` draws (the forest plot and/or the heat maps).
+- `report_figure`: what `autoice score --png` draws (the forest plot and/or the heat maps, and
+  with an uncertainty file the calibration pictures);
+- `reliability_diagram`, `risk_coverage_plot`, `calibration_figure`: calibration (issue 24),
+  defined in `scoring.calibration.plots` and importable from here.
 
 Each returns a bare `matplotlib.figure.Figure` (drawn with Agg, so a notebook's backend is
 left alone; show one with ``display(fig)``), and accepts a `Report` or `Comparison` or the
@@ -19,8 +22,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import asdict, is_dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, is_dataclass
 
 import cmocean
 import numpy as np
@@ -29,6 +32,11 @@ from matplotlib.figure import Figure, SubFigure
 
 from kit.atomic import atomic_path
 from kit.charts import CHARTS, METRICS
+from scoring.calibration.plots import (
+    calibration_figure,
+    reliability_diagram,
+    risk_coverage_plot,
+)
 from scoring.errors import ScoringError
 from scoring.metrics.formatting import UNDEFINED, format_percent, format_score
 from scoring.metrics.report import SCORES
@@ -287,7 +295,8 @@ def breakdown_heatmap(breakdowns, *, figure: Figure | SubFigure | None = None):
 
 def report_figure(report) -> Figure:
     """What `autoice score --png` draws for a report: its forest plot (with intervals) above
-    the heat maps of its breakdowns (with breakdowns).
+    the heat maps of its breakdowns (with breakdowns), above its reliability diagrams and
+    risk-coverage curves (scored with an uncertainty file).
 
     Parameters
     ----------
@@ -301,7 +310,7 @@ def report_figure(report) -> Figure:
     Raises
     ------
     ScoringError
-        If the report has neither intervals nor breakdowns.
+        If the report has no intervals, breakdowns nor calibration.
 
     Examples
     --------
@@ -312,22 +321,40 @@ def report_figure(report) -> Figure:
     ['by season', '']
     """
     data = _as_dict(report)
-    parts = []
-    if data.get("intervals"):
-        parts.append(("forest", 1.6 + 0.45))
-    if data.get("breakdowns"):
-        parts.append(("breakdown", 3.4))
+    parts = [(name, panel) for name, panel in STATISTIC_PANELS.items() if data.get(name)]
     if not parts:
-        raise ScoringError("report: no intervals or breakdowns to draw (score with --ci or --by)")
-    heights = [h for _, h in parts]
+        names = " or ".join(STATISTIC_PANELS)
+        raise ScoringError(f"report: no {names} to draw (score with --ci or --by)")
+    heights = [panel.height for _, panel in parts]
     figure = Figure(figsize=(11.0, sum(heights)), layout="constrained")
     panels = figure.subfigures(len(parts), 1, height_ratios=heights, squeeze=False)[:, 0]
-    for panel, (kind, _) in zip(panels, parts):
-        if kind == "forest":
-            forest_plot({_submission_name(data): data}, figure=panel)
-        else:
-            breakdown_heatmap(data["breakdowns"], figure=panel)
+    for subfigure, (_, panel) in zip(panels, parts):
+        panel.draw(data, subfigure)
     return figure
+
+
+@dataclass(frozen=True)
+class StatisticPanel:
+    """How `report_figure` draws a score statistic: its height (inches) and
+    ``draw(report_data, subfigure)``."""
+
+    height: float
+    draw: Callable[[Mapping, SubFigure], object]
+
+
+#: Score statistic name (`scoring.registry`) -> its panel in `report_figure`, top to bottom.
+#: A statistic with a picture adds its entry here.
+STATISTIC_PANELS: dict[str, StatisticPanel] = {
+    "intervals": StatisticPanel(
+        2.05, lambda data, panel: forest_plot({_submission_name(data): data}, figure=panel)
+    ),
+    "breakdowns": StatisticPanel(
+        3.4, lambda data, panel: breakdown_heatmap(data["breakdowns"], figure=panel)
+    ),
+    "calibration": StatisticPanel(
+        8.2, lambda data, panel: calibration_figure(data["calibration"], figure=panel)
+    ),
+}
 
 
 def save_png(figure: Figure, path: str | os.PathLike, dpi: int = PNG_DPI) -> None:
@@ -417,8 +444,11 @@ def _plain(text: str) -> str:
 
 __all__ = [
     "breakdown_heatmap",
+    "calibration_figure",
     "difference_plot",
     "forest_plot",
+    "reliability_diagram",
     "report_figure",
+    "risk_coverage_plot",
     "save_png",
 ]

@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from kit.charts import CHARTS, submission_variable
-from scoring import statistics
+from scoring.calibration import CalibrationAccumulator, SceneCalibration, SceneTally
+from scoring.calibration.statistic import CalibrationFiles, CalibrationRequest
 from scoring.errors import ScoringError
 from scoring.files import chart_reader, raw_chunks
 from scoring.files.chart_reader import ChartFile, open_chart_file
 from scoring.files.reference import Reference, ReferenceScene, find_reference
 from scoring.files.storage import check_regular_file, check_submission
 from scoring.files.submission import extra_variables_warning, structural_problems
+from scoring.files.uncertainty import UncertaintyFiles, UncertaintyInputs
 from scoring.heap import keep_freed_buffers
 from scoring.metrics import histogram
 from scoring.metrics.challenge import (
@@ -44,8 +47,17 @@ from scoring.metrics.challenge import (
 from scoring.metrics.formatting import nan_to_none
 from scoring.metrics.histogram import ChartValueError, as_chart_values
 from scoring.metrics.report import Report
+from scoring.registry import SCORE_STATISTICS
 from scoring.splits import ALL, resolve_split, scenes_of
-from scoring.statistics import Bootstrap
+from scoring.statistics import (
+    GROUP_KEYS,
+    Bootstrap,
+    BreakdownRequest,
+    Comparison,
+    check_same_scenes,
+    paired_bootstrap,
+    scene_groups,
+)
 
 
 @dataclass
@@ -55,6 +67,9 @@ class ScoredSubmission:
     accumulator: ScoreAccumulator
     reference: Reference
     warnings: list[str] = field(default_factory=list)
+    # --- calibration (issue 24): counts of the uncertainty file, None without one ---
+    calibration: CalibrationAccumulator | None = None
+    uncertainty_files: dict[str, str | None] = field(default_factory=dict)
 
     def report(
         self,
@@ -64,12 +79,29 @@ class ScoredSubmission:
         ci: bool | Bootstrap = False,
         by: Sequence[str] = (),
         groups_file: str | os.PathLike | None = None,
+        statistics: Mapping[str, Any] | None = None,
     ) -> Report:
-        """Scores over `scenes` (default: all reference scenes), with bootstrap intervals if
-        `ci` and breakdowns by the grouping keys `by` (see `score_submission`)."""
+        """Scores over `scenes` (default: all reference scenes), with the score statistics
+        asked for: bootstrap intervals if `ci`, breakdowns by the grouping keys `by`, and any
+        registered statistic by name in `statistics` (see `add_statistics`). Scored with an
+        uncertainty file, the report has its ``calibration`` too, with the same intervals and
+        breakdowns."""
         scenes = self.reference.scene_ids if scenes is None else scenes
         report = self.accumulator.report(scenes, split=split, notes=self.warnings)
-        return add_statistics(report, self.accumulator, ci=ci, by=by, groups_file=groups_file)
+        requests = dict(statistics or {})
+        if self.calibration is not None:
+            requests["calibration"] = self._calibration_request(ci, by, groups_file, requests)
+        return add_statistics(
+            report, self.accumulator, ci=ci, by=by, groups_file=groups_file, statistics=requests
+        )
+
+    def _calibration_request(self, ci, by, groups_file, requests: Mapping) -> CalibrationRequest:
+        """The calibration counts with the intervals and breakdowns the scores are asked for."""
+        intervals = ci or requests.get("intervals") or None
+        if intervals is True:
+            intervals = Bootstrap()
+        breakdowns = BreakdownRequest(tuple(by), groups_file) if by else requests.get("breakdowns")
+        return CalibrationRequest(self.calibration, self.uncertainty_files, intervals, breakdowns)
 
 
 def add_statistics(
@@ -79,21 +111,38 @@ def add_statistics(
     ci: bool | Bootstrap = False,
     by: Sequence[str] = (),
     groups_file: str | os.PathLike | None = None,
+    statistics: Mapping[str, Any] | None = None,
 ) -> Report:
-    """`report` with bootstrap intervals over its scenes (`ci`: True for the defaults, or
-    `Bootstrap` settings) and breakdowns by each key of `by` (`statistics.breakdown`).
+    """`report` with the score statistics asked for, computed over its scenes.
 
-    Groupings are checked before any resampling, so a bad key costs nothing.
+    `statistics` maps a registered statistic's name (`scoring.registry.SCORE_STATISTICS`) to
+    its request; `ci` (True for the default `Bootstrap`, or settings) asks for ``intervals``,
+    and `by` with `groups_file` for ``breakdowns``. Every request is checked before any
+    statistic is computed, so a bad grouping key costs no resampling; results go into
+    `report.statistics` in registration order.
+
+    Raises
+    ------
+    ScoringError
+        For an unknown statistic name, or a request its statistic cannot meet.
     """
-    breakdowns = {
-        key: statistics.breakdown(accumulator, report.scenes, key, groups_file=groups_file)
-        for key in by
-    }
+    requests = dict(statistics or {})
     if ci:
-        settings = ci if isinstance(ci, Bootstrap) else Bootstrap()
-        intervals = statistics.bootstrap_intervals(accumulator, report.scenes, settings)
-        report.intervals = nan_to_none(statistics.intervals_dict(intervals, settings))
-    report.breakdowns = nan_to_none(breakdowns)
+        requests["intervals"] = ci
+    if by:
+        requests["breakdowns"] = BreakdownRequest(tuple(by), groups_file)
+    unknown = [name for name in requests if name not in SCORE_STATISTICS]
+    if unknown:
+        names = ", ".join(SCORE_STATISTICS.names())
+        raise ScoringError(f"unknown score statistic(s) {', '.join(unknown)}; choose from {names}")
+    asked = {name: r for name, r in requests.items() if r is not None and r is not False}
+    chosen = [(name, s) for name, s in SCORE_STATISTICS.items() if name in asked]
+    for name, statistic in chosen:
+        if statistic.check is not None:
+            statistic.check(report.scenes, asked[name])
+    for name, statistic in chosen:
+        result = statistic.compute(accumulator, report.scenes, asked[name])
+        report.statistics[name] = nan_to_none(result)
     return report
 
 
@@ -109,6 +158,9 @@ def score_submission(
     ci: bool | Bootstrap = False,
     by: Sequence[str] = (),
     groups_file: str | os.PathLike | None = None,
+    statistics: Mapping[str, Any] | None = None,
+    uncertainty: str | os.PathLike | None = None,
+    probabilities: str | os.PathLike | None = None,
 ) -> Report:
     """Score a submission netCDF against reference charts (folder or file, see `find_reference`).
 
@@ -142,6 +194,16 @@ def score_submission(
         scores and statistics per group in ``report.breakdowns``.
     groups_file : str or os.PathLike, optional
         CSV with a ``scene_id`` column and group columns (e.g. ``region``).
+    statistics : Mapping of str to object, optional
+        More score statistics by registered name (`scoring.registry.SCORE_STATISTICS`) and
+        their requests, into ``report.statistics`` (`add_statistics`); ``"calibration":
+        CalibrationFiles(...)`` is the same as `uncertainty` and `probabilities`.
+    uncertainty : str or os.PathLike, optional
+        The uncertainty file beside the submission (`scoring.files.uncertainty`), checked like
+        it and read with it: ``report.statistics["calibration"]`` (`scoring.calibration`),
+        with intervals and breakdowns when `ci` and `by` ask for them.
+    probabilities : str or os.PathLike, optional
+        With `uncertainty`, the per-class probabilities file (Brier score, NLL).
 
     Returns
     -------
@@ -181,18 +243,28 @@ def score_submission(
     >>> tmp.cleanup()
     """
     for key in by:  # a bad grouping key before any pixel is read
-        if key not in statistics.GROUP_KEYS and groups_file is None:
-            statistics.scene_groups([], key)
+        if key not in GROUP_KEYS and groups_file is None:
+            scene_groups([], key)
+    statistics = dict(statistics or {})
+    files = statistics.pop("calibration", None)
+    if uncertainty is not None or probabilities is not None:
+        if uncertainty is None:
+            raise ScoringError("probabilities need an uncertainty file (--uncertainty FILE)")
+        files = CalibrationFiles(os.fspath(uncertainty), probabilities and os.fspath(probabilities))
     scored = score_all_scenes(
-        submission, reference, progress=progress, workers=workers, strict=strict
-    )
+        submission, reference, progress=progress, workers=workers, strict=strict,
+        uncertainty=files.uncertainty if files else None,
+        probabilities=files.probabilities if files else None,
+    )  # fmt: skip
     if ci and not isinstance(ci, Bootstrap):
         ci = Bootstrap()
     if split == ALL and split_file is None:
-        return scored.report(split=None, ci=ci, by=by, groups_file=groups_file)
-    split_map = resolve_split(scored.reference.scene_ids, split_file)
-    scenes = scenes_of(split_map, split)
-    return scored.report(scenes, split=split, ci=ci, by=by, groups_file=groups_file)
+        scenes, split = None, None
+    else:
+        scenes = scenes_of(resolve_split(scored.reference.scene_ids, split_file), split)
+    return scored.report(
+        scenes, split=split, ci=ci, by=by, groups_file=groups_file, statistics=statistics
+    )
 
 
 def compare_submissions(
@@ -205,7 +277,7 @@ def compare_submissions(
     settings: Bootstrap | None = None,
     workers: int | None = None,
     strict: bool = False,
-) -> statistics.Comparison:
+) -> Comparison:
     """Score submissions `a` and `b` on the same reference scenes and compare them with a
     paired percentile bootstrap over scenes (`scoring.statistics.paired_bootstrap`).
 
@@ -247,7 +319,7 @@ def compare_submissions(
         for path in (a, b):
             check_regular_file(path, "submission")
         reference = find_reference(reference)
-    statistics.check_same_scenes(
+    check_same_scenes(
         submission_scenes(a, reference), submission_scenes(b, reference), (str(a), str(b))
     )
     scored_a = score_all_scenes(a, reference, workers=workers, strict=strict)
@@ -255,7 +327,7 @@ def compare_submissions(
     scenes = reference.scene_ids
     if not (split == ALL and split_file is None):
         scenes = scenes_of(resolve_split(reference.scene_ids, split_file), split)
-    return statistics.paired_bootstrap(
+    return paired_bootstrap(
         scored_a.accumulator,
         scored_b.accumulator,
         scenes,
@@ -293,6 +365,8 @@ def score_all_scenes(
     progress: bool = False,
     workers: int | None = None,
     strict: bool = False,
+    uncertainty: str | os.PathLike | None = None,
+    probabilities: str | os.PathLike | None = None,
 ) -> ScoredSubmission:
     """Validate and score every reference scene of a submission (see `score_submission`).
 
@@ -300,11 +374,19 @@ def score_all_scenes(
     holding one scene at a time and returning only its small confusion matrices, so memory
     stays bounded by the number of workers, not of scenes. `workers=1` scores in this process;
     the scores are identical either way (sums of integer counts).
+
+    With `uncertainty` (and optionally `probabilities`), the files beside the submission are
+    checked like it (`scoring.files.uncertainty`) and counted in the same pass over the
+    scenes (`scoring.calibration`): `ScoredSubmission.calibration`.
     """
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ScoringError(f"workers must be at least 1, got {workers}")
+    if probabilities is not None and uncertainty is None:
+        raise ScoringError("probabilities need an uncertainty file (--uncertainty FILE)")
     check_regular_file(submission, "submission")  # before a worker opens (and blocks on) it
+    files = UncertaintyInputs(uncertainty, probabilities)
+    files.check_regular()
     raw_chunks.h5py_module()  # the checks below need it: imported before the workers fork
     # Workers start first, so that they import and open while the checks below run here.
     with _scene_pool(os.fspath(submission), workers) as pool:
@@ -320,16 +402,29 @@ def score_all_scenes(
             extra = extra_variables_warning(dataset, reference)
             if extra:
                 notes.append(extra)
+        files.check(
+            reference
+        )  # the uncertainty files' storage and variables, after the submission's
         accumulator = ScoreAccumulator()
+        calibration = CalibrationAccumulator() if files.uncertainty else None
+        file_problems: dict[str, list[str]] = {}
         scenes = [reference.scenes[scene_id] for scene_id in reference.scene_ids]
-        results = _scene_results(os.fspath(submission), scenes, pool, strict)
+        results = _scene_results(os.fspath(submission), scenes, pool, strict, files)
         for result in _progress(results, len(scenes), progress):
             problems.extend(result.problems)
             for chart, counts in result.counts.items():
                 accumulator.add_counts(result.scene_id, chart, counts)
+            if calibration is not None and result.calibration is not None:
+                calibration.add(result.scene_id, result.calibration)
+            for path, texts in result.file_problems.items():
+                file_problems.setdefault(path, []).extend(texts)
     if problems:
         raise ScoringError(f"submission {submission} is invalid: {'; '.join(problems)}")
-    return ScoredSubmission(accumulator, reference, notes)
+    if file_problems:
+        raise ScoringError("; ".join(f"{p} is invalid: {'; '.join(t)}" for p, t in file_problems.items()))  # fmt: skip
+    if calibration is not None:
+        calibration.probability_charts = files.probability_charts
+    return ScoredSubmission(accumulator, reference, notes, calibration, files.paths())
 
 
 def _variable_names(reference: Reference) -> list[str]:
@@ -338,11 +433,15 @@ def _variable_names(reference: Reference) -> list[str]:
 
 @dataclass
 class SceneResult:
-    """One scene scored: `ChartCounts` per valid chart, and the submission's problems."""
+    """One scene scored: `ChartCounts` per valid chart, and the submission's problems; with an
+    uncertainty file, its `SceneCalibration` and the problems of its values (and of the
+    probabilities file's) per file ("uncertainty file PATH" -> texts)."""
 
     scene_id: str
     counts: dict[str, ChartCounts]
     problems: list[str]
+    calibration: SceneCalibration | None = None
+    file_problems: dict[str, list[str]] = field(default_factory=dict)
 
 
 @contextmanager
@@ -369,15 +468,25 @@ def _scene_pool(submission: str, workers: int) -> Iterator[ProcessPoolExecutor |
 
 
 def _scene_results(
-    submission: str, scenes: list[ReferenceScene], pool: ProcessPoolExecutor | None, strict: bool
+    submission: str,
+    scenes: list[ReferenceScene],
+    pool: ProcessPoolExecutor | None,
+    strict: bool,
+    files: UncertaintyInputs,
 ) -> Iterator[SceneResult]:
     """`SceneResult`s in scene order, from this process or from `pool`."""
     if pool is None:
         with ChartFile(submission, "submission", bounded=True) as dataset:
-            for scene in scenes:
-                yield score_scene(dataset, scene, strict)
+            uncertainty = files.open()
+            try:
+                for scene in scenes:
+                    yield score_scene(dataset, scene, strict, uncertainty)
+            finally:
+                if uncertainty is not None:
+                    uncertainty.close()
         return
-    yield from pool.map(_score_in_worker, scenes, [strict] * len(scenes))
+    n = len(scenes)
+    yield from pool.map(_score_in_worker, scenes, [strict] * n, [files] * n)
 
 
 #: The submission opened once in each worker process (see `_open_in_worker`), and its path.
@@ -396,24 +505,49 @@ def _open_in_worker(submission: str) -> None:
         _worker_submission = None  # the parent's checks report it before any scene is scored
 
 
-def _score_in_worker(scene: ReferenceScene, strict: bool = False) -> SceneResult:
-    global _worker_submission
+#: The uncertainty files opened once in each worker (after the parent checked them), by paths.
+_worker_uncertainty: tuple[UncertaintyInputs, UncertaintyFiles] | None = None
+
+
+def _score_in_worker(
+    scene: ReferenceScene, strict: bool = False, files: UncertaintyInputs | None = None
+) -> SceneResult:
+    global _worker_submission, _worker_uncertainty
     if _worker_submission is None:  # could not be opened at start: try again, raising the reason
         _worker_submission = ChartFile(_worker_submission_path, "submission", bounded=True)
-    return score_scene(_worker_submission, scene, strict)
+    uncertainty = None
+    if files is not None and files.uncertainty is not None:
+        if _worker_uncertainty is None or _worker_uncertainty[0] != files:
+            if _worker_uncertainty is not None:
+                _worker_uncertainty[1].close()
+            _worker_uncertainty = (files, files.open())
+        uncertainty = _worker_uncertainty[1]
+    return score_scene(_worker_submission, scene, strict, uncertainty)
 
 
-def score_scene(submission: ChartFile, scene: ReferenceScene, strict: bool = False) -> SceneResult:
-    """Read and count one scene's charts (one reference file open at a time)."""
+def score_scene(
+    submission: ChartFile,
+    scene: ReferenceScene,
+    strict: bool = False,
+    uncertainty: UncertaintyFiles | None = None,
+) -> SceneResult:
+    """Read and count one scene's charts (one reference file open at a time), and with
+    `uncertainty` its calibration counts in the same pass."""
     counts, problems = {}, []
+    tally = None if uncertainty is None else SceneTally(uncertainty, scene.scene_id)
     with ChartFile(scene.path, "reference") as reference_file:
         for chart in CHARTS:
-            chart_counts, problem = _chart_counts(submission, reference_file, scene, chart, strict)
+            chart_counts, problem = _chart_counts(
+                submission, reference_file, scene, chart, strict, tally
+            )
             if problem:
                 problems.append(problem)
             else:
                 counts[chart] = chart_counts
-    return SceneResult(scene.scene_id, counts, problems)
+    if tally is None or problems:
+        return SceneResult(scene.scene_id, counts, problems)
+    calibration, file_problems = tally.result()
+    return SceneResult(scene.scene_id, counts, problems, calibration, file_problems)
 
 
 def _chart_counts(
@@ -422,6 +556,7 @@ def _chart_counts(
     scene: ReferenceScene,
     chart: str,
     strict: bool,
+    calibration: SceneTally | None = None,
 ) -> tuple[ChartCounts | None, str | None]:
     """Stream one chart through a `ChartTally`; (counts, None) or (None, the problem text).
 
@@ -440,7 +575,14 @@ def _chart_counts(
         except ChartValueError as exc:
             raise ScoringError(f"{ref_where} {exc}") from None
         try:
-            tally.add(ref, pred)
+            # With an uncertainty file, the calibration's counts give the block's (reference,
+            # prediction) histogram too where every value is a class or 255 (one count, not
+            # two); other blocks go through the score's own tally as without one.
+            pairs = None if calibration is None else calibration.add(chart, rows, ref, pred)
+            if pairs is None:
+                tally.add(ref, pred)
+            else:
+                tally.histogram += pairs
         except ChartValueError as exc:
             return None, f"{name} {exc}"
     bad_ref = invalid_values(tally.reference_counts(), chart)

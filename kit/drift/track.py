@@ -336,7 +336,7 @@ def _ft_pm(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra:
     neighbour_check=True,
 )
 def _superlim(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra: dict):
-    from kit.drift.superlim_matching import superlim_track
+    from kit.drift.superlim.descriptor_matching import superlim_track
 
     u, v, quality, reason, rotation = superlim_track(
         image1, image2, x, y, settings, still.u, still.v, angle=still.angle
@@ -353,7 +353,7 @@ def _superlim(image1, image2, x, y, settings: TrackParams, still: _NoMotion, ext
     searches=lambda p: [p.search, p.superlim_search + p.widen],
 )
 def _superlim_pm(image1, image2, x, y, settings: TrackParams, still: _NoMotion, extra: dict):
-    from kit.drift.superlim_matching import superlim_first_guess
+    from kit.drift.superlim.descriptor_matching import superlim_first_guess
 
     guess = superlim_first_guess(
         image1, image2, x, y, settings, still.u, still.v, angle=still.angle

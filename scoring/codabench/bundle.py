@@ -4,7 +4,10 @@
 "Upload bundle"):
 
 - `competition.yaml` (Codabench format version 2): one phase, one task, a leaderboard whose
-  visible columns are the public-split scores and whose hidden columns are the private ones;
+  visible columns are the public-split scores and whose hidden columns are the private ones,
+  then the calibration columns of an uploaded uncertainty file (`CALIBRATION_KEYS`, public
+  visible, private hidden; empty for uploads without one, whose scores.json leaves the keys
+  out; they do not rank);
 - `pages/`: overview, evaluation and terms pages;
 - `scoring_program/`: this `scoring` package plus the kit modules it imports (`KIT_MODULES`),
   run by `score.py` (which calls `scoring.codabench`), described by `metadata.yaml`;
@@ -13,7 +16,9 @@
 
 The Docker image that runs the scoring program needs Python >= 3.8 with numpy, netCDF4 and
 h5py (h5py checks that a netCDF-4 upload holds its own data; without it only netCDF-3 uploads
-score); deflate and opencv-python-headless make it faster where installed.
+score); deflate and opencv-python-headless make it faster where installed. The reliability
+diagram of the results page (`detailed_results.html`) needs matplotlib in the image; without
+it the page says so and keeps the diagram's numbers as tables.
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ import yaml
 
 from kit.atomic import atomic_path
 from kit.charts import CHARTS, SUBMISSION_FILE_NAME, submission_variable
-from scoring.codabench.program import SPLIT_FILE_NAME
+from scoring.codabench.program import SPLIT_FILE_NAME, UNCERTAINTY_FILE_NAME
 from scoring.files.chart_reader import open_chart_file, read_rows, row_blocks
 from scoring.files.reference import Reference, find_reference
 from scoring.leaderboard.board import DEFAULT_DAILY_LIMIT, check_daily_limit
+from scoring.leaderboard.calibration_columns import CALIBRATION_KEYS, calibration_label
 from scoring.leaderboard.ranking import SCORE_KEYS
 from scoring.splits import resolve_split
 
@@ -52,7 +58,7 @@ sys.exit(main())
 
 KIT_INIT = '"""The ground floor of AutoICE Kit that the scoring program imports."""\n'
 #: The kit modules the `scoring` package imports (the chart schema, errors, the file writer).
-KIT_MODULES = ("charts.py", "errors.py", "atomic.py")
+KIT_MODULES = ("charts.py", "errors.py", "atomic.py", "registry.py")
 
 OVERVIEW = """# {title}
 
@@ -72,6 +78,14 @@ SIC is scored by R2 on the class values, SOD and FLOE by support-weighted F1. Sc
 percent, rounded to 3 decimals; the combined score is (2 SIC + 2 SOD + 1 FLOE) / 5 of the
 rounded chart scores, rounded again, as in the AutoICE challenge. The leaderboard shows the
 public half of the test scenes; the final ranking uses the private half.
+
+Optionally, put the uncertainty file written by `autoice predict --uncertainty` in the zip
+beside the submission, named `{UNCERTAINTY_FILE_NAME}`: per scene and chart the confidence (0-100) of
+the submitted class, 255 exactly where the submission has 255, and the SIC 90 % interval
+(`_SIC_low` <= class <= `_SIC_high`). It is scored with the submission: the leaderboard shows
+its ECE per chart and the SIC interval's coverage (they do not change the ranking), and each
+submission's detailed results page its reliability diagram. A bad uncertainty file fails the
+submission.
 """
 
 TERMS = """# Terms
@@ -92,6 +106,16 @@ def competition_config(title: str, docker_image: str, daily_limit: int) -> dict:
          "sorting": "desc", "precision": 3, "hidden": True}
         for i, key in enumerate(SCORE_KEYS)
     ]  # fmt: skip
+    # The calibration of an uploaded uncertainty file: shown, never ranking (lower ECE is
+    # better; coverage has no better direction, its ideal is 0.9: listed as "desc").
+    for prefix, hidden in (("", False), ("private_", True)):
+        for key in CALIBRATION_KEYS:
+            column = {"title": f"{calibration_label(key)} ({'private' if hidden else 'public'})",
+                      "key": f"{prefix}{key}", "index": len(columns),
+                      "sorting": "asc" if key.startswith("ECE") else "desc", "precision": 4}  # fmt: skip
+            if hidden:
+                column["hidden"] = True
+            columns.append(column)
     return {
         "version": 2,
         "title": title,

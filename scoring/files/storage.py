@@ -87,14 +87,17 @@ def not_readable(role: str, path: str | os.PathLike, detail: str) -> ScoringErro
     )
 
 
-def check_submission(path: str | os.PathLike, names: Iterable[str]) -> None:
+def check_submission(
+    path: str | os.PathLike, names: Iterable[str], role: str = "submission"
+) -> None:
     """ScoringError listing every link, dataset or scored variable (`names`) of the submission
-    whose data is not in the file or whose chunking or filters would inflate beyond it."""
-    with _hdf5_file(path, "submission") as file:
+    whose data is not in the file or whose chunking or filters would inflate beyond it.
+    `role` names the file in the error (an uncertainty file is checked the same way)."""
+    with _hdf5_file(path, role) as file:
         if file is None:
             return  # netCDF-3: values are where the header says, no links nor filters
         problems = _file_problems(file, {name.encode() for name in names})
-    _raise(f"submission {os.fspath(path)} is invalid", problems)
+    _raise(f"{role} {os.fspath(path)} is invalid", problems)
 
 
 def check_reference_file(

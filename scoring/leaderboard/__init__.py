@@ -1,6 +1,7 @@
 """The leaderboard: submissions and scores in one SQLite file (`board`: `Leaderboard`; `database`:
 the file, its schema and connections), the ranking (`ranking`), team names (`team_names`) and
-the exported tables and pages (`export`). Every public name but `export`'s is importable from
+the exported tables and pages (`export`), and the calibration columns of submissions sent with
+an uncertainty file (`calibration_columns`). Every public name but `export`'s is importable from
 here.
 
 Examples
@@ -23,8 +24,10 @@ from scoring.leaderboard.board import (
     check_daily_limit,
     file_digest,
 )
+from scoring.leaderboard.calibration_columns import CALIBRATION_KEYS, calibration_figures
 from scoring.leaderboard.database import (
     APPLICATION_ID,
+    CALIBRATION_SCHEMA,
     COUNTS_SCHEMA,
     SCHEMA,
     SCHEMA_VERSION,
@@ -44,6 +47,8 @@ from scoring.leaderboard.team_names import (
 
 __all__ = [
     "APPLICATION_ID",
+    "CALIBRATION_KEYS",
+    "CALIBRATION_SCHEMA",
     "COUNTS_SCHEMA",
     "DEFAULT_DAILY_LIMIT",
     "DEFAULT_RANK_CONFIDENCE",
@@ -58,6 +63,7 @@ __all__ = [
     "SubmissionResult",
     "check_daily_limit",
     "check_rank_confidence",
+    "calibration_figures",
     "check_team_name",
     "compare_with_above",
     "file_digest",

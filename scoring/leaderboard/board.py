@@ -22,6 +22,16 @@ whole record or nothing. Rules:
   without rescoring; a schema 1 file gains the table on its first write.
 - The public/private split of the test scenes is stored on first use (from a split file or
   the default seeded split) and every later submission must be scored on the same scenes.
+- A submission may come with its uncertainty file (`submit(..., uncertainty=FILE)`, issue 24):
+  the file is checked and read with the submission, and per split its calibration figures
+  (`CALIBRATION_KEYS`: ECE per chart, SIC interval coverage and width, on the split's scenes)
+  are stored (`CALIBRATION_SCHEMA`) and shown as extra columns; they never rank. A bad
+  uncertainty file records nothing at all (neither the submission nor its team, so no daily
+  slot either): its storage and variables are checked before the database is touched, and
+  when its values fail while scoring, the submission is scored alone to tell whose fault it
+  is: recorded as failed only when the submission fails on its own. A submission's identity is
+  the pair of files: the same submission with another uncertainty file (or with one where it
+  had none) is a new submission, scored and counted again.
 
 The file is the kit's only if stamped with `APPLICATION_ID` (`PRAGMA application_id`, schema
 version in `PRAGMA user_version`) or laid out exactly as the kit's leaderboards were before
@@ -52,7 +62,9 @@ from kit.charts import CHARTS
 from scoring.errors import ScoringError, failure_reason
 from scoring.files.reference import Reference, find_reference
 from scoring.files.storage import check_regular_file
-from scoring.leaderboard.database import LeaderboardFile, stored_counts
+from scoring.files.uncertainty import UNCERTAINTY_ROLE, check_uncertainty_file
+from scoring.leaderboard.calibration_columns import calibration_figures
+from scoring.leaderboard.database import LeaderboardFile, stored_calibration, stored_counts
 from scoring.leaderboard.ranking import (
     SCORE_KEYS,
     Standing,
@@ -64,7 +76,7 @@ from scoring.leaderboard.ranking import (
 from scoring.leaderboard.team_names import check_team_name, team_key
 from scoring.metrics.challenge import ChartCounts, ScoreAccumulator
 from scoring.metrics.report import Report
-from scoring.scorer import score_all_scenes
+from scoring.scorer import ScoredSubmission, score_all_scenes
 from scoring.splits import ALL, SPLITS, resolve_split, scenes_of
 from scoring.statistics import Bootstrap, bootstrap_intervals, intervals_dict
 
@@ -93,6 +105,8 @@ class SubmissionResult:
     duplicate_of: int | None = None
     reason: str | None = None
     scores_rounded: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    #: With an uncertainty file: split -> `CALIBRATION_KEYS` figure -> value; else empty.
+    calibration: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 def check_daily_limit(limit: int) -> int:
@@ -104,9 +118,9 @@ def check_daily_limit(limit: int) -> int:
     return limit
 
 
-def file_digest(path: str | os.PathLike) -> tuple[str, int]:
-    """SHA-256 hex digest and size of a file, read in 1 MiB pieces."""
-    check_regular_file(path, "submission")  # a FIFO would block, a device never end
+def file_digest(path: str | os.PathLike, role: str = "submission") -> tuple[str, int]:
+    """SHA-256 hex digest and size of a file, read in 1 MiB pieces; errors name it `role`."""
+    check_regular_file(path, role)  # a FIFO would block, a device never end
     digest = hashlib.sha256()
     size = 0
     try:
@@ -115,7 +129,7 @@ def file_digest(path: str | os.PathLike) -> tuple[str, int]:
                 digest.update(piece)
                 size += len(piece)
     except OSError as exc:
-        raise ScoringError(f"submission {path}: cannot be read ({exc.strerror})") from None
+        raise ScoringError(f"{role} {path}: cannot be read ({exc.strerror})") from None
     return digest.hexdigest(), size
 
 
@@ -183,43 +197,44 @@ class Leaderboard(LeaderboardFile):
         now: datetime | None = None,
         progress: bool = False,
         strict: bool = False,
+        uncertainty: str | os.PathLike | None = None,
     ) -> SubmissionResult:
         """Score `submission` for `team` and record it (see the module docstring for rules).
 
         `strict`: a submission with predicted values outside a chart's classes fails instead of
-        having them scored as wrong (`score_submission`).
+        having them scored as wrong (`score_submission`). `uncertainty`: the uncertainty file
+        written beside the submission (`autoice predict --uncertainty`); its calibration is
+        stored per split and shown as extra columns. A bad one raises `ScoringError` and
+        records nothing.
         """
         team = check_team_name(team)
         now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         file_hash, file_size = file_digest(submission)
+        uncertainty_entry = None if uncertainty is None else _file_entry(uncertainty)
         if not isinstance(reference, Reference):
             reference = find_reference(reference)
+        if uncertainty is not None:  # its storage and variables, before the database
+            check_uncertainty_file(uncertainty, reference)
         entry = {
             "file_name": os.path.basename(os.fspath(submission)),
             "file_hash": file_hash,
             "file_size": file_size,
             "submitted_at": now.isoformat(timespec="microseconds"),
+            "uncertainty": uncertainty_entry,
         }
         with self._connect(create=True) as conn:
             with self._transaction(conn):
                 split = self._ensure_split(conn, reference.scene_ids, split_file)
-                duplicate = self._precheck(conn, team, file_hash, now)
+                duplicate = self._precheck(conn, team, entry, now)
             if duplicate is None:
-                try:
-                    scored = score_all_scenes(
-                        submission, reference, progress=progress, strict=strict
-                    )
-                except Exception as exc:  # invalid, or a crash: recorded either way
-                    with self._transaction(conn):
-                        team_id = self._team_id(conn, team, entry["submitted_at"])
-                        self._insert(conn, team_id, entry, "failed", reason=failure_reason(exc))
-                    raise
+                scored = self._score(conn, submission, reference, team, entry, progress, strict,
+                                     uncertainty)  # fmt: skip
                 reports = {
                     name: scored.report(scenes_of(split, name), name) for name in STORED_SPLITS
                 }
             with self._transaction(conn):
                 team_id = self._team_id(conn, team, entry["submitted_at"])
-                original = self._scored_with_hash(conn, team_id, file_hash)
+                original = self._scored_with_hash(conn, team_id, entry)
                 if original is not None:
                     sid = self._insert(conn, team_id, entry, "duplicate", duplicate_of=original)
                     return SubmissionResult(
@@ -232,12 +247,44 @@ class Leaderboard(LeaderboardFile):
                 )
                 self._insert_scores(conn, sid, reports)
                 self._insert_counts(conn, sid, scored.accumulator)
+                calibration = {}
+                if uncertainty is not None:
+                    calibration = {n: calibration_figures(r) for n, r in reports.items()}
+                    self._insert_calibration(conn, sid, calibration)
         scores = {name: _score_row(report) for name, report in reports.items()}
         published = {name: published_figures(row) for name, row in scores.items()}
         return SubmissionResult(
             sid, team, "scored", entry["file_name"], entry["submitted_at"],
-            scores=scores, scores_rounded=published,
+            scores=scores, scores_rounded=published, calibration=calibration,
         )  # fmt: skip
+
+    def _score(self, conn, submission, reference: Reference, team: str, entry: dict,
+               progress: bool, strict: bool, uncertainty) -> ScoredSubmission:  # fmt: skip
+        """Score all scenes (with the uncertainty file if any). A failure is recorded when the
+        submission is at fault; one of the uncertainty file's alone records nothing."""
+        try:
+            scored = score_all_scenes(
+                submission, reference, progress=progress, strict=strict, uncertainty=uncertainty
+            )
+        except Exception as exc:  # invalid, or a crash
+            failure = exc
+            if uncertainty is not None:
+                try:  # whose fault: the submission's own, or only the uncertainty file's?
+                    score_all_scenes(submission, reference, strict=strict)
+                except Exception as own:
+                    failure = own
+                else:
+                    raise  # the uncertainty file's: nothing recorded
+            with self._transaction(conn):
+                team_id = self._team_id(conn, team, entry["submitted_at"])
+                self._insert(conn, team_id, entry, "failed", reason=failure_reason(failure))
+            if failure is exc:
+                raise
+            raise failure from None
+        if uncertainty is not None:  # the reports name the file as uploaded, not where it lies
+            scored.uncertainty_files = {"uncertainty": entry["uncertainty"]["file_name"],
+                                        "probabilities": None}  # fmt: skip
+        return scored
 
     def _ensure_split(
         self, conn: sqlite3.Connection, scene_ids: list[str], split_file
@@ -258,12 +305,12 @@ class Leaderboard(LeaderboardFile):
             )
         return stored
 
-    def _precheck(self, conn, team: str, file_hash: str, now: datetime) -> int | None:
+    def _precheck(self, conn, team: str, entry: dict, now: datetime) -> int | None:
         """Before scoring: the original id if this is a duplicate; raise if over the limit."""
         team_id = self._find_team(conn, team)
         if team_id is None:
             return None
-        original = self._scored_with_hash(conn, team_id, file_hash)
+        original = self._scored_with_hash(conn, team_id, entry)
         if original is None:
             self._check_daily_limit(conn, team_id, team, now)
         return original
@@ -287,11 +334,19 @@ class Leaderboard(LeaderboardFile):
         return team_id
 
     @staticmethod
-    def _scored_with_hash(conn: sqlite3.Connection, team_id: int, file_hash: str) -> int | None:
+    def _scored_with_hash(conn: sqlite3.Connection, team_id: int, entry: dict) -> int | None:
+        """The team's first scored submission of the same file with the same uncertainty file
+        (or none, like this one), or None."""
+        uncertainty = entry.get("uncertainty")
         row = conn.execute(
-            "SELECT id FROM submissions WHERE team_id = ? AND file_hash = ? AND status = 'scored' "
-            "ORDER BY id LIMIT 1",
-            (team_id, file_hash),
+            "SELECT s.id FROM submissions s LEFT JOIN uncertainty_files u "
+            "ON u.submission_id = s.id WHERE s.team_id = ? AND s.file_hash = ? "
+            "AND s.status = 'scored' AND u.file_hash IS ? ORDER BY s.id LIMIT 1",
+            (
+                team_id,
+                entry["file_hash"],
+                None if uncertainty is None else uncertainty["file_hash"],
+            ),
         ).fetchone()
         return None if row is None else row[0]
 
@@ -326,7 +381,26 @@ class Leaderboard(LeaderboardFile):
                 report,
             ),
         )
+        uncertainty = entry.get("uncertainty")
+        if uncertainty is not None:
+            conn.execute(
+                "INSERT INTO uncertainty_files (submission_id, file_name, file_hash, file_size) "
+                "VALUES (?, ?, ?, ?)",
+                (cursor.lastrowid, uncertainty["file_name"], uncertainty["file_hash"],
+                 uncertainty["file_size"]),
+            )  # fmt: skip
         return cursor.lastrowid
+
+    @staticmethod
+    def _insert_calibration(conn, submission_id: int, figures: dict[str, dict]) -> None:
+        conn.executemany(
+            "INSERT INTO calibration (submission_id, split, figure, value) VALUES (?, ?, ?, ?)",
+            [
+                (submission_id, name, key, value)
+                for name, row in figures.items()
+                for key, value in row.items()
+            ],
+        )
 
     @staticmethod
     def _insert_scores(conn, submission_id: int, reports: dict[str, Report]) -> None:
@@ -428,7 +502,11 @@ class Leaderboard(LeaderboardFile):
                 "SELECT submission_id, chart, score FROM scores WHERE split = ?", (split,)
             ):
                 scores.setdefault(sid, {})[chart] = score
-        return rank_standings(rows, scores)
+            calibration = stored_calibration(conn, split)
+        standings = rank_standings(rows, scores)
+        for standing in standings:  # shown beside the scores, after the ranking
+            standing.calibration = calibration.get(standing.submission_id)
+        return standings
 
     def submissions(self) -> list[dict]:
         """Every recorded submission (all statuses), oldest first, without scores."""
@@ -448,6 +526,13 @@ class Leaderboard(LeaderboardFile):
                 "SELECT report_json FROM submissions WHERE id = ?", (submission_id,)
             ).fetchone()
         return None if row is None or row[0] is None else json.loads(row[0])
+
+
+def _file_entry(path: str | os.PathLike) -> dict:
+    """Name, SHA-256 digest and size of an uploaded file."""
+    file_hash, file_size = file_digest(path, UNCERTAINTY_ROLE)
+    return {"file_name": os.path.basename(os.fspath(path)), "file_hash": file_hash,
+            "file_size": file_size}  # fmt: skip
 
 
 def _score_row(report: Report) -> dict[str, float | None]:

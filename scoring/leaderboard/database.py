@@ -1,7 +1,8 @@
 """The SQLite file of a leaderboard: its schema (`SCHEMA`, `COUNTS_SCHEMA`, stamped with
 `APPLICATION_ID` and `SCHEMA_VERSION`), the connections that identify a file before anything
-writes to it, WAL and transactions (`LeaderboardFile`, which `Leaderboard` extends), and the
-stored per-scene counts (`stored_counts`). See `scoring.leaderboard.board` for the rules."""
+writes to it, WAL and transactions (`LeaderboardFile`, which `Leaderboard` extends), the
+stored per-scene counts (`stored_counts`) and calibration figures (`CALIBRATION_SCHEMA`,
+`stored_calibration`). See `scoring.leaderboard.board` for the rules."""
 
 from __future__ import annotations
 
@@ -20,13 +21,16 @@ import numpy as np
 
 from kit.charts import N_CLASSES
 from scoring.errors import ScoringError
+from scoring.leaderboard.calibration_columns import CALIBRATION_KEYS
 from scoring.metrics.challenge import ChartCounts, ScoreAccumulator
 
 #: `PRAGMA application_id` of the kit's leaderboard files ("AICE").
 APPLICATION_ID = 0x41494345
-#: `PRAGMA user_version`: the layout of `SCHEMA` (1) plus `COUNTS_SCHEMA` (2). A version 1
-#: file gains the counts table on its first write; its earlier submissions have no intervals.
-SCHEMA_VERSION = 2
+#: `PRAGMA user_version`: the layout of `SCHEMA` (1) plus `COUNTS_SCHEMA` (2) plus
+#: `CALIBRATION_SCHEMA` (3). An older file gains the missing tables on its first write, in one
+#: transaction, and keeps every row: its earlier submissions have no intervals (version 1) and
+#: no uncertainty file (versions 1 and 2).
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS teams (
@@ -71,6 +75,26 @@ CREATE TABLE IF NOT EXISTS scene_counts (
     confusion BLOB NOT NULL,
     out_squared TEXT NOT NULL,
     PRIMARY KEY (submission_id, chart)
+)
+"""
+#: The uncertainty file a submission came with (issue 24; also for a duplicate, whose identity
+#: is the pair of files), and per scored submission, split and `CALIBRATION_KEYS` figure its
+#: calibration on that split's scenes, as the scores are stored (NULL: undefined). Figures per
+#: split, not per-scene counts: the calibration's counts are 101 confidence levels deep (100
+#: times a chart's confusion matrix per scene), and the columns need only these few numbers.
+CALIBRATION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS uncertainty_files (
+    submission_id INTEGER PRIMARY KEY REFERENCES submissions(id),
+    file_name TEXT NOT NULL,
+    file_hash TEXT NOT NULL,
+    file_size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS calibration (
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    split TEXT NOT NULL,
+    figure TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (submission_id, split, figure)
 )
 """
 
@@ -165,11 +189,14 @@ class LeaderboardFile:
         with self._transaction(conn):
             kind = self._kind(conn)
             if kind == "empty":
-                for statement in filter(str.strip, SCHEMA.split(";")):
+                for statement in _statements(SCHEMA):
                     conn.execute(statement)  # not executescript: it would commit first
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if kind != "kit" or version < SCHEMA_VERSION:
-                conn.execute(COUNTS_SCHEMA)  # the one change from version 1
+                # The changes since version 1, each table only if missing (CREATE ... IF NOT
+                # EXISTS): the counts (version 2), the uncertainty files and calibration (3).
+                for statement in _statements(COUNTS_SCHEMA + ";" + CALIBRATION_SCHEMA):
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._switch_to_wal(conn)
@@ -249,6 +276,26 @@ def stored_counts(conn: sqlite3.Connection, submission_id: int) -> ScoreAccumula
             counts = ChartCounts(matrix.astype(np.int64), tuple(int(v) for v in errors))
             accumulator.add_counts(scene, chart, counts)
     return accumulator
+
+
+def stored_calibration(conn: sqlite3.Connection, split: str) -> dict[int, dict[str, float | None]]:
+    """Submission id -> `CALIBRATION_KEYS` figure -> value on `split`, for every submission
+    scored with an uncertainty file; empty for a file older than the calibration table."""
+    if "calibration" not in _tables(conn):
+        return {}
+    found: dict[int, dict[str, float | None]] = {}
+    for sid, figure, value in conn.execute(
+        "SELECT submission_id, figure, value FROM calibration WHERE split = ?", (split,)
+    ):
+        found.setdefault(sid, {})[figure] = value
+    return {
+        sid: {key: figures.get(key) for key in CALIBRATION_KEYS} for sid, figures in found.items()
+    }
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a schema script (no semicolons inside them)."""
+    return [statement for statement in script.split(";") if statement.strip()]
 
 
 def _tables(conn: sqlite3.Connection) -> dict[str, list[str]]:

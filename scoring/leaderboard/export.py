@@ -5,6 +5,11 @@ rounded to 3 decimals, the combined score from those); JSON also carries the unr
 Markdown and HTML name each score's metric ("SIC R²", "SOD F1", ...) and show submission
 times to the second in UTC; CSV and JSON keep the plain keys and full timestamps.
 
+With any submission shown that came with an uncertainty file, the calibration columns
+(`scoring.leaderboard.calibration_columns`: ECE per chart, SIC 90 % interval coverage and
+width) follow the scores and their intervals, empty ("-" for people, "" in CSV, null in JSON)
+for submissions without one; the rows keep the challenge's order.
+
 Team and file names come from participants, so every format escapes them: HTML entities (and a
 Content-Security-Policy that allows no script at all), Markdown table syntax, and CSV cells that
 a spreadsheet would run as a formula.
@@ -20,8 +25,13 @@ import json
 from datetime import datetime, timezone
 
 from kit.charts import CHARTS, METRIC_NAMES, METRICS
+from scoring.leaderboard.calibration_columns import (
+    CALIBRATION_KEYS,
+    calibration_label,
+    calibration_note,
+)
 from scoring.leaderboard.ranking import SCORE_KEYS, Standing
-from scoring.metrics.formatting import format_percent, format_score
+from scoring.metrics.formatting import format_fraction, format_percent, format_score
 
 FORMATS: tuple[str, ...] = ("md", "csv", "html", "json")
 COLUMNS: tuple[str, ...] = ("rank", "team", *SCORE_KEYS, "submissions", "submitted_at", "file")
@@ -38,14 +48,20 @@ def export(
 
 
 def _cells(
-    standing: Standing, readable: bool = False, ci: dict | None = None, shared: float | None = None
+    standing: Standing,
+    readable: bool = False,
+    ci: dict | None = None,
+    shared: float | None = None,
+    calibration: bool = False,
 ) -> list[str]:
     """Table cells in `COLUMNS` order; `readable`: the time to the second, in UTC. With `ci`
     (the settings of the standings' intervals), the interval columns follow the scores: one
     "[low, high]" cell per score if `readable`, else a low and a high cell; "-" where the
-    submission has no interval. With `shared` (the rank confidence of shared ranks), the rank
+    submission has no interval. With `calibration`, the `CALIBRATION_KEYS` cells follow
+    (fractions to 4 decimals, width to 2; "-" if `readable`, else empty, where the
+    submission has none). With `shared` (the rank confidence of shared ranks), the rank
     cell shows the shared rank ("2=") if `readable`, else a shared_rank cell follows it; and
-    the comparison with the team above follows the intervals."""
+    the comparison with the team above follows the intervals and calibration."""
     scores = [_score_text(standing.scores_rounded[key]) for key in SCORE_KEYS]
     if ci is not None:
         for key in SCORE_KEYS:
@@ -55,6 +71,13 @@ def _cells(
                 scores.append("-" if low is None else f"[{_score_text(low)}, {_score_text(high)}]")
             else:
                 scores += [_score_text(low), _score_text(high)]
+    if calibration:
+        figures = standing.calibration or {}
+        missing = "-" if readable else ""
+        scores += [
+            format_fraction(figures.get(key), 2 if key == "SIC_width" else 4, missing=missing)
+            for key in CALIBRATION_KEYS
+        ]
     rank = [str(standing.rank)]
     if shared is not None:
         shown = standing.rank_shown or str(standing.rank)
@@ -103,17 +126,27 @@ def interval_settings(standings: list[Standing]) -> dict | None:
     return None
 
 
-def _columns(ci: dict | None, readable: bool, shared: float | None = None) -> list[str]:
-    """Column headers: `COLUMNS`, with the interval columns after the scores when `ci`, and
-    the shared rank and comparison with the team above when `shared`."""
+def has_calibration(standings: list[Standing]) -> bool:
+    """Whether any standing came with an uncertainty file (the calibration columns show)."""
+    return any(s.calibration is not None for s in standings)
+
+
+def _columns(
+    ci: dict | None, readable: bool, shared: float | None = None, calibration: bool = False
+) -> list[str]:
+    """Column headers: `COLUMNS`, with the interval columns after the scores when `ci`, the
+    calibration columns after them when `calibration`, and the shared rank and comparison
+    with the team above when `shared`."""
     labels = [column_label(c) if readable else c for c in COLUMNS]
-    if ci is None:
-        return labels
     at = COLUMNS.index(SCORE_KEYS[-1]) + 1
-    if readable:
-        extra = [f"{key} {format_percent(ci['confidence'])} interval" for key in SCORE_KEYS]
-    else:
-        extra = [f"{key}_{end}" for key in SCORE_KEYS for end in ("low", "high")]
+    extra = []
+    if ci is not None:
+        if readable:
+            extra = [f"{key} {format_percent(ci['confidence'])} interval" for key in SCORE_KEYS]
+        else:
+            extra = [f"{key}_{end}" for key in SCORE_KEYS for end in ("low", "high")]
+    if calibration:
+        extra += [calibration_label(k) if readable else k for k in CALIBRATION_KEYS]
     if shared is not None:
         if readable:
             extra.append("combined vs team above")
@@ -171,15 +204,18 @@ def _score_text(score: float | None) -> str:
 def to_markdown(standings: list[Standing], split: str, title: str = "AutoICE leaderboard") -> str:
     """A Markdown table; `|`, backslashes, markup characters and newlines in names are escaped."""
     ci, shared = interval_settings(standings), rank_confidence_of(standings)
-    columns = _columns(ci, readable=True, shared=shared)
+    calibration = has_calibration(standings)
+    columns = _columns(ci, readable=True, shared=shared, calibration=calibration)
     header = " | ".join(columns)
     lines = [f"# {_md_escape(title)} ({split} split)", "", f"| {header} |"]
     lines.append("|" + "---|" * len(columns))
     for standing in standings:
-        cells = _cells(standing, readable=True, ci=ci, shared=shared)
+        cells = _cells(standing, readable=True, ci=ci, shared=shared, calibration=calibration)
         lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
     if ci is not None:
         lines += ["", _ci_note(ci)]
+    if calibration:
+        lines += ["", calibration_note()]
     if shared is not None:
         lines += ["", _md_escape(_shared_note(ci, shared))]
     return "\n".join(lines) + "\n"
@@ -197,10 +233,13 @@ def to_csv(standings: list[Standing], split: str, title: str = "") -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     ci, shared = interval_settings(standings), rank_confidence_of(standings)
-    writer.writerow(["split", *_columns(ci, readable=False, shared=shared)])
+    calibration = has_calibration(standings)
+    writer.writerow(
+        ["split", *_columns(ci, readable=False, shared=shared, calibration=calibration)]
+    )
     team = 1 if shared is None else 2
     for standing in standings:
-        cells = _cells(standing, ci=ci, shared=shared)
+        cells = _cells(standing, ci=ci, shared=shared, calibration=calibration)
         cells[team] = _csv_safe(cells[team])
         if shared is not None:
             cells[-4] = _csv_safe(cells[-4])  # not_compared: may quote a scene id
@@ -214,7 +253,9 @@ def _csv_safe(text: str) -> str:
 
 
 def to_json(standings: list[Standing], split: str, title: str = "") -> str:
-    """JSON: {"split": ..., "standings": [{rank, team, scores, scores_unrounded, ...}]}."""
+    """JSON: {"split": ..., "standings": [{rank, team, scores, scores_unrounded, ...}]}; with
+    calibration, every row has "calibration" (`CALIBRATION_KEYS` -> value, or null)."""
+    calibration = has_calibration(standings)
     rows = [
         {
             "rank": s.rank,
@@ -227,10 +268,13 @@ def to_json(standings: list[Standing], split: str, title: str = "") -> str:
             "file": s.file_name,
             **({"intervals": s.intervals} if s.intervals is not None else {}),
             **({"shared_rank": s.rank_shown, "above": s.above} if s.rank_shown is not None else {}),
+            **({"calibration": s.calibration} if calibration else {}),
         }
         for s in standings
     ]
     data = {"split": split, "standings": rows}
+    if calibration:
+        data["calibration"] = {"keys": list(CALIBRATION_KEYS), "note": calibration_note()}
     ci = interval_settings(standings)
     if ci is not None:
         data["intervals"] = {"method": "percentile bootstrap over scenes", **ci}
@@ -262,10 +306,15 @@ def to_html(standings: list[Standing], split: str, title: str = "AutoICE leaderb
     """One self-contained HTML page: a styled, escaped table and an embedded bar chart."""
     esc = html.escape
     ci, shared = interval_settings(standings), rank_confidence_of(standings)
-    header = "".join(f"<th>{esc(c)}</th>" for c in _columns(ci, readable=True, shared=shared))
+    calibration = has_calibration(standings)
+    columns = _columns(ci, readable=True, shared=shared, calibration=calibration)
+    header = "".join(f"<th>{esc(c)}</th>" for c in columns)
     body = "\n".join(
         "<tr>"
-        + "".join(f"<td>{esc(c)}</td>" for c in _cells(s, readable=True, ci=ci, shared=shared))
+        + "".join(
+            f"<td>{esc(c)}</td>"
+            for c in _cells(s, readable=True, ci=ci, shared=shared, calibration=calibration)
+        )
         + "</tr>"
         for s in standings
     )
@@ -283,6 +332,8 @@ def to_html(standings: list[Standing], split: str, title: str = "AutoICE leaderb
         caption += " " + _ci_note(ci)
     if shared is not None:
         caption += " " + _shared_note(ci, shared)
+    if calibration:
+        caption += " " + calibration_note()
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -50,6 +50,9 @@ class Standing:
     #: submission against that of the team ranked directly above (`compare_with_above`);
     #: None for the first team.
     above: dict | None = None
+    #: The submission's calibration columns on the split (`CALIBRATION_KEYS` -> value, None
+    #: where undefined), or None when it came without an uncertainty file. Never ranks.
+    calibration: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.scores_rounded:

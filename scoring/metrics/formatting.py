@@ -94,6 +94,18 @@ def format_interval(low: float | None, high: float | None, sign: bool = False) -
     return f"[{format_score(low, sign)}, {format_score(high, sign)}]"
 
 
+def format_fraction(value: float | None, digits: int = 4, missing: str = UNDEFINED) -> str:
+    """A fraction (ECE, accuracy, coverage: 0-1) with `digits` decimals; `missing` for None
+    or NaN.
+
+    Examples
+    --------
+    >>> format_fraction(0.031234), format_fraction(None), format_fraction(1.5, 2)
+    ('0.0312', 'undefined', '1.50')
+    """
+    return missing if is_missing(value) else f"{value:.{digits}f}"
+
+
 def format_percent(share: float) -> str:
     """A share (a confidence level) as a percentage, with no more digits than it needs.
 

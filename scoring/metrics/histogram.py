@@ -127,6 +127,42 @@ def bincount_histogram(ref: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return counts.reshape(HIST_SIDE, HIST_SIDE).T
 
 
+def lookup(table: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``table[values]`` for a uint8 `table` of 256 entries and uint8 `values`: OpenCV's `LUT`
+    where installed (about six times faster than numpy's indexing), numpy otherwise.
+
+    Examples
+    --------
+    >>> table = np.arange(256, dtype=np.uint8)[::-1].copy()
+    >>> lookup(table, np.array([[0, 1], [254, 255]], dtype=np.uint8)).tolist()
+    [[255, 254], [1, 0]]
+    """
+    cv2 = _opencv()
+    values = np.asarray(values)
+    if cv2 is None or values.ndim not in (1, 2) or not values.size:
+        return table[values]
+    flat = values.ndim == 1
+    result = cv2.LUT(np.ascontiguousarray(values.reshape(1, -1) if flat else values), table)
+    return result.reshape(values.shape)
+
+
+def count_between(values: np.ndarray, low: int, high: int) -> int:
+    """How many uint8 `values` lie in [low, high]: OpenCV's `inRange` and `countNonZero` where
+    installed (one pass, about three times faster than a look-up and a count), numpy otherwise.
+
+    Examples
+    --------
+    >>> count_between(np.array([[0, 7, 11], [200, 254, 255]], dtype=np.uint8), 7, 254)
+    4
+    """
+    cv2 = _opencv()
+    values = np.asarray(values)
+    if cv2 is None or values.ndim not in (1, 2) or not values.size:
+        return int(np.count_nonzero((values >= low) & (values <= high)))
+    plane = np.ascontiguousarray(values.reshape(1, -1) if values.ndim == 1 else values)
+    return int(cv2.countNonZero(cv2.inRange(plane, low, high)))
+
+
 def warm_up() -> None:
     """Import the optional libraries counting uses now rather than on the first scene."""
     _opencv()

@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
 from kit.charts import CHART_WEIGHTS, CHARTS, SCORE_DECIMALS
 from scoring.metrics.formatting import format_interval, format_percent, format_score, nan_to_none
+from scoring.registry import SCORE_STATISTICS
 
 #: The score names of a report, its intervals and comparisons: the charts, then the combined score.
 SCORES: tuple[str, ...] = (*CHARTS, "combined")
@@ -103,10 +105,12 @@ class Report:
     - `warnings`: what was accepted but is worth knowing (extra variables, no-prediction pixels,
       out-of-class values per variable).
     - `scenes`: the scene ids the scores cover; `split`: the split name when one was chosen.
-    - `intervals`: with ``ci``, the bootstrap settings and an interval (`low`, `high`,
-      `undefined` resamples) per chart and "combined" (`scoring.statistics`); else None.
-    - `breakdowns`: grouping key -> group label -> scores and statistics of its scenes
-      (`scoring.statistics.breakdown`); empty unless asked for.
+    - `statistics`: score statistic name -> its result, for each statistic asked for
+      (`scoring.registry.SCORE_STATISTICS`; `scoring.scorer.add_statistics`). The JSON report
+      has each result at its top level under the statistic's name. The two the scorer ships
+      have properties: `intervals` (with ``ci``: the bootstrap settings and an interval per
+      chart and "combined", else None) and `breakdowns` (grouping key -> group label -> scores
+      of its scenes; empty unless asked for).
     """
 
     combined: float
@@ -118,12 +122,25 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     scenes: list[str] = field(default_factory=list)
     split: str | None = None
-    intervals: dict | None = None
-    breakdowns: dict[str, dict] = field(default_factory=dict)
+    statistics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def intervals(self) -> dict | None:
+        """The bootstrap intervals (``ci``), or None when not asked for."""
+        return self.statistics.get("intervals")
+
+    @property
+    def breakdowns(self) -> dict[str, dict]:
+        """The breakdowns by grouping key (``by``); empty when not asked for."""
+        return self.statistics.get("breakdowns", {})
 
     def to_dict(self) -> dict:
-        """JSON-ready dictionary; NaN scores become None."""
-        return nan_to_none(asdict(self))
+        """JSON-ready dictionary; NaN scores become None. Each statistic's result is a
+        top-level entry under its name; ``intervals`` (None) and ``breakdowns`` (empty) are
+        always there."""
+        data = asdict(self)
+        data.update({"intervals": None, "breakdowns": {}, **data.pop("statistics")})
+        return nan_to_none(data)
 
     def to_json(self, indent: int | None = 2) -> str:
         """The report as JSON text (strict JSON: no NaN)."""
@@ -145,21 +162,9 @@ class Report:
             if ci:
                 line += "  " + format_interval(ci[name]["low"], ci[name]["high"])
             lines.append(line)
-        for key, groups in self.breakdowns.items():
-            lines += ["", breakdown_table(key, groups)]
+        for name, result in self.statistics.items():
+            table = SCORE_STATISTICS[name].table
+            if table is not None:
+                lines += ["", table(result)]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-
-def breakdown_table(key: str, groups: Mapping[str, dict]) -> str:
-    """A breakdown as text: one row per group with scenes, pixels and scores."""
-    head = f"{'by ' + key:<14}{'scenes':>7}{'SIC pixels':>12}" + "".join(f"{c:>10}" for c in SCORES)
-    lines = [head]
-    for label, group in groups.items():
-        pixels = group["charts"]["SIC"]["n_pixels"]
-        scores = [group["charts"][c]["score"] for c in CHARTS] + [group["combined"]]
-        lines.append(
-            f"{label:<14}{group['n_scenes']:>7}{pixels:>12}"
-            + "".join(f"{format_score(s):>10}" for s in scores)
-        )
-    return "\n".join(lines)

@@ -1,6 +1,8 @@
-"""Error bars for the challenge scores: bootstrap intervals over scenes (`bootstrap`), paired
-comparisons of two submissions or two sets of runs (`comparison`) and breakdowns by group of
-scenes (`groups`). Every public name of the three modules is importable from here.
+"""Error bars for the challenge scores: bootstrap intervals over scenes (`bootstrap`, and the
+``intervals`` score statistic with its options in `intervals`), paired comparisons of two
+submissions or two sets of runs (`comparison`) and breakdowns by group of scenes (`groups`,
+the ``breakdowns`` score statistic). Every public name of these modules is importable from
+here; importing the package registers the score statistics (`scoring.registry`).
 
 Examples
 --------
@@ -39,32 +41,60 @@ from scoring.statistics.comparison import (
     verdict,
 )
 from scoring.statistics.groups import (
+    BREAKDOWNS,
     GROUP_KEYS,
+    BreakdownRequest,
     breakdown,
+    breakdown_request,
+    breakdown_table,
+    breakdowns_table,
     chart_statistics,
+    check_breakdowns,
     default_manifest,
     scene_groups,
+    score_breakdowns,
+)
+from scoring.statistics.intervals import (
+    BOOTSTRAP_OPTIONS,
+    INTERVALS,
+    add_bootstrap_arguments,
+    bootstrap_settings,
+    interval_request,
+    score_intervals,
 )
 
 __all__ = [
+    "BOOTSTRAP_OPTIONS",
+    "BREAKDOWNS",
+    "CALIBRATION",
     "Bootstrap",
+    "BreakdownRequest",
+    "CalibrationFiles",
     "Comparison",
     "DEFAULT_CONFIDENCE",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
     "GROUP_KEYS",
+    "INTERVALS",
     "Interval",
     "LISTED_SCENES",
     "MAX_RESAMPLES",
     "MIN_RESAMPLES",
     "SCORES",
+    "add_bootstrap_arguments",
     "batch_scores",
     "bootstrap_intervals",
     "bootstrap_scores",
+    "bootstrap_settings",
     "breakdown",
+    "breakdown_request",
+    "breakdown_table",
+    "breakdowns_table",
     "chart_statistics",
+    "check_breakdowns",
     "check_same_scenes",
     "default_manifest",
+    "interval_request",
     "intervals_dict",
     "listing",
     "paired_bootstrap",
@@ -72,7 +102,15 @@ __all__ = [
     "percentile_interval",
     "resample_counts",
     "scene_groups",
+    "score_breakdowns",
+    "score_intervals",
     "scores_on",
     "stacked_counts",
     "verdict",
 ]
+
+# The calibration of an uncertainty file (issue 24), a family of its own in scoring/calibration/,
+# registered after intervals and breakdowns (it follows their requests). Imported last: its
+# figures import this package's modules, and its registration module imports them only when
+# it computes.
+from scoring.calibration.statistic import CALIBRATION, CalibrationFiles  # noqa: E402

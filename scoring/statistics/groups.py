@@ -3,12 +3,13 @@ month, season, region or a column of a groups file), with bootstrap intervals.""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +33,10 @@ from scoring.metrics.challenge import (
     class_scores,
     ratio,
 )
-from scoring.statistics.bootstrap import (
-    listing,
-)
+from scoring.metrics.formatting import format_score
+from scoring.metrics.report import SCORES
+from scoring.registry import ScoreStatistic, register_statistic
+from scoring.statistics.bootstrap import listing
 
 #: Grouping keys of `breakdown`; "region" is the manifest's chart source region.
 GROUP_KEYS: tuple[str, ...] = ("service", "month", "season", "region")
@@ -271,3 +273,117 @@ def breakdown(
 
 def _nan(value) -> float:
     return math.nan if value is None else value
+
+
+# The ``breakdowns`` score statistic (`scoring.registry`)
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BreakdownRequest:
+    """What ``breakdowns`` is asked for: the grouping keys, and where labels come from.
+
+    Parameters
+    ----------
+    keys : tuple of str
+        Grouping keys (`GROUP_KEYS` or columns of `groups_file`), in the order asked.
+    groups_file : str or os.PathLike, optional
+        A CSV with a ``scene_id`` column and group columns.
+    """
+
+    keys: tuple[str, ...]
+    groups_file: str | os.PathLike | None = None
+
+
+def check_breakdowns(scenes: Sequence[str], request: BreakdownRequest) -> None:
+    """Raise `ScoringError` for a key or groups file that cannot label every scene (before
+    any statistic is computed).
+
+    Examples
+    --------
+    >>> check_breakdowns(["20180124T194759_dmi"], BreakdownRequest(("platform",)))
+    Traceback (most recent call last):
+    ...
+    scoring.errors.ScoringError: unknown grouping key 'platform'; expected service, month, season or region (or a column of --groups FILE)
+    """  # noqa: E501
+    for key in request.keys:
+        scene_groups(scenes, key, groups_file=request.groups_file)
+
+
+def score_breakdowns(
+    accumulator: ScoreAccumulator, scenes: Sequence[str], request: BreakdownRequest
+) -> dict[str, dict]:
+    """The ``breakdowns`` statistic: grouping key -> `breakdown` of `scenes` by that key.
+
+    Examples
+    --------
+    >>> acc = ScoreAccumulator()
+    >>> for scene in ("20180124T194759_dmi", "20180730T101830_cis"):
+    ...     for chart in CHARTS:
+    ...         acc.update(scene, chart, np.array([0, 1]), np.array([0, 1]))
+    >>> list(score_breakdowns(acc, acc.scenes, BreakdownRequest(("service",)))["service"])
+    ['cis', 'dmi']
+    """
+    return {
+        key: breakdown(accumulator, scenes, key, groups_file=request.groups_file)
+        for key in request.keys
+    }
+
+
+def breakdown_table(key: str, groups: Mapping[str, dict]) -> str:
+    """A breakdown as text: one row per group with scenes, pixels and scores."""
+    head = f"{'by ' + key:<14}{'scenes':>7}{'SIC pixels':>12}" + "".join(f"{c:>10}" for c in SCORES)
+    lines = [head]
+    for label, group in groups.items():
+        pixels = group["charts"]["SIC"]["n_pixels"]
+        scores = [group["charts"][c]["score"] for c in CHARTS] + [group["combined"]]
+        lines.append(
+            f"{label:<14}{group['n_scenes']:>7}{pixels:>12}"
+            + "".join(f"{format_score(s):>10}" for s in scores)
+        )
+    return "\n".join(lines)
+
+
+def breakdowns_table(breakdowns: Mapping[str, Mapping[str, dict]]) -> str:
+    """Every breakdown as text (`breakdown_table`), one block per grouping key."""
+    return "\n\n".join(breakdown_table(key, groups) for key, groups in breakdowns.items())
+
+
+def _add_breakdown_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--by", action="append", default=[], metavar="KEY",
+        help="scores and statistics per group: service, month, season, region, or a column "
+        "of --groups (repeat or separate with commas)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--groups", metavar="FILE",
+        help="CSV with a scene_id column and group columns (e.g. region) for --by",
+    )  # fmt: skip
+
+
+def breakdown_request(args: argparse.Namespace) -> BreakdownRequest | None:
+    """The request that ``--by`` (repeated or comma-separated) and ``--groups`` make; None
+    without ``--by``.
+
+    Examples
+    --------
+    >>> breakdown_request(argparse.Namespace(by=["service,season", "month"], groups=None))
+    BreakdownRequest(keys=('service', 'season', 'month'), groups_file=None)
+    """
+    keys = tuple(key.strip() for value in args.by for key in value.split(",") if key.strip())
+    return BreakdownRequest(keys, args.groups) if keys else None
+
+
+#: Scores and statistics per group of scenes, one table per grouping key.
+BREAKDOWNS = register_statistic(
+    ScoreStatistic(
+        name="breakdowns",
+        summary="scores and statistics per group of scenes",
+        options="--by",
+        compute=score_breakdowns,
+        check=check_breakdowns,
+        table=breakdowns_table,
+        add_arguments=_add_breakdown_arguments,
+        from_args=breakdown_request,
+    )
+)

@@ -40,7 +40,9 @@ def scored(seed: int):
     """A report of made-up scenes with its bootstrap intervals, and its accumulator."""
     acc = accumulate(make_scenes(seed=seed, empty_scene=False))
     report = acc.report()
-    report.intervals = intervals_dict(bootstrap_intervals(acc, acc.scenes, SETTINGS), SETTINGS)
+    report.statistics["intervals"] = intervals_dict(
+        bootstrap_intervals(acc, acc.scenes, SETTINGS), SETTINGS
+    )
     return report, acc
 
 
@@ -82,7 +84,7 @@ def test_forest_plot_reads_json_reports_and_refuses_one_without_intervals():
     assert (low, high) == pytest.approx(
         (report.intervals["SOD"]["low"], report.intervals["SOD"]["high"]), abs=1e-9
     )
-    report.intervals = None
+    report.statistics.pop("intervals", None)
     with pytest.raises(ScoringError, match="'plain' has no intervals"):
         forest_plot({"plain": report})
     with pytest.raises(ScoringError, match="reports: expected"):
@@ -159,10 +161,10 @@ def test_breakdown_heatmap_cells_are_the_group_scores_undefined_in_grey():
 
 def test_report_figure_stacks_forest_plot_and_heat_maps():
     report, acc = scored(3)
-    report.breakdowns = {"season": breakdown(acc, acc.scenes, "season")}
+    report.statistics["breakdowns"] = {"season": breakdown(acc, acc.scenes, "season")}
     titles = [ax.get_title() for ax in report_figure(report).axes]
     assert titles[:4] == [SCORE_TITLES[s] for s in SCORES] and "by season" in titles
-    report.intervals, report.breakdowns = None, {}
+    report.statistics.clear()
     with pytest.raises(ScoringError, match="no intervals or breakdowns"):
         report_figure(report)
 
@@ -184,7 +186,7 @@ def test_cli_score_and_compare_write_png(two_submissions, capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--png", "x.png"], "--png draws intervals and breakdowns: it needs --ci or --by"),
+        (["--png", "x.png"], "--png draws the score statistics: it needs one of --by, --ci"),
         (["--ci", "--png", "no/such/folder/x.png"], "--png: folder no/such/folder does not exist"),
     ],
 )

@@ -30,7 +30,8 @@ from kit.device import resolve_device
 from kit.drift.local_motion import fit_local_motion
 from kit.drift.matching import MatchParams, find_peaks, sample_patches
 from kit.drift.reasons import Reason, first_failure
-from kit.drift.superlim import CELL, load_superlim, network_input, sample_descriptors
+from kit.drift.superlim.checkpoint import load_superlim
+from kit.drift.superlim.model import CELL, network_input, sample_descriptors
 
 GRID_STEP = 4
 #: Rotations smaller than this (degrees) are left to the descriptors: no de-rotation.

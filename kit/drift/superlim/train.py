@@ -1,117 +1,35 @@
-"""SuperLIM: a small SuperPoint-style network for SAR ice drift, trained self-supervised.
+"""SuperLIM's self-supervised training (homographic/affine adaptation).
 
-The fully convolutional network maps an image to two outputs at 1/8 resolution:
-- a keypoint score map: 65 channels per 8 x 8 cell (64 pixel positions plus a "no keypoint"
-  dustbin), turned into a full-resolution score map by a softmax and depth-to-space;
-- dense, L2-normalised descriptors.
-
-Training needs no labels (homographic/affine adaptation): a SAR patch and a randomly warped copy
-of it, each with its own speckle, form a pair whose correspondence is known exactly. Descriptors
-learn by a contrastive loss (each cell's descriptor must be most similar to the descriptor at
-its true position in the warped patch, against all other cells more than a cell away); the score
-map learns where descriptor matching is reliable, and to be consistent under the warp.
+Training needs no labels: a SAR patch and a randomly warped copy of it, each with its own
+speckle, form a pair whose correspondence is known exactly. Descriptors learn by a contrastive
+loss (each cell's descriptor must be most similar to the descriptor at its true position in the
+warped patch, against all other cells more than a cell away); the score map learns where
+descriptor matching is reliable, and to be consistent under the warp.
 
 Run `python -m kit.drift.superlim --help` to train a checkpoint (see the README, "Sea-ice drift").
 """
 
 from __future__ import annotations
 
-import argparse
 import glob
 import os
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
-from torch import nn
 
-from kit.atomic import atomic_path
 from kit.device import resolve_device
 from kit.drift.preprocess import remove_mean_and_clip, to_db
+from kit.drift.superlim.model import (
+    CELL,
+    SuperLIM,
+    cell_reliability,
+    keypoint_map,
+    sample_descriptors,
+)
 from kit.drift.synthetic import synthetic_texture
-from kit.errors import KitError, reason
-from kit.safeload import check_plain, load_plain, load_weights, require_keys
-
-CELL = 8
-DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "superlim.pt"
-
-
-def _block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
-    )
-
-
-class SuperLIM(nn.Module):
-    """Shared VGG-style encoder (three 2x poolings) with a keypoint head and a descriptor head."""
-
-    def __init__(
-        self,
-        channels: tuple[int, ...] = (16, 32, 64, 96),
-        convs: tuple[int, ...] = (1, 1, 2, 2),
-        head: int = 64,
-        descriptor_dim: int = 64,
-    ):
-        super().__init__()
-        layers: list[nn.Module] = []
-        c_in = 1
-        for i, (c, n) in enumerate(zip(channels, convs, strict=True)):
-            layers += [_block(c_in if k == 0 else c, c) for k in range(n)]
-            if i < len(channels) - 1:
-                layers.append(nn.MaxPool2d(2))
-            c_in = c
-        self.encoder = nn.Sequential(*layers)
-        self.keypoint_head = nn.Sequential(_block(c_in, head), nn.Conv2d(head, CELL * CELL + 1, 1))
-        self.descriptor_head = nn.Sequential(_block(c_in, head), nn.Conv2d(head, descriptor_dim, 1))
-        self.config = {
-            "channels": list(channels),
-            "convs": list(convs),
-            "head": head,
-            "descriptor_dim": descriptor_dim,
-        }
-
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """image (B, 1, H, W) with H, W multiples of 8 -> keypoint logits (B, 65, H/8, W/8) and
-        unit descriptors (B, D, H/8, W/8)."""
-        features = self.encoder(image)
-        logits = self.keypoint_head(features)
-        descriptors = F.normalize(self.descriptor_head(features), dim=1)
-        return logits, descriptors
-
-
-def keypoint_map(logits: torch.Tensor) -> torch.Tensor:
-    """Full-resolution keypoint scores (B, 1, H, W) from cell logits (softmax, drop dustbin)."""
-    return F.pixel_shuffle(logits.softmax(dim=1)[:, :-1], CELL)
-
-
-def cell_reliability(logits: torch.Tensor) -> torch.Tensor:
-    """Per-cell probability of holding a keypoint, 1 - P(dustbin), shape (B, H/8, W/8)."""
-    return 1.0 - logits.softmax(dim=1)[:, -1]
-
-
-def network_input(image: np.ndarray) -> torch.Tensor:
-    """(1, 1, H8, W8) tensor: the image standardised over its valid pixels, NaN -> 0, padded to
-    multiples of 8 at the bottom and right."""
-    image = np.asarray(image, dtype=np.float32)
-    ok = np.isfinite(image)
-    out = np.zeros(image.shape, np.float32)
-    if ok.any():
-        std = float(image[ok].std()) or 1.0
-        out[ok] = (image[ok] - image[ok].mean()) / std
-    ny, nx = image.shape
-    out = np.pad(out, ((0, -ny % CELL), (0, -nx % CELL)))
-    return torch.from_numpy(out)[None, None]
-
-
-# ------------------------------------------------------------------------------------------
-# Self-supervised training
-# ------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -125,8 +43,8 @@ class SuperLIMTrainConfig:
     batch: int = 8
     patch: int = 96
     lr: float = 2e-3
-    #: Matching turns image 2 back by the pair's rotation first (`superlim_matching`), so only
-    #: the residual must be learnt; full-circle training made the descriptors much less
+    #: Matching turns image 2 back by the pair's rotation first (`kit.drift.superlim.descriptor_matching`),
+    #: so only the residual must be learnt; full-circle training made the descriptors much less
     #: discriminative on the real 2016 pair (benchmarks/RESULTS.md, "(f)").
     max_rotation_deg: float = 15.0
     max_shift: float = 12.0
@@ -254,17 +172,6 @@ def _sample(maps: torch.Tensor, xy: torch.Tensor, size: tuple[int, int]) -> torc
     h, w = size
     grid = torch.stack([(2 * xy[..., 0] + 1) / w - 1, (2 * xy[..., 1] + 1) / h - 1], -1)[:, None]
     return F.grid_sample(maps, grid, align_corners=False)[:, :, 0]
-
-
-def sample_descriptors(desc: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
-    """Unit descriptors (B, N, D) at pixel positions xy (B, N, 2) of 1/8-resolution maps."""
-    h, w = desc.shape[-2:]
-    cell_xy = (xy - (CELL - 1) / 2) / CELL  # position in cell units
-    grid = torch.stack([(2 * cell_xy[..., 0] + 1) / w - 1, (2 * cell_xy[..., 1] + 1) / h - 1], -1)[
-        :, None
-    ]
-    out = F.grid_sample(desc, grid, align_corners=False, padding_mode="border")[:, :, 0]
-    return F.normalize(out, dim=1).transpose(1, 2)
 
 
 def _warp_points(mats: torch.Tensor, points: torch.Tensor, centre: float) -> torch.Tensor:
@@ -399,85 +306,3 @@ def train_superlim(
         bar.set_postfix(loss=f"{float(loss):.3f}", acc=f"{parts['match_accuracy']:.2f}")
     model.eval()
     return model, history
-
-
-def save_superlim(
-    model: SuperLIM, path, cfg: SuperLIMTrainConfig | None = None, half: bool = True
-) -> None:
-    """Save a SuperLIM checkpoint atomically (creating its folder).
-
-    Parameters
-    ----------
-    model : SuperLIM
-        The network; its config is stored beside the weights.
-    path : str or os.PathLike
-        The checkpoint file.
-    cfg : SuperLIMTrainConfig, optional
-        Training settings to record in the checkpoint.
-    half : bool, default True
-        Store floating-point weights as float16, to stay small.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        k: (v.half() if half and v.is_floating_point() else v).cpu()
-        for k, v in model.state_dict().items()
-    }
-    payload = {"config": model.config, "state_dict": state, "train": asdict(cfg) if cfg else None}
-    check_plain(payload)
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def load_superlim(path=None, device: str | None = None) -> SuperLIM:
-    """Load a checkpoint saved by `save_superlim` (default: the committed weights), running no
-    code from the file: it holds only tensors and plain data (`kit.safeload`)."""
-    path = Path(path) if path else DEFAULT_WEIGHTS
-    if not path.is_file():
-        raise KitError(
-            f"{path}: no SuperLIM checkpoint; train one with `python -m kit.drift.superlim --out {path}`"
-        )
-    payload = load_plain(path, "SuperLIM checkpoint")
-    require_keys(payload, ("config", "state_dict"), path, "SuperLIM checkpoint")
-    config, weights = payload["config"], payload["state_dict"]
-    try:
-        model = SuperLIM(
-            tuple(config["channels"]),
-            tuple(config["convs"]),
-            config["head"],
-            config["descriptor_dim"],
-        )
-        weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
-    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
-        raise KitError(f"{path}: not a SuperLIM checkpoint ({reason(exc)})") from None
-    load_weights(model, weights, path, "weights do not fit the stored SuperLIM config")
-    return model.to(resolve_device(device)).eval()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train a SuperLIM checkpoint (self-supervised).")
-    parser.add_argument("--out", default=str(DEFAULT_WEIGHTS), help="checkpoint path")
-    parser.add_argument(
-        "--images", nargs="*", help="GeoTIFFs to train on (default: shared S1 images)"
-    )
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
-    for name, value in asdict(SuperLIMTrainConfig()).items():
-        if name != "device":
-            parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
-    parser.add_argument("--device", default=None)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    cfg = SuperLIMTrainConfig(**{k: getattr(args, k) for k in asdict(SuperLIMTrainConfig())})
-    start = time.perf_counter()
-    model, history = train_superlim(cfg, training_sources(args.images, seed=cfg.seed))
-    save_superlim(model, args.out, cfg)
-    last = history[-20:]
-    acc = np.mean([h["match_accuracy"] for h in last])
-    print(
-        f"saved {args.out} after {cfg.steps} steps in {time.perf_counter() - start:.0f} s; final cell match accuracy {acc:.2f}"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
