@@ -211,3 +211,34 @@ def test_calibration_is_left_out_for_ensembles_and_other_tta(calibrated_run, tmp
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # not asked for: nothing to warn about
         assert _predictor(checkpoint, tmp_path, tta=True, calibration=False).calibration is None
+
+
+def test_the_scorer_reads_what_predict_writes_and_agrees_on_coverage(calibrated_run, tmp_path):
+    """End to end with the scoring side: `score_submission(uncertainty=...)` accepts the files
+    and its SIC interval coverage is the share of scored pixels whose reference lies in
+    [low, high], computed here from the written files."""
+    from kit.data import SceneDataset
+    from kit.data.selection import prediction_scenes
+    from scoring import score_submission
+
+    checkpoint, data, _ = calibrated_run
+    predictor = _predictor(checkpoint, tmp_path)
+    paths = {"uncertainty": tmp_path / "u.nc", "probabilities": tmp_path / "p.nc"}
+    submission = predict_dataset(predictor, data, tmp_path / "s.nc", progress=False, **paths)
+    report = score_submission(submission, data, **paths)
+    calibration = report.statistics["calibration"]
+    assert set(calibration["charts"]) == set(charts.CHARTS)
+    uncertainty, written = _read(paths["uncertainty"]), _read(submission)
+    inside, total = 0, 0
+    for item in SceneDataset(predictor.data, prediction_scenes(data)):
+        scene_id, reference = item["scene_id"], item["charts"]["SIC"]
+        low_name, high_name = charts.sic_interval_variables(scene_id)
+        low, high = uncertainty[low_name], uncertainty[high_name]
+        scored = (reference != charts.MASK) & (
+            written[charts.submission_variable(scene_id, "SIC")] != charts.MASK
+        )
+        inside += int(((low <= reference) & (reference <= high) & scored).sum())
+        total += int(scored.sum())
+    interval = calibration["sic_interval"]
+    assert interval["pixels"] == total > 0
+    assert interval["coverage"] == pytest.approx(inside / total)
