@@ -32,6 +32,7 @@ from scipy.optimize import minimize_scalar
 from tqdm.auto import tqdm
 
 from kit import charts
+from kit.data.layouts import discover
 from kit.data.scene_dataset import SceneDataset
 from kit.data.selection import resolve_data_dir, split_scenes
 from kit.errors import KitError
@@ -348,20 +349,27 @@ def format_calibration(calibration: Calibration) -> str:
     ...     "ece_before": 12.0, "ece_after": 3.5}})))
     chart  fitted       pixels  NLL before  NLL after  ECE before  ECE after
     SOD    T = 1.250       100      0.9000     0.8000       12.0%       3.5%
+
+    A value at the end of the searched range (`LOG_BOUNDS`) is marked: the NLL still fell
+    there, so the scenes say little (too few, or one class throughout):
+
+    >>> print(format_calibration(Calibration({"FLOE": math.exp(5.0)}, metrics={"FLOE": {
+    ...     "pixels": 9.0, "nll_before": 2.0, "nll_after": 1.9,
+    ...     "ece_before": 20.0, "ece_after": 14.0}})).splitlines()[1])
+    FLOE   T = 148.413       9      2.0000     1.9000       20.0%      14.0%  at the range's end
     """
     lines = ["chart  fitted       pixels  NLL before  NLL after  ECE before  ECE after"]
     for chart in charts.CHARTS:
         m = calibration.metrics.get(chart)
         if m is None:
             continue
-        fitted = (
-            f"T = {calibration.temperature(chart):.3f}"
-            if chart in calibration.temperatures
-            else f"s = {calibration.sic_std_scale:.3f}"
-        )
+        value = calibration.temperatures.get(chart, calibration.sic_std_scale)
+        fitted = f"{'T' if chart in calibration.temperatures else 's'} = {value:.3f}"
+        edge = min(abs(math.log(value) - bound) for bound in LOG_BOUNDS) < 1e-3
         lines.append(
             f"{chart:<5}  {fitted:<11}  {int(m['pixels']):>6}  {m['nll_before']:>10.4f}  "
             f"{m['nll_after']:>9.4f}  {m['ece_before']:>9.1f}%  {m['ece_after']:>8.1f}%"
+            + ("  at the range's end" if edge else "")
         )
     return "\n".join(lines)
 
@@ -386,9 +394,13 @@ def validation_scenes(
             f"--data {data_dir}: a test folder; calibration is fitted on validation scenes only"
         )
     folder = resolve_data_dir(data_dir)
-    if scenes:
-        _, validation = split_scenes(folder, list(scenes), setting="--scenes")
-        return validation
+    if scenes:  # any labelled scenes outside the test split, even all of them
+        table = discover(folder)
+        table = table[table["split"] == "train"].reset_index(drop=True)
+        unknown = [s for s in scenes if s not in set(table["scene_id"])]
+        if unknown:
+            raise KitError(f"--scenes: not among the training-split scenes: {', '.join(unknown)}")
+        return table[table["scene_id"].isin(list(scenes))].reset_index(drop=True)
     tc = checkpoint_config(load_checkpoint(checkpoint), checkpoint).train
     _, validation = split_scenes(
         folder, tc.val_scenes, tc.val_fraction, tc.seed,

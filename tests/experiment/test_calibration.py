@@ -149,7 +149,7 @@ def test_calibrate_refuses_test_scenes_and_missing_validation(calibrated_run, tm
     assert "no AutoICE scenes" in fails(capsys, *base, "--data", tmp_path / "empty")
     test_id = prediction_scenes(data)["scene_id"][0]
     line = fails(capsys, *base, "--data", data, "--scenes", test_id)
-    assert f"--scenes: not among the training scenes: {test_id}" in line
+    assert f"--scenes: not among the training-split scenes: {test_id}" in line
     state = load_checkpoint(checkpoint)
     state["config"]["train"]["val_fraction"] = 0.0
     no_validation = save_checkpoint(tmp_path / "noval.pt", state)
