@@ -121,11 +121,11 @@ def test_calibrate_command_adds_a_calibration_to_a_checkpoint_without_one(
 
 
 def test_calibrating_named_scenes_with_fewer_pixels_is_seeded(calibrated_run, tmp_path):
-    from kit.data.selection import split_scenes
+    from kit.data import discover
 
     checkpoint, data, _ = calibrated_run
-    training, _ = split_scenes(data, val_fraction=0.34)
-    ids = list(training["scene_id"][:2])
+    table = discover(data)
+    ids = list(table[table["split"] == "train"]["scene_id"])  # all of them may be named
     runs = [
         calibrate_checkpoint(checkpoint, data, scenes=ids, output=tmp_path / f"{i}.pt",
                              max_pixels=300, seed=seed, progress=False, device="cpu",
@@ -133,7 +133,7 @@ def test_calibrating_named_scenes_with_fewer_pixels_is_seeded(calibrated_run, tm
         for i, seed in enumerate((5, 5, 6))
     ]  # fmt: skip
     assert runs[0] == runs[1] and runs[0].scenes == tuple(ids)
-    assert all(m["pixels"] == 600 for m in runs[0].metrics.values())
+    assert len(ids) == 3 and all(m["pixels"] == 900 for m in runs[0].metrics.values())
     assert runs[2].temperatures != runs[0].temperatures  # another draw
 
 
