@@ -38,12 +38,12 @@ docs-check: docs
 	$(PY) docs/check_site.py docs/_build/html --screenshots docs/_build/screenshots
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check kit scoring tests benchmarks
-	$(VENV)/bin/ruff format --check kit scoring tests benchmarks
+	$(VENV)/bin/ruff check kit scoring tests benchmarks docs/*.py
+	$(VENV)/bin/ruff format --check kit scoring tests benchmarks docs/*.py
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format kit scoring tests benchmarks
-	$(VENV)/bin/ruff check --fix kit scoring tests benchmarks
+	$(VENV)/bin/ruff format kit scoring tests benchmarks docs/*.py
+	$(VENV)/bin/ruff check --fix kit scoring tests benchmarks docs/*.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info docs/_build docs/api/generated
