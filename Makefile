@@ -46,4 +46,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix kit scoring tests benchmarks docs/*.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info docs/_build docs/api/generated
+	rm -rf $(VENV) .pytest_cache build *.egg-info docs/_build docs/api/generated docs/tutorials/*.ipynb
