@@ -96,6 +96,8 @@ html_theme_options = {
     "footer_end": ["sphinx-version", "theme-version"],
 }
 html_context = {"default_mode": "light"}
+# pages without sub-pages: no empty section navigation on the left
+html_sidebars = {"index": [], "getting-started": [], "benchmarks": []}
 html_show_sourcelink = False
 html_copy_source = False
 copybutton_prompt_text = r"\$ |>>> |\.\.\. "

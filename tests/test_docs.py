@@ -168,7 +168,7 @@ def test_command_checker():
 
 
 def test_the_guide_shows_commands():
-    assert len(COMMANDS) >= 40
+    assert len(COMMANDS) >= 30
     assert {line.split()[1] for _, line in COMMANDS} >= {
         "synth", "manifest", "inspect", "train", "predict", "score", "compare", "leaderboard",
         "drift", "drift-eval", "drift-series", "batch",
@@ -201,7 +201,7 @@ NAMES = sorted({n for path in TEXTS for n in DOTTED.findall(path.read_text("utf-
 
 
 def test_the_guide_names_python():
-    assert len(NAMES) >= 40, NAMES
+    assert len(NAMES) >= 30, NAMES
 
 
 @pytest.mark.parametrize("dotted", NAMES)
@@ -237,6 +237,7 @@ def test_guide_cluster_config_is_valid(tmp_path):
 # --- the site ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_site_builds_without_warnings(tmp_path):
     pytest.importorskip("sphinx", reason="the docs extra is not installed (`make install` does)")
     from tests.test_public_api import listed_names
