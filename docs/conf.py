@@ -88,6 +88,7 @@ nb_ipywidgets_js = {}  # no widget JavaScript from a CDN
 html_theme = "pydata_sphinx_theme"
 html_title = "AutoICE Kit"
 html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
