@@ -90,6 +90,15 @@ def test_notebook_is_committed_clean(path):
     assert "write_results(" in code[-1].source, f"{path.name}: end by writing results.json"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_resolves_output_dir_against_the_repository(path):
+    """A relative `output_dir` lies under the repository root (`kit.paths.output_path`) from
+    Jupyter (working folder notebooks/), papermill and the docs build (docs/tutorials/) alike."""
+    cells = nbformat.read(path, as_version=4).cells
+    source = "\n".join(c.source for c in cells if c.cell_type == "code")
+    assert "output_dir = output_path(output_dir)" in source, path.name
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_quick_mode(path, tmp_path):
