@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "kit.data.cli",
     "train": "kit.experiment.cli",
     "predict": "kit.experiment.cli",
+    "calibrate": "kit.experiment.cli",  # issue 24
     "score": "scoring.cli",
     "leaderboard": "scoring.cli",
     "compare": "scoring.cli",

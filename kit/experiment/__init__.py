@@ -10,9 +10,11 @@ use. Modules:
 - `distributed`: this process's place in a torchrun run
 - `train`: the training loop (`train`, `validate`, `score_scenes`, `TrainResult`)
 - `predict`: `Predictor` (tiling, test-time augmentation), `predict_dataset`
+- `uncertainty`: per-pixel predictive distributions, confidences, SIC intervals, `Calibration`
+- `calibration`: fitting the calibration on validation scenes (`autoice calibrate`)
 - submissions are written by `scoring.write_submission` (re-exported here)
 - `panels`: chart and SAR figures
-- `cli`: the `autoice train` and `autoice predict` commands
+- `cli`: the `autoice train`, `autoice predict` and `autoice calibrate` commands
 """
 
 from kit.experiment.checkpoint import (

@@ -5,6 +5,8 @@
     autoice train --models                       # the registered model types, a line each
     autoice train mmseaice --data /path/to/ai4arctic
     autoice predict --checkpoint runs/demo/best.pt --data data/demo/test --out upload_package.nc
+    autoice predict ... --uncertainty uncertainty.nc [--probabilities probabilities.nc]
+    autoice calibrate --checkpoint runs/demo/best.pt --data data/demo [--output calibrated.pt]
 
 `python -m kit.train_entry` and torchrun use the same options (see `kit.train_entry`).
 """
@@ -18,6 +20,7 @@ from kit.atomic import check_output_file
 from kit.data.selection import DEMO_DATA
 from kit.device import DEVICE_CHOICES
 from kit.errors import KitError
+from kit.experiment.calibration import MAX_PIXELS, calibrate_checkpoint, format_calibration
 from kit.experiment.config import (
     TILE_OVERLAP,
     TILE_SIZE,
@@ -129,12 +132,24 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
                         help="overlap of neighbouring tiles (working-grid px), less than half "
                         "of --tile-size")  # fmt: skip
     parser.add_argument("--cache-dir", help="scene cache folder (default: the checkpoint's)")
+    # ---- uncertainty (issue 24)
+    parser.add_argument("--uncertainty", metavar="FILE",
+                        help="also write the confidence of each written class and the SIC 90 %% "
+                        "interval per pixel into this file")  # fmt: skip
+    parser.add_argument("--probabilities", metavar="FILE",
+                        help="also write every class's probability (percent) into this file")  # fmt: skip
+    parser.add_argument("--no-calibration", action="store_true",
+                        help="ignore the calibration stored in the checkpoint")  # fmt: skip
+    # ---- end uncertainty
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """Predict as the parsed options say; paths and tiles are checked before any work."""
     check_tiles(args.tile_size, args.tile_overlap, "--tile-size", "--tile-overlap")
     check_output_file(args.out, "--out")
+    for setting in ("uncertainty", "probabilities"):
+        if getattr(args, setting) is not None:
+            check_output_file(getattr(args, setting), f"--{setting}")
     if args.png is not None and Path(args.png).exists() and not Path(args.png).is_dir():
         raise KitError(f"--png {args.png}: is a file; give a folder for the panels")
     predictor = Predictor.from_checkpoints(
@@ -144,9 +159,55 @@ def run_predict(args: argparse.Namespace) -> int:
         tta=args.tta,
         tile_size=args.tile_size,
         tile_overlap=args.tile_overlap,
+        # the class maps never depend on it: only an uncertainty file reads it (and warns)
+        calibration=bool(args.uncertainty or args.probabilities) and not args.no_calibration,
     )
-    out = predict_dataset(predictor, args.data, args.out, args.png)
-    print(f"wrote {out}")
+    out = predict_dataset(predictor, args.data, args.out, args.png,
+                          uncertainty=args.uncertainty, probabilities=args.probabilities)  # fmt: skip
+    written = [str(out), *(p for p in (args.uncertainty, args.probabilities) if p)]
+    print(f"wrote {', '.join(written)}")
+    return 0
+
+
+# -------------------------------------------------------------------- autoice calibrate (issue 24)
+
+
+def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `autoice calibrate`."""
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT",
+                        help="trained checkpoint to calibrate")  # fmt: skip
+    parser.add_argument("--data", required=True,
+                        help="its dataset folder; the validation scenes its training drew are "
+                        "used (never a test folder)")  # fmt: skip
+    parser.add_argument("--scenes", nargs="+", metavar="ID",
+                        help="calibrate on these training-split scene ids instead")  # fmt: skip
+    parser.add_argument("--output", metavar="CKPT2",
+                        help="write the calibrated checkpoint here (default: over CKPT)")  # fmt: skip
+    parser.add_argument("--tta", action="store_true",
+                        help="calibrate the 8-view average (for predict --tta)")  # fmt: skip
+    parser.add_argument("--pixels", type=int, default=MAX_PIXELS,
+                        help="labelled pixels drawn per scene and chart")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed of the pixel draw")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                        help="where to predict; auto: CUDA when available")  # fmt: skip
+    parser.add_argument("--cache-dir", help="scene cache folder (default: the checkpoint's)")
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    """Calibrate as the parsed options say; prints the NLL and ECE before and after."""
+    if not Path(args.checkpoint).is_file():
+        raise KitError(f"--checkpoint {args.checkpoint}: no such file")
+    if args.pixels < 1:
+        raise KitError(f"--pixels {args.pixels}: must be >= 1")
+    if args.output is not None:
+        check_output_file(args.output, "--output")
+    path, calibration = calibrate_checkpoint(
+        args.checkpoint, args.data, scenes=args.scenes, output=args.output,
+        max_pixels=args.pixels, seed=args.seed, device=args.device, tta=args.tta,
+        cache_dir=args.cache_dir,
+    )  # fmt: skip
+    print(format_calibration(calibration))
+    print(f"calibrated on {len(calibration.scenes)} validation scene(s); wrote {path}")
     return 0
 
 
@@ -154,7 +215,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    """Add `train` and `predict` to the `autoice` parser."""
+    """Add `train`, `predict` and `calibrate` to the `autoice` parser."""
     parser = subparsers.add_parser(
         "train",
         help="train a model from an experiment config",
@@ -171,3 +232,13 @@ def register(subparsers) -> None:
     )
     add_predict_arguments(parser)
     parser.set_defaults(handler=run_predict)
+    # ---- autoice calibrate (issue 24)
+    parser = subparsers.add_parser(
+        "calibrate",
+        help="fit a checkpoint's probability calibration on its validation scenes",
+        description="Fit temperatures (classification heads) and a SIC standard-deviation "
+        "factor by minimising the NLL on validation scenes, and store them in the checkpoint.",
+    )
+    add_calibrate_arguments(parser)
+    parser.set_defaults(handler=run_calibrate)
+    # ---- end autoice calibrate

@@ -88,6 +88,9 @@ class TrainConfig:
     time_budget_s: float | None = None
     #: Threads for CPU training (torch.set_num_threads); 0 leaves torch's default.
     cpu_threads: int = 0
+    #: Fit the probability calibration (temperatures, SIC std factor) on the validation scenes
+    #: at the end of training and store it in `best.pt` (`kit.experiment.calibration`).
+    calibrate: bool = True
 
     def __post_init__(self) -> None:
         check_tiles(self.tile_size, self.tile_overlap, "train: tile_size", "train: tile_overlap")

@@ -5,7 +5,9 @@ An epoch is `data.epoch_len` random patch batches (per process). After each epoc
 predicts the validation scenes whole, on the working grid, and the predictions, brought back to
 the 80 m grid, are scored with the challenge metric (`scoring.ScoreAccumulator`). The output
 folder gets `last.pt` (resumable with `--resume`), `best.pt` (best combined score; the latest
-epoch when there are no validation scenes), `metrics.csv` and TensorBoard logs. With torchrun the processes use DistributedDataParallel
+epoch when there are no validation scenes), `metrics.csv` and TensorBoard logs. At the end,
+`best.pt` gets its probability calibration fitted on the validation scenes
+(`kit.experiment.calibration`; `train.calibrate: false` leaves it out). With torchrun the processes use DistributedDataParallel
 (NCCL on GPU, gloo on CPU); each draws its own shard of patches and process 0 validates and
 writes the checkpoints.
 """
@@ -37,6 +39,7 @@ from kit.data.selection import resolve_data_dir, split_scenes
 from kit.data.sources import missing_variables, scene_sources
 from kit.device import amp_dtype
 from kit.errors import KitError
+from kit.experiment.calibration import fit_calibration
 from kit.experiment.checkpoint import (
     MODEL_KEYS,
     RESUME_KEYS,
@@ -60,6 +63,7 @@ from kit.experiment.distributed import (
 from kit.experiment.metrics_log import MetricsLog
 from kit.experiment.optim import make_optimizer, make_scheduler
 from kit.experiment.predict import Predictor
+from kit.experiment.uncertainty import CALIBRATION_KEY
 from kit.models import MultiTaskLoss, build_model, sic_scale
 from kit.safeload import require_keys
 from scoring import ScoreAccumulator
@@ -341,6 +345,14 @@ def train(
                 break
     finally:
         log.close()
+    if (
+        done.epochs_run
+        and config.train.calibrate
+        and run.validation is not None
+        and (run.out_dir / BEST).exists()
+    ):
+        _calibrate_best(run, progress)
+    barrier(proc)
     return TrainResult(
         out_dir=run.out_dir,
         model=run.model,
@@ -463,6 +475,21 @@ def _save(run: _Run, done: _Done, epoch: int, row: dict[str, Any]) -> None:
     save_checkpoint(run.out_dir / LAST, checkpoint)
     if improved or run.validation is None:
         save_checkpoint(run.out_dir / BEST, checkpoint)
+
+
+def _calibrate_best(run: _Run, progress: bool) -> None:
+    """Fit best.pt's calibration on the validation scenes and store it there (process 0)."""
+    best = run.out_dir / BEST
+    tc = run.config.train
+    predictor = Predictor.from_checkpoints(
+        [best], calibration=False, device=run.proc.device,
+        tile_size=tc.tile_size, tile_overlap=tc.tile_overlap,
+    )  # fmt: skip
+    calibration = fit_calibration(predictor, run.validation, seed=tc.seed, progress=progress)
+    state = load_checkpoint(best)
+    state[CALIBRATION_KEY] = calibration.to_dict()
+    save_checkpoint(best, state)
+    run.model.train()
 
 
 def _initial_state(out_dir: Path, config: ExperimentConfig, resume: bool, overwrite: bool):

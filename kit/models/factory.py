@@ -4,7 +4,7 @@
 model:
   type: multitask_unet        # unet | multitask_unet | smp (kit.models.registry)
   filters: [32, 32, 64, 64]   # channels per resolution (unet, multitask_unet)
-  sic_head: regression        # regression | classification (default per type)
+  sic_head: regression        # regression | classification | gaussian (default per type)
   sic_units: fraction         # regression head learns SIC/10 (fraction) or tenths (default)
 ```
 """
@@ -24,7 +24,7 @@ from kit.errors import KitError
 # The modules that register the kit's model types (`kit.models.registry.register_model`), in
 # the order listings show them: a new model type is a module and its line here.
 from kit.models import multitask, smp_models  # noqa: F401  (registers unet, multitask_unet; smp)
-from kit.models.heads import HEAD_KINDS, REGRESSION, head_kinds
+from kit.models.heads import HEAD_KINDS, head_kinds, is_regression
 from kit.models.registry import MODEL_TYPES, model_type_names
 from kit.models.unet import MAX_LEVELS
 
@@ -45,8 +45,10 @@ class ModelConfig:
     #: Decoder channels per resolution (default: the encoder's), multi-task U-Net only.
     decoder_filters: tuple[int, ...] | None = None
     separate_decoders: bool = False
-    #: SIC head; default classification for `unet`, regression for the others.
-    sic_head: Literal["classification", "regression"] | None = None
+    #: SIC head; default classification for `unet`, regression for the others. `gaussian` is a
+    #: regression head that also predicts the log-variance of SIC, trained with a Gaussian NLL
+    #: (loss type `gaussian_nll`): its spread enters `autoice predict --uncertainty`.
+    sic_head: Literal["classification", "regression", "gaussian"] | None = None
     #: Units the SIC regression learns: `fraction` (SIC/10, an MSE on the scale of the
     #: cross-entropies) or `tenths` (class values; the default, as checkpoints before it).
     sic_units: Literal["tenths", "fraction"] = "tenths"
@@ -64,8 +66,10 @@ class ModelConfig:
             raise KitError(f"model.sic_head {self.sic_head!r}: allowed {', '.join(HEAD_KINDS)}")
         if self.sic_units not in SIC_UNITS:
             raise KitError(f"model.sic_units {self.sic_units!r}: allowed {', '.join(SIC_UNITS)}")
-        if self.sic_units != "tenths" and self.resolved_sic_head != REGRESSION:
-            raise KitError(f"model.sic_units {self.sic_units} needs sic_head: regression")
+        if self.sic_units != "tenths" and not is_regression(self.resolved_sic_head):
+            raise KitError(
+                f"model.sic_units {self.sic_units} needs sic_head: regression or gaussian"
+            )
         if not isinstance(self.extra, dict):
             raise KitError(f"model.extra: expected a mapping of smp arguments, got {self.extra!r}")
         for key, types in type_settings().items():

@@ -2,7 +2,9 @@
 
 Every model of the kit returns `{chart: tensor [B, C, H, W]}`. A chart's head is either a
 classification head (C = number of classes, logits) or, for SIC only, a regression head (C = 1,
-concentration in tenths). A regression head may learn the concentration as a fraction in [0, 1]
+concentration in tenths) or a Gaussian head (``sic_head: gaussian``, C = 2: the concentration
+in tenths and the log of its predicted variance in tenths squared, trained with a Gaussian
+negative log-likelihood, `kit.models.losses`). A regression head may learn the concentration as a fraction in [0, 1]
 (`regression_scale` 10, the model config's `sic_units: fraction`): its 1x1 convolution then
 predicts SIC/10 and the head multiplies by 10, so every model output stays in tenths. Ensembles and test-time augmentation average *scores* (class
 probabilities, or the regressed value) before taking classes.
@@ -10,6 +12,7 @@ probabilities, or the regressed value) before taking classes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -19,7 +22,18 @@ from kit import charts
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
-HEAD_KINDS = (CLASSIFICATION, REGRESSION)
+#: A regression head that also predicts the log-variance of its value (issue 24).
+GAUSSIAN = "gaussian"
+HEAD_KINDS = (CLASSIFICATION, REGRESSION, GAUSSIAN)
+
+
+def is_regression(kind: str) -> bool:
+    """Whether a head kind regresses a value (``regression`` or ``gaussian``).
+
+    >>> [is_regression(k) for k in HEAD_KINDS]
+    [False, True, True]
+    """
+    return kind in (REGRESSION, GAUSSIAN)
 
 
 def head_kinds(chart_names: Sequence[str], sic_head: str = CLASSIFICATION) -> dict[str, str]:
@@ -33,8 +47,10 @@ def head_kinds(chart_names: Sequence[str], sic_head: str = CLASSIFICATION) -> di
 
 
 def head_channels(kinds: Mapping[str, str]) -> dict[str, int]:
-    """Output channels per chart: 1 for regression, the class count for classification."""
-    return {c: 1 if k == REGRESSION else charts.N_CLASSES[c] for c, k in kinds.items()}
+    """Output channels per chart: 1 for regression, 2 for a Gaussian head (value and
+    log-variance), the class count for classification."""
+    sizes = {REGRESSION: 1, GAUSSIAN: 2}
+    return {c: sizes.get(k, charts.N_CLASSES[c]) for c, k in kinds.items()}
 
 
 class ChartHeads(nn.Module):
@@ -67,18 +83,27 @@ class ChartHeads(nn.Module):
 def scale_regression(
     outputs: Mapping[str, torch.Tensor], kinds: Mapping[str, str], scale: float
 ) -> dict[str, torch.Tensor]:
-    """Regression outputs times `scale` (a fraction head back to tenths); others unchanged."""
+    """Regression outputs times `scale` (a fraction head back to tenths; a Gaussian head's
+    log-variance gains ``2 log(scale)``); others unchanged."""
     if scale == 1.0:
         return dict(outputs)
-    return {c: out * scale if kinds[c] == REGRESSION else out for c, out in outputs.items()}
+    scaled = {}
+    for chart, out in outputs.items():
+        if kinds[chart] == GAUSSIAN:
+            out = torch.cat([out[:, :1] * scale, out[:, 1:] + 2 * math.log(scale)], dim=1)
+        elif kinds[chart] == REGRESSION:
+            out = out * scale
+        scaled[chart] = out
+    return scaled
 
 
 def to_scores(
     outputs: Mapping[str, torch.Tensor], kinds: Mapping[str, str]
 ) -> dict[str, torch.Tensor]:
-    """Averageable scores: softmax probabilities for classification, the value for regression."""
+    """Averageable scores: softmax probabilities for classification, the value for regression
+    (and a Gaussian head's log-variance, as its second channel)."""
     return {
-        c: out.float() if kinds[c] == REGRESSION else torch.softmax(out.float(), dim=1)
+        c: out.float() if is_regression(kinds[c]) else torch.softmax(out.float(), dim=1)
         for c, out in outputs.items()
     }
 
@@ -89,7 +114,7 @@ def scores_to_classes(
     """Class maps `[B, H, W]` (uint8): argmax, or the regressed SIC clamped to 0-10 and rounded."""
     classes = {}
     for chart, score in scores.items():
-        if kinds[chart] == REGRESSION:
+        if is_regression(kinds[chart]):
             top = charts.N_CLASSES[chart] - 1
             value = torch.nan_to_num(score[:, 0], nan=0.0).clamp(0, top).round()
         else:

@@ -6,6 +6,9 @@
   (a random model's MSE is O(1) like its CE); on class values 0-10 (`tenths`) it is ~100x larger
   and swamps the other tasks unless weighted down.
 - `focal`: focal loss (Lin et al. 2017), optionally with the same class weights.
+- `gaussian_nll`: the Gaussian negative log-likelihood (`torch.nn.GaussianNLLLoss`, without the
+  constant) of a Gaussian SIC head (`model.sic_head: gaussian`): its value is the mean, its
+  second channel the log-variance; taken in the units the head learns, like `mse`.
 
 ```yaml
 loss:
@@ -17,6 +20,7 @@ loss:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Literal
@@ -27,9 +31,13 @@ from torch import nn
 
 from kit import charts
 from kit.errors import KitError
-from kit.models.heads import REGRESSION
+from kit.models.heads import GAUSSIAN, REGRESSION
 
-LOSS_TYPES = ("ce", "mse", "focal")
+LOSS_TYPES = ("ce", "mse", "focal", "gaussian_nll")
+#: The loss types each head kind takes.
+HEAD_LOSSES = {REGRESSION: ("mse",), GAUSSIAN: ("gaussian_nll",)}
+#: Largest log-variance a Gaussian head's loss sees (exp(20) tenths squared: no overflow).
+MAX_LOG_VARIANCE = 20.0
 CLASS_WEIGHTING = ("none", "median_frequency")
 
 
@@ -37,7 +45,7 @@ CLASS_WEIGHTING = ("none", "median_frequency")
 class ChartLossConfig:
     """The loss of one chart: its type, task weight, class weighting and focal gamma."""
 
-    type: Literal["ce", "mse", "focal"] = "ce"
+    type: Literal["ce", "mse", "focal", "gaussian_nll"] = "ce"
     weight: float = 1.0
     class_weights: Literal["none", "median_frequency"] = "none"
     gamma: float = 2.0
@@ -51,8 +59,8 @@ class ChartLossConfig:
             )
         if self.weight < 0 or self.gamma < 0:
             raise KitError(f"loss weight and gamma must be >= 0, got {self.weight}, {self.gamma}")
-        if self.type == "mse" and self.class_weights != "none":
-            raise KitError("loss class_weights apply to ce and focal, not mse")
+        if self.type in ("mse", "gaussian_nll") and self.class_weights != "none":
+            raise KitError(f"loss class_weights apply to ce and focal, not {self.type}")
 
 
 @dataclass(frozen=True)
@@ -73,9 +81,10 @@ class LossConfig:
 
 
 def default_loss(chart: str, kind: str) -> ChartLossConfig:
-    """MSE for a regression head, cross-entropy otherwise, with the challenge's chart weight."""
+    """MSE for a regression head, Gaussian NLL for a Gaussian head, cross-entropy otherwise,
+    with the challenge's chart weight."""
     return ChartLossConfig(
-        type="mse" if kind == REGRESSION else "ce", weight=charts.CHART_WEIGHTS[chart]
+        type=HEAD_LOSSES.get(kind, ("ce",))[0], weight=charts.CHART_WEIGHTS[chart]
     )
 
 
@@ -95,6 +104,30 @@ def masked_mse(prediction: torch.Tensor, target: torch.Tensor, scale: float = 1.
     if not valid.any():
         return prediction.sum() * 0.0
     return F.mse_loss(prediction[:, 0].float()[valid] / scale, target[valid].float() / scale)
+
+
+def masked_gaussian_nll(
+    prediction: torch.Tensor, target: torch.Tensor, scale: float = 1.0
+) -> torch.Tensor:
+    """Gaussian NLL of class values under a `[B, 2, H, W]` Gaussian head (mean, log-variance),
+    both divided by `scale` (10: on fractions 0-1), MASK ignored.
+
+    ``0.5 * (log var + (mean - target)**2 / var)`` averaged over the valid pixels
+    (`torch.nn.functional.gaussian_nll_loss`, ``full=False``).
+
+    Examples
+    --------
+    >>> prediction = torch.tensor([[5.0, 0.0]]).reshape(1, 2, 1, 1)  # mean 5, variance 1
+    >>> round(masked_gaussian_nll(prediction, torch.tensor([[[7]]])).item(), 4)  # 0.5 * 4
+    2.0
+    """
+    valid = target != charts.MASK
+    if not valid.any():
+        return prediction.sum() * 0.0
+    mean = prediction[:, 0].float()[valid] / scale
+    log_variance = prediction[:, 1].float()[valid].clamp(max=MAX_LOG_VARIANCE)
+    variance = torch.exp(log_variance - 2 * math.log(scale))
+    return F.gaussian_nll_loss(mean, target[valid].float() / scale, variance, eps=1e-6)
 
 
 def focal_loss(
@@ -178,11 +211,11 @@ class MultiTaskLoss(nn.Module):
         for chart, config in self.configs.items():
             if chart not in kinds:
                 raise KitError(f"loss.{chart}: the model has no {chart} head")
-            is_regression = kinds[chart] == REGRESSION
-            if is_regression != (config.type == "mse"):
+            if config.type not in HEAD_LOSSES.get(kinds[chart], ("ce", "focal")):
                 raise KitError(
                     f"loss.{chart}: type {config.type} does not fit a {kinds[chart]} head "
-                    f"(use mse for regression, ce or focal for classification)"
+                    f"(use mse for regression, gaussian_nll for gaussian, ce or focal for "
+                    f"classification)"
                 )
         for chart, config in self.configs.items():
             weights = None
@@ -202,6 +235,8 @@ class MultiTaskLoss(nn.Module):
         weights = getattr(self, f"class_weights_{chart}")
         if config.type == "mse":
             return masked_mse(output, target, self.regression_scale)
+        if config.type == "gaussian_nll":
+            return masked_gaussian_nll(output, target, self.regression_scale)
         if config.type == "focal":
             return focal_loss(output, target, config.gamma, weights)
         return masked_cross_entropy(output, target, weights)

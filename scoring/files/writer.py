@@ -31,7 +31,56 @@ COMPRESSION_LEVEL = 1
 CHUNK_CACHE_BYTES = 1 << 16
 
 
-class SubmissionWriter:
+class UInt8Writer:
+    """Context manager writing 2-D uint8 variables into one netCDF-4 file, atomically.
+
+    The file layout of a submission (see the module docstring): each variable `<name>` has the
+    dimensions `<name>_dim0`, `<name>_dim1`, zlib level `COMPRESSION_LEVEL`, no `_FillValue`
+    and a small chunk cache; the file is written under a temporary name and renamed onto `path`
+    on a clean exit (removed on an error). `SubmissionWriter` and the uncertainty writers
+    (`scoring.files.uncertainty_writer`) are built on it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    title : str
+        The file's ``title`` attribute.
+    setting : str
+        How `path` is named in errors (a folder given as the file, a missing folder).
+    """
+
+    def __init__(self, path: str | os.PathLike, title: str, setting: str):
+        self.path = check_output_file(path, setting)
+        self.title = title
+        self._dataset: netCDF4.Dataset | None = None
+        self._stack = ExitStack()
+
+    def __enter__(self):
+        temporary = self._stack.enter_context(atomic_path(self.path))
+        self._dataset = netCDF4.Dataset(temporary, "w", format="NETCDF4")
+        self._dataset.setncattr("title", self.title)
+        return self
+
+    def _write_uint8(self, name: str, values: np.ndarray) -> None:
+        """Add variable `name` holding `values` (2-D, already checked)."""
+        dims = (f"{name}_dim0", f"{name}_dim1")
+        for dim, size in zip(dims, values.shape):
+            self._dataset.createDimension(dim, size)
+        variable = self._dataset.createVariable(
+            name, "u1", dims, zlib=True, complevel=COMPRESSION_LEVEL, fill_value=False,
+            chunk_cache=CHUNK_CACHE_BYTES,
+        )  # fmt: skip
+        variable[:] = values.astype(np.uint8, copy=False)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._dataset is not None:
+            self._dataset.close()
+            self._dataset = None
+        self._stack.__exit__(exc_type, exc, tb)  # renames on success, removes it on failure
+
+
+class SubmissionWriter(UInt8Writer):
     """Context manager adding scenes to a submission; renamed onto `path` on a clean exit.
 
     >>> with SubmissionWriter("upload_package.nc") as out:   # doctest: +SKIP
@@ -39,16 +88,11 @@ class SubmissionWriter:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = check_output_file(path, "submission")
+        super().__init__(path, "AutoICE submission", "submission")
         self.scene_ids: list[str] = []
-        self._dataset: netCDF4.Dataset | None = None
-        self._stack = ExitStack()
 
     def __enter__(self) -> SubmissionWriter:
-        temporary = self._stack.enter_context(atomic_path(self.path))
-        self._dataset = netCDF4.Dataset(temporary, "w", format="NETCDF4")
-        self._dataset.setncattr("title", "AutoICE submission")
-        return self
+        return super().__enter__()
 
     def add_scene(self, scene_id: str, chart_maps: Mapping[str, np.ndarray]) -> None:
         """Add one scene's class maps (all three charts, same 80 m shape, values 0-N or 255)."""
@@ -134,19 +178,7 @@ class SubmissionWriter:
         bad = (values != charts.MASK) & ((values < 0) | (values >= charts.N_CLASSES[chart]))
         if bad.any():
             raise ScoringError(f"{name}: {int(bad.sum())} values outside the {chart} classes")
-        dims = (f"{name}_dim0", f"{name}_dim1")
-        for dim, size in zip(dims, values.shape):
-            self._dataset.createDimension(dim, size)
-        variable = self._dataset.createVariable(
-            name, "u1", dims, zlib=True, complevel=COMPRESSION_LEVEL, fill_value=False,
-            chunk_cache=CHUNK_CACHE_BYTES,
-        )  # fmt: skip
-        variable[:] = values.astype(np.uint8, copy=False)
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self._dataset.close()
-        self._dataset = None
-        self._stack.__exit__(exc_type, exc, tb)  # renames on success, removes it on failure
+        self._write_uint8(name, values)
 
 
 def write_submission(
