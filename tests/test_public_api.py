@@ -1,8 +1,11 @@
-"""The public API listed in README "Python API": every name imports from where the README says,
-and its docstring is numpydoc with the sections its signature and body call for.
+"""The public API listed in the API reference (docs/api/index.rst): every name imports from
+where the reference says, and its docstring is numpydoc with the sections its signature and
+body call for.
 
-numpydoc is not a dependency of the kit, so the sections are read by a small parser: a section
-is a title line followed by a line of dashes, as numpydoc writes them.
+The names are the entries of the page's `autosummary` lists, from which Sphinx generates one
+page per name (`make docs`; tests/test_docs.py checks that each gets one). numpydoc is not a
+dependency of the tests, so the sections are read by a small parser: a section is a title line
+followed by a line of dashes, as numpydoc writes them.
 """
 
 from __future__ import annotations
@@ -16,20 +19,21 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-SECTION_TITLE = "## Python API"
+API_PAGE = Path(__file__).resolve().parents[1] / "docs" / "api" / "index.rst"
 
 
-def listed_names() -> list[str]:
-    """The dotted names in backticks on the bullet lines of the README's "Python API" section."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index(SECTION_TITLE)
-    end = text.find("\n## ", start + len(SECTION_TITLE))
-    section = text[start : end if end != -1 else len(text)]
-    names = []
-    for line in section.splitlines():
-        if line.startswith("- "):
-            names += re.findall(r"`((?:kit|scoring)(?:\.\w+)+)`", line)
+def listed_names(text: str | None = None) -> list[str]:
+    """The dotted names listed under the `.. autosummary::` directives of the API page: the
+    indented lines after the directive and its options, up to the first unindented line."""
+    lines = (API_PAGE.read_text(encoding="utf-8") if text is None else text).splitlines()
+    names, inside = [], False
+    for line in lines:
+        if line.startswith(".. autosummary::"):
+            inside = True
+        elif inside and line.strip() and not line[0].isspace():
+            inside = False
+        elif inside and line.strip() and not line.strip().startswith(":"):
+            names += re.findall(r"^\s+~?((?:kit|scoring)(?:\.\w+)+)\s*$", line)
     return names
 
 
@@ -131,13 +135,37 @@ def problems(dotted: str) -> list[str]:
 NAMES = listed_names()
 
 
-def test_readme_lists_the_api():
+def test_the_api_page_lists_the_api():
     assert len(NAMES) >= 30, NAMES
     assert len(NAMES) == len(set(NAMES)), "a name is listed twice"
 
 
+def test_listed_names_reads_only_autosummary_entries():
+    page = """Title
+=====
+
+``kit.not.listed`` in prose, and a toctree:
+
+.. toctree::
+
+   kit.not.either
+
+.. autosummary::
+   :toctree: generated
+   :nosignatures:
+
+   kit.data.discover
+   ~scoring.score_submission
+
+After the list ``kit.nor.this``.
+
+   kit.indented.after.text
+"""
+    assert listed_names(page) == ["kit.data.discover", "scoring.score_submission"]
+
+
 @pytest.mark.parametrize("dotted", NAMES)
-def test_name_imports_from_where_the_readme_says(dotted):
+def test_name_imports_from_where_the_api_page_says(dotted):
     obj = resolve(dotted)
     assert callable(obj), f"{dotted} is not a function or class"
 

@@ -43,7 +43,7 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Everything the training loader needs to know. See README "Training data".
+    """Everything the training loader needs to know. See the user guide, "Training data".
 
     Read from YAML with `from_yaml` (or `from_dict`), which reject unknown keys and values by
     name; the checks below run however it is built.

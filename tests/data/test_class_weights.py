@@ -76,7 +76,7 @@ def test_manifest_sic_weights_beside_ai4seaice():
     assert np.round(ours, 3).tolist() == PINNED_MANIFEST_SIC_WEIGHTS
 
 
-#: SIC weights of the manifest's training scenes (pinned; see README "Training data").
+#: SIC weights of the manifest's training scenes (pinned; see docs/guide/training-data.md).
 PINNED_MANIFEST_SIC_WEIGHTS = [
     0.038,
     5.091,

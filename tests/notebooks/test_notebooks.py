@@ -20,6 +20,7 @@ EXPECTED = [
     "04_make_submission.ipynb",
     "05_score_and_leaderboard.ipynb",
     "06_sea_ice_drift.ipynb",
+    "07_where_the_model_doubts.ipynb",
 ]
 STANDARD_PARAMETERS = {"data_dir", "output_dir", "device", "seed", "quick"}
 
@@ -63,9 +64,35 @@ def check_ablation_results(results: dict) -> None:
         assert row["verdicts"]["combined"] == expected, (key, row)
 
 
+def check_calibration_results(results: dict) -> None:
+    """Notebook 07: calibration is fitted on validation scenes only, leaves the class maps (and
+    so the scores) unchanged, and each verdict follows from the two ECE intervals."""
+    assert results["class_maps_identical"] is True, results
+    fitted = results["calibration"]
+    assert fitted["scenes"] and not set(fitted["scenes"]) & set(results["test_scenes"]), fitted
+    assert all(t > 0 for t in fitted["temperatures"].values()) and fitted["sic_std_scale"] > 0
+    assert results["scores"]["calibrated"] == results["scores"]["uncalibrated"], results
+    for run in ("calibrated", "uncalibrated"):
+        assert 0 <= results["sic_coverage"][run] <= 1, results
+        assert all(e is None or 0 <= e <= 1 for e in results["ece"][run].values()), results
+    for chart, verdict in results["verdicts"].items():
+        before, after = (
+            results["ece_intervals"][run][chart] for run in ("uncalibrated", "calibrated")
+        )
+        if before["low"] is None or after["low"] is None:
+            continue
+        if after["high"] < before["low"]:
+            assert verdict.startswith("calibration lowered"), (chart, verdict)
+        elif after["low"] > before["high"]:
+            assert verdict.startswith("calibration RAISED"), (chart, verdict)
+        else:
+            assert verdict.endswith("not resolved"), (chart, verdict)
+
+
 #: Checks of a notebook's results.json beyond "it ran".
 RESULT_CHECKS = {
     "03_multitask_mmseaice": check_ablation_results,
+    "07_where_the_model_doubts": check_calibration_results,
     "06_sea_ice_drift": check_drift_results,
 }
 
@@ -88,6 +115,15 @@ def test_notebook_is_committed_clean(path):
     assert not missing, f"{path.name}: parameters cell lacks {sorted(missing)}"
     assert nb.cells[0].cell_type == "markdown", f"{path.name}: start with a title cell"
     assert "write_results(" in code[-1].source, f"{path.name}: end by writing results.json"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_resolves_output_dir_against_the_repository(path):
+    """A relative `output_dir` lies under the repository root (`kit.paths.output_path`) from
+    Jupyter (working folder notebooks/), papermill and the docs build (docs/tutorials/) alike."""
+    cells = nbformat.read(path, as_version=4).cells
+    source = "\n".join(c.source for c in cells if c.cell_type == "code")
+    assert "output_dir = output_path(output_dir)" in source, path.name
 
 
 @pytest.mark.slow
