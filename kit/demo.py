@@ -47,7 +47,8 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole demo; `quick` uses the small dataset (tests), `epochs` caps training."""
     from kit.experiment.config import load_experiment
-    from kit.experiment.predict import Predictor, predict_dataset
+    from kit.experiment.predict import Predictor
+    from kit.experiment.submission import predict_dataset
     from kit.experiment.train import train
     from scoring import Leaderboard, score_submission
     from scoring.leaderboard.export import bar_chart_png, export

@@ -9,7 +9,8 @@ use. Modules:
 - `checkpoint`: what a checkpoint holds, saving, loading, `check_compatible`
 - `distributed`: this process's place in a torchrun run
 - `train`: the training loop (`train`, `validate`, `score_scenes`, `TrainResult`)
-- `predict`: `Predictor` (tiling, test-time augmentation), `predict_dataset`
+- `predict`: `Predictor` (tiling, test-time augmentation)
+- `submission`: `predict_dataset`, a dataset into a submission file (and its uncertainty files, panels)
 - `uncertainty`: per-pixel predictive distributions, confidences, SIC intervals, `Calibration`
 - `calibration`: fitting the calibration on validation scenes (`autoice calibrate`)
 - submissions are written by `scoring.write_submission` (re-exported here)
@@ -24,7 +25,8 @@ from kit.experiment.checkpoint import (
     save_checkpoint,
 )
 from kit.experiment.config import ExperimentConfig, TrainConfig, load_experiment
-from kit.experiment.predict import Predictor, predict_dataset
+from kit.experiment.predict import Predictor
+from kit.experiment.submission import predict_dataset
 from kit.experiment.train import TrainResult, score_scenes, train, validate
 from kit.lazy import lazy_exports
 from scoring.files.writer import SubmissionWriter, write_submission

@@ -46,6 +46,8 @@ from kit.experiment.uncertainty import (
     sic_std,
 )
 from kit.models.heads import is_regression
+from scoring.calibration.counts import LEVELS
+from scoring.calibration.reliability import calibration_errors
 
 #: Labelled pixels drawn per validation scene and chart to fit on.
 MAX_PIXELS = 20_000
@@ -53,8 +55,6 @@ MAX_PIXELS = 20_000
 #: and the grid points tried over it before the bounded search.
 LOG_BOUNDS = (-5.0, 5.0)
 LOG_GRID = 41
-#: Bins of confidence for the expected calibration error.
-ECE_BINS = 10
 
 
 # -------------------------------------------------------------------- pixels
@@ -166,11 +166,10 @@ def regression_nll(
     return float(-np.log(np.maximum(probability, PROBABILITY_FLOOR)).mean())
 
 
-def expected_calibration_error(
-    confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS
-) -> float:
-    """ECE in percent: over equal-width bins of confidence on [0, 1] (1 in the last bin), the
-    pixel-weighted mean of |accuracy - mean confidence|.
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray) -> float:
+    """ECE in percent of confidences as an uncertainty file writes them (whole percents),
+    with the scorer's definition (`scoring.calibration.calibration_errors`: 10 equal-width
+    bins on [0, 1], 1 in the last bin, the pixel-weighted mean of |accuracy - confidence|).
 
     >>> expected_calibration_error(np.array([0.95, 0.95, 0.55, 0.55]),
     ...                            np.array([True, True, True, False]))  # doctest: +ELLIPSIS
@@ -179,13 +178,11 @@ def expected_calibration_error(
     confidence = np.asarray(confidence, dtype=np.float64)
     if confidence.size == 0:
         return math.nan
-    index = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-    count = np.bincount(index, minlength=bins)
-    gap = np.abs(
-        np.bincount(index, weights=np.asarray(correct, dtype=np.float64), minlength=bins)
-        - np.bincount(index, weights=confidence, minlength=bins)
-    )
-    return float(100.0 * gap.sum() / count.sum())
+    levels = np.rint(confidence * charts.PERCENT_MAX).astype(np.int64)
+    totals = np.bincount(levels, minlength=LEVELS)
+    right = np.bincount(levels, weights=np.asarray(correct, dtype=np.float64), minlength=LEVELS)
+    ece, _ = calibration_errors(totals, right)
+    return float(100.0 * ece)
 
 
 def _minimise(nll) -> float:
@@ -453,7 +450,16 @@ def calibrate_checkpoint(
     ------
     KitError
         From `validation_scenes`, an unreadable checkpoint, or scenes without labels.
-    """
+
+    Examples
+    --------
+    Test scenes are never used to fit (see notebook 07 for a whole run):
+
+    >>> calibrate_checkpoint("runs/demo/best.pt", "data/test")
+    Traceback (most recent call last):
+    ...
+    kit.errors.KitError: --data data/test: a test folder; calibration is fitted on validation scenes only
+    """  # noqa: E501
     table = validation_scenes(checkpoint, data_dir, scenes)
     state = load_checkpoint(checkpoint)
     if "tile_size" not in options:

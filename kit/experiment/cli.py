@@ -29,7 +29,8 @@ from kit.experiment.config import (
     packaged_recipes,
 )
 from kit.experiment.distributed import is_main_process
-from kit.experiment.predict import Predictor, predict_dataset
+from kit.experiment.predict import Predictor
+from kit.experiment.submission import predict_dataset
 from kit.experiment.train import train
 from kit.models.registry import MODEL_TYPES
 

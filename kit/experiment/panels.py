@@ -4,7 +4,9 @@ SIC uses cmocean's `ice` map in 11 steps, SOD and FLOE the class colours of `kit
 colour bar is labelled with the class names. MASK pixels (no label: land, no data, ambiguous)
 and, on predicted charts, land and no-data pixels are drawn light grey, with a legend entry.
 The SAR has a colour bar in dB. With a reference, each chart's title carries the scene's
-score. Large scenes are subsampled for drawing only.
+score. With confidence maps (`autoice predict --uncertainty ... --png`), a row below the
+predictions shows each chart's confidence in the written class (magma: dark is doubtful).
+Large scenes are subsampled for drawing only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from kit.atomic import atomic_path
 #: Longest side, in pixels, of what is drawn for each panel.
 MAX_DRAWN_SIDE = 800
 MASKED_COLOUR = "#d9d9d9"
+#: Colour map of the confidence row (dark: doubtful).
+CONFIDENCE_COLOUR_MAP = "magma"
 #: Legend label of the grey pixels of a reference chart and of a predicted one.
 REFERENCE_MASK_LABEL = "no label (land, no data)"
 PREDICTED_MASK_LABEL = "land / no data"
@@ -74,6 +78,26 @@ def draw_chart(
     if hidden.any():
         grey = Patch(facecolor=MASKED_COLOUR, edgecolor="0.5", label=mask_label)
         ax.legend(handles=[grey], loc="lower left", fontsize=7, framealpha=0.8)
+
+
+def draw_confidence(ax, chart: str, confidence: np.ndarray) -> None:
+    """Draw a chart's confidence map (percent 0-100 of the written class, MASK where nothing is
+    written) on `ax`, MASK grey, with a colour bar in percent.
+
+    Examples
+    --------
+    >>> figure = Figure()
+    >>> ax = figure.subplots()
+    >>> draw_confidence(ax, "SOD", np.array([[100, 40], [255, 0]], dtype=np.uint8))
+    >>> ax.get_title(), figure.axes[-1].get_ylabel()
+    ('SOD confidence', 'confidence of the written class (%)')
+    """
+    values = _thin(np.asarray(confidence))
+    shown = np.ma.masked_array(values, mask=values == charts.MASK)
+    cmap = colormaps[CONFIDENCE_COLOUR_MAP].with_extremes(bad=MASKED_COLOUR)
+    image = ax.imshow(shown, cmap=cmap, vmin=0, vmax=charts.PERCENT_MAX, interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, shrink=0.8, label="confidence of the written class (%)")
+    ax.set_title(f"{chart} confidence")
 
 
 def draw_sar(
@@ -154,16 +178,20 @@ def scene_panel_figure(
     reference: Mapping[str, np.ndarray] | None = None,
     masked: np.ndarray | None = None,
     sar_unit: str = "dB",
+    confidence: Mapping[str, np.ndarray] | None = None,
 ) -> Figure:
-    """The panel as a bare Figure: SAR and each predicted chart; a second row with the
-    reference if given (the SAR then spans both rows). `masked` (land, no data) is greyed on
-    the predicted charts; with a reference, titles carry the scene's scores."""
+    """The panel as a bare Figure: SAR and each predicted chart; a row with each chart's
+    confidence if given (`draw_confidence`), and one with the reference if given (the SAR
+    spans every row). `masked` (land, no data) is greyed on the predicted charts; with a
+    reference, titles carry the scene's scores."""
     chart_names = [c for c in charts.CHARTS if c in predicted]
     scores = scene_scores(predicted, reference) if reference else {}
-    rows = 2 if reference else 1
     layout = [["SAR", *(f"{c} predicted" for c in chart_names)]]
+    if confidence:
+        layout.append(["SAR", *(f"{c} confidence" for c in chart_names)])
     if reference:
         layout.append(["SAR", *(f"{c} reference" for c in chart_names)])
+    rows = len(layout)
     # A bare Figure draws with Agg without switching pyplot's backend (notebooks keep theirs).
     fig = Figure(figsize=(4.4 * (1 + len(chart_names)), 3.9 * rows))
     axes = fig.subplot_mosaic(layout)
@@ -171,6 +199,11 @@ def scene_panel_figure(
     for chart in chart_names:
         draw_chart(axes[f"{chart} predicted"], chart, predicted[chart],
                    score_title(chart, scores.get(chart)), masked, PREDICTED_MASK_LABEL)  # fmt: skip
+        if confidence:
+            if chart in confidence:
+                draw_confidence(axes[f"{chart} confidence"], chart, confidence[chart])
+            else:
+                axes[f"{chart} confidence"].set_axis_off()
         if reference:
             draw_chart(axes[f"{chart} reference"], chart, reference[chart], f"{chart} reference")
     for ax in axes.values():
@@ -190,9 +223,10 @@ def save_scene_panel(
     reference: Mapping[str, np.ndarray] | None = None,
     masked: np.ndarray | None = None,
     sar_unit: str = "dB",
+    confidence: Mapping[str, np.ndarray] | None = None,
 ) -> Path:
     """Save `scene_panel_figure` as a PNG at `path` (written atomically)."""
-    fig = scene_panel_figure(scene_id, sar, predicted, reference, masked, sar_unit)
+    fig = scene_panel_figure(scene_id, sar, predicted, reference, masked, sar_unit, confidence)
     path = Path(path)
     with atomic_path(path) as temporary:
         fig.savefig(temporary, dpi=90, format="png")

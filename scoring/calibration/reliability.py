@@ -46,6 +46,20 @@ def calibration_errors(totals: np.ndarray, correct: np.ndarray) -> tuple[np.ndar
     """ECE and MCE (fractions) of one pool ([LEVELS] counts) or of many ([m, LEVELS]); NaN
     where there is no pixel.
 
+    Parameters
+    ----------
+    totals : numpy.ndarray
+        Pixels per confidence level (0-100 percent), ``[LEVELS]`` or ``[m, LEVELS]``.
+    correct : numpy.ndarray
+        Of those, the pixels whose submitted class is the reference class; same shape.
+
+    Returns
+    -------
+    ece, mce : numpy.ndarray
+        Per pool: ECE (10 equal-width bins, the pixel-weighted mean of the absolute gap
+        between accuracy and mean confidence) and MCE (the largest gap of a non-empty bin),
+        as fractions.
+
     Examples
     --------
     Ten pixels at 90 %, nine right; ten at 60 %, three right:

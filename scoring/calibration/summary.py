@@ -75,9 +75,21 @@ def calibration_statistics(
 ) -> dict:
     """Every calibration figure over `scenes`, JSON-ready (undefined figures None).
 
-    Returns ``{"bins", "coverages", "nll_epsilon", "charts": {chart: chart_calibration (+
-    "probabilities": Brier, NLL where the probabilities file covers the chart)},
-    "sic_interval": interval_summary}``.
+    Parameters
+    ----------
+    accumulator : CalibrationAccumulator
+        The per-scene counts of an uncertainty (and probabilities) file.
+    scenes : sequence of str
+        The scenes to pool, as the challenge pools them.
+    detail : bool
+        Include each chart's reliability table and risk-coverage curve.
+
+    Returns
+    -------
+    dict
+        ``{"bins", "coverages", "nll_epsilon", "charts": {chart: chart_calibration (+
+        "probabilities": Brier, NLL where the probabilities file covers the chart)},
+        "sic_interval": interval_summary}``.
 
     Examples
     --------

@@ -67,6 +67,20 @@ LISTED_SCENES = 10
 class Bootstrap:
     """Settings of a bootstrap over scenes: resamples, confidence level (0-1) and seed.
 
+    Parameters
+    ----------
+    resamples : int
+        Resamples of the scenes, `MIN_RESAMPLES` to `MAX_RESAMPLES` (default 2000).
+    confidence : float
+        The share of the resampled scores an interval holds, between 0 and 1 (default 0.95).
+    seed : int
+        Seed of `numpy.random.default_rng` drawing the resamples, 0 or more (default 0).
+
+    Raises
+    ------
+    ScoringError
+        For a value of the wrong type or out of range, naming it.
+
     Examples
     --------
     >>> Bootstrap()

@@ -114,3 +114,27 @@ def test_scene_backdrop_reads_the_file_as_the_config_says(tiny_dataset):
         stored = ds["nersc_sar_primary"].values
     assert np.allclose(as_physical, stored, equal_nan=True, atol=1e-5)
     assert not np.allclose(as_physical, auto, equal_nan=True)
+
+
+def test_confidence_row_sits_between_predictions_and_reference():
+    predicted = _maps()
+    confidence = {c: np.full((20, 30), 80, np.uint8) for c in charts.CHARTS}
+    confidence["SOD"][:5] = charts.MASK  # nothing written there: grey
+    fig = scene_panel_figure(
+        "20180124T194759_dmi", np.zeros((20, 30)), predicted, _maps(1), confidence=confidence
+    )
+    axes = {ax.get_title(): ax for ax in fig.axes}
+    rows = {title.split(" (")[0]: ax.get_position().y0 for title, ax in axes.items() if title}
+    for chart in charts.CHARTS:
+        assert rows[f"{chart} reference"] < rows[f"{chart} confidence"] < rows[f"{chart} predicted"]
+    image = axes["SOD confidence"].get_images()[0]
+    shown = image.get_array()
+    assert shown.mask[:5].all() and not shown.mask[5:].any() and shown[5:].min() == 80
+    assert image.get_clim() == (0, charts.PERCENT_MAX)
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert labels.count("confidence of the written class (%)") == len(charts.CHARTS)
+
+
+def test_no_confidence_row_without_confidence_maps():
+    fig = scene_panel_figure("20180124T194759_dmi", np.zeros((20, 30)), _maps(), _maps(1))
+    assert not [ax for ax in fig.axes if ax.get_title().endswith("confidence")]

@@ -146,7 +146,7 @@ def _rewrite_scene(source, target, change):
 def test_nan_inputs_are_masked_and_never_reach_the_output(trained, tmp_path):
     import netCDF4
 
-    from kit.experiment.predict import predict_dataset
+    from kit.experiment.submission import predict_dataset
 
     checkpoint, data = trained
     source = next((data / "test").glob("*_prep.nc"))
@@ -171,7 +171,7 @@ def test_nan_inputs_are_masked_and_never_reach_the_output(trained, tmp_path):
 
 
 def test_scenes_lacking_trained_variables_are_named(trained, tmp_path):
-    from kit.experiment.predict import predict_dataset
+    from kit.experiment.submission import predict_dataset
 
     checkpoint, data = trained
     source = next((data / "test").glob("*_prep.nc"))
@@ -270,7 +270,7 @@ def test_predicting_scenes_keeps_nothing_of_a_finished_scene(trained, tmp_path, 
     """Memory after each written scene stays flat: no 80 m chart of a finished scene is held
     (the submission file's chunk cache once kept every chart written until it was closed)."""
     from kit.data.synthetic import SynthConfig, write_dataset
-    from kit.experiment.predict import predict_dataset
+    from kit.experiment.submission import predict_dataset
     from scoring.files.writer import SubmissionWriter
 
     checkpoint, _ = trained

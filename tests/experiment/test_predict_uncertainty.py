@@ -14,7 +14,8 @@ from kit import charts
 from kit.data.config import DataConfig
 from kit.errors import KitError
 from kit.experiment.checkpoint import load_checkpoint
-from kit.experiment.predict import Predictor, predict_dataset
+from kit.experiment.predict import Predictor
+from kit.experiment.submission import predict_dataset
 from kit.experiment.uncertainty import SIC_STD_FLOOR, Calibration
 from tests.cli_runs import fails
 from tests.experiment.test_predict import Pointwise, _has_glibc_proc, _resident_anonymous_bytes
@@ -182,10 +183,14 @@ def test_predict_command_writes_the_files_and_refuses_clashing_paths(
 
     checkpoint, data, _ = calibrated_run
     base = ["predict", "--checkpoint", checkpoint, "--data", data, "--cache-dir", tmp_path / "c"]
-    args = [*base, "--out", tmp_path / "s.nc", "--uncertainty", tmp_path / "u.nc"]
+    args = [*base, "--out", tmp_path / "s.nc", "--uncertainty", tmp_path / "u.nc",
+            "--png", tmp_path / "panels"]  # fmt: skip
     assert main([str(a) for a in args]) == 0
     assert "u.nc" in capsys.readouterr().out
     calibrated = _read(tmp_path / "u.nc")
+    panels = sorted((tmp_path / "panels").glob("*.png"))
+    scenes = {n.split("_SIC_confidence")[0] for n in calibrated if n.endswith("_SIC_confidence")}
+    assert [p.stem for p in panels] == sorted(scenes)  # one panel a scene, confidence row in it
     args = [*base, "--out", tmp_path / "s2.nc", "--uncertainty", tmp_path / "u2.nc",
             "--no-calibration"]  # fmt: skip
     assert main([str(a) for a in args]) == 0

@@ -14,7 +14,8 @@ from kit.data import discover
 from kit.data.scene_dataset import SceneDataset
 from kit.errors import KitError
 from kit.experiment.checkpoint import load_checkpoint
-from kit.experiment.predict import Predictor, predict_dataset
+from kit.experiment.predict import Predictor
+from kit.experiment.submission import predict_dataset
 from kit.experiment.train import score_scenes, train
 from scoring import score_submission
 from tests.tiny_runs import tiny_config, tiny_dataset
