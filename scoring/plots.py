@@ -38,7 +38,7 @@ from scoring.calibration.plots import (
     risk_coverage_plot,
 )
 from scoring.errors import ScoringError
-from scoring.metrics.formatting import UNDEFINED, format_percent, format_score
+from scoring.metrics.formatting import UNDEFINED, format_percent, format_score, plain_label
 from scoring.metrics.report import SCORES
 
 #: Panel titles of the scores.
@@ -120,7 +120,7 @@ def forest_plot(reports, *, figure: Figure | SubFigure | None = None) -> Figure 
             xerr = None if math.isnan(low) or math.isnan(score) else [[score - low], [high - score]]
             ax.errorbar(
                 [score], [positions[i]], xerr=xerr, fmt="o", color=colours[i % len(colours)],
-                capsize=3, markersize=5, label=_plain(label),
+                capsize=3, markersize=5, label=plain_label(label),
             )  # fmt: skip
             if math.isnan(score):
                 ax.text(0.5, positions[i], UNDEFINED, transform=ax.get_yaxis_transform(),
@@ -128,7 +128,7 @@ def forest_plot(reports, *, figure: Figure | SubFigure | None = None) -> Figure 
         ax.set_title(SCORE_TITLES[name])
         ax.set_xlabel("score (%)")
         ax.grid(axis="x", alpha=0.3)
-    axes[0].set_yticks(positions, [_plain(label) for label in rows])
+    axes[0].set_yticks(positions, [plain_label(label) for label in rows])
     axes[0].set_ylim(-0.6, n_rows - 0.4)
     counts = sorted({row["n_scenes"] for row in rows.values()})
     figure.suptitle(
@@ -216,7 +216,7 @@ def difference_plot(comparison, *, figure: Figure | SubFigure | None = None):
     ax.set_xlabel("A - B (percentage points)")
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(
-        f"A = {_plain(names[0])}\nB = {_plain(names[1])}\n"
+        f"A = {plain_label(names[0])}\nB = {plain_label(names[1])}\n"
         f"{format_percent(settings['confidence'])} paired percentile bootstrap over {n_scenes} scenes "
         f"({settings['resamples']} resamples, seed {settings['seed']})",
         fontsize="medium",
@@ -282,10 +282,10 @@ def breakdown_heatmap(breakdowns, *, figure: Figure | SubFigure | None = None):
             dark = not math.isnan(value) and value > 55.0
             ax.text(col, row, text, ha="center", va="center", fontsize=8,
                     color="white" if dark else "black")  # fmt: skip
-        labels = [f"{_plain(label)}\n{g['n_scenes']} scenes" for label, g in groups.items()]
+        labels = [f"{plain_label(label)}\n{g['n_scenes']} scenes" for label, g in groups.items()]
         ax.set_xticks(range(len(groups)), labels, fontsize=8)
         ax.set_yticks(range(len(SCORES)), list(SCORES))
-        ax.set_title(f"by {_plain(key)}")
+        ax.set_title(f"by {plain_label(key)}")
     # an R2 below 0 (worse than predicting the mean) takes the colour of 0: the bar says so
     figure.colorbar(
         image, ax=list(axes), shrink=0.9, label="score (%)", extend="min" if below else "neither"
@@ -435,11 +435,6 @@ def _bounds(interval) -> tuple[float, float]:
 
 def _number(value) -> float:
     return math.nan if value is None else float(value)
-
-
-def _plain(text: str) -> str:
-    """`text` drawn as it is (a $ would start mathtext)."""
-    return str(text).replace("$", r"\$")
 
 
 __all__ = [

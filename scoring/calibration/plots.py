@@ -26,6 +26,7 @@ from matplotlib.figure import Figure, SubFigure
 
 from kit.charts import CHARTS, METRICS
 from scoring.errors import ScoringError
+from scoring.metrics.formatting import plain_label
 
 #: Colour of the diagonal and of the "all pixels" risk line.
 REFERENCE_COLOUR = "0.35"
@@ -118,7 +119,9 @@ def reliability_diagram(tables, *, figure: Figure | SubFigure | None = None):
             total = sum(r["pixels"] for r in rows) or 1
             offset = (i + 0.5) * width
             shown = [r for r in rows if r["pixels"]]
-            name = f"{_plain(label) + ': ' if label else ''}ECE {_fraction(figures.get('ece'))}"
+            name = (
+                f"{plain_label(label) + ': ' if label else ''}ECE {_fraction(figures.get('ece'))}"
+            )
             top.bar([r["low"] + offset for r in shown], [r["accuracy"] for r in shown],
                     width=width * 0.92, color=colours[i % len(colours)], alpha=0.85,
                     label=name)  # fmt: skip
@@ -186,7 +189,9 @@ def risk_coverage_plot(tables, *, figure: Figure | SubFigure | None = None):
             figures = calibration["charts"][chart]
             coverage, risk = _curve(figures.get("risk_coverage") or [])
             colour = colours[i % len(colours)]
-            name = f"{_plain(label) + ': ' if label else ''}AURC {_fraction(figures.get('aurc'))}"
+            name = (
+                f"{plain_label(label) + ': ' if label else ''}AURC {_fraction(figures.get('aurc'))}"
+            )
             ax.plot(coverage, risk, color=colour, label=name)
             for key, point in (figures.get("selective") or {}).items():
                 if point.get("accuracy") is None:
@@ -274,11 +279,6 @@ def _count(pixels: int) -> str:
         if pixels >= size:
             return f"{pixels / size:.3g}{unit}"
     return str(pixels)
-
-
-def _plain(text: str) -> str:
-    """`text` drawn as it is (a $ would start mathtext)."""
-    return str(text).replace("$", r"\$")
 
 
 __all__ = [

@@ -127,6 +127,15 @@ def format_percent(share: float) -> str:
     return f"{100 * share:g} %"
 
 
+def plain_label(text: object) -> str:
+    r"""`text` as matplotlib should draw it, as it is: a ``$`` would start mathtext.
+
+    >>> print(plain_label("team $1"))
+    team \$1
+    """
+    return str(text).replace("$", r"\$")
+
+
 def nan_to_none(value):
     """`value` with every NaN float, at any depth of dicts and lists, replaced by None.
 
