@@ -113,12 +113,17 @@ def check_page(context, url: str, base: str, screenshot: Path) -> list[str]:
 
 
 def tutorial_figures(html: Path) -> list[str]:
-    """Tutorial pages that show no figure, or whose figures are missing from the build."""
+    """Tutorial pages that show no figure, print a figure as text instead of drawing it (a
+    bare matplotlib Figure displayed before the notebook's inline backend was set up), or
+    whose figures are missing from the build."""
     problems = []
     for page in sorted((html / "tutorials").glob("*.html")):
         if page.name == "index.html":
             continue
-        sources = re.findall(r"<img[^>]+src=\"([^\"]+)\"", page.read_text(encoding="utf-8"))
+        text = page.read_text(encoding="utf-8")
+        sources = re.findall(r"<img[^>]+src=\"([^\"]+)\"", text)
+        for printed in re.findall(r"&lt;Figure size [^&]*&gt;", text):
+            problems.append(f"{page.relative_to(html)}: a figure printed, not drawn: {printed}")
         if not sources:
             problems.append(f"{page.relative_to(html)}: no figure (was the notebook executed?)")
         for source in sources:
