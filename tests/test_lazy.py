@@ -29,7 +29,7 @@ def test_every_exported_name_is_its_defining_modules_object(package):
 
 def test_kit_drift_track_stays_the_module_of_the_track_function():
     """The package does not re-export the function `track` under its module's name, so
-    `kit.drift.track` is the module however it is reached (README: `kit.drift.track.track`)."""
+    `kit.drift.track` is the module however it is reached (API reference: `kit.drift.track.track`)."""
     import kit.drift
     import kit.drift.track as by_import
 

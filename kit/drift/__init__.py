@@ -3,7 +3,7 @@ combinations, and trajectories through a series.
 
 `kit.drift.track.track` is the entry point for a pair (`TrackParams`, `DriftResult`): the
 function is not re-exported here, so that `kit.drift.track` always names its module (as
-`import kit.drift.track` and the README's API list expect). Methods register with
+`import kit.drift.track` and the API reference expect). Methods register with
 `register_drift_method` (`DRIFT_METHODS` lists them). `read_s1_geotiff` reads a Sentinel-1
 GeoTIFF with its ground control points; `make_pair` and `make_series` build synthetic images
 with a known displacement, and `evaluate` scores a method against it. `track_series` follows

@@ -39,7 +39,7 @@ from kit.drift.io import GcpTransform
 from kit.drift.local_motion import FirstGuess, LocalParams, fit_local_motion
 from kit.drift.matching import MatchParams, MatchResult, confirm_weak_peaks, pattern_match
 from kit.drift.outliers import neighbour_consistent
-from kit.drift.params import (  # TrackParams also importable from here, as the README shows
+from kit.drift.params import (  # TrackParams also importable from here, as the drift guide shows
     TrackParams,
     make_params,
 )

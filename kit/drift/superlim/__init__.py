@@ -9,7 +9,7 @@ the drift methods `superlim` and `superlim+pm` built on it.
 - `kit.drift.superlim.descriptor_matching`: drift vectors by mutual descriptor matching, image 2 first
   turned back by the pair's rotation.
 
-`python -m kit.drift.superlim --help` trains a checkpoint (see the README, "Sea-ice drift").
+`python -m kit.drift.superlim --help` trains a checkpoint (see the user guide, docs/guide/drift.md).
 The public names of the modules are re-exported here.
 """
 

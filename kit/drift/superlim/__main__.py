@@ -1,7 +1,7 @@
 """Train a SuperLIM checkpoint: `python -m kit.drift.superlim --help`.
 
 The defaults made the packaged weights (`kit/drift/superlim/weights/superlim.pt`; see the
-README, "Sea-ice drift").
+user guide, docs/guide/drift.md).
 """
 
 from __future__ import annotations

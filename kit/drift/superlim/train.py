@@ -6,7 +6,7 @@ loss (each cell's descriptor must be most similar to the descriptor at its true 
 warped patch, against all other cells more than a cell away); the score map learns where
 descriptor matching is reliable, and to be consistent under the warp.
 
-Run `python -m kit.drift.superlim --help` to train a checkpoint (see the README, "Sea-ice drift").
+Run `python -m kit.drift.superlim --help` to train a checkpoint (see the user guide, docs/guide/drift.md).
 """
 
 from __future__ import annotations
