@@ -9,6 +9,11 @@ from kit.charts import MASK
 from kit.data.config import DataConfig
 from kit.errors import KitError
 from kit.experiment.predict import Predictor, blend_window, tile_starts
+from tests.experiment.scene_memory import (
+    HAS_MEMORY_PROBE,
+    NO_PROBE_REASON,
+    memory_after_each_scene,
+)
 
 
 class Pointwise(nn.Module):
@@ -247,48 +252,15 @@ def test_scenes_smaller_than_the_network_stride_are_padded_not_crashed():
 # ---------------------------------------------------------------- memory across scenes
 
 
-def _resident_anonymous_bytes() -> int:
-    """This process's resident anonymous memory, after glibc has returned what it can."""
-    import ctypes
-
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
-    for line in open("/proc/self/status").read().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no RssAnon in /proc/self/status")
-
-
-def _has_glibc_proc() -> bool:
-    import ctypes.util
-    import os
-
-    return os.path.exists("/proc/self/status") and ctypes.util.find_library("c") is not None
-
-
-@pytest.mark.skipif(not _has_glibc_proc(), reason="needs /proc/self/status and glibc (Linux)")
+@pytest.mark.skipif(not HAS_MEMORY_PROBE, reason=NO_PROBE_REASON)
 def test_predicting_scenes_keeps_nothing_of_a_finished_scene(trained, tmp_path, monkeypatch):
     """Memory after each written scene stays flat: no 80 m chart of a finished scene is held
     (the submission file's chunk cache once kept every chart written until it was closed)."""
-    from kit.data.synthetic import SynthConfig, write_dataset
-    from kit.experiment.submission import predict_dataset
-    from scoring.files.writer import SubmissionWriter
-
     checkpoint, _ = trained
-    size, n_scenes = 1024, 6
-    write_dataset(tmp_path / "data", SynthConfig(n_train=0, n_test=n_scenes, size=(size, size),
-                  seed=5), workers=1, progress=False)  # fmt: skip
-    after_scene = []
-    write = SubmissionWriter.add_scene_charts
-
-    def add_scene_charts(self, *args):
-        write(self, *args)
-        after_scene.append(_resident_anonymous_bytes())
-
-    monkeypatch.setattr(SubmissionWriter, "add_scene_charts", add_scene_charts)
+    size = 1024
     predictor = Predictor.from_checkpoints([checkpoint], cache_dir=str(tmp_path / "cache"),
                                            device="cpu")  # fmt: skip
-    predict_dataset(predictor, tmp_path / "data", tmp_path / "upload_package.nc", progress=False)
-    assert len(after_scene) == n_scenes
+    after_scene = memory_after_each_scene(monkeypatch, predictor, tmp_path, size, n_scenes=6)
     one_scene = 3 * size * size  # its three uint8 charts at 80 m
     growth = after_scene[-1] - after_scene[1]  # 4 more scenes; keeping them would add 4 x
     assert growth < one_scene, [m // 2**20 for m in after_scene]

@@ -18,7 +18,8 @@ from kit.experiment.predict import Predictor
 from kit.experiment.submission import predict_dataset
 from kit.experiment.uncertainty import SIC_STD_FLOOR, Calibration
 from tests.cli_runs import fails
-from tests.experiment.test_predict import Pointwise, _has_glibc_proc, _resident_anonymous_bytes
+from tests.experiment.scene_memory import HAS_MEMORY_PROBE, NO_PROBE_REASON, memory_after_each_scene
+from tests.experiment.test_predict import Pointwise
 
 
 def _read(path):
@@ -249,31 +250,18 @@ def test_the_scorer_reads_what_predict_writes_and_agrees_on_coverage(calibrated_
     assert interval["coverage"] == pytest.approx(inside / total)
 
 
-@pytest.mark.skipif(not _has_glibc_proc(), reason="needs /proc/self/status and glibc (Linux)")
+@pytest.mark.skipif(not HAS_MEMORY_PROBE, reason=NO_PROBE_REASON)
 def test_writing_uncertainty_keeps_no_map_of_a_finished_scene(
     calibrated_run, tmp_path, monkeypatch
 ):
     """Memory after each written scene grows by less than one 80 m map a scene: no map of a
     finished scene is held. (netCDF keeps about 110 kB of metadata per variable until the file
     is closed, 8 variables a scene here, whatever their size.)"""
-    from kit.data.synthetic import SynthConfig, write_dataset
-    from scoring.files.writer import SubmissionWriter
-
     checkpoint, _, _ = calibrated_run
-    size, n_scenes = 1536, 6
-    write_dataset(tmp_path / "data", SynthConfig(n_train=0, n_test=n_scenes, size=(size, size),
-                  seed=5), workers=1, progress=False)  # fmt: skip
-    after_scene = []
-    write = SubmissionWriter.add_scene_charts
-
-    def add_scene_charts(self, *args):
-        write(self, *args)
-        after_scene.append(_resident_anonymous_bytes())
-
-    monkeypatch.setattr(SubmissionWriter, "add_scene_charts", add_scene_charts)
+    size = 1536
     predictor = _predictor(checkpoint, tmp_path)
-    predict_dataset(predictor, tmp_path / "data", tmp_path / "s.nc", progress=False,
-                    uncertainty=tmp_path / "u.nc")  # fmt: skip
-    assert len(after_scene) == n_scenes
+    after_scene = memory_after_each_scene(
+        monkeypatch, predictor, tmp_path, size, n_scenes=6, uncertainty=tmp_path / "u.nc"
+    )
     growth = after_scene[-1] - after_scene[1]  # 4 more scenes, 8 maps each
     assert growth < 4 * size * size, [m // 2**20 for m in after_scene]  # < one map a scene
